@@ -1,0 +1,34 @@
+"""Alembic environment: runs on the connection the application hands over, or on the URL
+from ``NEWSLETTER_DATABASE_URL`` when a developer runs ``alembic`` by hand."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import newsletter.briefs.model  # noqa: F401  (registers the tables on Base.metadata)
+from newsletter.config import get_settings
+from newsletter.db import Base, make_engine
+
+metadata = Base.metadata
+
+config = context.config
+
+
+def run_migrations(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run_migrations(connection)
+else:
+    engine = make_engine(get_settings().database_url)
+    with engine.begin() as conn:
+        run_migrations(conn)

@@ -1,0 +1,1 @@
+"""The brief content model: canonical document, importers, validation, storage, export."""

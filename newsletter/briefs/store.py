@@ -1,0 +1,131 @@
+"""Save and load briefs: the canonical :class:`Brief` in, rows out, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.briefs.document import Brief, BriefStatus, Fact, Narrative, Source
+from newsletter.briefs.model import BriefRow, FactRow, NarrativeRow, SourceRow
+from newsletter.db import utcnow
+from newsletter.errors import NotFoundError
+
+
+def brief_from_row(row: BriefRow) -> Brief:
+    """The canonical brief a stored row represents."""
+    return Brief(
+        slug=row.slug,
+        title=row.title,
+        updated=row.updated,
+        image_url=row.image_url,
+        image_credit=row.image_credit,
+        image_alt=row.image_alt,
+        topics=list(row.topics),
+        status=row.status,  # type: ignore[arg-type]
+        facts=[Fact(text=f.text, citations=list(f.citations)) for f in row.facts],
+        sources=[Source(number=s.number, label=s.label, url=s.url) for s in row.sources],
+        narratives=[
+            Narrative(
+                kind=n.kind,  # type: ignore[arg-type]
+                label=n.label,
+                paragraphs=list(n.paragraphs),
+                probability=n.probability,
+                forecaster=n.forecaster,
+                question=n.question,
+                as_of=n.as_of,
+            )
+            for n in row.narratives
+        ],
+    )
+
+
+def save_brief(session: Session, brief: Brief, *, source_name: str | None = None) -> bool:
+    """Insert the brief, or update the stored one with the same slug; True when it is new.
+
+    A brief whose file does not state its status keeps the status it already has, so
+    re-importing a corrected file does not silently withdraw a brief marked ready.
+    """
+    row = session.scalar(select(BriefRow).where(BriefRow.slug == brief.slug))
+    created = row is None
+    if row is None:
+        row = BriefRow(slug=brief.slug, status="draft")
+        session.add(row)
+    else:
+        row.facts.clear()
+        row.sources.clear()
+        row.narratives.clear()
+        session.flush()  # delete old children before inserting new ones at the same positions
+    row.title = brief.title
+    row.updated = brief.updated
+    row.image_url = brief.image_url
+    row.image_credit = brief.image_credit
+    row.image_alt = brief.image_alt
+    row.topics = list(brief.topics)
+    row.source_name = source_name
+    if created or "status" in brief.model_fields_set:
+        _set_status(row, brief.status)
+    row.facts = [
+        FactRow(position=i, text=f.text, citations=list(f.citations))
+        for i, f in enumerate(brief.facts)
+    ]
+    row.sources = [SourceRow(number=s.number, label=s.label, url=s.url) for s in brief.sources]
+    row.narratives = [
+        NarrativeRow(
+            position=i,
+            kind=n.kind,
+            label=n.label,
+            paragraphs=list(n.paragraphs),
+            probability=n.probability,
+            forecaster=n.forecaster,
+            question=n.question,
+            as_of=n.as_of,
+        )
+        for i, n in enumerate(brief.narratives)
+    ]
+    session.flush()
+    return created
+
+
+def _set_status(row: BriefRow, status: BriefStatus) -> None:
+    if status == "ready" and row.status != "ready":
+        row.ready_at = utcnow()
+    row.status = status
+
+
+def get_brief_row(session: Session, slug: str) -> BriefRow:
+    row = session.scalar(select(BriefRow).where(BriefRow.slug == slug))
+    if row is None:
+        raise NotFoundError(f"no brief with slug {slug!r}")
+    return row
+
+
+def load_brief(session: Session, slug: str) -> Brief:
+    return brief_from_row(get_brief_row(session, slug))
+
+
+def load_briefs(session: Session, slugs: Sequence[str]) -> list[Brief]:
+    """Briefs in the order asked for; every slug must exist."""
+    rows = session.scalars(select(BriefRow).where(BriefRow.slug.in_(slugs))).all()
+    by_slug = {row.slug: row for row in rows}
+    missing = [slug for slug in slugs if slug not in by_slug]
+    if missing:
+        raise NotFoundError("no brief with slug " + ", ".join(repr(s) for s in missing))
+    return [brief_from_row(by_slug[slug]) for slug in slugs]
+
+
+def list_brief_rows(session: Session, *, status: BriefStatus | None = None) -> list[BriefRow]:
+    query = select(BriefRow).order_by(BriefRow.updated.desc(), BriefRow.slug)
+    if status is not None:
+        query = query.where(BriefRow.status == status)
+    return list(session.scalars(query))
+
+
+def set_status(session: Session, slugs: Iterable[str], status: BriefStatus) -> list[BriefRow]:
+    """Mark briefs ready (or back to draft); every slug must exist, or nothing changes."""
+    rows = [get_brief_row(session, slug) for slug in slugs]
+    for row in rows:
+        _set_status(row, status)
+    session.flush()
+    return rows

@@ -1,0 +1,1 @@
+"""The command line (`newsletter …`): Typer apps, one module per command group."""

@@ -1,0 +1,43 @@
+"""The root `newsletter` command: assembles the command groups of every package."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from newsletter import __version__
+from newsletter.cli import briefs, database, demo
+from newsletter.cli.common import ErrorReportingGroup, console
+
+app = typer.Typer(
+    cls=ErrorReportingGroup,
+    help="Turn news briefs into personalised email newsletters and deliver them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(briefs.app, name="briefs")
+app.add_typer(database.app, name="db")
+app.command("demo")(demo.demo_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"newsletter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """newsletter: briefs in, newsletters out."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,63 @@
+"""What every command shares: the consoles, the database, and one-line error reporting."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from newsletter.config import get_settings
+from newsletter.db import Database, open_database
+from newsletter.errors import BriefFormatError, NewsletterError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def open_db() -> Database:
+    """The configured database, migrated to the current schema."""
+    return open_database(get_settings().database_url)
+
+
+def report_error(exc: BaseException) -> None:
+    """Print an error as one line per problem, prefixed so scripts can grep it."""
+    if isinstance(exc, BriefFormatError):
+        for problem in exc.problems:
+            err_console.print(f"error: {problem}", markup=False, soft_wrap=True)
+        return
+    if isinstance(exc, NewsletterError):
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return
+    message = str(exc) or type(exc).__name__
+    err_console.print(
+        f"internal error ({type(exc).__name__}): {message} "
+        "(set NEWSLETTER_DEBUG=1 for the traceback)",
+        markup=False,
+        soft_wrap=True,
+    )
+    if get_settings().debug:
+        err_console.print(traceback.format_exc(), markup=False)
+
+
+class ErrorReportingGroup(TyperGroup):
+    """The root command group: our errors become one line and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
+            raise
+        except NewsletterError as exc:
+            report_error(exc)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            sys.exit(130)
+        except Exception as exc:
+            report_error(exc)
+            sys.exit(2)

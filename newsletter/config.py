@@ -1,0 +1,110 @@
+"""Settings from the environment (``NEWSLETTER_*``): the only place that reads configuration.
+
+Every other module receives a :class:`Settings` (or asks :func:`get_settings`) instead of
+reading ``os.environ``; tests build their own ``Settings`` or clear the cache.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsletter.errors import ConfigurationError
+
+ProviderName = Literal["outbox", "smtp", "sendgrid"]
+
+SECRET_FILE = Path(".newsletter-secret")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure, with embedded defaults that need no account."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLETTER_", extra="ignore")
+
+    # storage
+    database_url: str = Field(
+        default="sqlite:///newsletter.db",
+        description="SQLAlchemy URL; default is a SQLite file in the working directory.",
+    )
+
+    # identity of the publication
+    newsletter_name: str = "The Briefing"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the web app, used in every link an email carries.",
+    )
+    from_email: str = "briefing@example.org"
+    from_name: str = "The Briefing"
+    reply_to: str | None = Field(default=None, description="The 'reply to the editors' address.")
+    postal_address: str | None = Field(
+        default=None, description="Sender's postal address, shown in every footer (bulk mail law)."
+    )
+    language: str = "en"
+    debug: bool = Field(default=False, description="Show tracebacks for internal errors.")
+
+    # secrets
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs links and sessions. Unset: a random key is kept in ./.newsletter-secret.",
+    )
+
+    # delivery
+    provider: ProviderName = "outbox"
+    outbox: Path = Field(default=Path("outbox"), description="Maildir the outbox provider writes.")
+    smtp_url: str | None = Field(
+        default=None, description="smtp://user:pass@host:587 (STARTTLS) or smtps://… (TLS)."
+    )
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NEWSLETTER_SENDGRID_API_KEY", "SENDGRID_API_KEY"),
+    )
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_sandbox: bool = False
+    sendgrid_webhook_public_key: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def signing_key(self) -> str:
+        """The key for signed tokens: from the environment, or a generated one kept on disk.
+
+        The on-disk fallback makes the embedded default work with no configuration while
+        links stay valid across restarts; production sets ``NEWSLETTER_SECRET_KEY``.
+        """
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if len(value) < 16:
+                raise ConfigurationError("NEWSLETTER_SECRET_KEY must be at least 16 characters")
+            return value
+        return _local_secret(SECRET_FILE)
+
+
+def _local_secret(path: Path) -> str:
+    try:
+        existing = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    value = secrets.token_urlsafe(32)
+    try:
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(value + "\n", encoding="ascii")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"NEWSLETTER_SECRET_KEY is not set and {path} cannot be written: {exc}"
+        ) from exc
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

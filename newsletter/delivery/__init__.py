@@ -1,0 +1,1 @@
+"""Mail providers behind one small protocol: SendGrid, SMTP and the local outbox."""

@@ -1,0 +1,115 @@
+"""The error tree: every failure the system reports on purpose is one of these.
+
+    NewsletterError
+    ├── ConfigurationError        a setting is missing or wrong
+    ├── NotFoundError             a named thing (brief, campaign, subscriber …) does not exist
+    ├── ConflictError             the request contradicts the current state (e.g. editing a sent campaign)
+    ├── BriefFormatError          a brief file is malformed; carries every problem as FILE:LINE: why
+    ├── RenderError               a template or MJML failed to compile; names template and line
+    ├── DeliveryError             a provider call failed
+    │   ├── ProviderRetryable     429, 5xx, connection refused: try again later
+    │   ├── ProviderRejected      400 and friends: permanent, with the provider's reason
+    │   ├── ProviderAuthError     401/403: credentials are wrong, stop sending
+    │   └── ProviderAmbiguous     timeout after the request was sent: it may have been accepted
+    └── WebhookVerificationError  a webhook's signature or timestamp is wrong
+
+Low-level exceptions are wrapped with ``raise … from exc`` so the cause stays visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+class NewsletterError(Exception):
+    """Base of every error the system raises on purpose; ``str()`` is one readable line."""
+
+
+class ConfigurationError(NewsletterError):
+    """A setting is missing or has a value the system cannot use."""
+
+
+class NotFoundError(NewsletterError):
+    """A named object does not exist."""
+
+
+class ConflictError(NewsletterError):
+    """The request is valid but contradicts the current state of the object."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an input file, located as precisely as the format allows."""
+
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.message}"
+
+
+class BriefFormatError(NewsletterError):
+    """A brief (or a set of briefs being imported together) is malformed."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if not self.problems:
+            raise ValueError("BriefFormatError needs at least one problem")
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, source: str, line: int | None, message: str) -> BriefFormatError:
+        return cls([Problem(source, line, message)])
+
+
+class RenderError(NewsletterError):
+    """A template or the MJML compiler failed; the message names the template and line."""
+
+    def __init__(self, template: str, line: int | None, message: str) -> None:
+        self.template = template
+        self.line = line
+        where = f"{template}:{line}" if line is not None else template
+        super().__init__(f"{where}: {message}")
+
+
+class DeliveryError(NewsletterError):
+    """A provider could not deliver a batch."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ProviderRetryable(DeliveryError):
+    """Temporary failure (rate limit, server error, connection refused): retry after a pause."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class ProviderRejected(DeliveryError):
+    """Permanent failure for this request, with the provider's reasons."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, reasons: Sequence[str] = ()
+    ) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__(message, status=status)
+
+
+class ProviderAuthError(DeliveryError):
+    """The provider refused our credentials: sending must stop until a person fixes them."""
+
+
+class ProviderAmbiguous(DeliveryError):
+    """The request may or may not have been accepted (e.g. timeout after sending)."""
+
+
+class WebhookVerificationError(NewsletterError):
+    """A webhook request failed signature or freshness verification."""

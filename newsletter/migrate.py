@@ -1,0 +1,48 @@
+"""Alembic, driven from code: find the migration scripts and apply the pending ones safely."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+from newsletter.resources import data_path
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration pointing at the shipped ``migrations`` folder."""
+    config = Config()
+    config.set_main_option("script_location", str(data_path("migrations")))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_revisions(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade(engine: Engine, *, lock_key: int) -> list[str]:
+    """Upgrade to head unless already there; on PostgreSQL under an advisory lock.
+
+    The quick check first keeps every command's start-up cheap once the schema is current.
+    """
+    heads = head_revisions()
+    with engine.connect() as connection:
+        if current_revisions(connection) == heads:
+            return []
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+        before = current_revisions(connection)
+        if before == heads:
+            return []
+        command.upgrade(alembic_config(connection), "head")
+        after = current_revisions(connection)
+    return sorted(after - before)

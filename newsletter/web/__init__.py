@@ -1,0 +1,1 @@
+"""The web shell: FastAPI app factory, public pages, editor pages and their auth."""

@@ -1,0 +1,1 @@
+"""Who receives the newsletter: subscribers, consent, signup routes, segments, CSV import/export."""

@@ -1,0 +1,234 @@
+"""The plain-text importer: the seed brief exactly, and the variations a newsroom writes."""
+
+from __future__ import annotations
+
+from datetime import date
+from textwrap import dedent
+
+import pytest
+
+from newsletter.briefs.plaintext import load_plaintext
+from newsletter.errors import BriefFormatError
+from tests.conftest import SEED_BRIEF
+
+
+def parse(text: str) -> object:
+    return load_plaintext(dedent(text).lstrip("\n"), source="brief.txt")
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(BriefFormatError) as info:
+        parse(text)
+    return [str(p) for p in info.value.problems]
+
+
+def test_seed_brief_imports_exactly_as_described() -> None:
+    brief = load_plaintext(SEED_BRIEF.read_text(encoding="utf-8"), source=str(SEED_BRIEF))
+    assert brief.title == "Ukrainian Commander: Russia 'Losing Steam' in Bakhmut"
+    assert brief.updated == date(2023, 3, 24)
+    assert brief.image_credit == "via Ukranews"
+    assert brief.image_url is None
+    assert [f.citations for f in brief.facts] == [[1], [2], [3], [4], [5], [6]]
+    assert all("[" not in f.text for f in brief.facts)
+    assert brief.facts[0].text.startswith("Russian forces in the Donetsk city of Bakhmut")
+    assert brief.facts[0].text.endswith("to retake ground in the area.")
+    assert brief.facts[5].text.endswith('"these have to be Ukrainian decisions."')
+    labels = [(n.label, n.kind) for n in brief.narratives]
+    assert labels == [
+        ("Anti-Russia narrative", "perspective"),
+        ("Pro-Russia narrative", "perspective"),
+        ("Nerd narrative", "forecast"),
+    ]
+    nerd = brief.narratives[2]
+    assert nerd.probability == pytest.approx(0.10)
+    assert nerd.forecaster == "Metaculus"
+    assert nerd.question == (
+        "Russia will capture or surround a large Ukrainian city before June 1, 2023"
+    )
+    assert nerd.as_of == date(2023, 3, 24)
+    assert brief.narratives_of("establishment") == []
+    assert brief.sources == []
+    dumped = brief.model_dump_json()
+    assert "More neutral establishment stance articles" not in dumped
+    assert "Sign up to our newsletter" not in dumped
+    assert brief.slug == "ukrainian-commander-russia-losing-steam-in-bakhmut"
+
+
+RICH = """
+    Ceasefire talks resume in Doha — “cautious optimism”
+    Last updated November 20, 2026
+    Topics: Middle East, Diplomacy
+    Image: https://images.example.org/doha.jpg
+    Image credit: Reuters/Ibraheem Abu Mustafa
+
+    • Negotiators met for six hours on Tuesday[1], officials said.[2][3]
+    • Qatar's foreign ministry called the talks "constructive",
+      adding that a second round is planned.[2]
+
+    Pro-Israel narrative
+
+    Pressure works. The talks resumed only after
+    the latest operation.
+
+    A second paragraph of the same narrative.
+
+    Pro-Palestine narrative
+
+    The talks are a delay tactic.
+
+    Nerd narrative
+
+    There's a 62% chance of a ceasefire before 2027, according to Manifold Markets (as of Nov 18, 2026).
+
+    Establishment split
+
+    Pro-establishment narrative
+
+    Diplomacy is finally working.
+
+    Establishment-critical narrative
+
+    Nothing will change on the ground.
+
+    More neutral establishment stance articles
+
+    Sign up to our newsletter!
+
+    Sources
+
+    [1] Reuters: Talks resume: what we know https://www.reuters.com/world/talks
+    [2] Al Jazeera: https://www.aljazeera.com/news/1
+    [3] Times of Israel
+"""
+
+
+def test_newsroom_variations() -> None:
+    brief = parse(RICH)
+    assert brief.title == "Ceasefire talks resume in Doha — “cautious optimism”"
+    assert brief.updated == date(2026, 11, 20)
+    assert brief.topics == ["middle east", "diplomacy"]
+    assert brief.image_url == "https://images.example.org/doha.jpg"
+    assert brief.facts[0].text == "Negotiators met for six hours on Tuesday, officials said."
+    assert brief.facts[0].citations == [1, 2, 3]
+    assert brief.facts[1].text == (
+        "Qatar's foreign ministry called the talks \"constructive\", "
+        "adding that a second round is planned."
+    )
+    pro_israel = brief.narratives[0]
+    assert pro_israel.paragraphs == [
+        "Pressure works. The talks resumed only after the latest operation.",
+        "A second paragraph of the same narrative.",
+    ]
+    forecast = brief.narratives[2]
+    assert forecast.kind == "forecast"
+    assert forecast.probability == pytest.approx(0.62)
+    assert forecast.forecaster == "Manifold Markets"
+    assert forecast.question == "a ceasefire before 2027"
+    assert forecast.as_of == date(2026, 11, 18)
+    establishment = brief.narratives_of("establishment")
+    assert [n.label for n in establishment] == [
+        "Pro-establishment narrative",
+        "Establishment-critical narrative",
+    ]
+    assert [(s.number, s.label, s.url) for s in brief.sources] == [
+        (1, "Reuters: Talks resume: what we know", "https://www.reuters.com/world/talks"),
+        (2, "Al Jazeera", "https://www.aljazeera.com/news/1"),
+        (3, "Times of Israel", None),
+    ]
+    assert brief.warnings() == ["sources without a URL: [3]"]
+
+
+def test_missing_image_credit_and_unicode_title() -> None:
+    brief = parse(
+        """
+        Выборы в Молдове: итоги
+        Last updated 2026-11-22
+
+        • Явка составила 52%.[1]
+        """
+    )
+    assert brief.image_credit is None
+    assert brief.title == "Выборы в Молдове: итоги"
+    assert brief.slug  # a non-Latin title still gets a usable slug
+    assert brief.facts[0].text == "Явка составила 52%."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Title\nLast updated Feb 30, 2023\n\n• A fact.[1]\n",
+            "brief.txt:2: impossible or unreadable date 'Feb 30, 2023'",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nNerd narrative\n\n"
+            "There is a 150% chance that it rains, according to Metaculus.\n",
+            "brief.txt:6: probability 150% is outside 0–100%",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[4]\n\nSources\n\n[1] A: https://a.example\n",
+            "brief.txt:4: fact 1 cites [4] but the sources list has no [4]",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nX narrative\n\nOne.\n\n"
+            "X narrative\n\nTwo.\n",
+            "brief.txt:10: narrative label 'X narrative' is used more than once",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nSources\n\n[1] A: ftp://a.example/x\n",
+            "brief.txt:8: source 1 url must be an http(s) URL",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\nImage: javascript:alert(1)\n\n• A fact.[1]\n",
+            "brief.txt:3: image url must be an http(s) URL",
+        ),
+        ("Last updated Mar 1, 2023\n", "brief.txt:1: the first line must be the title"),
+        ("Title\nLast updated Mar 1, 2023\n", "brief.txt:1: facts is empty"),
+        ("Title\n\n• A fact.[1]\n", "brief.txt:1: updated is missing"),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nNerd narrative\n\nIt may rain.\n",
+            "brief.txt:6: the 'Nerd narrative' needs a forecast sentence",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nA stray paragraph.\n",
+            "brief.txt:6: unexpected text outside any section",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nEstablishment split\n\nLoose text.\n",
+            "brief.txt:8: unexpected text under 'Establishment split'",
+        ),
+    ],
+)
+def test_errors_say_file_line_and_what(text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_empty_title_is_an_error() -> None:
+    # A file whose first line is only a bullet has no title at all.
+    found = problems("   \n\n")
+    assert "brief.txt:1: title is missing" in found or any("title" in p for p in found)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    # Field problems are all reported together; brief-wide rules (duplicate labels,
+    # missing sources) are checked once the fields themselves are valid.
+    found = problems(
+        "Title\nLast updated Feb 30, 2023\nImage: ftp://x\n\n• A fact.[1]\n\nX narrative\n\n"
+        "\n\nNerd narrative\n\nNo forecast here.\n"
+    )
+    assert [p.split(":")[1] for p in found] == ["2", "3", "7", "11"], found
+    assert found[2] == "brief.txt:7: narrative 1 has no text"
+
+
+def test_html_in_text_is_kept_as_text() -> None:
+    brief = parse(
+        """
+        <script>alert("x")</script> Title
+        Last updated Mar 1, 2023
+
+        • A <b>bold</b> claim with javascript:alert(1) in it.[1]
+        """
+    )
+    assert brief.title == '<script>alert("x")</script> Title'
+    assert brief.facts[0].text == "A <b>bold</b> claim with javascript:alert(1) in it."

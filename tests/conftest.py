@@ -1,0 +1,99 @@
+"""Shared fixtures: a clean environment per test, and real databases (SQLite and PostgreSQL).
+
+Every test that asks for ``db`` (or ``database_url``) runs once on SQLite and, when
+``NEWSLETTER_TEST_POSTGRES_URL`` is set, once more on PostgreSQL in a schema of its own.
+With ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from newsletter.config import get_settings
+from newsletter.db import Database, open_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SEED_BRIEF = ROOT / "examples" / "briefs" / "000_a021a2f2923e46e5.txt"
+
+POSTGRES_URL = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+def _check_postgres() -> str | None:
+    if not POSTGRES_URL:
+        return "NEWSLETTER_TEST_POSTGRES_URL is not set" if IN_CI else None
+    try:
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()} is unreachable: {exc}"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problem = _check_postgres()
+    if problem and IN_CI:
+        pytest.exit(f"CI=true but {problem}: refusing to skip the PostgreSQL tests", returncode=3)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "database backends: " + ", ".join(_BACKENDS)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No NEWSLETTER_* setting leaks in from the developer's shell; cwd is a fresh folder."""
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_") and name != "NEWSLETTER_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789abcdef")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(params=_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend; PostgreSQL gets a throw-away schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """A migrated database, also configured as the application's (for CLI and web tests)."""
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    database = open_database(database_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
