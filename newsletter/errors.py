@@ -4,6 +4,7 @@
     ├── ConfigurationError        a setting is missing or wrong
     ├── NotFoundError             a named thing (brief, campaign, subscriber …) does not exist
     ├── ConflictError             the request contradicts the current state (e.g. editing a sent campaign)
+    ├── InvalidToken              a signed link was tampered with, is for another purpose, or expired
     ├── BriefFormatError          a brief file is malformed; carries every problem as FILE:LINE: why
     ├── RenderError               a template or MJML failed to compile; names template and line
     ├── DeliveryError             a provider call failed
@@ -36,6 +37,14 @@ class NotFoundError(NewsletterError):
 
 class ConflictError(NewsletterError):
     """The request is valid but contradicts the current state of the object."""
+
+
+class InvalidToken(NewsletterError):
+    """A signed token failed verification; ``expired`` tells a stale link from a forged one."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        self.expired = expired
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
