@@ -20,7 +20,6 @@ from newsletter.config import get_settings
 from newsletter.db import Database, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 SEED_BRIEF = ROOT / "examples" / "briefs" / "000_a021a2f2923e46e5.txt"
 
 POSTGRES_URL = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL", "")
