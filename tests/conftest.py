@@ -8,9 +8,11 @@ With ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping it.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,6 +20,9 @@ from sqlalchemy.engine import make_url
 
 from newsletter.config import get_settings
 from newsletter.db import Database, open_database
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_BRIEF = ROOT / "examples" / "briefs" / "000_a021a2f2923e46e5.txt"
@@ -96,3 +101,65 @@ def db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]
         yield database
     finally:
         database.dispose()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "artifacts"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CHROMIUM:
+        return
+    skip = pytest.mark.skip(
+        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skipped"
+    )
+    browser_items = [item for item in items if "browser" in item.keywords]
+    for item in browser_items:
+        item.add_marker(skip)
+    if browser_items:
+        config.issue_config_time_warning(
+            pytest.PytestWarning(
+                f"chromium not found: {len(browser_items)} browser tests will be skipped"
+            ),
+            stacklevel=2,
+        )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian chromium driven by Playwright (its own browser download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "browser tests need chromium"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    """A folder under ./artifacts kept after the run (screenshots, rendered emails)."""
+    folder = ARTIFACTS / request.node.module.__name__.rsplit(".", 1)[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
