@@ -115,7 +115,10 @@ def _read(parse: _Parse, text: str) -> None:
             blank_before = True
             continue
         if _BOILERPLATE.match(line):
-            mode, section, blank_before = "closed", None, True
+            # Page chrome above the facts (share buttons under the title) is simply dropped;
+            # below them it ends the brief, so footer text is not glued onto a narrative.
+            if mode != "header":
+                mode, section, blank_before = "closed", None, True
             continue
         bullet = _BULLET.match(line)
         if mode == "header" and "title" in parse.data and bullet:

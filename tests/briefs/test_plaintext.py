@@ -234,6 +234,28 @@ def test_html_in_text_is_kept_as_text() -> None:
     assert brief.facts[0].text == "A <b>bold</b> claim with javascript:alert(1) in it."
 
 
+def test_boilerplate_above_the_facts_is_dropped() -> None:
+    brief = parse(
+        """
+        Title
+        Share this story
+        Last updated Nov 20, 2026
+        Sign up to our newsletter!
+
+        • A fact.[1]
+
+        X narrative
+
+        Text.
+
+        Share this brief
+        """
+    )
+    assert brief.updated == date(2026, 11, 20)
+    assert [f.text for f in brief.facts] == ["A fact."]
+    assert brief.narratives[0].paragraphs == ["Text."]
+
+
 @pytest.mark.parametrize(
     ("sentence", "probability", "forecaster", "question", "as_of"),
     [
