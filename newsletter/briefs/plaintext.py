@@ -34,15 +34,21 @@ _BOILERPLATE = re.compile(
     r"^(?:more .{0,60} articles|sign up (?:to|for) our newsletter!?|share this (?:brief|story))$",
     re.IGNORECASE,
 )
+# The forecast sentence opens the paragraph; whatever follows its full stop is commentary.
 _FORECAST = re.compile(
-    r"^there(?:'s|’s| is) an? (?P<pct>-?\d+(?:\.\d+)?)\s?% (?:chance|probability|likelihood)"
-    r"(?: that| of)? (?P<question>.+?),? according to (?P<who>.+?)"
-    r"(?:\s*\((?:as of|as at) (?P<as_of>[^)]+)\))?\s*\.?$",
+    r"^there(?:'s|’s| is) an? (?P<pct>-?\d+(?:\.\d+)?)\s?(?:%|per\s?cent) "
+    r"(?:chance|probability|likelihood)(?: that| of)? (?P<question>.+?),? "
+    r"according to (?P<who>(?:(?!\.\s).)+?)"
+    r"(?:\s*\((?:as of|as at) (?P<as_of>[^)]+)\))?\s*(?:\.\s.*)?\.?$",
     re.IGNORECASE,
 )
 _FORECAST_LABEL = re.compile(r"\b(?:nerd|forecast|prediction)", re.IGNORECASE)
+_CROWD = r"(?:super)?forecasters|traders|bettors|users"
 _FORECASTER_NOISE = re.compile(
-    r"^(?:the\s+)|\s+(?:prediction|forecasting)?\s*(?:community|forecasters)$", re.IGNORECASE
+    rf"^the\s+|^(?:{_CROWD})\s+(?:on|at|of)\s+(?:the\s+)?"
+    rf"|\s+(?:(?:prediction|forecasting)\s+)?(?:community|{_CROWD})$"
+    r"|\s+prediction\s+(?:market|platform)$",
+    re.IGNORECASE,
 )
 _DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y-%m-%d", "%b. %d, %Y")
 
@@ -109,7 +115,10 @@ def _read(parse: _Parse, text: str) -> None:
             blank_before = True
             continue
         if _BOILERPLATE.match(line):
-            mode, section, blank_before = "closed", None, True
+            # Page chrome above the facts (share buttons under the title) is simply dropped;
+            # below them it ends the brief, so footer text is not glued onto a narrative.
+            if mode != "header":
+                mode, section, blank_before = "closed", None, True
             continue
         bullet = _BULLET.match(line)
         if mode == "header" and "title" in parse.data and bullet:

@@ -153,6 +153,82 @@ def test_missing_image_credit_and_unicode_title() -> None:
     assert brief.facts[0].text == "Явка составила 52%."
 
 
+def test_boilerplate_above_the_facts_is_dropped() -> None:
+    brief = parse(
+        """
+        Title
+        Share this story
+        Last updated Nov 20, 2026
+        Sign up to our newsletter!
+
+        • A fact.[1]
+
+        X narrative
+
+        Text.
+
+        Share this brief
+        """
+    )
+    assert brief.updated == date(2026, 11, 20)
+    assert [f.text for f in brief.facts] == ["A fact."]
+    assert brief.narratives[0].paragraphs == ["Text."]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "probability", "forecaster", "question", "as_of"),
+    [
+        (
+            "There is a 35% chance that the bill passes before 2027, according to Metaculus. "
+            "Forecasters moved the figure up after the vote.",
+            0.35,
+            "Metaculus",
+            "the bill passes before 2027",
+            date(2026, 11, 18),
+        ),
+        (
+            "There's a 62% chance of a cut in December, according to traders on Polymarket "
+            "(as of Nov 17, 2026). The market was thin.",
+            0.62,
+            "Polymarket",
+            "a cut in December",
+            date(2026, 11, 17),
+        ),
+        (
+            "There is a 40 per cent chance that it happens, according to Good Judgment Open "
+            "superforecasters.",
+            0.40,
+            "Good Judgment Open",
+            "it happens",
+            date(2026, 11, 18),
+        ),
+        (
+            "There is an 8% chance that the U.S. wins, according to the Kalshi.com prediction market",
+            0.08,
+            "Kalshi.com",
+            "the U.S. wins",
+            date(2026, 11, 18),
+        ),
+    ],
+)
+def test_forecast_sentence_shapes(
+    sentence: str, probability: float, forecaster: str, question: str, as_of: date
+) -> None:
+    # The forecast sentence may be followed by commentary in the same paragraph; the
+    # forecaster is the name alone, without "traders on" or "superforecasters".
+    brief = load_plaintext(
+        f"Title\nLast updated Nov 18, 2026\n\n• A fact.[1]\n\nNerd narrative\n\n{sentence}\n",
+        source="brief.txt",
+    )
+    nerd = brief.narratives[0]
+    assert nerd.kind == "forecast"
+    assert nerd.probability == pytest.approx(probability)
+    assert nerd.forecaster == forecaster
+    assert nerd.question == question
+    assert nerd.as_of == as_of
+    assert nerd.paragraphs == [sentence]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
