@@ -72,7 +72,12 @@ RequiredLine = Annotated[
 Paragraph = Annotated[
     str, AfterValidator(_clean_paragraph), StringConstraints(min_length=1, max_length=10_000)
 ]
-HttpUrl = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_http_url)]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(max_length=2_000),
+    AfterValidator(_http_url),
+    Field(json_schema_extra={"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://\\S+$"}),
+]
 Topic = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[\w][\w -]{0,59}$"),
@@ -100,7 +105,7 @@ class Source(_Strict):
     """A numbered source a fact can cite; label and URL are both optional."""
 
     number: int = Field(ge=1, le=999)
-    label: Annotated[Line, StringConstraints(max_length=300)] | None = None
+    label: Annotated[Line, StringConstraints(min_length=1, max_length=300)] | None = None
     url: HttpUrl | None = None
 
 
@@ -225,6 +230,9 @@ class Brief(_Strict):
 
 def slugify(text: str, *, max_length: int = 80) -> str:
     """A URL-safe slug from a title; empty when the title has no Latin letters or digits."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    without_apostrophes = re.sub(r"(?<=\w)['’](?=\w)", "", text)  # "Ukraine's" → "ukraines"
+    ascii_text = (
+        unicodedata.normalize("NFKD", without_apostrophes).encode("ascii", "ignore").decode("ascii")
+    )
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:max_length].rstrip("-")

@@ -26,8 +26,8 @@ _SOURCES_HEADING = re.compile(r"^(?:sources|references)\s*:?$", re.IGNORECASE)
 _SOURCE_LINE = re.compile(r"^\[(?P<number>\d{1,3})\]\s*(?P<rest>.*)$")
 _URL_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _HEADER = re.compile(
-    r"^(?P<key>last updated|updated|image credit|image alt|image|topics|slug|status)"
-    r"\s*:?\s*(?P<value>.*)$",
+    r"^(?:(?P<updated>last updated)\s*:?|(?P<key>updated|image credit|image alt|image|topics"
+    r"|slug|status)\s*:)\s*(?P<value>.*)$",
     re.IGNORECASE,
 )
 _BOILERPLATE = re.compile(
@@ -185,7 +185,7 @@ def _read_header(parse: _Parse, line: str, number: int) -> None:
             "(expected 'Last updated …', 'Image credit: …', 'Topics: …' or a '•' fact)",
         )
         return
-    key = header["key"].lower()
+    key = (header["key"] or header["updated"]).lower()
     value = header["value"].strip()
     if key in ("last updated", "updated"):
         parse.lines[("updated",)] = number
