@@ -354,7 +354,9 @@ def test_parser_never_crashes(lines: list[str]) -> None:
 
 
 def test_header_keys_need_their_colon_and_slugs_drop_apostrophes() -> None:
-    found = problems("Ukraine's grid holds\nLast updated Mar 1, 2023\nImages show damage\n\n• A fact.[1]\n")
+    found = problems(
+        "Ukraine's grid holds\nLast updated Mar 1, 2023\nImages show damage\n\n• A fact.[1]\n"
+    )
     assert found[0].startswith("brief.txt:3: unexpected line before the first fact: 'Images show")
     brief = parse("Ukraine's grid holds\nLast updated Mar 1, 2023\n\n• A fact.[1]\n")
     assert brief.slug == "ukraines-grid-holds"
