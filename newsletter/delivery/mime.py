@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from newsletter.delivery.base import RESERVED_HEADERS, Message, Recipient
+from newsletter.delivery.base import RESERVED_HEADERS, Message, Recipient, RecipientResult
+from newsletter.errors import ProviderRejected
 from newsletter.placeholders import PlaceholderTemplate
 
 CRLF = b"\r\n"
@@ -260,6 +261,16 @@ class MimeBuilder:
         parts = (self._head, self._encode(lines), tail, self._text_open, text, self._html_open)
         return BuiltMessage(message_id, address, b"".join((*parts, html, self._close)))
 
+    def try_build(self, recipient: Recipient) -> BuiltMessage | RecipientResult:
+        """The recipient's message, or their ``failed`` result saying what is wrong."""
+        try:
+            return self.build(recipient)
+        except KeyError as exc:
+            error = f"no value for placeholder {exc.args[0]}"
+        except ValueError as exc:
+            error = str(exc)
+        return RecipientResult(recipient.key, "failed", error=error)
+
     def _encode(self, lines: list[str]) -> bytes:
         return (self._sep.join(lines) + self._sep).encode("ascii")
 
@@ -272,6 +283,14 @@ class MimeBuilder:
         ]
         lines.append(self._content_type)
         return self._encode(lines) + self._linesep
+
+
+def batch_builder(message: Message, *, linesep: bytes = CRLF) -> MimeBuilder:
+    """A builder for the batch, or ``ProviderRejected`` when the shared message is malformed."""
+    try:
+        return MimeBuilder(message, linesep=linesep)
+    except ValueError as exc:
+        raise ProviderRejected(f"the message cannot be sent: {exc}", reasons=[str(exc)]) from exc
 
 
 def _extra_headers(
