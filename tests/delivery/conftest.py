@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.fixtures import sendgrid_process, sendgrid_server
 from tests.fakes.smtp_server import Certificate, FakeSmtpServer, make_certificate
 
 
@@ -36,3 +37,6 @@ def smtp_server_factory() -> Iterator[Callable[..., FakeSmtpServer]]:
 def smtp_server(smtp_server_factory: Callable[..., FakeSmtpServer]) -> FakeSmtpServer:
     """A plain SMTP server: no TLS, no AUTH."""
     return smtp_server_factory()
+
+
+__all__ = ["sendgrid_process", "sendgrid_server"]
