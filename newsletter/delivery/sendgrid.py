@@ -197,7 +197,7 @@ def recipient_problem(recipient: Recipient, needed: set[str]) -> str | None:
         ("substitutions", recipient.substitutions),
         ("custom_args", recipient.custom_args),
     ):
-        if _json_size(values) > MAX_ARGS_BYTES:
+        if not _fits(values):
             return f"{field} exceed SendGrid's limit of {MAX_ARGS_BYTES:,} bytes"
     for name in recipient.headers:
         if name.lower() in RESERVED_HEADERS:
@@ -215,10 +215,17 @@ def _address(email: str, name: str | None) -> dict[str, str]:
     return {"email": email, "name": name}
 
 
-def _json_size(values: Mapping[str, str]) -> int:
-    if not values:
-        return 0
-    return len(json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+def _fits(values: Mapping[str, str]) -> bool:
+    """Whether ``values`` as compact JSON fit SendGrid's 10,000 bytes.
+
+    A cheap bound first (escaped, a character takes at most six bytes): exact JSON sizes for
+    1,000 recipients took two thirds of the time to build a request.
+    """
+    bound = 6 * sum(len(key) + len(value) for key, value in values.items()) + 6 * len(values)
+    if bound + 2 <= MAX_ARGS_BYTES:
+        return True
+    size = len(json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return size <= MAX_ARGS_BYTES
 
 
 def _from_status(exc: Any) -> DeliveryError:
