@@ -163,6 +163,14 @@ def test_bad_request_is_rejected_with_sendgrids_reasons(sendgrid_server: FakeSen
     assert "reserved" in str(raised.value)
 
 
+def test_injected_400_carries_its_message(sendgrid_server: FakeSendGrid) -> None:
+    sendgrid_server.fail_next(400, message="The from email does not contain a valid address.")
+    with pytest.raises(ProviderRejected) as raised:
+        provider_for(sendgrid_server).send(samples.batch(2))
+    assert raised.value.reasons == ("The from email does not contain a valid address.",)
+    assert provider_for(sendgrid_server).send(samples.batch(2))[0].status == "sent"
+
+
 def test_too_large_is_rejected(sendgrid_server: FakeSendGrid) -> None:
     message = samples.message(html="x" * (30 * 1024 * 1024))
     with pytest.raises(ProviderRejected, match="content too large") as raised:

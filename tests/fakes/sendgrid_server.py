@@ -14,7 +14,7 @@ As a process of its own (benchmarks, tests with several worker processes)::
 It prints ``FAKE_SENDGRID_URL=http://127.0.0.1:PORT`` once listening, and answers control
 requests (no auth): ``GET /__fake__/stats``, ``GET /__fake__/accepted[?brief=1]``,
 ``POST /__fake__/config`` (a JSON object of :class:`Faults` fields), ``POST
-/__fake__/fail-next`` (``{"status": 500, "count": 2}``), ``POST /__fake__/drop-next``
+/__fake__/fail-next`` (``{"status": 500, "count": 2, "message": …}``), ``POST /__fake__/drop-next``
 (``{"count": 1, "accept": true}``), ``POST /__fake__/reset``. :class:`FakeSendGridProcess`
 starts it and wraps those endpoints.
 
@@ -85,6 +85,7 @@ class _Scripted:
     status: int = 0
     headers: dict[str, str | None] = field(default_factory=dict)
     accept: bool = True
+    message: str | None = None
 
 
 class FakeSendGrid:
@@ -163,16 +164,21 @@ class FakeSendGrid:
                 self._random = random.Random(changes["seed"])
 
     def fail_next(
-        self, status: int, count: int = 1, headers: dict[str, str | None] | None = None
+        self,
+        status: int,
+        count: int = 1,
+        headers: dict[str, str | None] | None = None,
+        message: str | None = None,
     ) -> None:
         """Answer the next ``count`` mail sends with ``status`` (429 gets rate-limit headers).
 
         ``headers`` adds or (with ``None``) removes response headers, e.g. a 429 with only
-        ``Retry-After``.
+        ``Retry-After``; ``message`` replaces the error text (say, a realistic 400 reason).
         """
         with self._lock:
             for _ in range(count):
-                self._script.append(_Scripted("status", status, dict(headers or {})))
+                scripted = _Scripted("status", status, dict(headers or {}), message=message)
+                self._script.append(scripted)
 
     def drop_next(self, count: int = 1, *, accept: bool = True) -> None:
         """Close the next ``count`` connections without an answer, having accepted (or not)."""
@@ -302,6 +308,8 @@ class FakeSendGrid:
             problems = [error("internal server error", None)]
         else:
             problems = [error("Bad Request", None)]
+        if fault.message:
+            problems = [error(fault.message, None)]
         headers.update(fault.headers)
         request.reply_errors(fault.status, problems, {k: v for k, v in headers.items() if v})
 
@@ -319,7 +327,10 @@ class FakeSendGrid:
             return request.reply_json(200, asdict(self.faults))
         if path.path == "/__fake__/fail-next":
             self.fail_next(
-                int(options["status"]), int(options.get("count", 1)), options.get("headers")
+                int(options["status"]),
+                int(options.get("count", 1)),
+                options.get("headers"),
+                options.get("message"),
             )
             return request.reply_json(200, {})
         if path.path == "/__fake__/drop-next":
@@ -432,11 +443,15 @@ class FakeSendGridProcess:
     def accepted(self, brief: bool = True) -> list[dict[str, Any]]:
         return list(self._call("/__fake__/accepted" + ("?brief=1" if brief else "")))
 
+    def recipient_counts(self) -> Counter[str]:
+        """Each accepted to-address (lower case) → how many times it was accepted."""
+        return Counter(email.lower() for row in self.accepted() for email in row["to"])
+
     def configure(self, **changes: Any) -> dict[str, Any]:
         return dict(self._call("/__fake__/config", changes))
 
-    def fail_next(self, status: int, count: int = 1) -> None:
-        self._call("/__fake__/fail-next", {"status": status, "count": count})
+    def fail_next(self, status: int, count: int = 1, message: str | None = None) -> None:
+        self._call("/__fake__/fail-next", {"status": status, "count": count, "message": message})
 
     def drop_next(self, count: int = 1, *, accept: bool = True) -> None:
         self._call("/__fake__/drop-next", {"count": count, "accept": accept})

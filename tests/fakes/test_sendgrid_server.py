@@ -461,9 +461,10 @@ def test_separate_process_with_control_endpoints(sendgrid_process: FakeSendGridP
     sg = client(sendgrid_process)
     response = sg.client.mail.send.post(request_body=valid_body(3))
     assert response.status_code == 202
-    sendgrid_process.fail_next(500)
-    with pytest.raises(http_errors.InternalServerError):
+    sendgrid_process.fail_next(500, message="try later")
+    with pytest.raises(http_errors.InternalServerError) as failed:
         sg.client.mail.send.post(request_body=valid_body(1))
+    assert json.loads(failed.value.body)["errors"][0]["message"] == "try later"
     assert sendgrid_process.configure(latency_ms=10)["latency_ms"] == 10
     body = copy.deepcopy(valid_body())
     body["content"].reverse()
@@ -482,5 +483,6 @@ def test_separate_process_with_control_endpoints(sendgrid_process: FakeSendGridP
     assert sorted(row["to"][0] for row in rows) == [f"reader{i}@example.com" for i in range(3)]
     assert set(rows[0]) == {"message_id", "to", "custom_args"}
     assert "substitutions" in sendgrid_process.accepted(brief=False)[0]
+    assert sendgrid_process.recipient_counts() == {f"reader{i}@example.com": 1 for i in range(3)}
     sendgrid_process.reset()
     assert sendgrid_process.stats() == {}
