@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from newsletter.delivery.base import Batch, Message, Recipient, list_unsubscribe_headers
 
 FIRST_NAME = "%%nl_first_name%%"
@@ -61,3 +64,22 @@ def filled(text: str, rcpt: Recipient) -> str:
     for placeholder, value in rcpt.substitutions.items():
         text = text.replace(placeholder, value)
     return text
+
+
+def in_threads(count: int, work: Callable[[int], None]) -> None:
+    """Run ``work(0) … work(count - 1)`` at once, one thread each; re-raise the first error."""
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

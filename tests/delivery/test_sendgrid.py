@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -229,24 +228,14 @@ def test_threads_share_one_provider(sendgrid_server: FakeSendGrid) -> None:
     sendgrid_server.configure(latency_ms=50)
     provider = provider_for(sendgrid_server)
     ids: list[str | None] = []
-    errors: list[BaseException] = []
 
-    def work(offset: int) -> None:
-        try:
-            for start in range(0, 500, 100):
-                batch = Batch(
-                    samples.message(), [samples.recipient(offset + start + i) for i in range(100)]
-                )
-                ids.extend(r.message_id for r in provider.send(batch))
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
+    def work(thread: int) -> None:
+        for start in range(0, 500, 100):
+            first = thread * 1000 + start
+            batch = Batch(samples.message(), [samples.recipient(first + i) for i in range(100)])
+            ids.extend(r.message_id for r in provider.send(batch))
 
-    threads = [threading.Thread(target=work, args=(n * 1000,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    samples.in_threads(4, work)
     counts = sendgrid_server.recipient_counts()
     assert len(counts) == 2000 and set(counts.values()) == {1}
     assert len(set(ids)) == 20 and None not in ids

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import re
 import socket
-import threading
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
@@ -265,26 +264,15 @@ def test_implicit_tls(smtp_server_factory: Factory, certificate: Certificate) ->
 
 def test_each_thread_has_its_own_connection(smtp_server: FakeSmtpServer) -> None:
     provider = provider_for(smtp_server)
-    errors: list[BaseException] = []
 
-    def work(offset: int) -> None:
-        try:
-            for start in range(0, 30, 10):
-                batch = Batch(
-                    samples.message(),
-                    [samples.recipient(offset + start + i) for i in range(10)],
-                )
-                assert all(r.status == "sent" for r in provider.send(batch))
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
+    def work(thread: int) -> None:
+        for start in range(0, 30, 10):
+            first = thread * 100 + start
+            batch = Batch(samples.message(), [samples.recipient(first + i) for i in range(10)])
+            assert all(r.status == "sent" for r in provider.send(batch))
 
-    threads = [threading.Thread(target=work, args=(n * 100,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    samples.in_threads(4, work)
     provider.close()
-    assert errors == []
     assert len(smtp_server.received) == 120
     assert len({got.rcpt_tos for got in smtp_server.received}) == 120
     assert smtp_server.connections == 4

@@ -278,30 +278,32 @@ def _size(value: dict[str, Any]) -> int:
 
 
 def _args(field: str, value: Any) -> Iterator[Error]:
-    if value is None:
-        return
-    problems = list(_string_map(field, value))
-    yield from problems
-    if not problems and _size(value) > MAX_ARGS_BYTES:
-        yield error(
-            f"The custom_args may not exceed {MAX_ARGS_BYTES:,} bytes per personalization.",
-            field,
-            "custom_args",
-        )
+    return _sized_strings(
+        field,
+        value,
+        f"The custom_args may not exceed {MAX_ARGS_BYTES:,} bytes per personalization.",
+        "custom_args",
+    )
 
 
 def _substitutions(field: str, value: Any) -> Iterator[Error]:
+    return _sized_strings(
+        field,
+        value,
+        f"The total collective size of your substitutions may not exceed {MAX_ARGS_BYTES:,} "
+        "bytes per personalization object.",
+        "personalizations.substitutions",
+    )
+
+
+def _sized_strings(field: str, value: Any, too_large: str, anchor: str) -> Iterator[Error]:
+    """An optional object of strings, at most ``MAX_ARGS_BYTES`` as compact JSON."""
     if value is None:
         return
     problems = list(_string_map(field, value))
     yield from problems
     if not problems and _size(value) > MAX_ARGS_BYTES:
-        yield error(
-            f"The total collective size of your substitutions may not exceed "
-            f"{MAX_ARGS_BYTES:,} bytes per personalization object.",
-            field,
-            "personalizations.substitutions",
-        )
+        yield error(too_large, field, anchor)
 
 
 def _headers(field: str, value: Any) -> Iterator[Error]:
