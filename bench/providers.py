@@ -43,6 +43,7 @@ from newsletter.delivery.outbox import OutboxProvider
 from newsletter.delivery.sendgrid import SendGridProvider, build_payload
 from newsletter.delivery.smtp import SmtpConfig, SmtpProvider
 from newsletter.placeholders import PlaceholderTemplate
+from tests.fakes.sendgrid_rules import rule_errors, schema_errors
 from tests.fakes.sendgrid_server import DEFAULT_KEY, FakeSendGridProcess
 
 NAMES = ("first_name", "unsubscribe_url", "preferences_url", "view_url", "token", "email")
@@ -256,6 +257,13 @@ def bench_sendgrid(thread_counts: list[int], latency_ms: float, seconds: float) 
         )
         / 1000,
     }
+    payload, _ = build_payload(batch)
+    figures["fake server: hand-written rules per request (ms)"] = (
+        per_call_us(lambda: rule_errors(payload, time.time()), 10) / 1000
+    )
+    figures["fake server: JSON schema per request (ms)"] = (
+        per_call_us(lambda: schema_errors(payload), 3) / 1000
+    )
     fake = FakeSendGridProcess("--no-schema", "--no-record", "--latency-ms", str(latency_ms))
     try:
         figures.update(_fake_alone(fake, batch, seconds))
