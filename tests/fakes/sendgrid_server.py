@@ -42,7 +42,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -103,6 +103,7 @@ class FakeSendGrid:
         self.api_keys = frozenset(api_keys)
         self.forbidden_keys = frozenset(forbidden_keys)
         self.faults = faults or Faults()
+        self._initial = replace(self.faults)
         self.accepted: list[Accepted] = []
         self._lock = threading.Lock()
         self._script: deque[_Scripted] = deque()
@@ -187,13 +188,13 @@ class FakeSendGrid:
                 self._script.append(_Scripted("drop", accept=accept))
 
     def reset(self) -> None:
-        """Forget accepted requests, statistics and scripted faults; faults back to default."""
+        """Forget accepted requests, statistics and scripted faults; faults as at the start."""
         with self._lock:
             self.accepted.clear()
             self._script.clear()
             self._stats.clear()
-            self.faults = Faults()
-            self._random = random.Random(None)
+            self.faults = replace(self._initial)
+            self._random = random.Random(self.faults.seed)
 
     # what happened
 

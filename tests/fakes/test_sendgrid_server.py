@@ -34,6 +34,7 @@ from tests.fakes.sendgrid_server import (
     FORBIDDEN_KEY,
     FakeSendGrid,
     FakeSendGridProcess,
+    Faults,
 )
 
 Body = dict[str, Any]
@@ -443,6 +444,14 @@ def test_refused_connections_then_accepted_again(sendgrid_server: FakeSendGrid) 
     assert (
         client(sendgrid_server).client.mail.send.post(request_body=valid_body()).status_code == 202
     )
+
+
+def test_reset_returns_to_the_starting_faults() -> None:
+    with FakeSendGrid(faults=Faults(check_schema=False, latency_ms=1)) as fake:
+        fake.configure(latency_ms=50, failure_rate=0.5)
+        fake.reset()
+        assert (fake.faults.check_schema, fake.faults.latency_ms) == (False, 1)
+        assert fake.faults.failure_rate == 0
 
 
 def test_reset_forgets_everything(sendgrid_server: FakeSendGrid) -> None:
