@@ -57,14 +57,31 @@ class Settings(BaseSettings):
     provider: ProviderName = "outbox"
     outbox: Path = Field(default=Path("outbox"), description="Maildir the outbox provider writes.")
     smtp_url: str | None = Field(
-        default=None, description="smtp://user:pass@host:587 (STARTTLS) or smtps://… (TLS)."
+        default=None,
+        description=(
+            "smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=require|never) or"
+            " smtps://user:pass@host:465 (TLS); ?cafile=PATH trusts a private CA."
+        ),
     )
     sendgrid_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("NEWSLETTER_SENDGRID_API_KEY", "SENDGRID_API_KEY"),
     )
-    sendgrid_host: str = "https://api.sendgrid.com"
-    sendgrid_sandbox: bool = False
+    sendgrid_host: str = Field(
+        default="https://api.sendgrid.com",
+        description="Base URL of the SendGrid v3 API; tests point it at the fake server.",
+    )
+    sendgrid_sandbox: bool = Field(
+        default=False, description="Sandbox mode: SendGrid validates each request, sends nothing."
+    )
+    sendgrid_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds to wait for SendGrid; past it a sent request's outcome is unknown.",
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for each SMTP connect, command or reply."
+    )
     sendgrid_webhook_public_key: str | None = None
 
     @field_validator("public_url")

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsletter.delivery.base import RecipientResult
 
 
 class NewsletterError(Exception):
@@ -85,10 +89,23 @@ class RenderError(NewsletterError):
 
 
 class DeliveryError(NewsletterError):
-    """A provider could not deliver a batch."""
+    """A provider could not deliver a batch, or part of it.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``settled`` holds the outcomes of recipients the provider finished *before* the failure
+    (SMTP sends one message at a time, so a batch can break half-way): record those as
+    usual; the error applies to every other recipient of the batch. SendGrid's single
+    request per batch always raises with nothing settled.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        settled: Sequence[RecipientResult] = (),
+    ) -> None:
         self.status = status
+        self.settled: tuple[RecipientResult, ...] = tuple(settled)
         super().__init__(message)
 
 
@@ -96,20 +113,30 @@ class ProviderRetryable(DeliveryError):
     """Temporary failure (rate limit, server error, connection refused): retry after a pause."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        settled: Sequence[RecipientResult] = (),
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, settled=settled)
 
 
 class ProviderRejected(DeliveryError):
     """Permanent failure for this request, with the provider's reasons."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, reasons: Sequence[str] = ()
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reasons: Sequence[str] = (),
+        settled: Sequence[RecipientResult] = (),
     ) -> None:
         self.reasons = tuple(reasons)
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, settled=settled)
 
 
 class ProviderAuthError(DeliveryError):

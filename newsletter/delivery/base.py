@@ -6,7 +6,13 @@ A provider knows nothing about campaigns or the database. The dispatcher hands i
 :class:`RecipientResult` per recipient. A failure of the whole request is raised instead, as
 ``ProviderRetryable`` (try again), ``ProviderRejected`` (permanent, with the provider's
 reasons), ``ProviderAuthError`` (credentials: stop sending) or ``ProviderAmbiguous`` (may have
-been accepted: never resend automatically).
+been accepted: never resend automatically). When part of a batch was finished before the
+failure (SMTP sends one message at a time), the error's ``settled`` carries those results and
+the error applies to the rest.
+
+Threads: every provider may be shared by several threads, each calling ``send`` with its own
+batch (SendGrid keeps a client per thread, SMTP a connection per thread, the outbox writes
+files atomically). ``close`` is for the end, when no ``send`` is running.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class Message:
     categories: Sequence[str] = ()
     track_opens: bool = False
     track_clicks: bool = False
+    custom_args: Mapping[str, str] = field(default_factory=dict)
+    """Ids shared by every recipient (campaign, variant): sent once, not per recipient."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +87,44 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections; the provider may not be used afterwards."""
         ...
+
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+def list_unsubscribe_headers(url: str, mailto: str | None = None) -> dict[str, str]:
+    """``List-Unsubscribe`` (mailto and one-click URL) and ``List-Unsubscribe-Post`` headers.
+
+    Gmail and Yahoo require one-click unsubscribe (RFC 8058) from bulk senders: the HTTPS URL
+    must accept a POST whose body is ``List-Unsubscribe=One-Click``; the mailto form is the
+    fallback older clients use.
+    """
+    if not url.startswith("https://") and not url.startswith("http://"):
+        raise ValueError(f"one-click unsubscribe needs an http(s) URL, got {url!r}")
+    targets = [f"<mailto:{mailto}>"] if mailto else []
+    targets.append(f"<{url}>")
+    return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": ONE_CLICK}
+
+
+RESERVED_HEADERS = frozenset(
+    {
+        # SendGrid refuses these in `headers` (its mail-send reference lists them) …
+        "x-sg-id",
+        "x-sg-eid",
+        "received",
+        "dkim-signature",
+        "content-type",
+        "content-transfer-encoding",
+        "to",
+        "from",
+        "subject",
+        "reply-to",
+        "cc",
+        "bcc",
+        # … and the MIME builder writes these itself.
+        "date",
+        "message-id",
+        "mime-version",
+    }
+)
+"""Lower-case header names a ``Message`` or ``Recipient`` may not set: providers write them."""

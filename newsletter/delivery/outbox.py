@@ -1,0 +1,60 @@
+"""The outbox provider (the default): every message becomes a file in a local Maildir.
+
+It needs no account, and what it writes is exactly what SMTP would send (same builder, LF
+line ends as Maildir files have), so a person can open ``./outbox`` in a mail client (mutt
+``-f outbox``, Thunderbird, Evolution) to see the newsletter each subscriber got.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import threading
+from pathlib import Path
+
+from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.mime import LF, batch_builder
+from newsletter.errors import ConfigurationError, ProviderRetryable
+
+
+class OutboxProvider:
+    """Writes each recipient's MIME message into ``path``/new, atomically (tmp, then new).
+
+    Thread-safe: ``mailbox.Maildir`` names files from a class-wide counter that is not, so
+    writes go one at a time; other processes get distinct names from their pid.
+    """
+
+    name = "outbox"
+    max_batch_size = 1000
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:  # mailbox makes the three folders only when the Maildir itself is new
+            for folder in ("tmp", "new", "cur"):
+                (self.path / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the outbox Maildir {self.path}: {exc}"
+            ) from exc
+        self._maildir = mailbox.Maildir(self.path, factory=None, create=False)
+        self._lock = threading.Lock()
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        builder = batch_builder(batch.message, linesep=LF)
+        results: list[RecipientResult] = []
+        for recipient in batch.recipients:
+            built = builder.try_build(recipient)
+            if isinstance(built, RecipientResult):
+                results.append(built)
+                continue
+            try:
+                with self._lock:
+                    self._maildir.add(built.data)
+            except OSError as exc:
+                raise ProviderRetryable(
+                    f"cannot write to the outbox {self.path}: {exc}", settled=results
+                ) from exc
+            results.append(RecipientResult(recipient.key, "sent", message_id=built.message_id))
+        return results
+
+    def close(self) -> None:
+        """Nothing is held open between messages."""

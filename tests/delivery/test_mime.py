@@ -1,0 +1,216 @@
+"""The hand-written MIME builder, checked by parsing its output with the stdlib parser."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsletter.delivery.base import Recipient
+from newsletter.delivery.mime import (
+    LF,
+    MimeBuilder,
+    custom_arg_header,
+    custom_args_from_headers,
+    encode_address,
+)
+from newsletter.placeholders import remaining_placeholders
+from tests.delivery import samples
+
+
+def parse(data: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def display_name(data: bytes) -> str:
+    """The To display name decoded as RFC 2047 says (and mail clients do).
+
+    CPython's structured-header parser inserts a space between adjacent encoded-words, which
+    RFC 2047 section 6.2 says to drop; the legacy ``decode_header`` gets it right.
+    """
+    raw = email.message_from_bytes(data, policy=policy.compat32)["To"]
+    name, _ = getaddresses([raw])[0]
+    return str(make_header(decode_header(name)))
+
+
+def parts(parsed: EmailMessage) -> list[EmailMessage]:
+    found = list(parsed.iter_parts())
+    assert all(isinstance(part, EmailMessage) for part in found)
+    return found  # type: ignore[return-value]
+
+
+def test_headers_and_both_parts_decode_back_exactly() -> None:
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    rcpt = samples.recipient(3, name="Zoë Müller-Łukasz")
+    built = MimeBuilder(samples.message(), now=now).build(rcpt)
+    parsed = parse(built.data)
+
+    assert parsed["From"] == "The Briefing <briefing@news.example.org>"
+    assert parsed["To"].addresses[0].display_name == "Zoë Müller-Łukasz"
+    assert parsed["To"].addresses[0].addr_spec == "reader3@example.com"
+    assert parsed["Subject"] == "The Briefing for Zoë · week 48"
+    assert parsed["Message-ID"] == built.message_id
+    assert re.fullmatch(r"<[0-9a-f]{32}@news\.example\.org>", built.message_id)
+    assert parsedate_to_datetime(parsed["Date"]) == now
+    assert parsed["Reply-To"] == "editors@news.example.org"
+    assert parsed["MIME-Version"] == "1.0"
+    assert parsed["List-Unsubscribe"] == (
+        "<mailto:unsubscribe+3@news.example.org>, <https://news.example.org/u/3-sig>"
+    )
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert custom_args_from_headers(parsed.items()) == {
+        "campaign_id": "7",
+        "variant_id": "12",
+        "delivery_id": "1003",
+        "segment": "everyone",
+    }
+    assert built.envelope_to == "reader3@example.com"
+
+    assert parsed.get_content_type() == "multipart/alternative"
+    text, html = parts(parsed)
+    assert text.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    assert text["Content-Transfer-Encoding"] == "base64"
+    assert text.get_content() == samples.filled(samples.TEXT, rcpt)
+    assert html.get_content() == samples.filled(samples.HTML, rcpt)
+    assert not remaining_placeholders(built.data.decode("ascii"))
+    assert not remaining_placeholders(text.get_content() + html.get_content())
+    assert not parsed.defects and not text.defects and not html.defects
+
+
+def test_wire_format_is_crlf_ascii_with_short_lines() -> None:
+    rcpt = samples.recipient(1, name="Ünïcödé " * 12)
+    built = MimeBuilder(samples.message(subject="Ç" * 150 + " %%nl_first_name%%")).build(rcpt)
+    assert built.data.isascii()
+    assert b"\n" not in built.data.replace(b"\r\n", b"")
+    assert built.data.endswith(b"\r\n")
+    head, _, body = built.data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        limit = 76 if b"=?utf-8?b?" in line else 78
+        assert len(line) <= limit, line
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 76, line
+    for word in re.findall(rb"=\?utf-8\?b\?[^?]*\?=", head):
+        assert len(word) <= 75
+    assert display_name(built.data) == ("Ünïcödé " * 12).strip()
+
+
+def test_maildir_variant_uses_bare_lf() -> None:
+    built = MimeBuilder(samples.message(), linesep=LF).build(samples.recipient(1))
+    assert b"\r" not in built.data
+    text, html = parts(parse(built.data))
+    assert text.get_content() == samples.filled(samples.TEXT, samples.recipient(1))
+    assert html.get_content() == samples.filled(samples.HTML, samples.recipient(1))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['Doe, John "JD"', "O'Brien (Dublin)", "a\\b", "=?utf-8?q?not-a-word?=", "Nils; <x>"],
+)
+def test_display_names_that_need_quoting_round_trip(name: str) -> None:
+    built = MimeBuilder(samples.message()).build(samples.recipient(1, name=name))
+    assert display_name(built.data) == name
+    assert parse(built.data)["To"].addresses[0].addr_spec == "reader1@example.com"
+
+
+def test_line_breaks_in_values_cannot_inject_headers() -> None:
+    rcpt = Recipient(
+        key="1",
+        email="a@example.com",
+        name="Eve\r\nBcc: victim@example.com",
+        substitutions={"%%nl_first_name%%": "x\r\nBcc: other@example.com"},
+    )
+    message = samples.message(html="<p>hi</p>", text="hi", custom_args={})
+    parsed = parse(MimeBuilder(message).build(rcpt).data)
+    assert parsed["Bcc"] is None
+    assert "Bcc: other@example.com" in parsed["Subject"]
+
+
+def test_recipient_header_and_custom_arg_replace_the_batch_wide_ones() -> None:
+    message = samples.message(headers={"X-Campaign": "all", "List-Id": "<briefing.example.org>"})
+    rcpt = Recipient(
+        key="1",
+        email="a@example.com",
+        substitutions=samples.recipient(1).substitutions,
+        custom_args={"campaign_id": "8"},
+        headers={"x-campaign": "mine"},
+    )
+    parsed = parse(MimeBuilder(message).build(rcpt).data)
+    assert parsed.get_all("X-Campaign") == ["mine"]
+    assert parsed["List-Id"] == "<briefing.example.org>"
+    assert parsed.get_all(custom_arg_header("campaign_id")) == ["8"]
+    assert parsed[custom_arg_header("variant_id")] == "12"
+
+
+def test_reserved_and_malformed_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="set by the sender"):
+        MimeBuilder(samples.message(headers={"Subject": "x"}))
+    builder = MimeBuilder(samples.message())
+    rcpt = samples.recipient(1)
+    with pytest.raises(ValueError, match="set by the sender"):
+        builder.build(
+            Recipient(
+                "1",
+                "a@example.com",
+                substitutions=rcpt.substitutions,
+                headers={"Message-ID": "<x@y>"},
+            )
+        )
+    with pytest.raises(ValueError, match="invalid header name"):
+        builder.build(
+            Recipient(
+                "1", "a@example.com", substitutions=rcpt.substitutions, headers={"Bad Name": "x"}
+            )
+        )
+    with pytest.raises(ValueError, match="custom arg key"):
+        custom_arg_header("Delivery-Id")
+
+
+def test_missing_placeholder_value_raises_key_error() -> None:
+    with pytest.raises(KeyError):
+        MimeBuilder(samples.message()).build(Recipient("1", "a@example.com"))
+
+
+def test_addresses() -> None:
+    assert encode_address("anna@bücher.example") == "anna@xn--bcher-kva.example"
+    with pytest.raises(ValueError, match="SMTPUTF8"):
+        encode_address("zoë@example.com")
+    for bad in ["no-at-sign", "@example.com", "a@", "a b@example.com", "a@b\r\nc"]:
+        with pytest.raises(ValueError):
+            encode_address(bad)
+
+
+def test_custom_arg_header_names_map_back() -> None:
+    for key in ["delivery_id", "campaign", "a__b", "v2_segment_"]:
+        header = custom_arg_header(key)
+        assert custom_args_from_headers([(header.upper(), "v")]) == {key: "v"}
+
+
+header_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120
+).filter(lambda s: s.strip() == s and "  " not in s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=header_text, name=header_text, body=st.text(max_size=400))
+def test_any_text_round_trips(subject: str, name: str, body: str) -> None:
+    message = samples.message(subject=subject, html=body + "<p>x</p>", text=body, custom_args={})
+    rcpt = Recipient("1", "a@example.com", name=name)
+    built = MimeBuilder(message).build(rcpt).data
+    parsed = parse(built)
+    assert parsed["Subject"] == subject
+    assert display_name(built) == name
+    assert parsed["To"].addresses[0].addr_spec == "a@example.com"
+    text, html = parts(parsed)
+    assert text.get_content() == body
+    assert html.get_content() == body + "<p>x</p>"
