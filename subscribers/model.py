@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +36,11 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 def new_uid() -> str:
     """A random public id for links (128 bits, URL-safe, never contains '.')."""
     return secrets.token_urlsafe(16)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for multi-row statements that skip the ORM."""
+    return cast(Table, model.__table__)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
