@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 import newsletter.briefs.model  # noqa: F401  (registers the tables on Base.metadata)
+import subscribers.model  # noqa: F401
 from newsletter.config import get_settings
 from newsletter.db import Base, make_engine
 

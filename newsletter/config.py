@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newsletter.errors import ConfigurationError
 
@@ -84,10 +84,59 @@ class Settings(BaseSettings):
     )
     sendgrid_webhook_public_key: str | None = None
 
+    # subscribers and the public signup pages
+    topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Topics a reader may choose, comma-separated (e.g. 'europe,climate'); "
+            "the topics of stored briefs are offered too."
+        ),
+    )
+    thank_you_url: str | None = Field(
+        default=None,
+        description="Where a signup form post is redirected; unset: our 'check your inbox' page.",
+    )
+    confirmation_expiry_hours: int = Field(
+        default=72, ge=1, le=24 * 90, description="How long a confirmation link stays valid."
+    )
+    confirmation_resend_minutes: int = Field(
+        default=10,
+        ge=0,
+        description="A pending address gets at most one confirmation mail per this many minutes.",
+    )
+    confirmation_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Tries to send one confirmation mail before giving up."
+    )
+    signup_rate_limit: int = Field(
+        default=10, ge=0, description="Signup posts allowed per client IP per period; 0: no limit."
+    )
+    signup_rate_period: int = Field(
+        default=60, ge=1, description="The rate-limit period in seconds."
+    )
+    max_body_bytes: int = Field(
+        default=16_384, ge=1_024, description="Largest request body the web app accepts (else 413)."
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Proxies whose X-Forwarded-For is trusted for the client IP (uvicorn's "
+            "--forwarded-allow-ips); the rate limit counts per client IP."
+        ),
+    )
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return sorted({str(item).strip().lower() for item in value} - {""})
+        return value
 
     def signing_key(self) -> str:
         """The key for signed tokens: from the environment, or a generated one kept on disk.

@@ -5,6 +5,7 @@
     ├── NotFoundError             a named thing (brief, campaign, subscriber …) does not exist
     ├── ConflictError             the request contradicts the current state (edit a sent campaign)
     ├── InvalidToken              a signed link was altered, is for another purpose, or expired
+    ├── InvalidInput              a value from a person, form or file is unacceptable: which, why
     ├── BriefFormatError          a brief file is malformed; carries every problem as FILE:LINE: why
     ├── RenderError               a template or MJML failed to compile; names template and line
     ├── DeliveryError             a provider call failed
@@ -49,6 +50,19 @@ class InvalidToken(NewsletterError):
     def __init__(self, message: str, *, expired: bool = False) -> None:
         self.expired = expired
         super().__init__(message)
+
+
+class InvalidInput(NewsletterError):
+    """A value given to us is not acceptable; ``field`` names it, ``reason`` says why.
+
+    The web layer turns it into a ``422`` whose ``detail`` names the field; the CLI prints
+    ``field: reason`` on one line.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,188 @@
+"""Confirmation mails: queued in the signup's transaction, sent later by a drain loop.
+
+A signup request only writes rows; mail goes out from :func:`drain_confirmations`, run by
+``newsletter serve`` in a background thread or by ``newsletter subscribers
+send-confirmations``. So a slow or failing mail provider never slows or fails a signup, and
+a signup that rolls back never leaves a mail behind.
+
+The drain claims rows in one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``
+(atomic on SQLite too, where one writing statement holds the write lock), so any number of
+processes can drain the same PostgreSQL queue. Each row is finished in its own small
+transaction right after its mail, so a crash resends at most the rows of one claimed batch
+whose lease then runs out: confirmation mail is *at least once*, which is harmless.
+
+What sends the mail is a :class:`ConfirmationMailer`: this package ships a Maildir one for
+the embedded default; the real one (the render pipeline's confirmation template through the
+configured provider) plugs in at the same seam.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from newsletter.db import Database, utcnow
+from newsletter.tokens import Purpose, TokenSigner
+from subscribers.model import QueuedMail, Subscriber
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+LEASE = timedelta(minutes=5)
+
+
+class ConfirmationMailer(Protocol):
+    """Sends one confirmation mail now; raises on failure (any exception: retried later)."""
+
+    def send_confirmation(self, email: str, name: str | None, confirm_url: str) -> None: ...
+
+
+@dataclass
+class DrainReport:
+    """What one drain did: mails sent, put back for a retry, given up, and skipped."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed + self.skipped
+
+
+def queue_confirmation(session: Session, subscriber_id: int, now: datetime) -> None:
+    """Queue a confirmation mail for this subscriber, inside the caller's transaction."""
+    session.execute(
+        insert(QueuedMail).values(
+            kind="confirmation",
+            subscriber_id=subscriber_id,
+            status="queued",
+            attempts=0,
+            created_at=now,
+            available_at=now,
+        )
+    )
+
+
+def confirm_url(public_url: str, signer: TokenSigner, uid: str) -> str:
+    """The link a confirmation mail carries (signed now: its age counts from the mail)."""
+    return f"{public_url}/confirm/{signer.sign(Purpose.CONFIRM, uid)}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before try ``attempts + 1``: 30 s, 1 min, 2 min … at most an hour."""
+    return min(BACKOFF_BASE * (1 << min(max(attempts - 1, 0), 16)), BACKOFF_MAX)
+
+
+def claim_batch(database: Database, *, limit: int, now: datetime) -> list[int]:
+    """Mark up to ``limit`` due rows ``sending`` under a lease and return their ids."""
+    due = or_(
+        and_(QueuedMail.status == "queued", QueuedMail.available_at <= now),
+        and_(QueuedMail.status == "sending", QueuedMail.locked_until < now),
+    )
+    candidates = select(QueuedMail.id).where(due).order_by(QueuedMail.id).limit(limit)
+    if database.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(QueuedMail)
+        .where(QueuedMail.id.in_(candidates.scalar_subquery()), due)
+        .values(status="sending", locked_until=now + LEASE, attempts=QueuedMail.attempts + 1)
+        .returning(QueuedMail.id)
+        .execution_options(synchronize_session=False)
+    )
+    with database.transaction() as session:
+        return sorted(session.scalars(statement))
+
+
+def drain_confirmations(
+    database: Database,
+    mailer: ConfirmationMailer,
+    *,
+    signer: TokenSigner,
+    public_url: str,
+    max_attempts: int,
+    batch_size: int = 50,
+    now: datetime | None = None,
+) -> DrainReport:
+    """Send every due confirmation mail; returns counts. Runs until the queue has none due."""
+    report = DrainReport()
+    while True:
+        started = now or utcnow()
+        ids = claim_batch(database, limit=batch_size, now=started)
+        if not ids:
+            return report
+        for mail_id in ids:
+            _send_one(database, mail_id, mailer, signer, public_url, max_attempts, report)
+
+
+def _send_one(
+    database: Database,
+    mail_id: int,
+    mailer: ConfirmationMailer,
+    signer: TokenSigner,
+    public_url: str,
+    max_attempts: int,
+    report: DrainReport,
+) -> None:
+    with database.transaction() as session:
+        mail = session.get(QueuedMail, mail_id)
+        if mail is None or mail.status != "sending":
+            return
+        subscriber = session.get(Subscriber, mail.subscriber_id)
+        if subscriber is None or subscriber.status != "pending" or subscriber.email is None:
+            mail.status, mail.locked_until = "skipped", None
+            mail.last_error = "the subscriber is no longer waiting for confirmation"
+            report.skipped += 1
+            return
+        email, name, uid = subscriber.email, subscriber.name, subscriber.uid
+    # The mail goes out outside any transaction: no lock is held while a provider answers.
+    try:
+        mailer.send_confirmation(email, name, confirm_url(public_url, signer, uid))
+    except Exception as exc:
+        _record_failure(database, mail_id, exc, max_attempts, report)
+        return
+    with database.transaction() as session:
+        session.execute(
+            update(QueuedMail)
+            .where(QueuedMail.id == mail_id)
+            .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
+        )
+    report.sent += 1
+
+
+def _record_failure(
+    database: Database, mail_id: int, exc: Exception, max_attempts: int, report: DrainReport
+) -> None:
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    with database.transaction() as session:
+        mail = session.get(QueuedMail, mail_id)
+        if mail is None:
+            return
+        if mail.attempts >= max_attempts:
+            mail.status = "failed"
+            report.failed += 1
+            log.error(
+                "confirmation mail %s failed for good after %s tries: %s",
+                mail_id,
+                mail.attempts,
+                reason,
+            )
+        else:
+            mail.status = "queued"
+            mail.available_at = utcnow() + backoff(mail.attempts)
+            report.retried += 1
+            log.warning(
+                "confirmation mail %s failed (try %s), will retry: %s",
+                mail_id,
+                mail.attempts,
+                reason,
+            )
+        mail.locked_until = None
+        mail.last_error = reason

@@ -1,0 +1,441 @@
+"""CSV import and export of subscribers, streamed, with a line number for every bad row.
+
+Import reads the file once, in batches: each batch is validated row by row (a bad row is
+reported as ``FILE:LINE: why`` and left out), checked against existing addresses and the
+suppression list in two queries, then inserted with one multi-row statement per table. The
+whole file is one transaction: ``strict`` rolls it back if any row was bad, so either every
+good row is in or (strict) nothing is.
+
+Columns (header names, any order; only ``email`` is required)::
+
+    email, name, topics (separated by ; , or |), narratives, source, created_at,
+    status, confirmed_at (as ``export`` writes them), attr.NAME (custom attributes)
+
+Imported people are ``pending`` unless ``confirmed`` is set (they opted in elsewhere);
+a ``status`` column can only lower that: rows marked unsubscribed, bounced or complained
+are skipped, never revived. No confirmation mail is queued for pending imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import queue
+import re
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import Database, utcnow
+from newsletter.errors import InvalidInput, Problem
+from subscribers.addresses import parse_address
+from subscribers.bulk import insert_rows, one_of
+from subscribers.fields import (
+    clean_attribute_key,
+    clean_name,
+    clean_narratives,
+    clean_source,
+    clean_text,
+    clean_topics,
+)
+from subscribers.model import (
+    STATUSES,
+    ConsentRecord,
+    Subscriber,
+    Suppression,
+    new_uid,
+    table_of,
+)
+from subscribers.signup import Origin, consent_values
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+COLUMNS = (
+    "email",
+    "name",
+    "topics",
+    "narratives",
+    "source",
+    "created_at",
+    "status",
+    "confirmed_at",
+)
+EXPORT_COLUMNS = (
+    "email",
+    "name",
+    "status",
+    "topics",
+    "narratives",
+    "source",
+    "created_at",
+    "confirmed_at",
+    "unsubscribed_at",
+)
+IGNORED_ON_IMPORT = ("unsubscribed_at",)
+ATTRIBUTE_PREFIX = "attr."
+ATTRIBUTE_MAX = 500
+TOPIC_SEPARATORS = re.compile(r"[;,|]")
+# A spreadsheet runs a cell that starts with one of these as a formula: export such text
+# behind a ' (the spreadsheet convention for "this is text"), and take it off on import.
+FORMULA_START = ("=", "+", "-", "@")
+BATCH = 1000
+SUBSCRIBER_COLUMNS = (
+    "uid",
+    "email",
+    "email_key",
+    "email_hash",
+    "name",
+    "status",
+    "topics",
+    "narratives",
+    "attributes",
+    "source",
+    "created_at",
+    "confirmed_at",
+)
+CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    known_topics: Collection[str]
+    confirmed: bool = False
+    source: str | None = "import"
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", clean_source(self.source, "--source"))
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows imported, rows skipped (with why) and bad rows (with why)."""
+
+    imported: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    rolled_back: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    values: dict[str, Any]
+
+
+def import_csv(
+    database: Database, stream: TextIO, *, source_name: str, options: ImportOptions
+) -> ImportReport:
+    """Import subscribers from CSV text; see the module docstring for columns and rules.
+
+    Validation (Python, holding the GIL) and writing (mostly waiting on the database, which
+    releases it) overlap: a writer thread takes each validated batch while the next one is
+    being read. The session is handed over, never shared: only the writer touches it until
+    it has finished.
+    """
+    reader = csv.reader(stream)
+    header = _read_header(reader, source_name)
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    with database.sessions() as session, session.begin():
+        writer = _BatchWriter(session, source_name, options, report)
+        try:
+            batch: list[_Row] = []
+            for line, record in _records(reader):
+                row = _validate(record, header, line, source_name, options, report)
+                if row is None:
+                    continue
+                first = seen.setdefault(row.values["email_key"], line)
+                if first != line:
+                    report.skipped.append(
+                        Problem(source_name, line, f"same address as line {first}: skipped")
+                    )
+                    continue
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    writer.put(batch)
+                    batch = []
+            writer.put(batch)
+        finally:
+            writer.close()  # re-raises what the writer hit
+        report.skipped.sort(key=_by_line)
+        if options.strict and report.errors:
+            session.rollback()
+            report.rolled_back = True
+            report.imported = 0
+    return report
+
+
+def _by_line(problem: Problem) -> int:
+    return problem.line or 0
+
+
+class _BatchWriter:
+    """A thread that inserts the batches put to it, in order, on the session it was given."""
+
+    def __init__(
+        self, session: Session, source_name: str, options: ImportOptions, report: ImportReport
+    ) -> None:
+        self._queue: queue.Queue[list[_Row] | None] = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._args = (session, source_name, options, report)
+        self._thread = threading.Thread(target=self._run, name="csv-import-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, batch: list[_Row]) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if batch:
+            self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # drain the queue so the reader is never blocked
+            try:
+                _insert(batch, *self._args)
+            except BaseException as exc:
+                self._failure = exc
+
+
+def _read_header(reader: Reader, source_name: str) -> list[str]:
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise InvalidInput(source_name, "the file is empty (it needs a header row)") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{source_name}:1", f"not readable as CSV: {exc}") from None
+    if "email" not in header:
+        raise InvalidInput(f"{source_name}:1", "the header has no 'email' column")
+    for name in header:
+        if name.startswith(ATTRIBUTE_PREFIX):
+            clean_attribute_key(name.removeprefix(ATTRIBUTE_PREFIX), f"{source_name}:1")
+        elif name not in COLUMNS and name not in IGNORED_ON_IMPORT:
+            known = ", ".join((*COLUMNS, ATTRIBUTE_PREFIX + "NAME"))
+            raise InvalidInput(f"{source_name}:1", f"unknown column {name!r} (known: {known})")
+    if len(set(header)) != len(header):
+        raise InvalidInput(f"{source_name}:1", "a column name appears twice")
+    return header
+
+
+def _records(reader: Reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """Each record with the line it starts on (a quoted field may span several lines)."""
+    line = 2
+    while True:
+        try:
+            record: list[str] | csv.Error = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            record = exc
+        yield line, record
+        line = reader.line_num + 1
+
+
+def _validate(
+    record: list[str] | csv.Error,
+    header: list[str],
+    line: int,
+    source_name: str,
+    options: ImportOptions,
+    report: ImportReport,
+) -> _Row | None:
+    if isinstance(record, csv.Error):
+        report.errors.append(Problem(source_name, line, f"not readable as CSV: {record}"))
+        return None
+    if not any(cell.strip() for cell in record):
+        return None  # blank line
+    if len(record) != len(header):
+        report.errors.append(
+            Problem(source_name, line, f"{len(record)} fields, the header has {len(header)}")
+        )
+        return None
+    cells = dict(zip(header, record, strict=True))
+    try:
+        values = _row_values(cells, options)
+    except InvalidInput as exc:
+        report.errors.append(Problem(source_name, line, str(exc)))
+        return None
+    if values is None:
+        report.skipped.append(
+            Problem(source_name, line, f"status {cells['status'].strip()}: not imported")
+        )
+        return None
+    return _Row(line, values)
+
+
+def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, Any] | None:
+    address = parse_address(cells["email"])
+    status = "active" if options.confirmed else "pending"
+    given_status = cells.get("status", "").strip().lower()
+    if given_status:
+        if given_status not in STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+        if given_status not in ("pending", "active"):
+            return None
+        if given_status == "pending":
+            status = "pending"
+    created = _timestamp(cells.get("created_at"), "created_at") or utcnow()
+    confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at")
+    attributes: dict[str, str] = {}
+    for name, cell in cells.items():
+        if name.startswith(ATTRIBUTE_PREFIX):
+            value = clean_text(_from_cell(cell), name, ATTRIBUTE_MAX)
+            if value is not None:
+                attributes[name.removeprefix(ATTRIBUTE_PREFIX)] = value
+    return {
+        "uid": new_uid(),
+        "email": address.email,
+        "email_key": address.key,
+        "email_hash": address.digest,
+        "name": clean_name(_from_cell(cells.get("name", ""))),
+        "status": status,
+        "topics": clean_topics(
+            TOPIC_SEPARATORS.split(cells.get("topics", "")), options.known_topics
+        ),
+        "narratives": clean_narratives(cells.get("narratives", "").strip()),
+        "attributes": attributes,
+        "source": clean_source(cells.get("source")) or options.source,
+        "created_at": created,
+        "confirmed_at": (confirmed_at or created) if status == "active" else None,
+    }
+
+
+def _timestamp(value: str | None, field_name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(field_name, f"{value!r} is not an ISO date or time") from None
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed > utcnow():
+        raise InvalidInput(field_name, f"{value!r} is in the future")
+    return parsed
+
+
+def _insert(
+    batch: list[_Row],
+    session: Session,
+    source_name: str,
+    options: ImportOptions,
+    report: ImportReport,
+) -> None:
+    if not batch or (options.strict and report.errors):
+        return  # strict and already failed: keep validating, stop writing
+    connection = session.connection()
+    keys = [row.values["email_key"] for row in batch]
+    digests = [row.values["email_hash"] for row in batch]
+    existing = set(
+        connection.scalars(
+            select(Subscriber.email_key).where(one_of(connection, Subscriber.email_key, keys))
+        )
+    )
+    suppressed = set(
+        connection.scalars(
+            select(Suppression.email_hash).where(
+                one_of(connection, Suppression.email_hash, digests)
+            )
+        )
+    )
+    fresh: list[_Row] = []
+    for row in batch:
+        if row.values["email_hash"] in suppressed:
+            reason = "on the suppression list (erased, bounced or complained): skipped"
+        elif row.values["email_key"] in existing:
+            reason = "already a subscriber: skipped"
+        else:
+            fresh.append(row)
+            continue
+        report.skipped.append(Problem(source_name, row.line, reason))
+    if not fresh:
+        return
+    ids = insert_rows(
+        connection,
+        table_of(Subscriber),
+        [row.values for row in fresh],
+        SUBSCRIBER_COLUMNS,
+        key="email_key",
+    )
+    now = utcnow()
+    consents = [
+        consent_values(
+            ids[row.values["email_key"]],
+            "import",
+            Origin(source=row.values["source"]),
+            {"file": source_name, "line": row.line},
+            now,
+        )
+        for row in fresh
+    ]
+    insert_rows(connection, table_of(ConsentRecord), consents, CONSENT_COLUMNS)
+    report.imported += len(fresh)
+
+
+def export_csv(session: Session, out: TextIO, *, status: str | None = None) -> int:
+    """Write subscribers (those with an address) as CSV; returns how many rows were written."""
+    condition: ColumnElement[bool] = Subscriber.email.is_not(None)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+        condition = condition & (Subscriber.status == status)
+    keys: set[str] = set()
+    for attributes in session.scalars(
+        select(Subscriber.attributes).where(condition).execution_options(yield_per=2000)
+    ):
+        keys.update(attributes or {})
+    attribute_keys = sorted(keys)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*EXPORT_COLUMNS, *(ATTRIBUTE_PREFIX + key for key in attribute_keys)])
+    count = 0
+    rows = session.scalars(
+        select(Subscriber)
+        .where(condition)
+        .order_by(Subscriber.id)
+        .execution_options(yield_per=2000)
+    )
+    for subscriber in rows:
+        writer.writerow(
+            [
+                subscriber.email,
+                _cell(subscriber.name),
+                subscriber.status,
+                ";".join(subscriber.topics),
+                subscriber.narratives,
+                subscriber.source or "",
+                _iso(subscriber.created_at),
+                _iso(subscriber.confirmed_at),
+                _iso(subscriber.unsubscribed_at),
+                *(_cell(subscriber.attributes.get(key)) for key in attribute_keys),
+            ]
+        )
+        count += 1
+    return count
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
+
+
+def _from_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text

@@ -1,0 +1,99 @@
+"""Looking subscribers up and adding them by hand (the operator's side, used by the CLI).
+
+Adding by hand follows the same rules as a signup: a suppressed address is refused, and
+an address added without ``confirmed`` is pending with a confirmation mail queued, so an
+operator cannot opt someone in by typing their address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import utcnow
+from newsletter.errors import ConflictError, InvalidInput, NotFoundError
+from subscribers.addresses import parse_address
+from subscribers.confirmations import queue_confirmation
+from subscribers.fields import clean_name, clean_source, clean_topics
+from subscribers.model import STATUSES, ConsentRecord, Subscriber
+from subscribers.signup import Origin, consent_values
+from subscribers.suppression import is_suppressed
+
+
+def find_by_email(session: Session, email: str) -> Subscriber:
+    """The subscriber with this address (however it is capitalised); NotFoundError if none."""
+    address = parse_address(email)
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
+    if subscriber is None:
+        raise NotFoundError(f"no subscriber with the address {address.email}")
+    return subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscriber:
+    email: str
+    name: str | None = None
+    topics: list[str] = field(default_factory=list)
+    confirmed: bool = False
+    source: str | None = "cli"
+
+
+def add_subscriber(
+    session: Session, new: NewSubscriber, *, known_topics: Collection[str], origin: Origin
+) -> Subscriber:
+    """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued."""
+    address = parse_address(new.email)
+    if is_suppressed(session, address.digest):
+        raise ConflictError(
+            f"{address.email} is on the suppression list (erased, bounced or complained)"
+        )
+    if session.scalar(select(Subscriber.id).where(Subscriber.email_key == address.key)):
+        raise ConflictError(f"{address.email} is already a subscriber")
+    now = utcnow()
+    subscriber = Subscriber(
+        email=address.email,
+        email_key=address.key,
+        email_hash=address.digest,
+        name=clean_name(new.name),
+        topics=clean_topics(new.topics, known_topics),
+        status="active" if new.confirmed else "pending",
+        source=clean_source(new.source),
+        created_at=now,
+        confirmed_at=now if new.confirmed else None,
+        confirmation_sent_at=None if new.confirmed else now,
+    )
+    session.add(subscriber)
+    session.flush()
+    form = {"email": address.email, "name": subscriber.name, "topics": subscriber.topics}
+    session.add(ConsentRecord(**consent_values(subscriber.id, "add", origin, form, now)))
+    if not new.confirmed:
+        queue_confirmation(session, subscriber.id, now)
+    return subscriber
+
+
+def list_subscribers(
+    session: Session, *, status: str | None = None, limit: int | None = None
+) -> Sequence[Subscriber]:
+    """Subscribers with an address (erased ones have none), newest first."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    statement = select(Subscriber).where(Subscriber.email.is_not(None))
+    if status is not None:
+        statement = statement.where(Subscriber.status == status)
+    statement = statement.order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
+    return session.scalars(statement).all()
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many subscribers (with an address) have each status."""
+    rows = session.execute(
+        select(Subscriber.status, func.count())
+        .where(Subscriber.email.is_not(None))
+        .group_by(Subscriber.status)
+    ).all()
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts

@@ -1,0 +1,164 @@
+"""CSV import reports each bad row by line and imports the rest (or nothing when strict)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from newsletter.db import Database
+from newsletter.errors import InvalidInput
+from subscribers.csv_io import ImportOptions, export_csv, import_csv
+from subscribers.model import ConsentRecord, Subscriber
+from subscribers.suppression import suppress
+from tests.subscribers.conftest import add_subscriber
+
+TOPICS = {"europe", "climate", "asia"}
+
+SAMPLE = """email,name,topics,narratives,attr.plan,attr.city
+ana@example.com,Ana,europe;climate,facts-only,pro,Lisbon
+not-an-address,Bo,,,,
+cy@example.com,"Cy, the
+second",asia,,,
+ana@EXAMPLE.com,Ana again,,,,
+di@example.com,Di,sport,,,
+ed@example.com,Ed,,sometimes,,
+fay@example.com,'=HYPERLINK(\"x\"),,,free,
+gus@example.com,Gus
+"""
+
+
+def _import(db: Database, text: str, **options: object) -> object:
+    return import_csv(
+        db,
+        io.StringIO(text),
+        source_name="list.csv",
+        options=ImportOptions(known_topics=TOPICS, **options),  # type: ignore[arg-type]
+    )
+
+
+def _emails(db: Database) -> list[str]:
+    with db.transaction() as session:
+        return sorted(e for e in session.scalars(select(Subscriber.email)) if e)
+
+
+def test_bad_rows_are_reported_by_line_and_the_rest_imported(db: Database) -> None:
+    report = _import(db, SAMPLE, confirmed=True, source="crm-2026")
+    errors = [str(p) for p in report.errors]  # type: ignore[attr-defined]
+    assert errors == [
+        "list.csv:3: email: is not a valid email address: An email address must have an @-sign.",
+        "list.csv:4: name: must not contain a line break",  # a quoted field over two lines
+        "list.csv:7: topics: unknown topic(s) sport (known: asia, climate, europe)",
+        "list.csv:8: narratives: must be one of all, facts-only, no-forecast",
+        "list.csv:10: 2 fields, the header has 6",
+    ]
+    assert [str(p) for p in report.skipped] == [  # type: ignore[attr-defined]
+        "list.csv:6: same address as line 2: skipped"
+    ]
+    assert report.imported == 2  # type: ignore[attr-defined]
+    assert _emails(db) == ["ana@example.com", "fay@example.com"]
+    with db.transaction() as session:
+        ana = session.scalars(
+            select(Subscriber).where(Subscriber.email_key == "ana@example.com")
+        ).one()
+        assert (ana.status, ana.topics, ana.narratives, ana.source) == (
+            "active",
+            ["europe", "climate"],
+            "facts-only",
+            "crm-2026",
+        )
+        assert ana.attributes == {"plan": "pro", "city": "Lisbon"}
+        assert ana.confirmed_at is not None
+        consent = session.scalars(
+            select(ConsentRecord).where(ConsentRecord.subscriber_id == ana.id)
+        ).one()
+        assert (consent.kind, consent.form) == ("import", {"file": "list.csv", "line": 2})
+
+
+def test_strict_imports_nothing_when_any_row_is_bad(db: Database) -> None:
+    report = _import(db, SAMPLE, strict=True)
+    assert report.rolled_back and report.imported == 0  # type: ignore[attr-defined]
+    assert len(report.errors) == 5  # type: ignore[attr-defined]  # every bad row still reported
+    assert _emails(db) == []
+    good = "email\nana@example.com\nbo@example.com\n"
+    report = _import(db, good, strict=True)
+    assert report.imported == 2 and not report.rolled_back  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        assert set(session.scalars(select(Subscriber.status))) == {"pending"}
+
+
+def test_existing_and_suppressed_addresses_are_skipped_not_changed(db: Database) -> None:
+    with db.transaction() as session:
+        add_subscriber(session, "ana@example.com", status="unsubscribed", name="Ana")
+        suppress(session, "bo@example.com", "bounced")
+    report = _import(db, "email,name\nANA@example.com,New\nbo@example.com,Bo\n", confirmed=True)
+    assert [str(p) for p in report.skipped] == [  # type: ignore[attr-defined]
+        "list.csv:2: already a subscriber: skipped",
+        "list.csv:3: on the suppression list (erased, bounced or complained): skipped",
+    ]
+    with db.transaction() as session:
+        ana = session.scalars(select(Subscriber)).one()
+        assert (ana.status, ana.name) == ("unsubscribed", "Ana")
+
+
+def test_export_then_import_gives_the_same_people_back(db: Database, database_url: str) -> None:
+    _import(db, SAMPLE + "cy@example.com,Cy,asia,,,\n", confirmed=True)
+    out = io.StringIO()
+    with db.transaction() as session:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.email_key == "cy@example.com")
+            .values(status="unsubscribed")
+        )
+        assert export_csv(session, out) == 3
+    text = out.getvalue()
+    assert text.splitlines()[0] == (
+        "email,name,status,topics,narratives,source,created_at,confirmed_at,unsubscribed_at,"
+        "attr.city,attr.plan"
+    )
+    assert "'=HYPERLINK" in text  # a formula stays text in a spreadsheet
+    with db.transaction() as session:
+        session.execute(delete(Subscriber))
+    report = _import(db, text, confirmed=True)
+    assert report.imported == 2  # type: ignore[attr-defined]
+    assert [str(p) for p in report.skipped] == [  # type: ignore[attr-defined]
+        "list.csv:4: status unsubscribed: not imported"
+    ]
+    with db.transaction() as session:
+        fay = session.scalars(
+            select(Subscriber).where(Subscriber.email_key == "fay@example.com")
+        ).one()
+        assert fay.name == '=HYPERLINK("x")' and fay.attributes == {"plan": "free"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("name\nAna\n", "no 'email' column"),
+        ("email,phone\n", "unknown column 'phone'"),
+        ("email,attr.bad key\n", "attribute name"),
+        ("email,email\n", "appears twice"),
+    ],
+)
+def test_a_bad_header_stops_the_import(db: Database, text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        _import(db, text)
+
+
+@pytest.mark.slow
+def test_one_hundred_thousand_rows_import_in_under_ten_seconds(db: Database) -> None:
+    lines = ["email,name,topics,attr.plan"]
+    lines += [
+        f"reader{i}@example{i % 97}.com,Reader {i},europe;asia,p{i % 3}" for i in range(100_000)
+    ]
+    text = "\n".join(lines) + "\n"
+    started = time.perf_counter()
+    report = _import(db, text, confirmed=True)
+    elapsed = time.perf_counter() - started
+    assert report.imported == 100_000 and not report.errors  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 100_000
+    assert elapsed < 10, f"{elapsed:.1f} s"

@@ -1,0 +1,30 @@
+"""Migration 0002 creates exactly the subscriber tables the models describe, and undoes them."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+import newsletter.briefs.model  # noqa: F401  (every model on Base.metadata)
+import subscribers.model  # noqa: F401
+from newsletter.db import Base, Database
+from newsletter.migrate import alembic_config
+
+TABLES = {"subscribers", "consent_records", "suppressions", "segments", "mail_queue"}
+
+
+def test_migrations_match_the_models_including_subscribers(db: Database) -> None:
+    assert set(Base.metadata.tables) >= TABLES
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_downgrade_to_briefs_removes_the_subscriber_tables(db: Database) -> None:
+    with db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0001")
+    assert not TABLES & set(inspect(db.engine).get_table_names())
+    assert db.upgrade() == ["0002"]
+    assert set(inspect(db.engine).get_table_names()) >= TABLES
