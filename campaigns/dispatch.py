@@ -1,0 +1,293 @@
+"""Dispatch: claim batches of recipients, hand them to the provider, record every outcome.
+
+The dispatcher depends on two small protocols it declares here (listmonk's pattern: the
+pipeline owns its interfaces): a :class:`DeliveryStore` (claims and records rows; the SQL
+implementation is :mod:`campaigns.store`) and a :class:`BatchFactory` (turns a claim into a
+provider :class:`~newsletter.delivery.base.Batch`). Several *lanes* (threads) run the
+claim → send → record loop at once, so provider latency does not set throughput; a shared
+:class:`~campaigns.ratelimit.RateLimiter` caps messages per second.
+
+Outcomes, by what the provider said:
+
+- accepted → ``sent`` (with its message id); refused for one recipient → ``failed``;
+- retryable (429, 5xx, connection refused) → retried with backoff (honouring the provider's
+  reset time), and after the last try put back in the queue and the campaign paused;
+- rejected (400) → the batch's rows ``failed`` with the provider's reasons;
+- credentials refused (401/403) → rows back in the queue, campaign paused with the reason;
+- ambiguous (timeout after sending) → ``unknown``: never resent automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from campaigns.ratelimit import RateLimiter
+from newsletter.delivery.base import Batch, Provider, RecipientResult
+from newsletter.errors import (
+    DeliveryError,
+    ProviderAmbiguous,
+    ProviderAuthError,
+    ProviderRejected,
+    ProviderRetryable,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRecipient:
+    """One claimed row: the delivery and the subscriber it is for."""
+
+    delivery_id: int
+    subscriber_uid: str
+    email: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Rows of one variant, marked ``sending`` (and committed) by one worker."""
+
+    campaign_id: int
+    variant_id: int
+    recipients: tuple[ClaimedRecipient, ...]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(str(r.delivery_id) for r in self.recipients)
+
+
+class DeliveryStore(Protocol):
+    """Where delivery rows live; every method commits its own change."""
+
+    def claim(self, campaign_id: int, limit: int) -> Claim | None:
+        """Up to ``limit`` queued rows of one variant, now ``sending``; None when none are
+        left or the campaign is no longer sending."""
+        ...
+
+    def extend_lease(self, claim: Claim) -> None: ...
+
+    def record(self, claim: Claim, results: Sequence[RecipientResult]) -> None:
+        """Store the provider's per-recipient answers (``sent``/``failed``)."""
+        ...
+
+    def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+        """The provider did not accept these: back to ``queued``."""
+        ...
+
+    def fail(self, claim: Claim, keys: Collection[str], reason: str) -> None: ...
+
+    def mark_unknown(self, claim: Claim, keys: Collection[str], reason: str) -> None: ...
+
+    def pause(self, campaign_id: int, reason: str) -> None: ...
+
+
+class BatchFactory(Protocol):
+    def batch(self, claim: Claim) -> Batch: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying a batch the provider refused for now."""
+
+    attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        backoff = self.base_delay * (2 ** (attempt - 1))
+        return min(backoff * (0.5 + random.random() / 2), self.max_delay)
+
+
+@dataclass
+class DispatchStats:
+    """What one dispatcher run did (counts of rows, by outcome)."""
+
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    requeued: int = 0
+    batches: int = 0
+    retries: int = 0
+    paused_reason: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+ProgressCallback = Callable[[DispatchStats], None]
+
+
+class Dispatcher:
+    """Sends one campaign's queued rows through a provider, several batches in flight."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        factory: BatchFactory,
+        provider: Provider,
+        *,
+        lanes: int = 4,
+        batch_size: int = 1000,
+        rate: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.factory = factory
+        self.provider = provider
+        self.lanes = max(1, lanes)
+        self.batch_size = max(1, min(batch_size, provider.max_batch_size))
+        self.rate = rate or RateLimiter(None)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    def run(
+        self,
+        campaign_id: int,
+        *,
+        stop: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DispatchStats:
+        """Send until nothing is queued, the campaign stops sending, or ``stop`` is set."""
+        stop = stop or threading.Event()
+        stats = DispatchStats()
+        if self.lanes == 1:
+            self._lane(campaign_id, stop, stats, progress)
+            return stats
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
+            futures = [
+                pool.submit(self._lane, campaign_id, stop, stats, progress)
+                for _ in range(self.lanes)
+            ]
+            for future in futures:
+                future.result()
+        return stats
+
+    def _lane(
+        self,
+        campaign_id: int,
+        stop: threading.Event,
+        stats: DispatchStats,
+        progress: ProgressCallback | None,
+    ) -> None:
+        while not stop.is_set():
+            claim = self.store.claim(campaign_id, self.batch_size)
+            if claim is None:
+                return
+            if not self._deliver(claim, stats):
+                stop.set()
+            stats.add(batches=1)
+            if progress is not None:
+                progress(stats)
+
+    def _deliver(self, claim: Claim, stats: DispatchStats) -> bool:
+        """One claimed batch to its end state; False when the campaign must stop."""
+        try:
+            batch = self.factory.batch(claim)
+        except Exception as exc:  # nothing reached the provider: safe to put back
+            log.exception("building batch of campaign %s failed", claim.campaign_id)
+            reason = f"could not build the messages: {exc}"
+            self.store.requeue(claim, claim.keys, reason)
+            self.store.pause(claim.campaign_id, reason)
+            stats.add(requeued=len(claim.keys))
+            stats.paused_reason = reason
+            return False
+        attempt = 0
+        pending = set(claim.keys)
+        while True:
+            attempt += 1
+            self.rate.acquire(len(pending))
+            try:
+                results = self.provider.send(_only(batch, pending))
+            except DeliveryError as exc:
+                if exc.settled:
+                    self._record(claim, exc.settled, stats)
+                    pending -= {r.key for r in exc.settled}
+                outcome = self._on_error(claim, pending, exc, attempt, stats)
+                if outcome == "retry":
+                    continue
+                return outcome == "go-on"
+            except Exception as exc:  # a bug after the request may have left: ambiguous
+                log.exception("provider %s crashed", self.provider.name)
+                reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
+                self.store.mark_unknown(claim, pending, reason)
+                self.store.pause(claim.campaign_id, reason)
+                stats.add(unknown=len(pending))
+                stats.paused_reason = reason
+                return False
+            self._record(claim, results, stats)
+            return True
+
+    def _record(
+        self, claim: Claim, results: Sequence[RecipientResult], stats: DispatchStats
+    ) -> None:
+        self.store.record(claim, results)
+        sent = sum(1 for r in results if r.status == "sent")
+        stats.add(sent=sent, failed=len(results) - sent)
+
+    def _on_error(
+        self,
+        claim: Claim,
+        pending: set[str],
+        exc: DeliveryError,
+        attempt: int,
+        stats: DispatchStats,
+    ) -> str:
+        """What to do after a failed request: 'retry', 'go-on' (next batch) or 'stop'."""
+        if not pending:
+            return "go-on"
+        provider = self.provider.name
+        if isinstance(exc, ProviderRetryable):
+            if attempt < self.retry.attempts:
+                stats.add(retries=1)
+                self.store.extend_lease(claim)
+                self._sleep(self.retry.delay(attempt, exc.retry_after))
+                return "retry"
+            reason = f"{provider} kept refusing for now after {attempt} tries: {exc}"
+            self.store.requeue(claim, pending, reason)
+            self.store.pause(claim.campaign_id, reason + "; resume when it is back")
+            stats.add(requeued=len(pending))
+            stats.paused_reason = reason
+            return "stop"
+        if isinstance(exc, ProviderRejected):
+            reasons = "; ".join(exc.reasons) or str(exc)
+            self.store.fail(claim, pending, f"{provider} rejected the request: {reasons}")
+            stats.add(failed=len(pending))
+            return "go-on"
+        if isinstance(exc, ProviderAuthError):
+            reason = f"{provider} refused our credentials: {exc}; fix them, then resume"
+            self.store.requeue(claim, pending, reason)
+            self.store.pause(claim.campaign_id, reason)
+            stats.add(requeued=len(pending))
+            stats.paused_reason = reason
+            return "stop"
+        if isinstance(exc, ProviderAmbiguous):
+            self.store.mark_unknown(claim, pending, f"{provider} outcome unknown: {exc}")
+            stats.add(unknown=len(pending))
+            return "go-on"
+        reason = f"{provider} failed: {exc}"
+        self.store.mark_unknown(claim, pending, reason)
+        self.store.pause(claim.campaign_id, reason)
+        stats.add(unknown=len(pending))
+        stats.paused_reason = reason
+        return "stop"
+
+
+def _only(batch: Batch, keys: Collection[str]) -> Batch:
+    """The batch restricted to ``keys`` (after a partial failure), or itself."""
+    if len(keys) == len(batch.recipients):
+        return batch
+    return Batch(batch.message, [r for r in batch.recipients if r.key in keys])

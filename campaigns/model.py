@@ -1,0 +1,164 @@
+"""Tables of what is sent: campaigns, their briefs and segments, frozen variants, deliveries.
+
+A delivery row is the unit of truth for one recipient of one campaign. Its state machine::
+
+    queued ──claim──▶ sending ──provider answered──▶ sent | failed
+       ▲                 │
+       │                 ├─ retryable error, or credentials refused ──▶ queued (not accepted)
+       │                 ├─ ambiguous answer, or lease ran out ────────▶ unknown
+       └── --retry-unknown (a person's decision) ◀── unknown
+    queued ──subscriber left before their turn──▶ skipped
+
+``sending`` is committed *before* the provider is called, so a crash can never lead to a
+silent resend: rows whose lease runs out become ``unknown`` and are only resent on purpose.
+``(campaign_id, subscriber_id)`` is unique, so nobody is queued twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.db import Base, utcnow
+
+CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
+CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = get_args(CampaignStatus)
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "unknown", "skipped"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+CampaignKind = Literal["manual", "digest"]
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Campaign(Base):
+    """One issue of the newsletter: which briefs, for which segments, when, and its progress."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(_in("status", CAMPAIGN_STATUSES), name="status"),
+        CheckConstraint(_in("kind", ("manual", "digest")), name="kind"),
+        Index("ix_campaigns_status_send_at", "status", "send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10), default="manual")
+    digest_week: Mapped[str | None] = mapped_column(
+        String(8), unique=True, doc="ISO week of a weekly digest ('2026-W48'): one per week."
+    )
+    subject_template: Mapped[str | None] = mapped_column(String(300))
+    preheader_template: Mapped[str | None] = mapped_column(String(300))
+    issue_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    status_reason: Mapped[str | None] = mapped_column(
+        String(2000), doc="Why the campaign is paused or stopped, in words for a person."
+    )
+    send_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    frozen_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    provider: Mapped[str | None] = mapped_column(String(20))
+
+    briefs: Mapped[list[CampaignBrief]] = relationship(
+        order_by="CampaignBrief.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+    segments: Mapped[list[CampaignSegment]] = relationship(
+        order_by="CampaignSegment.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class CampaignBrief(Base):
+    __tablename__ = "campaign_briefs"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id", ondelete="RESTRICT"), index=True)
+
+
+class CampaignSegment(Base):
+    __tablename__ = "campaign_segments"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class Variant(Base):
+    """A frozen variant: exactly what one segment's recipients were sent (with placeholders)."""
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(doc="Match order: the first matching segment wins.")
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="SET NULL"), doc="NULL: the 'everyone' variant."
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(1000))
+    preheader: Mapped[str] = mapped_column(String(1000))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    links: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    warnings: Mapped[list[str]] = mapped_column(default=list)
+    brief_slugs: Mapped[list[str]] = mapped_column(default=list)
+    online_slugs: Mapped[list[str]] = mapped_column(default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    size_bytes: Mapped[int]
+    track_opens: Mapped[bool] = mapped_column(default=False)
+    track_clicks: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One recipient of one campaign, and where their message is in the state machine."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id"),
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        Index("ix_deliveries_claim", "campaign_id", "status", "variant_id", "id"),
+        Index("ix_deliveries_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_variants.id", ondelete="CASCADE"), index=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]

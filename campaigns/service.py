@@ -1,0 +1,186 @@
+"""Create campaigns and move them through their life: schedule, pause, resume, cancel.
+
+Every transition checks the current status and raises :class:`ConflictError` with a
+sentence a person can act on; nothing here talks to a provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
+from newsletter.briefs.model import BriefRow
+from newsletter.db import utcnow
+from newsletter.errors import ConflictError, NotFoundError, RenderError
+from subscribers.model import Segment
+
+_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "schedule": ("draft", "scheduled"),
+    "pause": ("scheduled", "sending"),
+    "resume": ("paused",),
+    "cancel": ("draft", "scheduled", "sending", "paused"),
+    "start": ("draft", "scheduled", "paused"),
+}
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    """What a person decides when creating a campaign."""
+
+    name: str
+    brief_slugs: Sequence[str]
+    segment_names: Sequence[str] = ()
+    subject: str | None = None
+    preheader: str | None = None
+    send_at: datetime | None = None
+    issue_date: date | None = None
+
+
+def check_template(template: str | None, what: str) -> None:
+    """Refuse a subject/preheader template Jinja cannot parse, naming the line."""
+    if template is None:
+        return
+    try:
+        SandboxedEnvironment().parse(template)
+    except TemplateSyntaxError as exc:
+        raise RenderError(what, exc.lineno, exc.message or "invalid template") from exc
+
+
+def create_campaign(
+    session: Session,
+    draft: CampaignDraft,
+    *,
+    kind: str = "manual",
+    digest_week: str | None = None,
+) -> Campaign:
+    """A new campaign in ``draft`` (or ``scheduled`` when ``send_at`` is given)."""
+    name = " ".join(draft.name.split())
+    if not name or len(name) > 200:
+        raise ConflictError("a campaign needs a name of 1 to 200 characters")
+    if not draft.brief_slugs:
+        raise ConflictError("a campaign needs at least one brief")
+    if len(set(draft.brief_slugs)) != len(draft.brief_slugs):
+        raise ConflictError("a brief is listed twice")
+    check_template(draft.subject, "subject")
+    check_template(draft.preheader, "preheader")
+    briefs = _briefs_by_slug(session, draft.brief_slugs)
+    segments = _segments_by_name(session, draft.segment_names)
+    if draft.send_at is not None and draft.send_at.tzinfo is None:
+        raise ConflictError("send_at needs a time zone (e.g. 2026-11-30T07:00:00+01:00)")
+    campaign = Campaign(
+        name=name,
+        kind=kind,
+        digest_week=digest_week,
+        subject_template=draft.subject,
+        preheader_template=draft.preheader,
+        issue_date=draft.issue_date or (draft.send_at or utcnow()).date(),
+        status="scheduled" if draft.send_at else "draft",
+        send_at=draft.send_at,
+        briefs=[CampaignBrief(position=i, brief_id=b.id) for i, b in enumerate(briefs)],
+        segments=[CampaignSegment(position=i, segment_id=s.id) for i, s in enumerate(segments)],
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def _briefs_by_slug(session: Session, slugs: Sequence[str]) -> list[BriefRow]:
+    rows = {r.slug: r for r in session.scalars(select(BriefRow).where(BriefRow.slug.in_(slugs)))}
+    missing = [s for s in slugs if s not in rows]
+    if missing:
+        raise NotFoundError("no brief with slug " + ", ".join(repr(s) for s in missing))
+    return [rows[s] for s in slugs]
+
+
+def _segments_by_name(session: Session, names: Sequence[str]) -> list[Segment]:
+    if len(set(names)) != len(names):
+        raise ConflictError("a segment is listed twice")
+    rows = {s.name: s for s in session.scalars(select(Segment).where(Segment.name.in_(names)))}
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise NotFoundError("no segment named " + ", ".join(repr(n) for n in missing))
+    return [rows[n] for n in names]
+
+
+def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
+    query = select(Campaign).where(Campaign.id == campaign_id)
+    if lock:
+        query = query.with_for_update()
+    campaign = session.scalar(query)
+    if campaign is None:
+        raise NotFoundError(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+
+
+def require_status(campaign: Campaign, action: str) -> None:
+    allowed = _TRANSITIONS[action]
+    if campaign.status not in allowed:
+        raise ConflictError(
+            f"campaign {campaign.id} is {campaign.status}: it can only {action} when "
+            + " or ".join(allowed)
+        )
+
+
+def schedule_campaign(session: Session, campaign_id: int, send_at: datetime) -> Campaign:
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "schedule")
+    if send_at.tzinfo is None:
+        raise ConflictError("send_at needs a time zone (e.g. 2026-11-30T07:00:00+01:00)")
+    campaign.send_at = send_at
+    campaign.status = "scheduled"
+    campaign.status_reason = None
+    return campaign
+
+
+def pause_campaign(session: Session, campaign_id: int, reason: str | None = None) -> Campaign:
+    """Stop handing out batches; rows already with the provider finish normally."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "pause")
+    campaign.status = "paused"
+    campaign.status_reason = reason or "paused by an editor"
+    return campaign
+
+
+def resume_campaign(session: Session, campaign_id: int) -> Campaign:
+    """A paused campaign goes on: back to sending if it had started, else to its schedule."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "resume")
+    campaign.status = "sending" if campaign.frozen_at else "scheduled"
+    campaign.status_reason = None
+    return campaign
+
+
+def cancel_campaign(session: Session, campaign_id: int) -> Campaign:
+    """Cancel for good: queued recipients are skipped; nothing sent is undone."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "cancel")
+    campaign.status = "cancelled"
+    campaign.status_reason = "cancelled by an editor"
+    campaign.finished_at = utcnow()
+    session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
+        .values(status="skipped", error="campaign cancelled", updated_at=utcnow())
+    )
+    return campaign
+
+
+def delivery_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """Recipients per delivery status (statuses with none are left out)."""
+    rows = session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)
+    )
+    return {status: int(count) for status, count in rows}

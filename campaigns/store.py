@@ -1,0 +1,268 @@
+"""The SQL delivery store: claims with leases, outcome recording, lease expiry.
+
+On PostgreSQL any number of workers claim from one campaign at once with
+``SELECT … FOR UPDATE SKIP LOCKED``; SQLite runs one worker (its single writer makes each
+claim statement atomic, which is enough for that worker's threads). Every method is one
+short transaction, committed before the caller talks to a provider.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.dispatch import Claim, ClaimedRecipient
+from campaigns.model import Campaign, Delivery
+from newsletter.db import Database, utcnow
+from newsletter.delivery.base import RecipientResult
+from subscribers.model import Subscriber
+from subscribers.suppression import mailable
+
+_ERROR_LIMIT = 2000
+
+
+def worker_name() -> str:
+    """host:pid:random: unique per process, readable in `campaigns show`."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class SqlDeliveryStore:
+    """:class:`~campaigns.dispatch.DeliveryStore` over the ``deliveries`` table."""
+
+    def __init__(
+        self, database: Database, *, worker: str | None = None, lease_seconds: float = 300.0
+    ) -> None:
+        self.database = database
+        self.worker = worker or worker_name()
+        self.lease = timedelta(seconds=lease_seconds)
+        self._skip_locked = database.dialect == "postgresql"
+
+    # --- claiming ---------------------------------------------------------------------
+
+    def claim(self, campaign_id: int, limit: int) -> Claim | None:
+        with self.database.transaction() as session:
+            variant_id = self._next_variant(session, campaign_id)
+            if variant_id is None:
+                return None
+            now = utcnow()
+            ids = (
+                select(Delivery.id)
+                .where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.variant_id == variant_id,
+                    Delivery.status == "queued",
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+            if self._skip_locked:
+                ids = ids.with_for_update(skip_locked=True)
+            claimed = session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids.scalar_subquery()), Delivery.status == "queued")
+                .values(
+                    status="sending",
+                    worker=self.worker,
+                    lease_until=now + self.lease,
+                    attempts=Delivery.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(Delivery.id, Delivery.subscriber_id)
+            ).all()
+            if not claimed:
+                return Claim(campaign_id, variant_id, ())
+            recipients = self._recipients(session, claimed)
+            return Claim(campaign_id, variant_id, recipients)
+
+    def _next_variant(self, session: Session, campaign_id: int) -> int | None:
+        """A variant with queued rows, if the campaign is still sending."""
+        return session.scalar(
+            select(Delivery.variant_id)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status == "queued",
+                Campaign.status == "sending",
+            )
+            .order_by(Delivery.variant_id, Delivery.id)
+            .limit(1)
+        )
+
+    def _recipients(
+        self, session: Session, claimed: Sequence[tuple[int, int]]
+    ) -> tuple[ClaimedRecipient, ...]:
+        """Subscriber details of claimed rows; rows whose subscriber left meanwhile are skipped."""
+        by_subscriber = {subscriber_id: delivery_id for delivery_id, subscriber_id in claimed}
+        rows = session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.uid,
+                Subscriber.email,
+                Subscriber.name,
+                case((mailable(), True), else_=False),
+            ).where(Subscriber.id.in_(list(by_subscriber)))
+        ).all()
+        recipients: list[ClaimedRecipient] = []
+        gone: list[int] = []
+        for subscriber_id, uid, email, name, can_mail in rows:
+            delivery_id = by_subscriber.pop(subscriber_id)
+            if can_mail and email:
+                recipients.append(ClaimedRecipient(delivery_id, uid, email, name))
+            else:
+                gone.append(delivery_id)
+        gone += by_subscriber.values()  # subscriber rows deleted outright
+        if gone:
+            self._set(session, gone, "skipped", "no longer subscribed when their turn came")
+        recipients.sort(key=lambda r: r.delivery_id)
+        return tuple(recipients)
+
+    def extend_lease(self, claim: Claim) -> None:
+        with self.database.transaction() as session:
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([r.delivery_id for r in claim.recipients]),
+                    Delivery.status == "sending",
+                    Delivery.worker == self.worker,
+                )
+                .values(lease_until=utcnow() + self.lease)
+            )
+
+    # --- recording --------------------------------------------------------------------
+
+    def record(self, claim: Claim, results: Sequence[RecipientResult]) -> None:
+        """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates."""
+        now = utcnow()
+        sent: dict[str | None, list[int]] = defaultdict(list)
+        failed: list[dict[str, object]] = []
+        for result in results:
+            if result.status == "sent":
+                sent[result.message_id].append(int(result.key))
+            else:
+                failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
+        with self.database.transaction() as session:
+            for message_id, ids in sent.items() if len(sent) <= 8 else ():
+                session.execute(
+                    self._mine(ids).values(
+                        status="sent", message_id=message_id, sent_at=now, updated_at=now,
+                        lease_until=None, error=None,
+                    )
+                )
+            if len(sent) > 8:  # one message id per recipient (SMTP, outbox)
+                session.execute(
+                    self._mine_by_param().values(
+                        status="sent", message_id=bindparam("b_mid"), sent_at=now,
+                        updated_at=now, lease_until=None, error=None,
+                    ),
+                    [{"b_id": i, "b_mid": mid} for mid, ids in sent.items() for i in ids],
+                )
+            if failed:
+                session.execute(
+                    self._mine_by_param().values(
+                        status="failed", error=bindparam("b_error"), updated_at=now,
+                        lease_until=None,
+                    ),
+                    failed,
+                )
+
+    def _mine(self, ids: Collection[int]):  # type: ignore[no-untyped-def]
+        """Rows of this worker's claim; ``unknown`` too, since the truth beats a lease."""
+        return update(Delivery).where(
+            Delivery.id.in_(list(ids)),
+            Delivery.status.in_(("sending", "unknown")),
+            Delivery.worker == self.worker,
+        )
+
+    def _mine_by_param(self):  # type: ignore[no-untyped-def]
+        return (
+            update(Delivery.__table__)
+            .where(
+                Delivery.__table__.c.id == bindparam("b_id"),
+                Delivery.__table__.c.status.in_(("sending", "unknown")),
+                Delivery.__table__.c.worker == self.worker,
+            )
+        )
+
+    def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+        with self.database.transaction() as session:
+            session.execute(
+                self._mine([int(k) for k in keys]).values(
+                    status="queued", error=_clip(reason), lease_until=None, worker=None,
+                    updated_at=utcnow(),
+                )
+            )
+
+    def fail(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+        with self.database.transaction() as session:
+            self._set(session, [int(k) for k in keys], "failed", reason, mine=True)
+
+    def mark_unknown(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+        with self.database.transaction() as session:
+            self._set(session, [int(k) for k in keys], "unknown", reason, mine=True)
+
+    def _set(
+        self, session: Session, ids: list[int], status: str, reason: str, *, mine: bool = False
+    ) -> None:
+        query = self._mine(ids) if mine else update(Delivery).where(Delivery.id.in_(ids))
+        session.execute(
+            query.values(status=status, error=_clip(reason), lease_until=None, updated_at=utcnow())
+        )
+
+    # --- the campaign -----------------------------------------------------------------
+
+    def pause(self, campaign_id: int, reason: str) -> None:
+        with self.database.transaction() as session:
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == "sending")
+                .values(status="paused", status_reason=_clip(reason))
+            )
+
+    def expire_leases(self, campaign_id: int | None = None) -> int:
+        """Rows left ``sending`` past their lease (a worker died) become ``unknown``."""
+        now = utcnow()
+        query = update(Delivery).where(Delivery.status == "sending", Delivery.lease_until < now)
+        if campaign_id is not None:
+            query = query.where(Delivery.campaign_id == campaign_id)
+        with self.database.transaction() as session:
+            result = session.execute(
+                query.values(
+                    status="unknown",
+                    error="the worker sending it stopped before recording the outcome",
+                    updated_at=now,
+                )
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def finish_if_done(self, campaign_id: int) -> bool:
+        """Mark a sending campaign ``sent`` once no row is queued or in flight."""
+        with self.database.transaction() as session:
+            busy = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.status.in_(("queued", "sending")),
+                )
+            )
+            if busy:
+                return False
+            result = session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == "sending")
+                .values(status="sent", finished_at=utcnow())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 1] + "…"
