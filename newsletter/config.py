@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # secrets
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs links and sessions. Unset: a random key is kept in ./.newsletter-secret.",
+        description="Signs links and sessions; unset: a random key kept in ./.newsletter-secret.",
     )
 
     # delivery

@@ -3,8 +3,8 @@
     NewsletterError
     ├── ConfigurationError        a setting is missing or wrong
     ├── NotFoundError             a named thing (brief, campaign, subscriber …) does not exist
-    ├── ConflictError             the request contradicts the current state (e.g. editing a sent campaign)
-    ├── InvalidToken              a signed link was tampered with, is for another purpose, or expired
+    ├── ConflictError             the request contradicts the current state (edit a sent campaign)
+    ├── InvalidToken              a signed link was altered, is for another purpose, or expired
     ├── BriefFormatError          a brief file is malformed; carries every problem as FILE:LINE: why
     ├── RenderError               a template or MJML failed to compile; names template and line
     ├── DeliveryError             a provider call failed

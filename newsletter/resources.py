@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def data_path(name: str) -> Path:
-    """The folder ``name`` from the wheel's ``newsletter/_data`` or, in a checkout, the repo root."""
+    """The folder ``name`` from the wheel's ``newsletter/_data``, or the root of a checkout."""
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if CHROMIUM:
         return
     skip = pytest.mark.skip(
-        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skipped"
+        reason="Debian's chromium is missing (apt-get install chromium): browser tests skipped"
     )
     browser_items = [item for item in items if "browser" in item.keywords]
     for item in browser_items:

@@ -25,9 +25,7 @@ def dump_brief(brief: Brief, fmt: ExportFormat) -> str:
     if fmt == "json":
         return json.dumps(brief_to_data(brief), ensure_ascii=False, indent=2) + "\n"
     if fmt == "yaml":
-        return yaml.safe_dump(
-            brief_to_data(brief), allow_unicode=True, sort_keys=False, width=100
-        )
+        return yaml.safe_dump(brief_to_data(brief), allow_unicode=True, sort_keys=False, width=100)
     return dump_plaintext(brief)
 
 

@@ -1,4 +1,4 @@
-"""Import brief files (plain text, YAML, JSON) all-or-nothing: every file parses or none is stored."""
+"""Import brief files (plain text, YAML, JSON) all-or-nothing: all parse, or none is stored."""
 
 from __future__ import annotations
 

@@ -185,7 +185,8 @@ def _read_header(parse: _Parse, line: str, number: int) -> None:
             parse.problem(
                 ("updated",),
                 number,
-                f"impossible or unreadable date {value!r} (write e.g. 'Mar 24, 2023' or 2023-03-24)",
+                f"impossible or unreadable date {value!r} "
+                "(write e.g. 'Mar 24, 2023' or 2023-03-24)",
             )
         else:
             parse.data["updated"] = updated
@@ -293,7 +294,9 @@ def _forecast_fields(parse: _Parse, loc: Loc, match: re.Match[str], line: int) -
     if match["as_of"]:
         as_of = parse_date(match["as_of"])
         if as_of is None:
-            parse.problem((*loc, "as_of"), line, f"impossible or unreadable date {match['as_of']!r}")
+            parse.problem(
+                (*loc, "as_of"), line, f"impossible or unreadable date {match['as_of']!r}"
+            )
         fields["as_of"] = as_of
     return {k: v for k, v in fields.items() if v is not None}
 

@@ -23,12 +23,12 @@ def brief_from_row(row: BriefRow) -> Brief:
         image_credit=row.image_credit,
         image_alt=row.image_alt,
         topics=list(row.topics),
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         facts=[Fact(text=f.text, citations=list(f.citations)) for f in row.facts],
         sources=[Source(number=s.number, label=s.label, url=s.url) for s in row.sources],
         narratives=[
             Narrative(
-                kind=n.kind,  # type: ignore[arg-type]
+                kind=n.kind,
                 label=n.label,
                 paragraphs=list(n.paragraphs),
                 probability=n.probability,

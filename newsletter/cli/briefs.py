@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.briefs.document import Brief
+from newsletter.briefs.document import Brief, BriefStatus
 from newsletter.briefs.export import dump_brief
 from newsletter.briefs.importer import import_briefs
 from newsletter.briefs.schema import brief_json_schema
@@ -94,7 +94,7 @@ def ready_command(
     draft: Annotated[bool, typer.Option("--draft", help="Mark them draft instead.")] = False,
 ) -> None:
     """Mark briefs ready for the weekly digest (or back to draft)."""
-    status = "draft" if draft else "ready"
+    status: BriefStatus = "draft" if draft else "ready"
     database = open_db()
     with database.transaction() as session:
         rows = set_status(session, slugs, status)

@@ -6,9 +6,10 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
+from typer._click.core import Context  # typer vendors click since 0.20
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from newsletter.config import get_settings
@@ -47,10 +48,10 @@ def report_error(exc: BaseException) -> None:
 class ErrorReportingGroup(TyperGroup):
     """The root command group: our errors become one line and exit code 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
+        except (ClickException, typer.Abort, typer.Exit):
             raise
         except NewsletterError as exc:
             report_error(exc)

@@ -4,10 +4,9 @@ A provider knows nothing about campaigns or the database. The dispatcher hands i
 :class:`Batch` (one variant's subject/HTML/text with placeholders, plus up to
 ``max_batch_size`` recipients with their placeholder values) and receives one
 :class:`RecipientResult` per recipient. A failure of the whole request is raised instead, as
-:class:`~newsletter.errors.ProviderRetryable` (try again), :class:`~newsletter.errors.ProviderRejected`
-(permanent, with the provider's reasons), :class:`~newsletter.errors.ProviderAuthError`
-(credentials: stop sending) or :class:`~newsletter.errors.ProviderAmbiguous` (may have been
-accepted: never resend automatically).
+``ProviderRetryable`` (try again), ``ProviderRejected`` (permanent, with the provider's
+reasons), ``ProviderAuthError`` (credentials: stop sending) or ``ProviderAmbiguous`` (may have
+been accepted: never resend automatically).
 """
 
 from __future__ import annotations

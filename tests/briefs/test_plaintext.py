@@ -111,7 +111,7 @@ def test_newsroom_variations() -> None:
     assert brief.facts[0].text == "Negotiators met for six hours on Tuesday, officials said."
     assert brief.facts[0].citations == [1, 2, 3]
     assert brief.facts[1].text == (
-        "Qatar's foreign ministry called the talks \"constructive\", "
+        'Qatar\'s foreign ministry called the talks "constructive", '
         "adding that a second round is planned."
     )
     pro_israel = brief.narratives[0]
@@ -232,3 +232,46 @@ def test_html_in_text_is_kept_as_text() -> None:
     )
     assert brief.title == '<script>alert("x")</script> Title'
     assert brief.facts[0].text == "A <b>bold</b> claim with javascript:alert(1) in it."
+
+
+# --- robustness: any text either parses or is refused with located problems --------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LINES = st.sampled_from(
+    [
+        "Title of a brief",
+        "Last updated Mar 24, 2023",
+        "Last updated Feb 30, 2023",
+        "Image credit: [via Reuters]",
+        "Image: https://example.org/a.jpg",
+        "Topics: europe, tech",
+        "• A fact.[1]",
+        "• Another fact[2][3] mid-sentence.",
+        "Anti-X narrative",
+        "Nerd narrative",
+        "There is a 40% chance that it happens, according to Metaculus.",
+        "There's a 140% chance that it happens, according to Metaculus.",
+        "Establishment split",
+        "Pro-establishment narrative",
+        "Sources",
+        "[1] Reuters: https://reuters.com/a",
+        "[2] javascript:alert(1)",
+        "Sign up to our newsletter!",
+        "",
+        "",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES | st.text(max_size=30), max_size=25))
+def test_parser_never_crashes(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    try:
+        brief = load_plaintext(text, source="fuzz.txt")
+    except BriefFormatError as exc:
+        assert all(p.source == "fuzz.txt" and p.message for p in exc.problems)
+    else:
+        assert brief.facts and brief.title
