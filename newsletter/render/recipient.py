@@ -124,7 +124,7 @@ def clean_name(name: str | None) -> str:
     """A first name fit for a subject line: one line, no control characters, not too long."""
     if not name:
         return ""
-    return " ".join("".join(c for c in name if c.isprintable()).split())[:_NAME_LIMIT]
+    return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:_NAME_LIMIT]
 
 
 TYPICAL_ID_LENGTH = 22  # secrets.token_urlsafe(16), the usual public id
