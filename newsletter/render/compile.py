@@ -88,7 +88,8 @@ def compile_variant(
         variant, passes = build(len(chosen)), 1
     warnings = [*_brief_warnings(chosen, variant), *size_warnings(variant, context.size_budget)]
     timings = {**variant.timings, "passes": float(passes), "total": perf_counter() - started}
-    return replace(variant, left_out=selection.left_out, warnings=tuple(warnings), timings=timings)
+    final = replace(variant, left_out=selection.left_out, warnings=tuple(warnings), timings=timings)
+    return _checked(final)
 
 
 def compile_confirmation(
@@ -109,7 +110,7 @@ def compile_confirmation(
     if context.test_send:
         subject = f"[TEST] {subject}"
     shared = {**_shared(context, footer, view_online=None), "confirm_url": confirm}
-    return _compile(
+    email = _compile(
         "confirmation",
         context,
         links,
@@ -119,6 +120,7 @@ def compile_confirmation(
         greeting=greeting,
         name_fallback=name_fallback,
     )
+    return _checked(email)
 
 
 def subject_and_preheader(
@@ -173,7 +175,7 @@ def _compile_digest(
     }
     if context.track_opens:
         shared["open_pixel"] = trusted(routes.open_pixel_url(context.public_url, TRACKING_TOKEN))
-    variant = _compile(
+    return _compile(
         "digest",
         context,
         links,
@@ -183,9 +185,6 @@ def _compile_digest(
         greeting=options.greeting,
         name_fallback=options.name_fallback,
         started=started,
-    )
-    return replace(
-        variant,
         brief_slugs=tuple(b.slug for b in digest.briefs),
         online_slugs=tuple(b.slug for b in briefs[in_full:]),
     )
@@ -202,6 +201,7 @@ def _compile(
     greeting: str,
     name_fallback: str,
     started: float | None = None,
+    **fields: Any,
 ) -> CompiledVariant:
     """Jinja → MJML → HTML → inlined CSS, then the text part, timing each stage."""
     t0 = perf_counter() if started is None else started
@@ -222,7 +222,6 @@ def _compile(
     text_values = {**shared, "greeting": text_greeting}  # Markup: printed as is in text
     text = render(text_environment(), f"{kind}.txt.j2", text_values).strip() + "\n"
     t4 = perf_counter()
-    _check_placeholders(template, html, text, subject)
     return CompiledVariant(
         name=context.variant,
         kind=kind,
@@ -236,6 +235,7 @@ def _compile(
         links=links.links,
         size_budget=context.size_budget,
         timings={"jinja": t1 - t0, "mjml": t2 - t1, "inline": t3 - t2, "text": t4 - t3},
+        **fields,
     )
 
 
@@ -279,14 +279,15 @@ def _html_with_placeholders(text: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 (every piece escaped above)
 
 
-def _check_placeholders(template: str, html: str, text: str, subject: str) -> None:
+def _checked(variant: CompiledVariant) -> CompiledVariant:
     """Only placeholders a recipient can fill; the raw first name never in HTML."""
-    found = set(remaining_placeholders(html + text + subject))
-    unknown = found - KNOWN_PLACEHOLDERS
+    template = f"{variant.kind}.mjml.j2"
+    unknown = variant.placeholders - KNOWN_PLACEHOLDERS  # splits the parts once, for fill()
     if unknown:
         raise RenderError(template, None, f"unknown placeholder {sorted(unknown)[0]}")
-    if FIRST_NAME in html:
+    if FIRST_NAME in variant.html:
         raise RenderError(template, None, f"{FIRST_NAME} in HTML: use {FIRST_NAME_HTML}")
+    return variant
 
 
 def _brief_warnings(briefs: Sequence[Brief], variant: CompiledVariant) -> list[str]:

@@ -186,13 +186,17 @@ def render(env: Environment, name: str, context: dict[str, Any]) -> str:
 def render_string(source: str, context: dict[str, Any], *, name: str) -> str:
     """Render a stored template string (subject, preheader) in the sandbox."""
     try:
-        template: Template = sandbox().from_string(source)
-        return template.render(context)
+        return _sandboxed(source).render(context)
     except TemplateSyntaxError as exc:
         raise RenderError(name, exc.lineno, exc.message or str(exc)) from exc
     except (TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as exc:
         _, line = _template_frame(exc.__traceback__, "<template>")
         raise RenderError(name, line, f"{type(exc).__name__}: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def _sandboxed(source: str) -> Template:
+    return sandbox().from_string(source)
 
 
 def _template_frame(tb: TracebackType | None, default: str) -> tuple[str, int | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import Protocol
 
@@ -127,6 +128,11 @@ def clean_name(name: str | None) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:_NAME_LIMIT]
 
 
+@lru_cache(maxsize=8)
+def _typical_signer(public_url: str) -> RecipientValues:
+    return RecipientValues(TokenSigner("typical-values-are-not-secret"), public_url)
+
+
 TYPICAL_ID_LENGTH = 22  # secrets.token_urlsafe(16), the usual public id
 TYPICAL_NAME = "Maximiliana"
 
@@ -138,8 +144,7 @@ def typical_values(
 
     A token is ``<id>.<timestamp>.<signature>``: 22 + 1 + 6 + 1 + 43 characters.
     """
-    signer = TokenSigner("typical-values-are-not-secret")
-    values = RecipientValues(signer, public_url)
+    values = _typical_signer(public_url)
     sample = "x" * TYPICAL_ID_LENGTH
     recipient = Recipient(sample, TYPICAL_NAME, view_id=sample, tracking_id=sample)
     return values.values(recipient, needed, name_fallback=name_fallback)

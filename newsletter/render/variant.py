@@ -13,7 +13,7 @@ from typing import Literal
 
 from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.links import Link
-from newsletter.render.recipient import typical_values
+from newsletter.render.recipient import KNOWN_PLACEHOLDERS, typical_values
 
 EmailKind = Literal["digest", "confirmation"]
 
@@ -52,11 +52,29 @@ class CompiledVariant:
     left_out: tuple[tuple[str, str], ...] = ()
     size_budget: int | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    estimated_size: int = -1
+
+    def __post_init__(self) -> None:
+        if self.estimated_size < 0:  # not known yet: count it
+            object.__setattr__(self, "estimated_size", self._estimate_size())
 
     @property
     def size_bytes(self) -> int:
         """Bytes of the HTML part as compiled (placeholders not yet filled)."""
         return len(self.html.encode())
+
+    def _estimate_size(self) -> int:
+        """Bytes of the HTML part once filled for a recipient: what the size budget limits.
+
+        Counted, not filled: each placeholder's count times how much longer a typical
+        value is (signed URLs and tokens are longer than their placeholders).
+        """
+        found = [key for key in KNOWN_PLACEHOLDERS if key in self.html]
+        values = typical_values(self.public_url, found, name_fallback=self.name_fallback)
+        grows = sum(
+            self.html.count(key) * (len(value.encode()) - len(key)) for key, value in values.items()
+        )
+        return self.size_bytes + grows
 
     @cached_property
     def typical(self) -> FilledEmail:
@@ -65,11 +83,6 @@ class CompiledVariant:
             self.public_url, self.placeholders, name_fallback=self.name_fallback
         )
         return self.fill(values)
-
-    @property
-    def estimated_size(self) -> int:
-        """Bytes of the HTML part once filled for a recipient: what the size budget limits."""
-        return len(self.typical.html.encode())
 
     @cached_property
     def _templates(self) -> tuple[PlaceholderTemplate, PlaceholderTemplate, PlaceholderTemplate]:
