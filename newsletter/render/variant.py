@@ -105,7 +105,8 @@ class CompiledVariant:
 
     def link(self, link_id: str) -> Link:
         """The link with this id (the click redirect's lookup); ``KeyError`` if unknown."""
-        for link in self.links:
-            if link.link_id == link_id:
-                return link
-        raise KeyError(link_id)
+        return self._links_by_id[link_id]
+
+    @cached_property
+    def _links_by_id(self) -> dict[str, Link]:
+        return {link.link_id: link for link in self.links}
