@@ -18,7 +18,16 @@ from newsletter.placeholders import (
 )
 
 NAMES = ["first_name", "unsubscribe_url", "x1"]
-VALUES = {placeholder(n): f"<{n}:%%nl_x1%%>" for n in NAMES}
+
+
+class Values(dict[str, str]):
+    """Every placeholder has a value, even one that random text happens to spell."""
+
+    def __missing__(self, key: str) -> str:
+        return f"<{key}:%%nl_x1%%>"
+
+
+VALUES = Values({placeholder(n): f"<{n}:%%nl_x1%%>" for n in NAMES})
 pieces = st.lists(
     st.one_of(st.text(alphabet="ab%_nl \n"), st.sampled_from([placeholder(n) for n in NAMES])),
     max_size=30,
@@ -40,7 +49,7 @@ def test_neutralised_text_has_no_placeholder(text: str) -> None:
 
 def test_fill_edge_cases() -> None:
     assert PlaceholderTemplate("plain").fill({}) == "plain"
-    assert fill("%%nl_x1%%", VALUES) == VALUES["%%nl_x1%%"]
+    assert fill("%%nl_x1%%", {"%%nl_x1%%": "one"}) == "one"
     template = PlaceholderTemplate("a %%nl_x1%% b %%nl_first_name%% c %%nl_x1%%")
     assert template.placeholders == {"%%nl_x1%%", "%%nl_first_name%%"}
     with pytest.raises(KeyError):
