@@ -80,7 +80,7 @@ class TocEntry:
 
 @dataclass(frozen=True, slots=True)
 class BriefView:
-    """One brief in full; perspectives come in rows of at most two cards."""
+    """One brief in full; perspectives and establishment sides in rows of at most two cards."""
 
     number: int
     slug: str
@@ -95,7 +95,7 @@ class BriefView:
     narratives: tuple[NarrativeView, ...]
     perspectives: tuple[tuple[NarrativeView, ...], ...]
     forecasts: tuple[NarrativeView, ...]
-    establishment: tuple[NarrativeView, ...]
+    establishment: tuple[tuple[NarrativeView, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +140,6 @@ def _brief(number: int, brief: Brief, display: NarrativeDisplay, links: LinkTabl
         for fact in brief.facts
     )
     narratives = tuple(_narrative(n, brief, links) for n in shown_narratives(brief, display))
-    perspectives = [n for n in narratives if n.kind == "perspective"]
     return BriefView(
         number=number,
         slug=brief.slug,
@@ -153,10 +152,15 @@ def _brief(number: int, brief: Brief, display: NarrativeDisplay, links: LinkTabl
         facts=facts,
         sources=tuple(sources.values()),
         narratives=narratives,
-        perspectives=tuple(tuple(perspectives[i : i + 2]) for i in range(0, len(perspectives), 2)),
+        perspectives=_rows([n for n in narratives if n.kind == "perspective"]),
         forecasts=tuple(n for n in narratives if n.kind == "forecast"),
-        establishment=tuple(n for n in narratives if n.kind == "establishment"),
+        establishment=_rows([n for n in narratives if n.kind == "establishment"]),
     )
+
+
+def _rows(cards: list[NarrativeView]) -> tuple[tuple[NarrativeView, ...], ...]:
+    """Cards two by two: side by side on a desktop, stacked on a phone."""
+    return tuple(tuple(cards[i : i + 2]) for i in range(0, len(cards), 2))
 
 
 def _source(source: Source, slug: str, links: LinkTable) -> SourceView:
