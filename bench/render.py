@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # the 8-brief fixture lives with the tests
 from newsletter.render.compile import compile_variant  # noqa: E402
 from newsletter.render.context import CompileContext  # noqa: E402
 from newsletter.render.options import NarrativeDisplay, VariantOptions  # noqa: E402
-from newsletter.render.recipient import Recipient, RecipientValues  # noqa: E402
+from newsletter.render.recipient import RecipientInfo, RecipientValues  # noqa: E402
 from newsletter.render.variant import CompiledVariant  # noqa: E402
 from newsletter.tokens import TokenSigner  # noqa: E402
 from tests.render.fixtures import DIGEST  # noqa: E402
@@ -83,7 +83,7 @@ def per_recipient(variant: CompiledVariant, loops: int = 2_000) -> tuple[float, 
     values = RecipientValues(
         TokenSigner("bench-secret-0123456789abcdef"), "https://news.example.org"
     )
-    recipient = Recipient("s" * 22, "Maximiliana", view_id="v" * 22, tracking_id="t" * 22)
+    recipient = RecipientInfo("s" * 22, "Maximiliana", view_id="v" * 22, tracking_id="t" * 22)
     filled = values.values_for(variant, recipient)
     variant.fill(filled)  # splits the variant once
     compute = timeit.repeat(lambda: values.values_for(variant, recipient), number=loops, repeat=7)

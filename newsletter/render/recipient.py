@@ -46,7 +46,7 @@ _NAME_LIMIT = 60
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class RecipientInfo:
     """Who one copy is for, as far as the email needs to know.
 
     ``subscriber_id`` is the subscriber's public id (signed into the unsubscribe,
@@ -89,12 +89,12 @@ class RecipientValues:
         self._view = base + routes.VIEW_ONLINE
         self._confirm = base + routes.CONFIRM
 
-    def values_for(self, email: Personalisable, recipient: Recipient) -> dict[str, str]:
+    def values_for(self, email: Personalisable, recipient: RecipientInfo) -> dict[str, str]:
         """The values of exactly the placeholders ``email`` holds."""
         return self.values(recipient, email.placeholders, name_fallback=email.name_fallback)
 
     def values(
-        self, recipient: Recipient, needed: Collection[str], *, name_fallback: str
+        self, recipient: RecipientInfo, needed: Collection[str], *, name_fallback: str
     ) -> dict[str, str]:
         """Values for the placeholders in ``needed`` (unknown ones raise ``KeyError``)."""
         sign = self._signer.sign
@@ -146,5 +146,5 @@ def typical_values(
     """
     values = _typical_signer(public_url)
     sample = "x" * TYPICAL_ID_LENGTH
-    recipient = Recipient(sample, TYPICAL_NAME, view_id=sample, tracking_id=sample)
+    recipient = RecipientInfo(sample, TYPICAL_NAME, view_id=sample, tracking_id=sample)
     return values.values(recipient, needed, name_fallback=name_fallback)

@@ -14,7 +14,7 @@ from newsletter.briefs.document import Brief
 from newsletter.render.compile import compile_variant
 from newsletter.render.context import CompileContext
 from newsletter.render.options import VariantOptions
-from newsletter.render.recipient import Recipient, RecipientValues
+from newsletter.render.recipient import RecipientInfo, RecipientValues
 from newsletter.render.variant import CompiledVariant, FilledEmail
 from newsletter.tokens import TokenSigner
 
@@ -41,7 +41,7 @@ def compile_(
 
 def fill(variant: CompiledVariant, first_name: str | None = "Ana") -> FilledEmail:
     values = RecipientValues(TokenSigner(SECRET), PUBLIC_URL)
-    recipient = Recipient("sub-123", first_name, view_id="camp-1-sub-123", tracking_id="dlv-9")
+    recipient = RecipientInfo("sub-123", first_name, view_id="camp-1-sub-123", tracking_id="dlv-9")
     return variant.fill(values.values_for(variant, recipient))
 
 

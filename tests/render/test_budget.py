@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from newsletter.render.context import GMAIL_CLIP_BYTES
-from newsletter.render.recipient import VIEW_ONLINE_URL, Recipient, RecipientValues
+from newsletter.render.recipient import VIEW_ONLINE_URL, RecipientInfo, RecipientValues
 from newsletter.tokens import TokenSigner
 from tests.render.conftest import PUBLIC_URL, SECRET, compile_, fill, parse, visible_text
 from tests.render.fixtures import DIGEST
@@ -18,7 +18,7 @@ def test_eight_brief_digest_fits_in_full_under_gmails_clip() -> None:
         filled = len(fill(variant).html.encode())
         assert filled < GMAIL_CLIP_BYTES
         assert filled <= variant.estimated_size <= variant.size_budget == 100_000
-        typical = Recipient("s" * 22, "Maximiliana", view_id="v" * 22, tracking_id="t" * 22)
+        typical = RecipientInfo("s" * 22, "Maximiliana", view_id="v" * 22, tracking_id="t" * 22)
         values = RecipientValues(TokenSigner(SECRET), PUBLIC_URL).values_for(variant, typical)
         assert len(variant.fill(values).html.encode()) == variant.estimated_size
         assert not [w for w in variant.warnings if "budget" in w]

@@ -14,7 +14,7 @@ from newsletter.render.recipient import (
     TRACKING_TOKEN,
     UNSUBSCRIBE_URL,
     VIEW_ONLINE_URL,
-    Recipient,
+    RecipientInfo,
     RecipientValues,
     clean_name,
 )
@@ -31,7 +31,7 @@ URLS = {
 
 def test_values_for_every_placeholder(signer: TokenSigner) -> None:
     values = RecipientValues(signer, PUBLIC_URL + "/")
-    recipient = Recipient("sub-1", "Zoë & <Co>", view_id="camp-7-sub-1", tracking_id="dlv-1")
+    recipient = RecipientInfo("sub-1", "Zoë & <Co>", view_id="camp-7-sub-1", tracking_id="dlv-1")
     out = values.values(recipient, KNOWN_PLACEHOLDERS, name_fallback="reader")
     assert set(out) == KNOWN_PLACEHOLDERS
     assert out[FIRST_NAME] == "Zoë & <Co>"
@@ -49,13 +49,13 @@ def test_values_for_every_placeholder(signer: TokenSigner) -> None:
 def test_only_the_needed_values_and_the_fallback(signer: TokenSigner) -> None:
     values = RecipientValues(signer, PUBLIC_URL)
     out = values.values(
-        Recipient("sub-1", "  "), {FIRST_NAME, UNSUBSCRIBE_URL}, name_fallback="you"
+        RecipientInfo("sub-1", "  "), {FIRST_NAME, UNSUBSCRIBE_URL}, name_fallback="you"
     )
     assert set(out) == {FIRST_NAME, UNSUBSCRIBE_URL} and out[FIRST_NAME] == "you"
     with pytest.raises(ValueError, match="tracking_id"):
-        values.values(Recipient("sub-1"), {TRACKING_TOKEN}, name_fallback="you")
+        values.values(RecipientInfo("sub-1"), {TRACKING_TOKEN}, name_fallback="you")
     with pytest.raises(KeyError):
-        values.values(Recipient("sub-1"), {"%%nl_unknown%%"}, name_fallback="you")
+        values.values(RecipientInfo("sub-1"), {"%%nl_unknown%%"}, name_fallback="you")
 
 
 def test_names_are_one_printable_line() -> None:
