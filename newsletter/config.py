@@ -45,6 +45,23 @@ class Settings(BaseSettings):
         default=None, description="Sender's postal address, shown in every footer (bulk mail law)."
     )
     language: str = "en"
+
+    # email compilation
+    email_size_budget: int = Field(
+        default=100_000,
+        ge=10_000,
+        description="Largest HTML part in bytes; Gmail clips above ~102 KB. Briefs that do not "
+        "fit are listed as links to the web version.",
+    )
+    utm_enabled: bool = Field(
+        default=False, description="Add UTM parameters to the links to sources in emails."
+    )
+    utm_source: str = "newsletter"
+    utm_medium: str = "email"
+    utm_campaign: str = Field(
+        default="issue-{issue_date}",
+        description="utm_campaign; {issue_date} becomes the issue's date (YYYY-MM-DD).",
+    )
     debug: bool = Field(default=False, description="Show tracebacks for internal errors.")
 
     # secrets

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from operator import itemgetter
 
 PLACEHOLDER = re.compile(r"%%nl_[a-z][a-z0-9_]*%%")
 
@@ -23,24 +24,36 @@ def placeholder(name: str) -> str:
 
 
 class PlaceholderTemplate:
-    """A text split once at its placeholders, then filled for each recipient cheaply."""
+    """A text split once at its placeholders, then filled for each recipient cheaply.
 
-    __slots__ = ("_keys", "_parts", "placeholders")
+    The split keeps text and placeholder slots interleaved in one list; filling copies that
+    list, drops the recipient's values into the odd slots with one slice assignment (an
+    ``itemgetter`` call does every lookup in C) and joins: a few µs for a 100 KB email.
+    """
+
+    __slots__ = ("_getter", "_keys", "_pieces", "placeholders")
 
     def __init__(self, text: str) -> None:
         pieces = PLACEHOLDER.split(text)
         keys = PLACEHOLDER.findall(text)
-        self._parts = pieces
-        self._keys = keys
+        slots: list[str] = [pieces[0]]
+        for key, piece in zip(keys, pieces[1:], strict=True):
+            slots.append(key)
+            slots.append(piece)
+        self._pieces = slots
+        self._keys = tuple(keys)
+        self._getter = itemgetter(*keys) if len(keys) > 1 else None
         self.placeholders = frozenset(keys)
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The text with every placeholder replaced; a missing value raises ``KeyError``."""
-        parts = self._parts
-        out = [parts[0]]
-        for index, key in enumerate(self._keys, start=1):
-            out.append(values[key])
-            out.append(parts[index])
+        if not self._keys:
+            return self._pieces[0]
+        out = self._pieces.copy()
+        if self._getter is None:
+            out[1] = values[self._keys[0]]
+        else:
+            out[1::2] = self._getter(values)
         return "".join(out)
 
 
@@ -52,3 +65,12 @@ def fill(text: str, values: Mapping[str, str]) -> str:
 def remaining_placeholders(text: str) -> list[str]:
     """Placeholders left in ``text``: after filling there must be none."""
     return PLACEHOLDER.findall(text)
+
+
+def neutralise(text: str) -> str:
+    """User text made unable to act as a placeholder (a word joiner after ``%%``).
+
+    Brief text that happens to contain ``%%nl_…%%`` must print as written, not be filled
+    with a recipient's value or break the send with an unknown placeholder.
+    """
+    return text.replace("%%nl_", "%%\u2060nl_") if "%%nl_" in text else text

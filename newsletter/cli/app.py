@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import briefs, database, demo
+from newsletter.cli import briefs, database, demo, render
 from newsletter.cli.common import ErrorReportingGroup, console
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(briefs.app, name="briefs")
 app.add_typer(database.app, name="db")
 app.command("demo")(demo.demo_command)
+app.command("render")(render.render_command)
 
 
 def _version(value: bool) -> None:
