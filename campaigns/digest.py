@@ -87,5 +87,7 @@ def create_weekly_digest(
 
 def _result(session: Session, campaign: Campaign, *, created: bool, week: IsoWeek) -> DigestResult:
     ids = [b.brief_id for b in campaign.briefs]
-    slugs = dict(session.execute(select(BriefRow.id, BriefRow.slug).where(BriefRow.id.in_(ids))))
+    slugs = dict(
+        session.execute(select(BriefRow.id, BriefRow.slug).where(BriefRow.id.in_(ids))).all()
+    )
     return DigestResult(campaign.id, created, week, tuple(slugs[i] for i in ids))

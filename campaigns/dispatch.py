@@ -103,8 +103,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
-        backoff = self.base_delay * (2 ** (attempt - 1))
+            return min(max(float(retry_after), 0.0), self.max_delay)
+        backoff = self.base_delay * 2.0 ** (attempt - 1)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)
 
 
@@ -162,14 +162,19 @@ class Dispatcher:
         progress: ProgressCallback | None = None,
     ) -> DispatchStats:
         """Send until nothing is queued, the campaign stops sending, or ``stop`` is set."""
-        stop = stop or threading.Event()
+        outside = stop or threading.Event()
+        halt = threading.Event()  # this campaign must stop (paused); the caller's stop is theirs
+
+        def stopped() -> bool:
+            return outside.is_set() or halt.is_set()
+
         stats = DispatchStats()
         if self.lanes == 1:
-            self._lane(campaign_id, stop, stats, progress)
+            self._lane(campaign_id, stopped, halt, stats, progress)
             return stats
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
             futures = [
-                pool.submit(self._lane, campaign_id, stop, stats, progress)
+                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress)
                 for _ in range(self.lanes)
             ]
             for future in futures:
@@ -179,16 +184,19 @@ class Dispatcher:
     def _lane(
         self,
         campaign_id: int,
-        stop: threading.Event,
+        stopped: Callable[[], bool],
+        halt: threading.Event,
         stats: DispatchStats,
         progress: ProgressCallback | None,
     ) -> None:
-        while not stop.is_set():
+        while not stopped():
             claim = self.store.claim(campaign_id, self.batch_size)
             if claim is None:
                 return
+            if not claim.recipients:  # rows taken by another worker, or all skipped
+                continue
             if not self._deliver(claim, stats):
-                stop.set()
+                halt.set()
             stats.add(batches=1)
             if progress is not None:
                 progress(stats)

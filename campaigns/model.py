@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -124,7 +125,7 @@ class Variant(Base):
     preheader: Mapped[str] = mapped_column(String(1000))
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    links: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[str]] = mapped_column(default=list)
     brief_slugs: Mapped[list[str]] = mapped_column(default=list)
     online_slugs: Mapped[list[str]] = mapped_column(default=list)

@@ -14,8 +14,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Table, Update, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.dispatch import Claim, ClaimedRecipient
@@ -26,6 +27,7 @@ from subscribers.model import Subscriber
 from subscribers.suppression import mailable
 
 _ERROR_LIMIT = 2000
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 def worker_name() -> str:
@@ -63,10 +65,15 @@ class SqlDeliveryStore:
                 .limit(limit)
             )
             if self._skip_locked:
-                ids = ids.with_for_update(skip_locked=True)
+                # Lock the rows first, then update exactly those: an IN (subquery … LIMIT)
+                # inside the UPDATE may be re-run by PostgreSQL's planner and claim more.
+                chosen = list(session.scalars(ids.with_for_update(skip_locked=True)))
+                target = Delivery.id.in_(chosen)
+            else:  # SQLite: one statement is atomic under its single writer
+                target = Delivery.id.in_(ids.scalar_subquery())
             claimed = session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(ids.scalar_subquery()), Delivery.status == "queued")
+                .where(target, Delivery.status == "queued")
                 .values(
                     status="sending",
                     worker=self.worker,
@@ -151,28 +158,38 @@ class SqlDeliveryStore:
             for message_id, ids in sent.items() if len(sent) <= 8 else ():
                 session.execute(
                     self._mine(ids).values(
-                        status="sent", message_id=message_id, sent_at=now, updated_at=now,
-                        lease_until=None, error=None,
+                        status="sent",
+                        message_id=message_id,
+                        sent_at=now,
+                        updated_at=now,
+                        lease_until=None,
+                        error=None,
                     )
                 )
             if len(sent) > 8:  # one message id per recipient (SMTP, outbox)
                 session.execute(
                     self._mine_by_param().values(
-                        status="sent", message_id=bindparam("b_mid"), sent_at=now,
-                        updated_at=now, lease_until=None, error=None,
+                        status="sent",
+                        message_id=bindparam("b_mid"),
+                        sent_at=now,
+                        updated_at=now,
+                        lease_until=None,
+                        error=None,
                     ),
                     [{"b_id": i, "b_mid": mid} for mid, ids in sent.items() for i in ids],
                 )
             if failed:
                 session.execute(
                     self._mine_by_param().values(
-                        status="failed", error=bindparam("b_error"), updated_at=now,
+                        status="failed",
+                        error=bindparam("b_error"),
+                        updated_at=now,
                         lease_until=None,
                     ),
                     failed,
                 )
 
-    def _mine(self, ids: Collection[int]):  # type: ignore[no-untyped-def]
+    def _mine(self, ids: Collection[int]) -> Update:
         """Rows of this worker's claim; ``unknown`` too, since the truth beats a lease."""
         return update(Delivery).where(
             Delivery.id.in_(list(ids)),
@@ -180,21 +197,22 @@ class SqlDeliveryStore:
             Delivery.worker == self.worker,
         )
 
-    def _mine_by_param(self):  # type: ignore[no-untyped-def]
-        return (
-            update(Delivery.__table__)
-            .where(
-                Delivery.__table__.c.id == bindparam("b_id"),
-                Delivery.__table__.c.status.in_(("sending", "unknown")),
-                Delivery.__table__.c.worker == self.worker,
-            )
+    def _mine_by_param(self) -> Update:
+        """Core UPDATE for executemany: one row per parameter set (``b_id``)."""
+        return update(DELIVERIES).where(
+            DELIVERIES.c.id == bindparam("b_id"),
+            or_(DELIVERIES.c.status == "sending", DELIVERIES.c.status == "unknown"),
+            DELIVERIES.c.worker == self.worker,
         )
 
     def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
         with self.database.transaction() as session:
             session.execute(
                 self._mine([int(k) for k in keys]).values(
-                    status="queued", error=_clip(reason), lease_until=None, worker=None,
+                    status="queued",
+                    error=_clip(reason),
+                    lease_until=None,
+                    worker=None,
                     updated_at=utcnow(),
                 )
             )

@@ -101,6 +101,51 @@ class Settings(BaseSettings):
     )
     sendgrid_webhook_public_key: str | None = None
 
+    # sending campaigns
+    tracking: Literal["auto", "provider", "first-party", "off"] = Field(
+        default="auto",
+        description=(
+            "Open/click tracking: 'auto' lets SendGrid track its sends and uses our own pixel "
+            "and redirects for SMTP and the outbox; 'provider', 'first-party' or 'off' force one."
+        ),
+    )
+    send_lanes: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Provider requests in flight per worker (PostgreSQL; SQLite uses one).",
+    )
+    send_batch_size: int = Field(
+        default=1000, ge=1, le=1000, description="Recipients per provider request (≤ 1000)."
+    )
+    send_rate: float | None = Field(
+        default=None, gt=0, description="Messages per second per worker; unset: no limit."
+    )
+    send_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "How long a claimed batch belongs to its worker; past it, rows still 'sending' "
+            "become 'unknown' (never resent automatically)."
+        ),
+    )
+    send_retry_attempts: int = Field(
+        default=6, ge=1, le=50, description="Tries per batch on 429/5xx/connection refused."
+    )
+    send_retry_base_delay: float = Field(
+        default=1.0, ge=0, description="First backoff in seconds (doubles each try, jittered)."
+    )
+    send_retry_max_delay: float = Field(
+        default=60.0, ge=0, description="Longest wait between tries, also caps a 429's reset."
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="Address for the mailto: form of List-Unsubscribe (unset: URL form only).",
+    )
+    worker_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often an idle worker or scheduler looks for work."
+    )
+
     # subscribers and the public signup pages
     topics: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

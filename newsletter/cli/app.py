@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import briefs, database, demo, render
+from newsletter.cli import briefs, campaigns, database, demo, render, sending
 from newsletter.cli.common import ErrorReportingGroup, console
 
 app = typer.Typer(
@@ -21,6 +21,11 @@ app.add_typer(briefs.app, name="briefs")
 app.add_typer(database.app, name="db")
 app.command("demo")(demo.demo_command)
 app.command("render")(render.render_command)
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(campaigns.digest_app, name="digest")
+app.command("send")(sending.send_command)
+app.command("worker")(sending.worker_command)
+app.command("scheduler")(sending.scheduler_command)
 
 
 def _version(value: bool) -> None:

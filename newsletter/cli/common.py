@@ -62,3 +62,8 @@ class ErrorReportingGroup(TyperGroup):
         except Exception as exc:
             report_error(exc)
             sys.exit(2)
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Values of a repeatable option, each of which may also be a comma-separated list."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]

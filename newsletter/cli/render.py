@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from rich.text import Text
 
 from newsletter.briefs.store import load_briefs
-from newsletter.cli.common import console, open_db
+from newsletter.cli.common import console, open_db, split_values
 from newsletter.config import get_settings
 from newsletter.errors import ConfigurationError
 from newsletter.render.compile import compile_variant
@@ -77,10 +77,10 @@ def render_command(
             "segments are not wired into rendering yet: pass the segment's options with --options",
             param_hint="--segment",
         )
-    slugs = _split(briefs) + list(more_slugs or [])
+    slugs = split_values(briefs) + list(more_slugs or [])
     if not slugs:
         raise typer.BadParameter("name at least one brief", param_hint="--briefs")
-    options = _options(options_file, narratives, _split(topics))
+    options = _options(options_file, narratives, split_values(topics))
     variant_name = name or (options_file.stem if options_file else "default")
     if not re.fullmatch(r"[\w.-]+", variant_name):
         raise typer.BadParameter("letters, digits, '.', '_' and '-' only", param_hint="--name")
@@ -97,10 +97,6 @@ def render_command(
     variant = compile_variant(chosen, options, context)
     _write(variant, out, preview=preview)
     _report(variant, out)
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
 
 
 def _options(path: Path | None, narratives: Narratives | None, topics: list[str]) -> VariantOptions:

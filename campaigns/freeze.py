@@ -1,0 +1,202 @@
+"""Freeze a campaign: compile each segment's variant once, store it, queue every recipient.
+
+Freezing is one transaction: the variants exactly as they will be sent, then one
+``INSERT … SELECT`` that gives every mailable subscriber the variant of the first segment
+that matches (suppressed and inactive addresses excluded), then the campaign moves to
+``sending``. Freezing a frozen campaign changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from campaigns.model import Campaign, Delivery, Variant
+from campaigns.service import get_campaign, require_status
+from newsletter.briefs.document import Brief
+from newsletter.briefs.model import BriefRow
+from newsletter.briefs.store import brief_from_row
+from newsletter.config import Settings
+from newsletter.db import Database, utcnow
+from newsletter.render.compile import compile_variant
+from newsletter.render.context import CompileContext
+from newsletter.render.options import VariantOptions
+from newsletter.render.variant import CompiledVariant
+from subscribers.model import Segment
+from subscribers.segment_store import context_for, options_of, rule_of
+from subscribers.segments import Everyone, Rule, recipients_by_segment
+
+EVERYONE = "everyone"
+
+
+@dataclass(frozen=True)
+class FrozenVariant:
+    variant_id: int
+    name: str
+    subject: str
+    recipients: int
+    size_bytes: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FreezeResult:
+    campaign_id: int
+    created: bool
+    variants: tuple[FrozenVariant, ...]
+
+    @property
+    def recipients(self) -> int:
+        return sum(v.recipients for v in self.variants)
+
+
+def provider_tracks(settings: Settings) -> bool:
+    """Whether the provider tracks opens and clicks itself (else we do, first-party)."""
+    if settings.tracking == "auto":
+        return settings.provider == "sendgrid"
+    return settings.tracking == "provider"
+
+
+def first_party_tracking(settings: Settings) -> bool:
+    if settings.tracking == "auto":
+        return settings.provider != "sendgrid"
+    return settings.tracking == "first-party"
+
+
+def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
+    ids = [b.brief_id for b in campaign.briefs]
+    rows = {r.id: r for r in session.scalars(select(BriefRow).where(BriefRow.id.in_(ids)))}
+    return [brief_from_row(rows[i]) for i in ids]
+
+
+def variant_plan(
+    session: Session, campaign: Campaign
+) -> list[tuple[str, Segment | None, VariantOptions, Rule]]:
+    """(name, segment, options, rule) per variant, in match order; 'everyone' by default."""
+    if not campaign.segments:
+        return [(EVERYONE, None, _with_campaign_words(VariantOptions(), campaign), Everyone())]
+    segments = {
+        s.id: s
+        for s in session.scalars(
+            select(Segment).where(Segment.id.in_([c.segment_id for c in campaign.segments]))
+        )
+    }
+    plan: list[tuple[str, Segment | None, VariantOptions, Rule]] = []
+    for link in campaign.segments:
+        segment = segments[link.segment_id]
+        options = _with_campaign_words(options_of(segment), campaign)
+        plan.append((segment.name, segment, options, rule_of(segment)))
+    return plan
+
+
+def _with_campaign_words(options: VariantOptions, campaign: Campaign) -> VariantOptions:
+    """The campaign's subject/preheader apply where the segment does not set its own."""
+    changes: dict[str, Any] = {}
+    if options.subject is None and campaign.subject_template:
+        changes["subject"] = campaign.subject_template
+    if options.preheader is None and campaign.preheader_template:
+        changes["preheader"] = campaign.preheader_template
+    return options.model_copy(update=changes) if changes else options
+
+
+def compile_campaign(
+    session: Session, campaign: Campaign, settings: Settings, *, test_send: bool = False
+) -> list[tuple[str, Segment | None, VariantOptions, Rule, CompiledVariant]]:
+    """Every variant of the campaign, compiled (used by freezing and by previews)."""
+    briefs = campaign_briefs(session, campaign)
+    tracked = first_party_tracking(settings)
+    compiled = []
+    for name, segment, options, rule in variant_plan(session, campaign):
+        context = CompileContext.from_settings(
+            settings,
+            campaign.issue_date,
+            variant=name,
+            track_clicks=tracked,
+            track_opens=tracked,
+            test_send=test_send,
+        )
+        compiled.append((name, segment, options, rule, compile_variant(briefs, options, context)))
+    return compiled
+
+
+def freeze_campaign(database: Database, campaign_id: int, settings: Settings) -> FreezeResult:
+    """Compile, store and queue; the campaign is ``sending`` when this returns."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id, lock=True)
+        if campaign.frozen_at is not None:
+            return FreezeResult(campaign.id, False, _frozen(session, campaign.id))
+        require_status(campaign, "start")
+        compiled = compile_campaign(session, campaign, settings)
+        provider_tracking = provider_tracks(settings)
+        plan: list[tuple[int, Rule]] = []
+        for position, (name, segment, options, rule, variant) in enumerate(compiled):
+            row = Variant(
+                campaign_id=campaign.id,
+                position=position,
+                segment_id=segment.id if segment else None,
+                name=name,
+                subject=variant.subject,
+                preheader=variant.preheader,
+                html=variant.html,
+                text=variant.text,
+                links=[dataclasses.asdict(link) for link in variant.links],
+                warnings=list(variant.warnings),
+                brief_slugs=list(variant.brief_slugs),
+                online_slugs=list(variant.online_slugs),
+                options={**options.model_dump(mode="json"), "name_fallback": variant.name_fallback},
+                size_bytes=variant.size_bytes,
+                track_opens=provider_tracking or any(lk.tracked for lk in variant.links),
+                track_clicks=provider_tracking or any(lk.tracked for lk in variant.links),
+            )
+            session.add(row)
+            session.flush()
+            plan.append((row.id, rule))
+        _queue_recipients(session, campaign.id, plan)
+        now = utcnow()
+        campaign.frozen_at = now
+        campaign.started_at = now
+        campaign.status = "sending"
+        campaign.status_reason = None
+        campaign.provider = settings.provider
+        session.flush()
+        return FreezeResult(campaign.id, True, _frozen(session, campaign.id))
+
+
+def _queue_recipients(session: Session, campaign_id: int, plan: list[tuple[int, Rule]]) -> None:
+    """One INSERT … SELECT: each mailable subscriber gets the first matching variant."""
+    chosen = recipients_by_segment(plan, context_for(session)).subquery("chosen")
+    session.execute(
+        insert(Delivery).from_select(
+            ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"],
+            select(
+                literal(campaign_id),
+                chosen.c.segment_id,
+                chosen.c.subscriber_id,
+                literal("queued"),
+                literal(0),
+            ),
+        )
+    )
+
+
+def _frozen(session: Session, campaign_id: int) -> tuple[FrozenVariant, ...]:
+    counts = dict(
+        session.execute(
+            select(Delivery.variant_id, func.count())
+            .where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.variant_id)
+        ).all()
+    )
+    variants = session.scalars(
+        select(Variant).where(Variant.campaign_id == campaign_id).order_by(Variant.position)
+    )
+    return tuple(
+        FrozenVariant(
+            v.id, v.name, v.subject, int(counts.get(v.id, 0)), v.size_bytes, tuple(v.warnings)
+        )
+        for v in variants
+    )

@@ -1,0 +1,222 @@
+"""Run sends: one campaign now (`newsletter send`), the worker loop, and the scheduler loop.
+
+These assemble the pieces (freeze, SQL store, batch factory, provider, dispatcher) from the
+settings; any number of workers and schedulers may run at once against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, RetryPolicy
+from campaigns.freeze import FreezeResult, freeze_campaign
+from campaigns.messages import CampaignBatchFactory
+from campaigns.model import Campaign, Delivery
+from campaigns.ratelimit import RateLimiter
+from campaigns.service import delivery_counts, get_campaign
+from campaigns.store import SqlDeliveryStore
+from newsletter.config import Settings
+from newsletter.db import Database, utcnow
+from newsletter.delivery.base import Provider
+from newsletter.delivery.factory import make_provider
+from newsletter.errors import ConflictError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    campaign_id: int
+    status: str
+    status_reason: str | None
+    freeze: FreezeResult | None
+    stats: DispatchStats
+    counts: dict[str, int]
+
+
+class Sender:
+    """A worker's sending machinery: one provider, one store, shared by its lanes."""
+
+    def __init__(
+        self, database: Database, settings: Settings, provider: Provider | None = None
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.provider = provider or make_provider(settings)
+        self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
+        self.dispatcher = Dispatcher(
+            self.store,
+            CampaignBatchFactory(database, settings),
+            self.provider,
+            lanes=settings.send_lanes if database.dialect == "postgresql" else 1,
+            batch_size=settings.send_batch_size,
+            rate=RateLimiter(settings.send_rate),
+            retry=RetryPolicy(
+                attempts=settings.send_retry_attempts,
+                base_delay=settings.send_retry_base_delay,
+                max_delay=settings.send_retry_max_delay,
+            ),
+        )
+
+    def close(self) -> None:
+        self.provider.close()
+
+    def dispatch(
+        self,
+        campaign_id: int,
+        *,
+        stop: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DispatchStats:
+        """Send what is queued; mark the campaign sent when nothing is left in flight."""
+        self.store.expire_leases(campaign_id)
+        stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress)
+        self.store.finish_if_done(campaign_id)
+        return stats
+
+
+def send_campaign(
+    database: Database,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    retry_unknown: bool = False,
+    provider: Provider | None = None,
+    stop: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+    on_frozen: Callable[[FreezeResult], None] | None = None,
+) -> SendReport:
+    """Freeze (if needed) and send one campaign in this process, to the end."""
+    freeze = _start(database, settings, campaign_id, retry_unknown=retry_unknown)
+    if on_frozen is not None and freeze is not None:
+        on_frozen(freeze)
+    sender = Sender(database, settings, provider)
+    try:
+        stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
+    finally:
+        if provider is None:
+            sender.close()
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        counts = delivery_counts(session, campaign_id)
+        return SendReport(
+            campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts
+        )
+
+
+def _start(
+    database: Database, settings: Settings, campaign_id: int, *, retry_unknown: bool
+) -> FreezeResult | None:
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        status, frozen = campaign.status, campaign.frozen_at is not None
+    if retry_unknown:
+        requeue_unknown(database, campaign_id)
+        with database.transaction() as session:
+            status = get_campaign(session, campaign_id).status
+    if status in ("cancelled",):
+        raise ConflictError(f"campaign {campaign_id} is cancelled")
+    if status == "sent" and not retry_unknown:
+        raise ConflictError(
+            f"campaign {campaign_id} was sent already; --retry-unknown resends only the "
+            "recipients whose outcome is unknown"
+        )
+    if status == "paused" and frozen:
+        raise ConflictError(f"campaign {campaign_id} is paused: resume it first")
+    if frozen:
+        return None
+    return freeze_campaign(database, campaign_id, settings)
+
+
+def requeue_unknown(database: Database, campaign_id: int) -> int:
+    """A person's decision: recipients whose outcome is unknown get the campaign again."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id, lock=True)
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status == "unknown")
+            .values(status="queued", worker=None, lease_until=None, updated_at=utcnow())
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count and campaign.status == "sent":
+            campaign.status = "sending"
+            campaign.finished_at = None
+        return count
+
+
+def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeResult]:
+    """Freeze every scheduled campaign whose time has come (safe in several processes)."""
+    started: list[FreezeResult] = []
+    while True:
+        with database.transaction() as session:
+            query = (
+                select(Campaign.id)
+                .where(Campaign.status == "scheduled", Campaign.send_at <= utcnow())
+                .order_by(Campaign.send_at)
+                .limit(1)
+            )
+            if database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            campaign_id = session.scalar(query)
+        if campaign_id is None:
+            return started
+        try:
+            started.append(freeze_campaign(database, campaign_id, settings))
+        except ConflictError:  # another scheduler started it between our two queries
+            continue
+
+
+def sending_campaigns(database: Database) -> list[int]:
+    with database.transaction() as session:
+        return list(
+            session.scalars(
+                select(Campaign.id).where(Campaign.status == "sending").order_by(Campaign.id)
+            )
+        )
+
+
+def run_worker(
+    database: Database,
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    once: bool = False,
+    schedule: bool = False,
+    provider: Provider | None = None,
+    progress: ProgressCallback | None = None,
+) -> DispatchStats:
+    """Send every campaign that is sending, until ``stop`` (or, with ``once``, until idle).
+
+    With ``schedule`` the worker also starts due scheduled campaigns (the embedded,
+    one-process set-up and cron's ``--once``).
+    """
+    sender = Sender(database, settings, provider)
+    total = DispatchStats()
+    try:
+        while not stop.is_set():
+            if schedule:
+                start_due_campaigns(database, settings)
+            for campaign_id in sending_campaigns(database):
+                if stop.is_set():
+                    break
+                stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
+                total.add(
+                    sent=stats.sent,
+                    failed=stats.failed,
+                    unknown=stats.unknown,
+                    requeued=stats.requeued,
+                    batches=stats.batches,
+                    retries=stats.retries,
+                )
+            if once:
+                break
+            stop.wait(settings.worker_poll_seconds)
+    finally:
+        if provider is None:
+            sender.close()
+    return total

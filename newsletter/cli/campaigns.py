@@ -1,0 +1,235 @@
+"""`newsletter campaigns …` and `newsletter digest create`: make campaigns and steer them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import func, select
+
+from campaigns.digest import create_weekly_digest
+from campaigns.model import Campaign, Delivery, Variant
+from campaigns.service import (
+    CampaignDraft,
+    cancel_campaign,
+    create_campaign,
+    delivery_counts,
+    get_campaign,
+    list_campaigns,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+)
+from campaigns.weeks import IsoWeek
+from newsletter.briefs.model import BriefRow
+from newsletter.cli.common import console, open_db, split_values
+
+app = typer.Typer(help="Create campaigns and steer their sending.", no_args_is_help=True)
+digest_app = typer.Typer(help="The weekly digest.", no_args_is_help=True)
+
+STATUS_ORDER = ("queued", "sending", "sent", "failed", "unknown", "skipped")
+
+
+def parse_when(text: str | None) -> datetime | None:
+    """An ISO 8601 time with a zone (2026-11-30T07:00:00+01:00, or …Z)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the time zone too, e.g. 2026-11-30T07:00:00+01:00")
+    return moment
+
+
+@app.command("create")
+def create_command(
+    name: Annotated[str, typer.Option("--name", help="The campaign's name (for editors).")],
+    more_slugs: Annotated[
+        list[str] | None, typer.Argument(metavar="SLUG", help="More slugs after --briefs.")
+    ] = None,
+    briefs: Annotated[
+        list[str] | None, typer.Option("--briefs", "-b", help="Brief slugs, in order.")
+    ] = None,
+    segments: Annotated[
+        list[str] | None,
+        typer.Option("--segment", "-s", help="Target segments in match order (default: everyone)."),
+    ] = None,
+    subject: Annotated[str | None, typer.Option(help="Subject template (Jinja).")] = None,
+    preheader: Annotated[str | None, typer.Option(help="Preheader template (Jinja).")] = None,
+    send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
+) -> None:
+    """Create a campaign from briefs; prints its id."""
+    slugs = split_values(briefs) + list(more_slugs or [])
+    draft = CampaignDraft(
+        name=name,
+        brief_slugs=slugs,
+        segment_names=split_values(segments),
+        subject=subject,
+        preheader=preheader,
+        send_at=parse_when(send_at),
+    )
+    with open_db().transaction() as session:
+        campaign = create_campaign(session, draft)
+        campaign_id = campaign.id
+    typer.echo(campaign_id)
+
+
+@app.command("list")
+def list_command() -> None:
+    """Campaigns, newest first, with their progress."""
+    database = open_db()
+    table = Table("id", "name", "status", "send at", "briefs", "recipients", "sent")
+    with database.transaction() as session:
+        campaigns = list_campaigns(session)
+        totals = dict(
+            session.execute(
+                select(Delivery.campaign_id, func.count()).group_by(Delivery.campaign_id)
+            ).all()
+        )
+        sent = dict(
+            session.execute(
+                select(Delivery.campaign_id, func.count())
+                .where(Delivery.status == "sent")
+                .group_by(Delivery.campaign_id)
+            ).all()
+        )
+        for c in campaigns:
+            table.add_row(
+                str(c.id),
+                Text(c.name),
+                c.status,
+                f"{c.send_at:%Y-%m-%d %H:%M} UTC" if c.send_at else "",
+                str(len(c.briefs)),
+                str(totals.get(c.id, "")),
+                str(sent.get(c.id, "")),
+            )
+    console.print(table if campaigns else "no campaigns yet: try `newsletter digest create`")
+
+
+@app.command("show")
+def show_command(campaign_id: int) -> None:
+    """A campaign's briefs, variants, delivery counts and any errors."""
+    with open_db().transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        console.print(f"[bold]{campaign.name}[/] (id {campaign.id}) · {campaign.status}")
+        if campaign.status_reason:
+            console.print(f"[yellow]{campaign.status_reason}[/]", markup=True, soft_wrap=True)
+        when = campaign.send_at.isoformat() if campaign.send_at else "not scheduled"
+        console.print(f"issue date {campaign.issue_date} · send at {when}")
+        _print_briefs(session, campaign)
+        _print_variants(session, campaign)
+        counts = delivery_counts(session, campaign.id)
+        if counts:
+            console.print(
+                "deliveries: " + ", ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if s in counts)
+            )
+        _print_errors(session, campaign)
+
+
+def _print_briefs(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
+    ids = [b.brief_id for b in campaign.briefs]
+    slugs = dict(
+        session.execute(select(BriefRow.id, BriefRow.slug).where(BriefRow.id.in_(ids))).all()
+    )
+    console.print("briefs: " + ", ".join(slugs[i] for i in ids))
+
+
+def _print_variants(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
+    variants = list(
+        session.scalars(
+            select(Variant).where(Variant.campaign_id == campaign.id).order_by(Variant.position)
+        )
+    )
+    if not variants:
+        return
+    table = Table("variant", "subject", "size", "warnings", title="frozen variants")
+    for v in variants:
+        table.add_row(
+            Text(v.name),
+            Text(v.subject),
+            f"{v.size_bytes / 1000:.0f} KB",
+            Text("; ".join(v.warnings)),
+        )
+    console.print(table)
+
+
+def _print_errors(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
+    rows = session.execute(
+        select(Delivery.status, Delivery.error, func.count())
+        .where(
+            Delivery.campaign_id == campaign.id,
+            Delivery.error.is_not(None),
+            Delivery.status.in_(("failed", "unknown", "skipped", "queued")),
+        )
+        .group_by(Delivery.status, Delivery.error)
+        .order_by(func.count().desc())
+        .limit(10)
+    ).all()
+    for status, error, count in rows:
+        console.print(f"{count} {status}: {error}", markup=False, soft_wrap=True)
+
+
+@app.command("schedule")
+def schedule_command(
+    campaign_id: int,
+    at: Annotated[str, typer.Option("--at", help="ISO time with zone, e.g. 2026-11-30T07:00Z")],
+) -> None:
+    """Schedule a campaign; `newsletter scheduler` (or cron) sends it when it is due."""
+    moment = parse_when(at)
+    assert moment is not None
+    with open_db().transaction() as session:
+        campaign = schedule_campaign(session, campaign_id, moment)
+        console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}")
+
+
+@app.command("pause")
+def pause_command(campaign_id: int) -> None:
+    """Stop handing out batches (batches already with the provider finish)."""
+    with open_db().transaction() as session:
+        console.print(f"campaign {pause_campaign(session, campaign_id).id} paused")
+
+
+@app.command("resume")
+def resume_command(campaign_id: int) -> None:
+    """Resume a paused campaign; workers (or `newsletter send`) pick it up again."""
+    with open_db().transaction() as session:
+        campaign = resume_campaign(session, campaign_id)
+        console.print(f"campaign {campaign.id} is {campaign.status} again")
+
+
+@app.command("cancel")
+def cancel_command(campaign_id: int) -> None:
+    """Cancel for good; recipients still queued are skipped."""
+    with open_db().transaction() as session:
+        counts = delivery_counts(session, campaign_id)
+        cancel_campaign(session, campaign_id)
+    console.print(f"campaign {campaign_id} cancelled; {counts.get('queued', 0)} queued skipped")
+
+
+@digest_app.command("create")
+def digest_create_command(
+    week: Annotated[
+        str | None, typer.Option(help="ISO week, e.g. 2026-W48 (default: this week).")
+    ] = None,
+    segments: Annotated[
+        list[str] | None, typer.Option("--segment", "-s", help="Target segments, in order.")
+    ] = None,
+    send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
+) -> None:
+    """Make the week's digest from the briefs marked ready that week (or return it)."""
+    iso_week = IsoWeek.parse(week) if week else IsoWeek.current()
+    result = create_weekly_digest(
+        open_db(),
+        iso_week,
+        segment_names=tuple(split_values(segments)),
+        send_at=parse_when(send_at),
+    )
+    verb = "created" if result.created else "already exists:"
+    console.print(f"digest {result.week} {verb} campaign {result.campaign_id}")
+    for slug in result.brief_slugs:
+        console.print(f"  {slug}")

@@ -1,0 +1,134 @@
+"""`newsletter send`, `worker` and `scheduler`: the commands that deliver campaigns."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from campaigns.dispatch import DispatchStats
+from campaigns.freeze import FreezeResult
+from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
+from newsletter.cli.common import console, open_db
+from newsletter.config import get_settings
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGINT/SIGTERM finish the batches in flight, then stop (nothing is left 'sending')."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        console.print("stopping after the batches in flight…")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def send_command(
+    campaign_id: int,
+    retry_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--retry-unknown",
+            help="Also resend recipients whose outcome is unknown (they may get it twice).",
+        ),
+    ] = False,
+) -> None:
+    """Freeze a campaign (compile its variants, queue its recipients) and send it now."""
+    database = open_db()
+    stop = _stop_on_signals()
+    with Progress(
+        TextColumn("[bold]sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("send", total=None, detail="")
+
+        def frozen(result: FreezeResult) -> None:
+            progress.update(task, total=result.recipients)
+            for variant in result.variants:
+                progress.console.print(
+                    f"variant [bold]{variant.name}[/]: {variant.recipients} recipients, "
+                    f"{variant.size_bytes / 1000:.0f} KB, subject “{variant.subject}”"
+                )
+                for warning in variant.warnings:
+                    progress.console.print(f"  [yellow]warning:[/] {warning}")
+
+        def advanced(stats: DispatchStats) -> None:
+            progress.update(
+                task,
+                completed=stats.sent + stats.failed + stats.unknown,
+                detail=f"failed {stats.failed} · unknown {stats.unknown} · retries {stats.retries}",
+            )
+
+        report = send_campaign(
+            database,
+            get_settings(),
+            campaign_id,
+            retry_unknown=retry_unknown,
+            stop=stop,
+            progress=advanced,
+            on_frozen=frozen,
+        )
+    _summary(report)
+    if report.status == "paused":
+        raise typer.Exit(1)
+
+
+def _summary(report: SendReport) -> None:
+    table = Table("status", "recipients", title=f"campaign {report.campaign_id}: {report.status}")
+    for status in ("sent", "failed", "unknown", "skipped", "queued", "sending"):
+        if report.counts.get(status):
+            table.add_row(status, str(report.counts[status]))
+    table.add_row("this run: batches", str(report.stats.batches))
+    table.add_row("this run: retries", str(report.stats.retries))
+    console.print(table)
+    if report.status_reason:
+        console.print(f"[yellow]{report.status_reason}[/]")
+
+
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Also start scheduled campaigns when due.")
+    ] = False,
+) -> None:
+    """Send every campaign that is sending; run as many as you like against PostgreSQL."""
+    stop = _stop_on_signals()
+    stats = run_worker(open_db(), get_settings(), stop=stop, once=once, schedule=schedule)
+    console.print(
+        f"worker stopped: {stats.sent} sent, {stats.failed} failed, {stats.unknown} unknown"
+    )
+
+
+def scheduler_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Start due campaigns and send them, then exit (cron).")
+    ] = False,
+) -> None:
+    """Start scheduled campaigns when they fall due (safe to run as several copies)."""
+    database = open_db()
+    settings = get_settings()
+    if once:
+        started = start_due_campaigns(database, settings)
+        for result in started:
+            console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
+        stats = run_worker(database, settings, stop=threading.Event(), once=True)
+        console.print(f"{stats.sent} sent, {stats.failed} failed, {stats.unknown} unknown")
+        return
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        for result in start_due_campaigns(database, settings):
+            console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
+        stop.wait(settings.worker_poll_seconds)

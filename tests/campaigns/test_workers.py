@@ -1,0 +1,143 @@
+"""Scale-out and crash safety with real worker processes on PostgreSQL.
+
+- four `newsletter worker` processes share one 20,000-recipient send: nobody twice, nobody
+  missed;
+- a worker killed with SIGKILL in the middle of a send, then a new one started: every
+  recipient was accepted by the provider exactly once or is reported `unknown`, and the
+  counts add up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.freeze import freeze_campaign
+from campaigns.model import Delivery
+from campaigns.service import CampaignDraft, create_campaign, delivery_counts
+from newsletter.config import Settings
+from newsletter.db import Database
+from subscribers.model import Subscriber
+from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
+from tests.fakes.sendgrid_server import DEFAULT_KEY, FakeSendGrid
+
+pytestmark = pytest.mark.slow
+RECIPIENTS = 20_000
+
+
+def worker_env(database_url: str, server: FakeSendGrid, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("NEWSLETTER_") and key != "SENDGRID_API_KEY"
+    }
+    env.update(
+        {
+            "NEWSLETTER_DATABASE_URL": database_url,
+            "NEWSLETTER_PROVIDER": "sendgrid",
+            "SENDGRID_API_KEY": DEFAULT_KEY,
+            "NEWSLETTER_SENDGRID_HOST": server.url,
+            "NEWSLETTER_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "NEWSLETTER_SEND_RETRY_BASE_DELAY": "0.05",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    newsletter = Path(sys.executable).with_name("newsletter")
+    return subprocess.Popen(
+        [str(newsletter), "worker", "--once"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def frozen_campaign(db: Database, server: FakeSendGrid) -> tuple[int, list[str]]:
+    import_examples(db)
+    addresses = add_subscribers(db, RECIPIENTS, named=False)
+    with db.transaction() as session:
+        campaign_id = create_campaign(
+            session, CampaignDraft(name="Big send", brief_slugs=list(SLUGS))
+        ).id
+    settings = Settings(provider="sendgrid", sendgrid_api_key=DEFAULT_KEY, sendgrid_host=server.url)
+    assert freeze_campaign(db, campaign_id, settings).recipients == RECIPIENTS
+    return campaign_id, addresses
+
+
+def needs_postgres(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("several workers share a send only on PostgreSQL (SQLite runs one worker)")
+
+
+def test_four_workers_share_one_send(
+    db: Database, database_url: str, sendgrid_server: FakeSendGrid, tmp_path: Path
+) -> None:
+    needs_postgres(db)
+    sendgrid_server.configure(check_schema=False, latency_ms=20)
+    campaign_id, addresses = frozen_campaign(db, sendgrid_server)
+    env = worker_env(database_url, sendgrid_server, NEWSLETTER_SEND_LANES="2")
+    workers = [start_worker(env, tmp_path) for _ in range(4)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output.decode()
+    assert sendgrid_server.recipient_counts() == Counter({a: 1 for a in addresses})
+    with db.transaction() as session:
+        assert delivery_counts(session, campaign_id) == {"sent": RECIPIENTS}
+        workers_used = set(session.scalars(select(Delivery.worker).distinct()))
+    assert len(workers_used) >= 2, "the send should have been shared"
+
+
+def test_a_killed_worker_never_causes_a_silent_resend(
+    db: Database, database_url: str, sendgrid_server: FakeSendGrid, tmp_path: Path
+) -> None:
+    needs_postgres(db)
+    sendgrid_server.configure(check_schema=False, latency_ms=300)
+    campaign_id, addresses = frozen_campaign(db, sendgrid_server)
+    env = worker_env(database_url, sendgrid_server, NEWSLETTER_SEND_LEASE_SECONDS="2")
+    victim = start_worker(env, tmp_path)
+    deadline = time.monotonic() + 120
+    while sendgrid_server.stats().get("accepted_personalizations", 0) < 4_000:
+        assert victim.poll() is None, victim.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the worker made no progress"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    with db.transaction() as session:
+        midway = delivery_counts(session, campaign_id)
+    assert midway.get("sending", 0) > 0, f"the kill should land mid-batch: {midway}"
+    time.sleep(2.5)  # let the dead worker's lease run out
+    survivor = start_worker(env, tmp_path)
+    output, _ = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, output.decode()
+
+    accepted = sendgrid_server.recipient_counts()
+    assert max(accepted.values()) == 1, "nobody may be accepted twice"
+    with db.transaction() as session:
+        counts = delivery_counts(session, campaign_id)
+        rows = session.execute(
+            select(Subscriber.email, Delivery.status).join(
+                Subscriber, Subscriber.id == Delivery.subscriber_id
+            )
+        ).all()
+    assert sum(counts.values()) == RECIPIENTS
+    assert set(counts) <= {"sent", "unknown"}
+    assert counts.get("unknown", 0) > 0
+    for address, status in rows:
+        if status == "sent":
+            assert accepted[address] == 1, address
+        else:
+            assert status == "unknown" and accepted[address] in (0, 1), address
+    assert counts["sent"] + counts["unknown"] == len(addresses)
