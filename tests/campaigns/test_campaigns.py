@@ -59,7 +59,7 @@ def test_create_refuses_what_cannot_be_sent(db: Database) -> None:
     with pytest.raises(ConflictError, match="at least one brief"):
         make(db, brief_slugs=[])
     with pytest.raises(ConflictError, match="time zone"):
-        make(db, send_at=datetime(2026, 12, 1, 7))  # noqa: DTZ001
+        make(db, send_at=datetime(2026, 12, 1, 7))
 
 
 def test_status_transitions(db: Database) -> None:

@@ -23,7 +23,6 @@ from campaigns.service import CampaignDraft, create_campaign, delivery_counts
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.delivery.sendgrid import SendGridProvider
 from newsletter.errors import ConflictError
 from subscribers.model import Subscriber
 from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
@@ -53,7 +52,7 @@ def test_outbox_send_end_to_end(db: Database, tmp_path: Path) -> None:
     assert report.status == "sent"
     assert report.counts == {"sent": 25}
     box = mailbox.Maildir(tmp_path / "outbox", create=False)
-    messages = [email.message_from_bytes(box.get_bytes(key)) for key in box.keys()]
+    messages = [email.message_from_bytes(box.get_bytes(key)) for key in box]
     assert sorted(m["To"].split("<")[-1].rstrip(">") for m in messages) == sorted(addresses)
     first = next(m for m in messages if "reader7@" in m["To"])
     html, text = body(first, "html"), body(first, "plain")
