@@ -14,9 +14,22 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from campaigns.dispatch import Claim, ClaimedRecipient
@@ -46,6 +59,16 @@ class SqlDeliveryStore:
         self.lease = timedelta(seconds=lease_seconds)
         self._skip_locked = database.dialect == "postgresql"
 
+    def _in(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+        """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
+        thousand placeholders, which psycopg would otherwise parse on every call."""
+        if self._skip_locked:
+            return cast(
+                ColumnElement[bool],
+                column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger))),
+            )
+        return cast(ColumnElement[bool], column.in_(list(ids)))
+
     # --- claiming ---------------------------------------------------------------------
 
     def claim(self, campaign_id: int, limit: int) -> Claim | None:
@@ -68,11 +91,11 @@ class SqlDeliveryStore:
                 # Lock the rows first, then update exactly those: an IN (subquery … LIMIT)
                 # inside the UPDATE may be re-run by PostgreSQL's planner and claim more.
                 chosen = list(session.scalars(ids.with_for_update(skip_locked=True)))
-                target = Delivery.id.in_(chosen)
+                target = self._in(Delivery.id, chosen)
             else:  # SQLite: one statement is atomic under its single writer
                 target = Delivery.id.in_(ids.scalar_subquery())
             claimed = session.execute(
-                update(Delivery)
+                _update_deliveries()
                 .where(target, Delivery.status == "queued")
                 .values(
                     status="sending",
@@ -114,7 +137,7 @@ class SqlDeliveryStore:
                 Subscriber.email,
                 Subscriber.name,
                 case((mailable(), True), else_=False),
-            ).where(Subscriber.id.in_(list(by_subscriber)))
+            ).where(self._in(Subscriber.id, by_subscriber))
         ).all()
         recipients: list[ClaimedRecipient] = []
         gone: list[int] = []
@@ -133,9 +156,9 @@ class SqlDeliveryStore:
     def extend_lease(self, claim: Claim) -> None:
         with self.database.transaction() as session:
             session.execute(
-                update(Delivery)
+                _update_deliveries()
                 .where(
-                    Delivery.id.in_([r.delivery_id for r in claim.recipients]),
+                    self._in(Delivery.id, [r.delivery_id for r in claim.recipients]),
                     Delivery.status == "sending",
                     Delivery.worker == self.worker,
                 )
@@ -191,8 +214,8 @@ class SqlDeliveryStore:
 
     def _mine(self, ids: Collection[int]) -> Update:
         """Rows of this worker's claim; ``unknown`` too, since the truth beats a lease."""
-        return update(Delivery).where(
-            Delivery.id.in_(list(ids)),
+        return _update_deliveries().where(
+            self._in(Delivery.id, ids),
             Delivery.status.in_(("sending", "unknown")),
             Delivery.worker == self.worker,
         )
@@ -228,7 +251,7 @@ class SqlDeliveryStore:
     def _set(
         self, session: Session, ids: list[int], status: str, reason: str, *, mine: bool = False
     ) -> None:
-        query = self._mine(ids) if mine else update(Delivery).where(Delivery.id.in_(ids))
+        query = self._mine(ids) if mine else _update_deliveries().where(self._in(Delivery.id, ids))
         session.execute(
             query.values(status=status, error=_clip(reason), lease_until=None, updated_at=utcnow())
         )
@@ -246,7 +269,7 @@ class SqlDeliveryStore:
     def expire_leases(self, campaign_id: int | None = None) -> int:
         """Rows left ``sending`` past their lease (a worker died) become ``unknown``."""
         now = utcnow()
-        query = update(Delivery).where(Delivery.status == "sending", Delivery.lease_until < now)
+        query = _update_deliveries().where(Delivery.status == "sending", Delivery.lease_until < now)
         if campaign_id is not None:
             query = query.where(Delivery.campaign_id == campaign_id)
         with self.database.transaction() as session:
@@ -278,6 +301,12 @@ class SqlDeliveryStore:
                 .values(status="sent", finished_at=utcnow())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _update_deliveries() -> Update:
+    """An UPDATE of deliveries that skips the ORM's session synchronisation: the store
+    never holds Delivery objects, and the synchronisation cost a third of a batch."""
+    return update(Delivery).execution_options(synchronize_session=False)
 
 
 def _clip(text: str | None) -> str | None:

@@ -9,10 +9,14 @@ Signing costs about 3 µs, cheap enough to do for every recipient of a send.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import time
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous.encoding import int_to_bytes
 
 from newsletter.errors import InvalidToken
 
@@ -25,8 +29,18 @@ class Purpose(StrEnum):
     TRACKING = "track"
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 class TokenSigner:
-    """Signs and verifies tokens with one secret; one :class:`TimestampSigner` per purpose."""
+    """Signs and verifies tokens with one secret; one :class:`TimestampSigner` per purpose.
+
+    Verification is itsdangerous's own. Signing produces exactly the tokens
+    ``TimestampSigner.sign`` would, but with the per-purpose key derived once and the
+    timestamp encoded once per second: a send signs two or three tokens per recipient,
+    and this makes each about three times cheaper (the tests check both agree).
+    """
 
     def __init__(self, secret: str) -> None:
         self._signers = {
@@ -35,12 +49,20 @@ class TokenSigner:
             )
             for purpose in Purpose
         }
+        self._keys = {purpose: signer.derive_key() for purpose, signer in self._signers.items()}
+        self._second = -1
+        self._stamp = b""
 
     def sign(self, purpose: Purpose, subject: str) -> str:
         """A URL-safe token for ``subject`` (which must not contain '.')."""
         if "." in subject or not subject:
             raise ValueError("a token subject must be non-empty and contain no '.'")
-        return self._signers[purpose].sign(subject).decode("ascii")
+        now = int(time.time())
+        if now != self._second:
+            self._stamp, self._second = _b64(int_to_bytes(now)), now
+        value = subject.encode("utf-8") + b"." + self._stamp
+        signature = _b64(hmac.digest(self._keys[purpose], value, "sha256"))
+        return (value + b"." + signature).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
         """The subject of a valid token; :class:`InvalidToken` for anything else.

@@ -221,7 +221,8 @@ def _fits(values: Mapping[str, str]) -> bool:
     A cheap bound first (escaped, a character takes at most six bytes): exact JSON sizes for
     1,000 recipients took two thirds of the time to build a request.
     """
-    bound = 6 * sum(len(key) + len(value) for key, value in values.items()) + 6 * len(values)
+    chars = sum(map(len, values)) + sum(map(len, values.values()))
+    bound = 6 * chars + 6 * len(values)
     if bound + 2 <= MAX_ARGS_BYTES:
         return True
     size = len(json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -75,7 +75,7 @@ class Personalisable(Protocol):
 class RecipientValues:
     """Computes recipients' placeholder values with one signer and the public URL."""
 
-    __slots__ = ("_confirm", "_prefs", "_signer", "_unsubscribe", "_view")
+    __slots__ = ("_confirm", "_prefs", "_signer", "_unsubscribe", "_view", "_views")
 
     def __init__(self, signer: TokenSigner, public_url: str) -> None:
         base = public_url.rstrip("/")
@@ -88,6 +88,16 @@ class RecipientValues:
         self._prefs = base + routes.PREFERENCES
         self._view = base + routes.VIEW_ONLINE
         self._confirm = base + routes.CONFIRM
+        self._views: dict[str, str] = {}
+
+    def _view_url(self, view_id: str) -> str:
+        """The view-online URL; a variant-wide id is signed once, not once per recipient."""
+        url = self._views.get(view_id)
+        if url is None:
+            url = self._view + self._signer.sign(Purpose.VIEW_ONLINE, view_id)
+            if len(self._views) < 1024:
+                self._views[view_id] = url
+        return url
 
     def values_for(self, email: Personalisable, recipient: RecipientInfo) -> dict[str, str]:
         """The values of exactly the placeholders ``email`` holds."""
@@ -99,17 +109,18 @@ class RecipientValues:
         """Values for the placeholders in ``needed`` (unknown ones raise ``KeyError``)."""
         sign = self._signer.sign
         out: dict[str, str] = {}
+        name: str | None = None
         for key in needed:
             if key in (FIRST_NAME, FIRST_NAME_HTML):
-                name = clean_name(recipient.first_name) or name_fallback
+                if name is None:
+                    name = clean_name(recipient.first_name) or name_fallback
                 out[key] = name if key == FIRST_NAME else escape(name, quote=True)
             elif key == UNSUBSCRIBE_URL:
                 out[key] = self._unsubscribe + sign(Purpose.UNSUBSCRIBE, recipient.subscriber_id)
             elif key == PREFERENCES_URL:
                 out[key] = self._prefs + sign(Purpose.PREFERENCES, recipient.subscriber_id)
             elif key == VIEW_ONLINE_URL:
-                subject = recipient.view_id or recipient.subscriber_id
-                out[key] = self._view + sign(Purpose.VIEW_ONLINE, subject)
+                out[key] = self._view_url(recipient.view_id or recipient.subscriber_id)
             elif key == CONFIRM_URL:
                 out[key] = self._confirm + sign(Purpose.CONFIRM, recipient.subscriber_id)
             elif key == TRACKING_TOKEN:
@@ -125,7 +136,9 @@ def clean_name(name: str | None) -> str:
     """A first name fit for a subject line: one line, no control characters, not too long."""
     if not name:
         return ""
-    return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:_NAME_LIMIT]
+    if not name.isprintable():
+        name = "".join(c if c.isprintable() else " " for c in name)
+    return " ".join(name.split())[:_NAME_LIMIT]
 
 
 @lru_cache(maxsize=8)

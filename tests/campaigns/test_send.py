@@ -52,7 +52,7 @@ def test_outbox_send_end_to_end(db: Database, tmp_path: Path) -> None:
     assert report.status == "sent"
     assert report.counts == {"sent": 25}
     box = mailbox.Maildir(tmp_path / "outbox", create=False)
-    messages = [email.message_from_bytes(box.get_bytes(key)) for key in box]
+    messages = [email.message_from_bytes(box.get_bytes(key)) for key in box.iterkeys()]
     assert sorted(m["To"].split("<")[-1].rstrip(">") for m in messages) == sorted(addresses)
     first = next(m for m in messages if "reader7@" in m["To"])
     html, text = body(first, "html"), body(first, "plain")
