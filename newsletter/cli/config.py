@@ -1,0 +1,75 @@
+"""`newsletter config …`: the effective settings, and their reference documentation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+from rich.table import Table
+from rich.text import Text
+
+from newsletter.cli.common import console
+from newsletter.config import Settings, get_settings
+
+app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    """The environment variables that set a field (aliases first)."""
+    alias = field.validation_alias
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return [str(choice) for choice in choices]
+    return [f"NEWSLETTER_{name.upper()}"]
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return "(set)"
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def default_of(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return shown(field.default_factory())  # type: ignore[call-arg]
+    return shown(field.default)
+
+
+def reference_markdown() -> str:
+    """The table in docs/configuration.md, generated from :class:`Settings` itself."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        variables = " or ".join(f"`{v}`" for v in env_names(name, field))
+        description = (field.description or "").replace("|", "\\|")
+        default = default_of(field).replace("|", "\\|")
+        lines.append(f"| {variables} | `{default}` | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+@app.command("show")
+def show_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """The settings in effect (secrets shown only as set or unset)."""
+    settings = get_settings()
+    values = {name: shown(getattr(settings, name)) for name in Settings.model_fields}
+    if as_json:
+        typer.echo(json.dumps(values, indent=2))
+        return
+    table = Table("setting", "value")
+    for name, value in values.items():
+        table.add_row(name, Text(value))
+    console.print(table)
+
+
+@app.command("docs")
+def docs_command() -> None:
+    """Print the Markdown reference of every setting (what docs/configuration.md holds)."""
+    typer.echo(reference_markdown(), nl=False)
