@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import briefs, database, demo
+from newsletter.cli import briefs, database, demo, segments, serve, subscribers
 from newsletter.cli.common import ErrorReportingGroup, console
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(briefs.app, name="briefs")
 app.add_typer(database.app, name="db")
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(segments.app, name="segments")
+app.command("serve")(serve.serve_command)
 app.command("demo")(demo.demo_command)
 
 
