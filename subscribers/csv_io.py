@@ -107,6 +107,7 @@ class ImportOptions:
     confirmed: bool = False
     source: str | None = "import"
     strict: bool = False
+    started: datetime = field(default_factory=utcnow)  # 'created' of rows without a date
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", clean_source(self.source, "--source"))
@@ -286,8 +287,9 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
             return None
         if given_status == "pending":
             status = "pending"
-    created = _timestamp(cells.get("created_at"), "created_at") or utcnow()
-    confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at")
+    created = _timestamp(cells.get("created_at"), "created_at", options.started)
+    created = created or options.started
+    confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at", options.started)
     attributes: dict[str, str] = {}
     for name, cell in cells.items():
         if name.startswith(ATTRIBUTE_PREFIX):
@@ -312,7 +314,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
     }
 
 
-def _timestamp(value: str | None, field_name: str) -> datetime | None:
+def _timestamp(value: str | None, field_name: str, now: datetime) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:
@@ -320,7 +322,7 @@ def _timestamp(value: str | None, field_name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(field_name, f"{value!r} is not an ISO date or time") from None
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if parsed > utcnow():
+    if parsed > now:
         raise InvalidInput(field_name, f"{value!r} is in the future")
     return parsed
 
@@ -368,7 +370,7 @@ def _insert(
         SUBSCRIBER_COLUMNS,
         key="email_key",
     )
-    now = utcnow()
+    now = options.started
     consents = [
         consent_values(
             ids[row.values["email_key"]],

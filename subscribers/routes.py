@@ -413,6 +413,11 @@ async def preferences_post(request: Request, token: Token) -> Response:
     origin = _origin(request)
     if wants_unsubscribe(submission):
         await site.run(lambda session: unsubscribe(session, uid, origin))
+        if submission.kind == "json":
+            subscriber.status = (
+                "unsubscribed" if subscriber.status in ("pending", "active") else subscriber.status
+            )
+            return _preferences_json(subscriber)
         return _unsubscribed(request, submission)
     topics = set(await site.known_topics()) | set(subscriber.topics)
     try:
@@ -425,16 +430,18 @@ async def preferences_post(request: Request, token: Token) -> Response:
         )
     updated = await site.run(lambda session: update_preferences(session, uid, chosen, origin))
     if submission.kind == "json":
-        return JSONResponse(
-            {
-                "status": updated.status,
-                "name": updated.name,
-                "topics": updated.topics,
-                "narratives": updated.narratives,
-            },
-            headers=PRIVATE,
-        )
+        return _preferences_json(updated)
     return await _preferences(request, updated, {}, saved=True)
+
+
+def _preferences_json(subscriber: Subscriber) -> JSONResponse:
+    body = {
+        "status": subscriber.status,
+        "name": subscriber.name,
+        "topics": subscriber.topics,
+        "narratives": subscriber.narratives,
+    }
+    return JSONResponse(body, headers=PRIVATE)
 
 
 # --- unsubscribe ---------------------------------------------------------------------------
