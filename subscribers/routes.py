@@ -30,6 +30,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
 from newsletter.tokens import Purpose, TokenSigner
+from subscribers.fast_signup import record_signup
 from subscribers.forms import (
     Submission,
     honeypot_filled,
@@ -48,7 +49,6 @@ from subscribers.signup import (
     confirm,
     find_by_uid,
     retrying_unique,
-    signup,
 )
 from subscribers.topics import TopicCatalog
 
@@ -287,7 +287,7 @@ async def signup_post(request: Request) -> Response:
         return _page(request, "subscribe.html", context, status=422)
     origin = _origin(request, form.form["source"])
     resend = timedelta(minutes=site.settings.confirmation_resend_minutes)
-    await site.run(lambda session: signup(session, form, origin, resend_after=resend))
+    await run_in_threadpool(record_signup, site.database, form, origin, resend_after=resend)
     return _accepted(request, submission)
 
 
