@@ -264,7 +264,10 @@ def main() -> None:
             f"({args.workers} workers, {args.connections} connections), "
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"
         )
-        print(f"check: {added} new subscriber rows for {requests - errors} accepted signups")
+        print(
+            f"check: {added} new subscriber rows for {requests - errors} accepted signups "
+            f"(up to {args.connections} more: requests still in flight when the clock stopped)"
+        )
         queued = database.count("mail_queue")
         consents = database.count("consent_records")
         print(f"check: {queued} queued confirmation mails, {consents} consent records in all")
