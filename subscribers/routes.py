@@ -30,7 +30,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
 from newsletter.tokens import Purpose, TokenSigner
-from subscribers.fast_signup import record_signup
+from subscribers.fast_signup import FastSignups, record_signup
 from subscribers.forms import (
     Submission,
     honeypot_filled,
@@ -72,9 +72,13 @@ class PublicSite:
     pages: Jinja2Templates
     topics: TopicCatalog
     limiter: RateLimiter
+    fast_signups: FastSignups | None  # PostgreSQL only
 
     @classmethod
     def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> PublicSite:
+        fast = None
+        if database.dialect == "postgresql":
+            fast = FastSignups(database, pool_size=settings.database_pool_size)
         return cls(
             settings=settings,
             database=database,
@@ -82,7 +86,13 @@ class PublicSite:
             pages=pages,
             topics=TopicCatalog(settings.topics),
             limiter=RateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
+            fast_signups=fast,
         )
+
+    async def close(self) -> None:
+        """Release what belongs to the event loop (the app's lifespan calls it)."""
+        if self.fast_signups is not None:
+            await self.fast_signups.close()
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction, in the thread pool (retrying a lost key race)."""
@@ -287,7 +297,10 @@ async def signup_post(request: Request) -> Response:
         return _page(request, "subscribe.html", context, status=422)
     origin = _origin(request, form.form["source"])
     resend = timedelta(minutes=site.settings.confirmation_resend_minutes)
-    await run_in_threadpool(record_signup, site.database, form, origin, resend_after=resend)
+    if site.fast_signups is not None:
+        await site.fast_signups.record(form, origin, resend_after=resend)
+    else:
+        await run_in_threadpool(record_signup, site.database, form, origin, resend_after=resend)
     return _accepted(request, submission)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.common import console, open_db
+from newsletter.cli.common import console, opened_db
 from newsletter.errors import InvalidInput
 from subscribers.segment_store import (
     context_for,
@@ -99,7 +99,7 @@ def add_command(
     if (rule is None) == (short is None):
         raise InvalidInput("--rule", "give either --rule JSON or the short options, not both")
     chosen = _json(rule, "--rule") if rule is not None else short
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         segment = create_segment(
             session,
             name,
@@ -117,7 +117,7 @@ def add_command(
 @app.command("list")
 def list_command() -> None:
     """Segments with how many subscribers match and how many a send would reach now."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         ctx = context_for(session)
         table = Table("name", "matching", "mailable", "description")
         segments = list_segments(session)
@@ -138,7 +138,7 @@ def show_command(
     sample: Annotated[int, typer.Option(help="How many members to show.")] = 10,
 ) -> None:
     """A segment's rule, options, counts and a sample of its members."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         segment = get_segment(session, name)
         ctx = context_for(session)
         rule = rule_of(segment)
@@ -165,6 +165,6 @@ def show_command(
 @app.command("remove")
 def remove_command(name: str) -> None:
     """Delete a segment."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         delete_segment(session, name)
     console.print(f"removed segment {name}", markup=False)

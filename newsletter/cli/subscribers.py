@@ -12,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
 
-from newsletter.cli.common import console, err_console, open_db
+from newsletter.cli.common import console, err_console, opened_db
 from newsletter.cli.mailers import confirmation_mailer
 from newsletter.config import get_settings
+from newsletter.db import Database
 from newsletter.errors import ConfigurationError, InvalidInput
 from newsletter.tokens import TokenSigner
 from subscribers.confirmations import drain_confirmations
@@ -36,8 +37,8 @@ app = typer.Typer(help="Who receives the newsletter.", no_args_is_help=True)
 CLI_ORIGIN = Origin(source="cli", user_agent="newsletter command line")
 
 
-def _topics() -> frozenset[str]:
-    with open_db().transaction() as session:
+def _topics(database: Database) -> frozenset[str]:
+    with database.transaction() as session:
         return known_topics(session, get_settings().topics)
 
 
@@ -56,16 +57,16 @@ def import_command(
 
     Exits 1 when any row was refused (with --strict: nothing was imported).
     """
-    options = ImportOptions(
-        known_topics=_topics(), confirmed=confirmed, source=source, strict=strict
-    )
     try:
         stream = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InvalidInput(str(path), f"cannot be read: {exc.strerror}") from None
-    with stream:
+    with stream, opened_db() as database:
+        options = ImportOptions(
+            known_topics=_topics(database), confirmed=confirmed, source=source, strict=strict
+        )
         try:
-            report = import_csv(open_db(), stream, source_name=path.name, options=options)
+            report = import_csv(database, stream, source_name=path.name, options=options)
         except UnicodeDecodeError as exc:
             raise InvalidInput(path.name, f"is not UTF-8 text ({exc.reason})") from None
     for problem in report.errors:
@@ -90,7 +91,7 @@ def export_command(
     status: Annotated[str | None, typer.Option(help="Only subscribers with this status.")] = None,
 ) -> None:
     """Write subscribers as CSV (the columns `import` reads back)."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         if path is None:
             count = export_csv(session, sys.stdout, status=status)
         else:
@@ -115,9 +116,10 @@ def add_command(
         topics=[t for t in topics.split(",") if t.strip()],
         confirmed=confirmed,
     )
-    known = _topics()
-    with open_db().transaction() as session:
-        subscriber = add_subscriber(session, new, known_topics=known, origin=CLI_ORIGIN)
+    with opened_db() as database:
+        known = _topics(database)
+        with database.transaction() as session:
+            subscriber = add_subscriber(session, new, known_topics=known, origin=CLI_ORIGIN)
     what = "active" if confirmed else "pending (a confirmation mail is queued)"
     console.print(f"added {subscriber.email}: {what}", markup=False)
 
@@ -128,7 +130,7 @@ def list_command(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
 ) -> None:
     """List subscribers, newest first, with a count per status."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         rows = list_subscribers(session, status=status, limit=limit)
         counts = status_counts(session)
         table = Table("email", "name", "status", "topics", "narratives", "source", "since")
@@ -149,7 +151,7 @@ def list_command(
 @app.command("show")
 def show_command(email: str) -> None:
     """Everything about one subscriber, with their consent history."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         subscriber = find_by_email(session, email)
         records = session.scalars(
             select(ConsentRecord)
@@ -182,7 +184,7 @@ def show_command(email: str) -> None:
 @app.command("export-data")
 def export_data_command(email: str) -> None:
     """Print all we hold about one address as JSON (a data-protection access request)."""
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         data = export_personal_data(session, email)
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -195,7 +197,7 @@ def erase_command(
     """Erase a subscriber: anonymise them and suppress the address for good."""
     if not yes:
         typer.confirm(f"Erase {email} for good (it can never be mailed again)?", abort=True)
-    with open_db().transaction() as session:
+    with opened_db() as database, database.transaction() as session:
         result = erase_subscriber(session, email)
     messages = {
         EraseResult.ERASED: "erased; the address is suppressed",
@@ -214,13 +216,14 @@ def send_confirmations_command() -> None:
         raise ConfigurationError(
             f"no confirmation mailer is wired for provider {settings.provider!r} yet"
         )
-    report = drain_confirmations(
-        open_db(),
-        mailer,
-        signer=TokenSigner(settings.signing_key()),
-        public_url=settings.public_url,
-        max_attempts=settings.confirmation_max_attempts,
-    )
+    with opened_db() as database:
+        report = drain_confirmations(
+            database,
+            mailer,
+            signer=TokenSigner(settings.signing_key()),
+            public_url=settings.public_url,
+            max_attempts=settings.confirmation_max_attempts,
+        )
     console.print(
         f"{report.sent} sent, {report.retried} to retry later, {report.failed} failed, "
         f"{report.skipped} no longer needed"

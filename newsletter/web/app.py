@@ -38,8 +38,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.public_site.close()
         if owned:
             database.dispose()
 
