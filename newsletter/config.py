@@ -32,6 +32,16 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default is a SQLite file in the working directory.",
     )
 
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description=(
+            "Connections each web process keeps open; requests beyond it wait for one "
+            "instead of opening (and closing) a new connection each time."
+        ),
+    )
+
     # identity of the publication
     newsletter_name: str = "The Briefing"
     public_url: str = Field(

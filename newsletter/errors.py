@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from newsletter.delivery.base import RecipientResult
@@ -55,14 +55,39 @@ class InvalidToken(NewsletterError):
 class InvalidInput(NewsletterError):
     """A value given to us is not acceptable; ``field`` names it, ``reason`` says why.
 
-    The web layer turns it into a ``422`` whose ``detail`` names the field; the CLI prints
-    ``field: reason`` on one line.
+    ``also`` carries further problems found in the same input, so that a form can show
+    each next to its field. The web layer turns it into a ``422`` whose ``detail`` lists
+    them; the CLI prints ``field: reason`` on one line.
     """
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, *, also: Sequence[InvalidInput] = ()) -> None:
         self.field = field
         self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        self.also = tuple(also)
+        super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems))
+
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """Every (field, reason), this one first."""
+        return [(self.field, self.reason), *((p.field, p.reason) for p in self.also)]
+
+    @classmethod
+    def collect(cls, problems: Sequence[InvalidInput]) -> InvalidInput:
+        """One error carrying several problems (the first is the headline)."""
+        first, *rest = problems
+        return cls(first.field, first.reason, also=rest)
+
+
+def problem_detail(exc: InvalidInput) -> list[dict[str, Any]]:
+    """The ``detail`` of an HTTP 422: one entry per field, shaped like FastAPI's own."""
+    return [
+        {
+            "loc": ["body"] if field == "body" else ["body", field],
+            "msg": reason,
+            "type": "value_error",
+        }
+        for field, reason in exc.problems
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,23 @@
 """Many-row inserts that stay fast on both databases (the CSV importer's write path).
 
-The generic ``executemany`` is slow on PostgreSQL for big batches: SQLAlchemy turns it into
-one ``INSERT … VALUES`` with 12,000 placeholders that the driver re-parses every time, and
-array parameters are no better (the driver escapes each element in Python). So on
-PostgreSQL the whole batch travels as *one* JSON document and the server turns it back into
-rows: ``INSERT … SELECT … FROM jsonb_to_recordset(:rows) AS src(column type, …)``. The
-statement text is the same for every batch and encoding the batch is one C-speed
-``json.dumps``. SQLite's ``executemany`` is a tight C loop already and is used as it is.
+Per-row parameters are the slow part of a big ``executemany``: on PostgreSQL SQLAlchemy
+turns it into one ``INSERT … VALUES`` with 12,000 placeholders that the driver re-parses
+for every batch, and on SQLite each row's values go one by one through the Python type
+processors. So the whole batch travels as *one* JSON document, encoded at C speed, and the
+database turns it back into rows itself: ``jsonb_to_recordset`` on PostgreSQL, ``json_each``
+with ``json_extract`` on SQLite. The statement text is the same for every batch.
+
+Times are written the way each dialect's own type would write them (aware ISO text for
+PostgreSQL; naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` for SQLite, as :class:`UTCDateTime`
+stores them), so rows inserted here read back exactly like rows inserted by the ORM.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    Select,
     String,
     Table,
     Text,
@@ -42,11 +46,13 @@ def one_of(
     target: ColumnElement[Any] | QueryableAttribute[Any],
     values: Collection[str],
 ) -> ColumnElement[bool]:
-    """``target IN values``; on PostgreSQL ``= ANY(array)``, which plans in a fraction of the
-    time of a thousand-item ``IN`` list."""
+    """``target IN values`` with the values as one parameter (``= ANY(array)`` on PostgreSQL,
+    ``IN (SELECT value FROM json_each(…))`` on SQLite): a thousand-item ``IN`` list costs
+    more to compile, send and plan than to run."""
     if connection.dialect.name == "postgresql":
         return target == any_(bindparam(None, list(values), type_=ARRAY(String)))
-    return target.in_(list(values))
+    items = func.json_each(bindparam(None, json.dumps(list(values)), type_=Text))
+    return target.in_(select(items.table_valued("value").c.value))
 
 
 def insert_rows(
@@ -63,37 +69,40 @@ def insert_rows(
     """
     if not rows:
         return {}
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), [{name: row[name] for name in columns} for row in rows])
-        if key is None:
-            return {}
-        keys = [row[key] for row in rows]
-        found = connection.execute(
-            select(table.c[key], table.c.id).where(one_of(connection, table.c[key], keys))
-        )
-        return _as_dict(found)
+    postgres = connection.dialect.name == "postgresql"
     document = json.dumps(
-        [{name: row[name] for name in columns} for row in rows], default=_json_value
+        [{name: row[name] for name in columns} for row in rows],
+        default=partial(_json_value, postgres=postgres),
     )
     source = (
+        _from_postgres(table, columns, document) if postgres else _from_sqlite(columns, document)
+    )
+    statement = insert(table).from_select(list(columns), source)
+    if key is None:
+        connection.execute(statement)
+        return {}
+    if postgres:
+        return _as_dict(connection.execute(statement.returning(table.c[key], table.c.id)))
+    connection.execute(statement)
+    keys = [row[key] for row in rows]
+    found = connection.execute(
+        select(table.c[key], table.c.id).where(one_of(connection, table.c[key], keys))
+    )
+    return _as_dict(found)
+
+
+def _from_postgres(table: Table, columns: Sequence[str], document: str) -> Select[Any]:
+    records = (
         func.jsonb_to_recordset(bindparam("rows", document, type_=Text).cast(JSONB))
         .table_valued(*(column(name, _record_type(table, name)) for name in columns))
         .render_derived(name="src", with_types=True)
     )
-    selected = select(*(source.c[name] for name in columns))
-    statement = insert(table).from_select(list(columns), selected)
-    if key is None:
-        connection.execute(statement)
-        return {}
-    return _as_dict(connection.execute(statement.returning(table.c[key], table.c.id)))
+    return select(*(records.c[name] for name in columns))
 
 
-def _as_dict(rows: Any) -> dict[Any, int]:
-    found: dict[Any, int] = {}
-    for row in rows:
-        assert isinstance(row, Row)
-        found[row[0]] = row[1]
-    return found
+def _from_sqlite(columns: Sequence[str], document: str) -> Select[Any]:
+    items = func.json_each(bindparam("rows", document, type_=Text)).table_valued("value")
+    return select(*(func.json_extract(items.c.value, f"$.{name}") for name in columns))
 
 
 def _record_type(table: Table, name: str) -> TypeEngine[Any]:
@@ -104,15 +113,25 @@ def _record_type(table: Table, name: str) -> TypeEngine[Any]:
     return impl if isinstance(impl, TypeEngine) else column_type
 
 
-def _json_value(value: object) -> str:
+def _as_dict(rows: Any) -> dict[Any, int]:
+    found: dict[Any, int] = {}
+    for row in rows:
+        assert isinstance(row, Row)
+        found[row[0]] = row[1]
+    return found
+
+
+def _json_value(value: object, *, postgres: bool) -> str:
     if isinstance(value, datetime):
-        return _timestamp(value)
+        return _timestamp(value, postgres)
     raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
 
 
 @lru_cache(maxsize=1024)
-def _timestamp(value: datetime) -> str:
-    """ISO text of an aware time (cached: a batch's rows mostly share one import time)."""
+def _timestamp(value: datetime, postgres: bool) -> str:
+    """A time as the dialect stores it (cached: a batch's rows mostly share one time)."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC times only")
-    return value.isoformat()
+    if postgres:
+        return value.isoformat()
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

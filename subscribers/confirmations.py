@@ -19,6 +19,8 @@ configured provider) plugs in at the same seam.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -27,7 +29,8 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database, utcnow
-from newsletter.tokens import Purpose, TokenSigner
+from newsletter.tokens import TokenSigner
+from subscribers.links import confirm_url
 from subscribers.model import QueuedMail, Subscriber
 
 log = logging.getLogger(__name__)
@@ -69,11 +72,6 @@ def queue_confirmation(session: Session, subscriber_id: int, now: datetime) -> N
             available_at=now,
         )
     )
-
-
-def confirm_url(public_url: str, signer: TokenSigner, uid: str) -> str:
-    """The link a confirmation mail carries (signed now: its age counts from the mail)."""
-    return f"{public_url}/confirm/{signer.sign(Purpose.CONFIRM, uid)}"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -186,3 +184,52 @@ def _record_failure(
             )
         mail.locked_until = None
         mail.last_error = reason
+
+
+class ConfirmationSender:
+    """A background thread that drains the queue every ``interval`` seconds until stopped.
+
+    ``newsletter serve`` runs one, so the embedded default sends confirmations with no
+    extra process; a larger deployment can run ``newsletter subscribers send-confirmations
+    --watch`` on other hosts as well (PostgreSQL lets them share the queue).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        mailer: ConfirmationMailer,
+        *,
+        signer: TokenSigner,
+        public_url: str,
+        max_attempts: int,
+        interval: float = 2.0,
+    ) -> None:
+        self._drain: Callable[[], DrainReport] = lambda: drain_confirmations(
+            database, mailer, signer=signer, public_url=public_url, max_attempts=max_attempts
+        )
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="confirmations", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self._drain()
+                if report.handled:
+                    log.info(
+                        "confirmations: %s sent, %s to retry, %s failed, %s skipped",
+                        report.sent,
+                        report.retried,
+                        report.failed,
+                        report.skipped,
+                    )
+            except Exception:  # the database may be briefly away: log, wait, try again
+                log.exception("confirmation drain failed; retrying in %s s", self._interval)
+            self._stop.wait(self._interval)

@@ -19,13 +19,18 @@ are skipped, never revived. No confirmation mail is queued for pending imports.
 from __future__ import annotations
 
 import csv
+import itertools
+import pickle
 import queue
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from itertools import islice
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -107,6 +112,7 @@ class ImportOptions:
     confirmed: bool = False
     source: str | None = "import"
     strict: bool = False
+    started: datetime = field(default_factory=utcnow)  # 'created' of rows without a date
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", clean_source(self.source, "--source"))
@@ -133,10 +139,10 @@ def import_csv(
 ) -> ImportReport:
     """Import subscribers from CSV text; see the module docstring for columns and rules.
 
-    Validation (Python, holding the GIL) and writing (mostly waiting on the database, which
-    releases it) overlap: a writer thread takes each validated batch while the next one is
-    being read. The session is handed over, never shared: only the writer touches it until
-    it has finished.
+    Three things overlap on a big file: this thread reads the CSV, a second process
+    validates it (address checks are most of the CPU time, and a process has its own GIL),
+    and a writer thread inserts what came back while the database works. The session is
+    handed to the writer, never shared: only it touches the session until it has finished.
     """
     reader = csv.reader(stream)
     header = _read_header(reader, source_name)
@@ -145,22 +151,19 @@ def import_csv(
     with database.sessions() as session, session.begin():
         writer = _BatchWriter(session, source_name, options, report)
         try:
-            batch: list[_Row] = []
-            for line, record in _records(reader):
-                row = _validate(record, header, line, source_name, options, report)
-                if row is None:
-                    continue
-                first = seen.setdefault(row.values["email_key"], line)
-                if first != line:
-                    report.skipped.append(
-                        Problem(source_name, line, f"same address as line {first}: skipped")
-                    )
-                    continue
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    writer.put(batch)
-                    batch = []
-            writer.put(batch)
+            chunks = _chunks(_records(reader))
+            for checked in _checked(chunks, header, source_name, options):
+                report.errors.extend(checked.errors)
+                report.skipped.extend(checked.skipped)
+                batch: list[_Row] = []
+                for row in checked.rows:
+                    first = seen.setdefault(row.values["email_key"], row.line)
+                    if first != row.line:
+                        message = f"same address as line {first}: skipped"
+                        report.skipped.append(Problem(source_name, row.line, message))
+                    else:
+                        batch.append(row)
+                writer.put(batch)
         finally:
             writer.close()  # re-raises what the writer hit
         report.skipped.sort(key=_by_line)
@@ -169,6 +172,88 @@ def import_csv(
             report.rolled_back = True
             report.imported = 0
     return report
+
+
+@dataclass
+class _Checked:
+    """One validated chunk: its good rows, its bad rows and the rows skipped on purpose."""
+
+    rows: list[_Row] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+
+
+_Record = tuple[int, list[str] | str]  # (first line, cells or why the CSV is unreadable)
+
+
+def _chunks(records: Iterator[_Record]) -> Iterator[list[_Record]]:
+    while chunk := list(islice(records, BATCH)):
+        yield chunk
+
+
+def _checked(
+    chunks: Iterator[list[_Record]], header: list[str], source_name: str, options: ImportOptions
+) -> Iterator[_Checked]:
+    """Each chunk validated, in order: by a worker process when the file is big enough to
+    pay for starting one (more than two chunks), in this thread otherwise."""
+    first = list(islice(chunks, 3))
+    if len(first) < 3:
+        for chunk in first:
+            yield check_chunk(chunk, header, source_name, options)
+        return
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "subscribers.validation_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    sent = 0
+    failure: list[BaseException] = []
+
+    def feed(to_worker: IO[bytes]) -> None:
+        nonlocal sent
+        try:
+            pickle.dump((header, source_name, options), to_worker)
+            for chunk in itertools.chain(first, chunks):
+                pickle.dump(chunk, to_worker)
+                sent += 1
+        except BaseException as exc:  # e.g. a broken pipe: reported below
+            failure.append(exc)
+        finally:
+            to_worker.close()
+
+    feeder = threading.Thread(target=feed, args=(worker.stdin,), name="csv-validate-feed")
+    feeder.start()
+    received = 0
+    try:
+        while True:
+            try:
+                result = pickle.load(worker.stdout)  # noqa: S301 (our own child, private pipe)
+            except EOFError:
+                break
+            received += 1
+            yield result
+    finally:
+        worker.stdout.close()
+        feeder.join()
+        worker.wait()
+    if failure or worker.returncode != 0 or received != sent:
+        raise RuntimeError(
+            f"the CSV validation worker failed (exit {worker.returncode}, "
+            f"{received} of {sent} chunks): {failure[0] if failure else 'see its stderr'}"
+        )
+
+
+def check_chunk(
+    chunk: list[_Record], header: list[str], source_name: str, options: ImportOptions
+) -> _Checked:
+    """Validate one chunk of records (also what the worker process runs)."""
+    checked = _Checked()
+    for line, record in chunk:
+        row = _validate(record, header, line, source_name, options, checked)
+        if row is not None:
+            checked.rows.append(row)
+    return checked
 
 
 def _by_line(problem: Problem) -> int:
@@ -229,30 +314,30 @@ def _read_header(reader: Reader, source_name: str) -> list[str]:
     return header
 
 
-def _records(reader: Reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
+def _records(reader: Reader) -> Iterator[_Record]:
     """Each record with the line it starts on (a quoted field may span several lines)."""
     line = 2
     while True:
         try:
-            record: list[str] | csv.Error = next(reader)
+            record: list[str] | str = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            record = exc
+            record = f"not readable as CSV: {exc}"
         yield line, record
         line = reader.line_num + 1
 
 
 def _validate(
-    record: list[str] | csv.Error,
+    record: list[str] | str,
     header: list[str],
     line: int,
     source_name: str,
     options: ImportOptions,
-    report: ImportReport,
+    report: _Checked,
 ) -> _Row | None:
-    if isinstance(record, csv.Error):
-        report.errors.append(Problem(source_name, line, f"not readable as CSV: {record}"))
+    if isinstance(record, str):
+        report.errors.append(Problem(source_name, line, record))
         return None
     if not any(cell.strip() for cell in record):
         return None  # blank line
@@ -286,8 +371,9 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
             return None
         if given_status == "pending":
             status = "pending"
-    created = _timestamp(cells.get("created_at"), "created_at") or utcnow()
-    confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at")
+    created = _timestamp(cells.get("created_at"), "created_at", options.started)
+    created = created or options.started
+    confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at", options.started)
     attributes: dict[str, str] = {}
     for name, cell in cells.items():
         if name.startswith(ATTRIBUTE_PREFIX):
@@ -312,7 +398,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
     }
 
 
-def _timestamp(value: str | None, field_name: str) -> datetime | None:
+def _timestamp(value: str | None, field_name: str, now: datetime) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:
@@ -320,7 +406,7 @@ def _timestamp(value: str | None, field_name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(field_name, f"{value!r} is not an ISO date or time") from None
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if parsed > utcnow():
+    if parsed > now:
         raise InvalidInput(field_name, f"{value!r} is in the future")
     return parsed
 
@@ -368,7 +454,7 @@ def _insert(
         SUBSCRIBER_COLUMNS,
         key="email_key",
     )
-    now = utcnow()
+    now = options.started
     consents = [
         consent_values(
             ids[row.values["email_key"]],

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.briefs.model import BriefRow
+from newsletter.db import Database
 
 
 def known_topics(session: Session, configured: Iterable[str]) -> frozenset[str]:
@@ -35,12 +36,16 @@ class TopicCatalog:
         self._topics: frozenset[str] | None = None
         self._read_at = 0.0
 
-    def get(self, session: Session) -> frozenset[str]:
-        now = time.monotonic()
+    def cached(self) -> frozenset[str] | None:
+        """The topics if read recently enough, else ``None`` (then call :meth:`load`)."""
         with self._lock:
-            if self._topics is not None and now - self._read_at < self._ttl:
+            if self._topics is not None and time.monotonic() - self._read_at < self._ttl:
                 return self._topics
-        topics = known_topics(session, self._configured)
+        return None
+
+    def load(self, database: Database) -> frozenset[str]:
+        with database.transaction() as session:
+            topics = known_topics(session, self._configured)
         with self._lock:
-            self._topics, self._read_at = topics, now
+            self._topics, self._read_at = topics, time.monotonic()
         return topics

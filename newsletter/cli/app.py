@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import briefs, campaigns, database, demo, render, sending
+from newsletter.cli import (
+    briefs,
+    campaigns,
+    config,
+    database,
+    demo,
+    render,
+    segments,
+    sending,
+    serve,
+    subscribers,
+)
 from newsletter.cli.common import ErrorReportingGroup, console
 
 app = typer.Typer(
@@ -19,6 +30,9 @@ app = typer.Typer(
 )
 app.add_typer(briefs.app, name="briefs")
 app.add_typer(database.app, name="db")
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(segments.app, name="segments")
+app.command("serve")(serve.serve_command)
 app.command("demo")(demo.demo_command)
 app.command("render")(render.render_command)
 app.add_typer(campaigns.app, name="campaigns")
@@ -26,6 +40,7 @@ app.add_typer(campaigns.digest_app, name="digest")
 app.command("send")(sending.send_command)
 app.command("worker")(sending.worker_command)
 app.command("scheduler")(sending.scheduler_command)
+app.add_typer(config.app, name="config")
 
 
 def _version(value: bool) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -23,6 +25,16 @@ err_console = Console(stderr=True, highlight=False)
 def open_db() -> Database:
     """The configured database, migrated to the current schema."""
     return open_database(get_settings().database_url)
+
+
+@contextmanager
+def opened_db() -> Iterator[Database]:
+    """:func:`open_db` for the length of a command: its connections are closed after it."""
+    database = open_db()
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def report_error(exc: BaseException) -> None:

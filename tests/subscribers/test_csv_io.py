@@ -162,3 +162,20 @@ def test_one_hundred_thousand_rows_import_in_under_ten_seconds(db: Database) -> 
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 100_000
     assert elapsed < 10, f"{elapsed:.1f} s"
+
+
+def test_big_files_are_checked_by_the_worker_process_with_the_same_line_numbers(
+    db: Database,
+) -> None:
+    lines = ["email,name"] + [f"r{i}@example.com,R{i}" for i in range(3_500)]
+    lines[1_500] = "broken-address,X"  # file line 1501
+    lines[3_200] = "r0@example.com,again"  # file line 3201, same as line 2
+    report = _import(db, "\n".join(lines) + "\n", confirmed=True)
+    assert [str(p) for p in report.errors] == [  # type: ignore[attr-defined]
+        "list.csv:1501: email: is not a valid email address: An email address must have an @-sign."
+    ]
+    assert [str(p) for p in report.skipped] == [  # type: ignore[attr-defined]
+        "list.csv:3201: same address as line 2: skipped"
+    ]
+    assert report.imported == 3_498  # type: ignore[attr-defined]
+    assert len(_emails(db)) == 3_498

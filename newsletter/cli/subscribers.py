@@ -1,0 +1,232 @@
+"""`newsletter subscribers …`: import, export, add, list, show, GDPR export and erase."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import select
+
+from newsletter.cli.common import console, err_console, opened_db
+from newsletter.cli.mailers import confirmation_mailer
+from newsletter.config import get_settings
+from newsletter.db import Database
+from newsletter.errors import ConfigurationError, InvalidInput
+from newsletter.tokens import TokenSigner
+from subscribers.confirmations import drain_confirmations
+from subscribers.csv_io import ImportOptions, export_csv, import_csv
+from subscribers.directory import (
+    NewSubscriber,
+    add_subscriber,
+    find_by_email,
+    list_subscribers,
+    status_counts,
+)
+from subscribers.gdpr import EraseResult, erase_subscriber, export_personal_data
+from subscribers.model import ConsentRecord
+from subscribers.signup import Origin
+from subscribers.topics import known_topics
+
+app = typer.Typer(help="Who receives the newsletter.", no_args_is_help=True)
+
+CLI_ORIGIN = Origin(source="cli", user_agent="newsletter command line")
+
+
+def _topics(database: Database) -> frozenset[str]:
+    with database.transaction() as session:
+        return known_topics(session, get_settings().topics)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A CSV file with an 'email' column.")],
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="They opted in elsewhere: make them active.")
+    ] = False,
+    source: Annotated[str, typer.Option(help="Signup source recorded for each row.")] = "import",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Import nothing if any row is bad.")
+    ] = False,
+) -> None:
+    """Import subscribers from CSV; bad rows are reported by line and the rest imported.
+
+    Exits 1 when any row was refused (with --strict: nothing was imported).
+    """
+    try:
+        stream = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InvalidInput(str(path), f"cannot be read: {exc.strerror}") from None
+    with stream, opened_db() as database:
+        options = ImportOptions(
+            known_topics=_topics(database), confirmed=confirmed, source=source, strict=strict
+        )
+        try:
+            report = import_csv(database, stream, source_name=path.name, options=options)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(path.name, f"is not UTF-8 text ({exc.reason})") from None
+    for problem in report.errors:
+        err_console.print(f"error: {problem}", markup=False, soft_wrap=True)
+    for problem in report.skipped:
+        console.print(f"skipped: {problem}", markup=False, soft_wrap=True)
+    status = "active" if confirmed else "pending"
+    if report.rolled_back:
+        err_console.print(f"nothing imported: {len(report.errors)} bad row(s) and --strict")
+    else:
+        console.print(
+            f"{report.imported} imported as {status}, {len(report.skipped)} skipped, "
+            f"{len(report.errors)} bad row(s)"
+        )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    path: Annotated[Path | None, typer.Argument(help="Output file (default: stdout).")] = None,
+    status: Annotated[str | None, typer.Option(help="Only subscribers with this status.")] = None,
+) -> None:
+    """Write subscribers as CSV (the columns `import` reads back)."""
+    with opened_db() as database, database.transaction() as session:
+        if path is None:
+            count = export_csv(session, sys.stdout, status=status)
+        else:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                count = export_csv(session, out, status=status)
+    err_console.print(f"{count} subscriber(s) exported")
+
+
+@app.command("add")
+def add_command(
+    email: str,
+    name: Annotated[str | None, typer.Option(help="The reader's name.")] = None,
+    topics: Annotated[str, typer.Option(help="Comma-separated topics.")] = "",
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Active now; else pending with a mail queued.")
+    ] = False,
+) -> None:
+    """Add one subscriber by hand."""
+    new = NewSubscriber(
+        email=email,
+        name=name,
+        topics=[t for t in topics.split(",") if t.strip()],
+        confirmed=confirmed,
+    )
+    with opened_db() as database:
+        known = _topics(database)
+        with database.transaction() as session:
+            subscriber = add_subscriber(session, new, known_topics=known, origin=CLI_ORIGIN)
+    what = "active" if confirmed else "pending (a confirmation mail is queued)"
+    console.print(f"added {subscriber.email}: {what}", markup=False)
+
+
+@app.command("list")
+def list_command(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+) -> None:
+    """List subscribers, newest first, with a count per status."""
+    with opened_db() as database, database.transaction() as session:
+        rows = list_subscribers(session, status=status, limit=limit)
+        counts = status_counts(session)
+        table = Table("email", "name", "status", "topics", "narratives", "source", "since")
+        for row in rows:
+            table.add_row(
+                Text(row.email or ""),
+                Text(row.name or ""),
+                row.status,
+                Text(", ".join(row.topics)),
+                row.narratives,
+                Text(row.source or ""),
+                f"{row.created_at:%Y-%m-%d}",
+            )
+    console.print(table if rows else "no subscribers yet")
+    console.print(" · ".join(f"{name}: {count}" for name, count in counts.items()))
+
+
+@app.command("show")
+def show_command(email: str) -> None:
+    """Everything about one subscriber, with their consent history."""
+    with opened_db() as database, database.transaction() as session:
+        subscriber = find_by_email(session, email)
+        records = session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.subscriber_id == subscriber.id)
+            .order_by(ConsentRecord.at, ConsentRecord.id)
+        )
+        history = [
+            f"{r.at:%Y-%m-%d %H:%M} {r.kind} from {r.ip or '-'} ({r.source or '-'})"
+            for r in records
+        ]
+    fields = {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": subscriber.status,
+        "topics": ", ".join(subscriber.topics) or "(all)",
+        "narratives": subscriber.narratives,
+        "attributes": json.dumps(subscriber.attributes, ensure_ascii=False),
+        "source": subscriber.source,
+        "created": subscriber.created_at.isoformat(),
+        "confirmed": subscriber.confirmed_at and subscriber.confirmed_at.isoformat(),
+        "unsubscribed": subscriber.unsubscribed_at and subscriber.unsubscribed_at.isoformat(),
+    }
+    for key, value in fields.items():
+        console.print(f"{key:>12}: {value if value is not None else '-'}", markup=False)
+    console.print("     consent:", markup=False)
+    for line in history:
+        console.print(f"              {line}", markup=False)
+
+
+@app.command("export-data")
+def export_data_command(email: str) -> None:
+    """Print all we hold about one address as JSON (a data-protection access request)."""
+    with opened_db() as database, database.transaction() as session:
+        data = export_personal_data(session, email)
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@app.command("erase")
+def erase_command(
+    email: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a subscriber: anonymise them and suppress the address for good."""
+    if not yes:
+        typer.confirm(f"Erase {email} for good (it can never be mailed again)?", abort=True)
+    with opened_db() as database, database.transaction() as session:
+        result = erase_subscriber(session, email)
+    messages = {
+        EraseResult.ERASED: "erased; the address is suppressed",
+        EraseResult.ALREADY_ERASED: "was already erased",
+        EraseResult.NOT_FOUND: "no subscriber with this address; it is suppressed all the same",
+    }
+    console.print(f"{email}: {messages[result]}", markup=False)
+
+
+@app.command("send-confirmations")
+def send_confirmations_command() -> None:
+    """Send the queued confirmation mails now (`newsletter serve` also does it every 2 s)."""
+    settings = get_settings()
+    mailer = confirmation_mailer(settings)
+    if mailer is None:
+        raise ConfigurationError(
+            f"no confirmation mailer is wired for provider {settings.provider!r} yet"
+        )
+    with opened_db() as database:
+        report = drain_confirmations(
+            database,
+            mailer,
+            signer=TokenSigner(settings.signing_key()),
+            public_url=settings.public_url,
+            max_attempts=settings.confirmation_max_attempts,
+        )
+    console.print(
+        f"{report.sent} sent, {report.retried} to retry later, {report.failed} failed, "
+        f"{report.skipped} no longer needed"
+    )
+    if report.failed:
+        raise typer.Exit(1)

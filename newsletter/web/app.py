@@ -1,0 +1,62 @@
+"""The FastAPI app factory: the shell that puts every package's routes into one web app.
+
+``create_app`` opens (and migrates) the configured database, builds the page templates,
+installs the error handlers and the body-size limit, and includes the routers of the
+packages. Packages never build apps themselves; they export a router plus what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from newsletter import __version__
+from newsletter.config import Settings, get_settings
+from newsletter.db import Database, open_database
+from newsletter.web.errors import install_error_handlers
+from newsletter.web.limits import BodySizeLimit
+from newsletter.web.pages import page_templates
+from subscribers.routes import PublicSite
+from subscribers.routes import router as subscribers_router
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """The web app for ``settings`` (default: from the environment).
+
+    ``database`` lets a caller share an already open database (tests, the benchmark);
+    otherwise the configured one is opened here and closed when the app shuts down.
+    """
+    settings = settings or get_settings()
+    owned = database is None
+    database = database or open_database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        pool_timeout=30,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.public_site.close()
+        if owned:
+            database.dispose()
+
+    app = FastAPI(
+        title=settings.newsletter_name,
+        version=__version__,
+        summary="Subscribe, confirm, choose what to receive, unsubscribe.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    pages = page_templates(settings)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.public_site = PublicSite.build(settings, database, pages)
+    install_error_handlers(app, pages)
+    app.include_router(subscribers_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,29 @@
+"""The Jinja2 environment of the web pages (``templates/web``): autoescaped, strict.
+
+Built once by the app factory and handed to every package's routes, so all public pages
+share one layout and one set of globals (the publication's name and language).
+"""
+
+from __future__ import annotations
+
+import jinja2
+from starlette.templating import Jinja2Templates
+
+from newsletter.config import Settings
+from newsletter.resources import data_path
+
+
+def page_templates(settings: Settings) -> Jinja2Templates:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(data_path("templates") / "web"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.update(
+        newsletter_name=settings.newsletter_name,
+        language=settings.language,
+        postal_address=settings.postal_address,
+    )
+    return Jinja2Templates(env=environment)

@@ -1,0 +1,512 @@
+"""The public pages and JSON API of subscribing: signup, confirm, preferences, unsubscribe.
+
+An ``APIRouter`` that the web shell includes; what it needs (settings, database, signer,
+page templates) comes from a :class:`PublicSite` the shell puts on ``app.state``. Routes
+only translate HTTP: validation lives in :mod:`subscribers.forms`, decisions in the
+service modules, and database work runs in the thread pool so the event loop never waits.
+
+Answers never tell whether an address is known (no enumeration), token pages are never
+cached, framed or leaked through ``Referer``, and ``GET /unsubscribe/{token}`` only shows a
+button: link scanners follow GETs, so only a ``POST`` (the button, or an RFC 8058 one-click
+request from a mail client) unsubscribes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal, TypeVar, cast
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
+from newsletter.tokens import Purpose, TokenSigner
+from subscribers.fast_signup import FastSignups, record_signup
+from subscribers.forms import (
+    Submission,
+    honeypot_filled,
+    preferences_form,
+    read_submission,
+    signup_form,
+    wants_unsubscribe,
+)
+from subscribers.links import preferences_url, unsubscribe_url
+from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
+from subscribers.preferences import unsubscribe, update_preferences
+from subscribers.ratelimit import RateLimiter
+from subscribers.signup import (
+    ConfirmResult,
+    Origin,
+    confirm,
+    find_by_uid,
+    retrying_unique,
+)
+from subscribers.topics import TopicCatalog
+
+T = TypeVar("T")
+
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+TOKEN_PAGE = {**PRIVATE, "X-Frame-Options": "DENY"}
+ACCEPTED = (
+    "If this address can receive our newsletter, a mail with a confirmation link is on its "
+    "way. Nothing is sent until you confirm."
+)
+
+
+@dataclass(frozen=True)
+class PublicSite:
+    """What the public routes need; built once by the app factory."""
+
+    settings: Settings
+    database: Database
+    signer: TokenSigner
+    pages: Jinja2Templates
+    topics: TopicCatalog
+    limiter: RateLimiter
+    fast_signups: FastSignups | None  # PostgreSQL only
+
+    @classmethod
+    def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> PublicSite:
+        fast = None
+        if database.dialect == "postgresql":
+            fast = FastSignups(database, pool_size=settings.database_pool_size)
+        return cls(
+            settings=settings,
+            database=database,
+            signer=TokenSigner(settings.signing_key()),
+            pages=pages,
+            topics=TopicCatalog(settings.topics),
+            limiter=RateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
+            fast_signups=fast,
+        )
+
+    async def close(self) -> None:
+        """Release what belongs to the event loop (the app's lifespan calls it)."""
+        if self.fast_signups is not None:
+            await self.fast_signups.close()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, in the thread pool (retrying a lost key race)."""
+        return await run_in_threadpool(retrying_unique, self.database, work)
+
+    async def known_topics(self) -> frozenset[str]:
+        cached = self.topics.cached()
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(self.topics.load, self.database)
+
+
+def _site(request: Request) -> PublicSite:
+    return cast(PublicSite, request.app.state.public_site)
+
+
+def _origin(request: Request, source: str | None = None) -> Origin:
+    return Origin(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        source=source,
+    )
+
+
+def _page(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] = PRIVATE,
+) -> Response:
+    return _site(request).pages.TemplateResponse(
+        request, name, dict(context), status_code=status, headers=dict(headers)
+    )
+
+
+def _problems(exc: InvalidInput) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for field, reason in exc.problems:
+        found.setdefault(field, reason)
+    return found
+
+
+def _json_problem(exc: InvalidInput) -> JSONResponse:
+    return JSONResponse({"detail": problem_detail(exc)}, status_code=422, headers=PRIVATE)
+
+
+# --- documentation of the bodies and answers (the OpenAPI spec schemathesis tests) -------
+
+
+class SignupBody(BaseModel):
+    email: str = Field(max_length=320, description="The address to subscribe.")
+    name: str | None = Field(default=None, max_length=100)
+    topics: list[str] = Field(default_factory=list, max_length=50)
+    source: str | None = Field(default=None, max_length=100, description="Which form it was.")
+    website: str | None = Field(default=None, description="Leave empty (a trap for bots).")
+
+
+class PreferencesBody(BaseModel):
+    name: str | None = Field(default=None, max_length=100)
+    topics: list[str] = Field(default_factory=list, max_length=50)
+    narratives: Literal["all", "facts-only", "no-forecast"] = "all"
+    action: Literal["save", "unsubscribe"] = "save"
+
+
+class OneClickBody(BaseModel):
+    List_Unsubscribe: Literal["One-Click"] | None = Field(
+        default=None, alias="List-Unsubscribe", description="RFC 8058 one-click (optional)."
+    )
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"]
+    detail: str
+
+
+class PreferencesOut(BaseModel):
+    status: str
+    name: str | None
+    topics: list[str]
+    narratives: str
+
+
+class Unsubscribed(BaseModel):
+    status: Literal["unsubscribed"]
+
+
+class ProblemItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    detail: list[ProblemItem] | str
+
+
+def _body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True)
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {
+                "application/json": {"schema": schema},
+                "application/x-www-form-urlencoded": {"schema": schema},
+            },
+        }
+    }
+
+
+HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, **HTML}
+
+
+def _both(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"description": description, "model": model, **HTML}
+
+
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: _both("The body could not be read (e.g. a file in a form).", Problems),
+    413: {"description": "The body is too large.", "model": Problems},
+    422: _both("A field is wrong: `detail` names it and says why.", Problems),
+}
+BAD_TOKEN: dict[int | str, dict[str, Any]] = {
+    400: _both("The link was altered or has expired.", Problems),
+    404: _both("The link names no subscription (it was erased).", Problems),
+}
+Token = Annotated[str, Path(max_length=200, description="The signed token from the mail.")]
+
+router = APIRouter(tags=["subscribers"])
+
+
+# --- signup --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/subscribe",
+    response_class=Response,
+    responses={200: _html("The signup form (embeddable: `?embed=1` drops the page chrome).")},
+)
+async def signup_page(
+    request: Request, embed: Annotated[bool, Query(description="Compact, for iframes.")] = False
+) -> Response:
+    topics = await _site(request).known_topics()
+    context = {"topics": sorted(topics), "values": {}, "errors": {}, "embed": embed}
+    return _page(request, "subscribe.html", context)
+
+
+@router.post(
+    "/subscribe",
+    response_class=Response,
+    status_code=202,
+    openapi_extra=_body(SignupBody),
+    responses={
+        202: {
+            "description": "Accepted (JSON): the same answer for every address.",
+            "model": Accepted,
+        },
+        200: _html("Accepted (form): 'check your inbox'."),
+        303: {"description": "Accepted (form) when a thank-you page is configured."},
+        429: _both("Too many signups from this address: see Retry-After.", Problems),
+        **BAD_BODY,
+    },
+)
+async def signup_post(request: Request) -> Response:
+    site = _site(request)
+    wait = site.limiter.hit(request.client.host if request.client else "-")
+    if wait is not None:
+        headers = {**PRIVATE, "Retry-After": RateLimiter.retry_after_header(wait)}
+        message = "Too many signups from your network just now. Please try again later."
+        if "text/html" in request.headers.get("accept", ""):
+            return _page(
+                request,
+                "error.html",
+                {"status": 429, "message": message},
+                status=429,
+                headers=headers,
+            )
+        return JSONResponse({"detail": message}, status_code=429, headers=headers)
+    try:
+        submission = await read_submission(request)
+    except InvalidInput as exc:
+        return _json_problem(exc)
+    if honeypot_filled(submission):
+        return _accepted(request, submission)  # a bot: the usual answer, nothing written
+    topics = await site.known_topics()
+    try:
+        form = signup_form(submission, topics)
+    except InvalidInput as exc:
+        if submission.kind == "json":
+            return _json_problem(exc)
+        context = {
+            "topics": sorted(topics),
+            "values": submission.fields,
+            "errors": _problems(exc),
+            "embed": request.query_params.get("embed") == "1",
+        }
+        return _page(request, "subscribe.html", context, status=422)
+    origin = _origin(request, form.form["source"])
+    resend = timedelta(minutes=site.settings.confirmation_resend_minutes)
+    if site.fast_signups is not None:
+        await site.fast_signups.record(form, origin, resend_after=resend)
+    else:
+        await run_in_threadpool(record_signup, site.database, form, origin, resend_after=resend)
+    return _accepted(request, submission)
+
+
+def _accepted(request: Request, submission: Submission) -> Response:
+    if submission.kind == "json":
+        return JSONResponse(
+            {"status": "accepted", "detail": ACCEPTED}, status_code=202, headers=PRIVATE
+        )
+    thank_you = _site(request).settings.thank_you_url
+    if thank_you:
+        return RedirectResponse(thank_you, status_code=303, headers=PRIVATE)
+    return _page(request, "pending.html", {"message": ACCEPTED})
+
+
+# --- confirm -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/confirm/{token}",
+    response_class=Response,
+    responses={
+        200: _html("Confirmed (or already confirmed)."),
+        410: _html("The subscription was closed since the mail was sent."),
+        **BAD_TOKEN,
+    },
+)
+async def confirm_page(request: Request, token: Token) -> Response:
+    site = _site(request)
+    max_age = site.settings.confirmation_expiry_hours * 3600
+    try:
+        uid = site.signer.verify(Purpose.CONFIRM, token, max_age=max_age)
+    except InvalidToken as exc:
+        return _invalid_link(request, exc)
+    origin = _origin(request)
+    try:
+        result = await site.run(lambda session: confirm(session, uid, origin))
+    except NotFoundError as exc:
+        return _invalid_link(request, exc, status=404)
+    if result is ConfirmResult.CLOSED:
+        message = "This subscription was closed after the mail was sent. You can sign up again."
+        return _invalid_link(request, InvalidToken(message), status=410)
+    context = {
+        "already": result is ConfirmResult.ALREADY_ACTIVE,
+        "preferences_url": preferences_url(site.settings.public_url, site.signer, uid),
+    }
+    return _page(request, "confirmed.html", context, headers=TOKEN_PAGE)
+
+
+def _invalid_link(request: Request, exc: Exception, *, status: int = 400) -> Response:
+    expired = isinstance(exc, InvalidToken) and exc.expired
+    context = {"message": str(exc), "expired": expired}
+    return _page(request, "link_invalid.html", context, status=status, headers=TOKEN_PAGE)
+
+
+# --- preferences ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/preferences/{token}",
+    response_class=Response,
+    responses={200: _html("The preferences form."), **BAD_TOKEN},
+)
+async def preferences_page(request: Request, token: Token) -> Response:
+    site = _site(request)
+    try:
+        uid = site.signer.verify(Purpose.PREFERENCES, token)
+        subscriber = await site.run(lambda session: find_by_uid(session, uid))
+    except (InvalidToken, NotFoundError) as exc:
+        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    return await _preferences(request, subscriber, {}, saved=False)
+
+
+async def _preferences(
+    request: Request,
+    subscriber: Subscriber,
+    errors: dict[str, str],
+    *,
+    saved: bool,
+    values: Mapping[str, Any] | None = None,
+) -> Response:
+    site = _site(request)
+    topics = set(await site.known_topics()) | set(subscriber.topics)
+    context = {
+        "subscriber": subscriber,
+        "values": values
+        or {
+            "name": subscriber.name or "",
+            "topics": list(subscriber.topics),
+            "narratives": subscriber.narratives,
+        },
+        "topics": sorted(topics),
+        "narrative_choices": NARRATIVE_DISPLAYS,
+        "errors": errors,
+        "saved": saved,
+        "unsubscribe_url": unsubscribe_url(site.settings.public_url, site.signer, subscriber.uid),
+    }
+    return _page(
+        request, "preferences.html", context, status=422 if errors else 200, headers=TOKEN_PAGE
+    )
+
+
+@router.post(
+    "/preferences/{token}",
+    response_class=Response,
+    openapi_extra=_body(PreferencesBody),
+    responses={
+        200: _both("Saved (or unsubscribed, with action=unsubscribe).", PreferencesOut),
+        **BAD_TOKEN,
+        **BAD_BODY,
+    },
+)
+async def preferences_post(request: Request, token: Token) -> Response:
+    site = _site(request)
+    try:
+        uid = site.signer.verify(Purpose.PREFERENCES, token)
+        subscriber = await site.run(lambda session: find_by_uid(session, uid))
+    except (InvalidToken, NotFoundError) as exc:
+        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    try:
+        submission = await read_submission(request)
+    except InvalidInput as exc:
+        return _json_problem(exc)
+    origin = _origin(request)
+    if wants_unsubscribe(submission):
+        await site.run(lambda session: unsubscribe(session, uid, origin))
+        if submission.kind == "json":
+            subscriber.status = (
+                "unsubscribed" if subscriber.status in ("pending", "active") else subscriber.status
+            )
+            return _preferences_json(subscriber)
+        return _unsubscribed(request, submission)
+    topics = set(await site.known_topics()) | set(subscriber.topics)
+    try:
+        chosen = preferences_form(submission, topics)
+    except InvalidInput as exc:
+        if submission.kind == "json":
+            return _json_problem(exc)
+        return await _preferences(
+            request, subscriber, _problems(exc), saved=False, values=submission.fields
+        )
+    updated = await site.run(lambda session: update_preferences(session, uid, chosen, origin))
+    if submission.kind == "json":
+        return _preferences_json(updated)
+    return await _preferences(request, updated, {}, saved=True)
+
+
+def _preferences_json(subscriber: Subscriber) -> JSONResponse:
+    body = {
+        "status": subscriber.status,
+        "name": subscriber.name,
+        "topics": subscriber.topics,
+        "narratives": subscriber.narratives,
+    }
+    return JSONResponse(body, headers=PRIVATE)
+
+
+# --- unsubscribe ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/unsubscribe/{token}",
+    response_class=Response,
+    responses={
+        200: _html("A page with one button; nothing changes until it is pressed."),
+        **BAD_TOKEN,
+    },
+)
+async def unsubscribe_page(request: Request, token: Token) -> Response:
+    site = _site(request)
+    try:
+        uid = site.signer.verify(Purpose.UNSUBSCRIBE, token)
+        subscriber = await site.run(lambda session: find_by_uid(session, uid))
+    except (InvalidToken, NotFoundError) as exc:
+        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    context = {"email": subscriber.email, "status": subscriber.status}
+    return _page(request, "unsubscribe.html", context, headers=TOKEN_PAGE)
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=Response,
+    openapi_extra=_body(OneClickBody, required=False),
+    responses={
+        200: _both("Unsubscribed (also when it already was).", Unsubscribed),
+        **BAD_TOKEN,
+        413: {"description": "The body is too large.", "model": Problems},
+    },
+)
+async def unsubscribe_post(request: Request, token: Token) -> Response:
+    """Unsubscribe. The body is not needed: RFC 8058's ``List-Unsubscribe=One-Click`` form,
+    the page's button and an empty POST all do the same."""
+    site = _site(request)
+    try:
+        uid = site.signer.verify(Purpose.UNSUBSCRIBE, token)
+    except InvalidToken as exc:
+        return _invalid_link(request, exc)
+    origin = _origin(request)
+    try:
+        await site.run(lambda session: unsubscribe(session, uid, origin))
+    except NotFoundError as exc:
+        return _invalid_link(request, exc, status=404)
+    json_body = "json" in request.headers.get("content-type", "")
+    return _unsubscribed(request, Submission("json" if json_body else "form", {}))
+
+
+def _unsubscribed(request: Request, submission: Submission) -> Response:
+    if submission.kind == "json":
+        return JSONResponse({"status": "unsubscribed"}, headers=PRIVATE)
+    return _page(request, "unsubscribed.html", {}, headers=TOKEN_PAGE)
