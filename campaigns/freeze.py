@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select
@@ -22,9 +23,17 @@ from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
+from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.compile import compile_variant
 from newsletter.render.context import CompileContext
 from newsletter.render.options import VariantOptions
+from newsletter.render.recipient import (
+    FIRST_NAME,
+    FIRST_NAME_HTML,
+    PREFERENCES_URL,
+    UNSUBSCRIBE_URL,
+    VIEW_ONLINE_URL,
+)
 from newsletter.render.variant import CompiledVariant
 from subscribers.model import Segment
 from subscribers.segment_store import context_for, options_of, rule_of
@@ -123,6 +132,27 @@ def compile_campaign(
     return compiled
 
 
+def web_version(
+    session: Session, campaign: Campaign, settings: Settings, options: VariantOptions, name: str
+) -> str:
+    """The variant as the archive and view-online link show it: every brief (no size budget,
+    so the "more online" anchors exist), no tracking, and no one's personal data: the
+    greeting uses the fallback name and the personal links lead to the signup page."""
+    context = CompileContext.from_settings(
+        settings, campaign.issue_date, variant=name, fit_to_budget=False
+    )
+    variant = compile_variant(campaign_briefs(session, campaign), options, context)
+    signup = f"{context.public_url}/subscribe"
+    neutral = {
+        FIRST_NAME: variant.name_fallback,
+        FIRST_NAME_HTML: escape(variant.name_fallback, quote=True),
+        UNSUBSCRIBE_URL: signup,
+        PREFERENCES_URL: signup,
+        VIEW_ONLINE_URL: f"{context.public_url}/archive/{campaign.id}",
+    }
+    return PlaceholderTemplate(variant.html).fill(neutral)
+
+
 def freeze_campaign(database: Database, campaign_id: int, settings: Settings) -> FreezeResult:
     """Compile, store and queue; the campaign is ``sending`` when this returns."""
     with database.transaction() as session:
@@ -143,6 +173,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
                 preheader=variant.preheader,
                 html=variant.html,
                 text=variant.text,
+                web_html=web_version(session, campaign, settings, options, name),
                 links=[dataclasses.asdict(link) for link in variant.links],
                 warnings=list(variant.warnings),
                 brief_slugs=list(variant.brief_slugs),

@@ -125,6 +125,9 @@ class Variant(Base):
     preheader: Mapped[str] = mapped_column(String(1000))
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+    web_html: Mapped[str] = mapped_column(
+        Text, doc="The web version: every brief, no personal data, no tracking."
+    )
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[str]] = mapped_column(default=list)
     brief_slugs: Mapped[list[str]] = mapped_column(default=list)

@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.Column('preheader', sa.String(length=1000), nullable=False),
     sa.Column('html', sa.Text(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('web_html', sa.Text(), nullable=False),
     sa.Column('links', sa.JSON(), nullable=False),
     sa.Column('warnings', sa.JSON(), nullable=False),
     sa.Column('brief_slugs', sa.JSON(), nullable=False),

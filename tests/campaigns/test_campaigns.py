@@ -152,3 +152,19 @@ def test_a_segment_that_selects_no_brief_stops_the_freeze(db: Database) -> None:
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Variant)) == 0
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 2
+
+
+def test_the_web_version_has_every_brief_and_nothing_personal(db: Database) -> None:
+    slugs = import_examples(db)
+    add_subscribers(db, 2)
+    campaign_id = make(db, brief_slugs=slugs)
+    freeze_campaign(db, campaign_id, Settings())  # outbox: first-party tracking in the email
+    with db.transaction() as session:
+        variant = session.scalar(select(Variant))
+        assert variant is not None
+        assert variant.online_slugs, "twelve briefs should not all fit the email's size budget"
+        for slug in slugs:
+            assert f'id="brief-{slug}"' in variant.web_html
+        assert "/t/o/" in variant.html and "/t/c/" in variant.html
+        for trace in ("%%nl_", "/t/o/", "/t/c/", "/unsubscribe/", "/preferences/"):
+            assert trace not in variant.web_html
