@@ -16,7 +16,9 @@ from newsletter.briefs.model import BriefRow
 from newsletter.db import Database
 from newsletter.errors import NotFoundError
 
-DIGEST_SUBJECT = "{{ newsletter_name }} · week {{ issue_date.strftime('%V') }}: {{ first_title }}"
+DIGEST_SUBJECT = (
+    "{{ newsletter_name }} weekly · {{ issue_date.strftime('%d %B') }}: {{ first_title }}"
+)
 
 
 @dataclass(frozen=True)

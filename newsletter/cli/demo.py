@@ -1,24 +1,101 @@
 """`newsletter demo`: the whole job end to end on embedded defaults, narrated step by step.
 
-One function that grows with the product: import the sample briefs, then (as the features
-land) add subscribers, compile the weekly digest, send it to the outbox and report.
+One function that grows with the product: import the sample briefs, add sample subscribers
+in three segments, create this week's digest, send it to the local outbox, and report.
+Running it again is safe: what exists is reused, nothing is sent twice.
 """
 
 from __future__ import annotations
 
+import mailbox
+
+from rich.table import Table
+from sqlalchemy import func, select
+
+from campaigns.digest import create_weekly_digest
+from campaigns.model import Delivery, Variant
+from campaigns.sending import send_campaign
+from campaigns.service import get_campaign
+from campaigns.weeks import IsoWeek
 from newsletter.briefs.importer import import_briefs
 from newsletter.cli.common import console, open_db
-from newsletter.config import get_settings
+from newsletter.config import Settings, get_settings
+from newsletter.db import Database
+from newsletter.errors import ConflictError
 from newsletter.resources import data_path
+from subscribers.directory import NewSubscriber, add_subscriber
+from subscribers.model import Segment, Subscriber
+from subscribers.segment_store import create_segment
+from subscribers.signup import Origin
+
+# (email, name, topics, narrative display)
+SAMPLE_READERS: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
+    ("amara.okafor@example.org", "Amara", ("economy", "europe"), "all"),
+    ("jonas.lindqvist@example.org", "Jonas", ("tech", "ai"), "all"),
+    ("sofia.marquez@example.org", "Sofía", ("climate", "energy"), "all"),
+    ("wei.zhang@example.org", "Wei", ("science", "space", "tech"), "all"),
+    ("olena.kovalenko@example.org", "Олена", ("ukraine", "europe"), "all"),
+    ("malik.haddad@example.org", "Malik", ("middle-east", "politics"), "all"),
+    ("priya.raman@example.org", "Priya", ("health", "science"), "all"),
+    ("tom.becker@example.org", None, ("economy", "uk"), "all"),
+    ("lucia.ferri@example.org", "Lucia", ("tech", "economy"), "facts-only"),
+    ("kenji.sato@example.org", "Kenji", ("sports", "economy"), "facts-only"),
+    ("nadia.benali@example.org", "Nadia", ("politics", "us"), "facts-only"),
+    ("erik.nilsen@example.org", "Erik", (), "all"),
+    ("grace.mensah@example.org", "Grace", ("climate",), "no-forecast"),
+    ("ivan.petrov@example.org", "Ivan", ("ukraine", "energy"), "no-forecast"),
+)
+
+# (name, rule, variant options, description)
+SAMPLE_SEGMENTS: tuple[tuple[str, dict[str, object], dict[str, object], str], ...] = (
+    (
+        "quick-read",
+        {"type": "narratives", "in": ["facts-only"]},
+        {
+            "narratives": "facts-only",
+            "greeting": "Morning {name} — just the facts today.",
+            "name_fallback": "there",
+        },
+        "Readers who asked for facts only",
+    ),
+    (
+        "markets-and-tech",
+        {"type": "topics", "any": ["economy", "tech", "ai"]},
+        {
+            "topics": ["economy", "tech", "ai", "uk", "us"],
+            "order": "topics",
+            "intro": "Markets and technology first this week.",
+            "subject": "{{ newsletter_name }} · markets & tech: {{ first_title }}",
+        },
+        "Readers following the economy and technology",
+    ),
+    (
+        "everyone-else",
+        {"type": "everyone"},
+        {"intro": "Here is the week in review, with every side of each story."},
+        "Everybody else gets the full digest",
+    ),
+)
 
 
 def demo_command() -> None:
     """Run the main job end to end on the configured (by default embedded) database."""
     settings = get_settings()
     console.rule("[bold]newsletter demo")
-    console.print(f"database: {settings.database_url}")
+    console.print(f"database: {settings.database_url} · provider: {settings.provider}")
     database = open_db()
+    try:
+        _import_briefs(database)
+        _add_readers(database)
+        _add_segments(database)
+        campaign_id = _digest(database)
+        _send(database, settings, campaign_id)
+        _report(database, settings, campaign_id)
+    finally:
+        database.dispose()
 
+
+def _import_briefs(database: Database) -> None:
     console.rule("1. import the sample briefs")
     imported = import_briefs(database, [data_path("examples") / "briefs"], mark_ready=True)
     for item in imported:
@@ -29,3 +106,96 @@ def demo_command() -> None:
             f"topics {', '.join(brief.topics) or '-'}"
         )
     console.print(f"{len(imported)} briefs imported and marked ready")
+
+
+def _add_readers(database: Database) -> None:
+    console.rule("2. add sample subscribers (confirmed)")
+    added = 0
+    with database.transaction() as session:
+        known = {topic for _, _, topics, _ in SAMPLE_READERS for topic in topics}
+        for email, name, topics, narratives in SAMPLE_READERS:
+            exists = session.scalar(select(Subscriber).where(Subscriber.email == email))
+            if exists is not None:
+                continue
+            subscriber = add_subscriber(
+                session,
+                NewSubscriber(email, name, list(topics), confirmed=True, source="demo"),
+                known_topics=known,
+                origin=Origin(source="demo"),
+            )
+            subscriber.narratives = narratives
+            added += 1
+        total = session.scalar(
+            select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
+        )
+    console.print(f"{added} added; {total} active subscribers in all")
+
+
+def _add_segments(database: Database) -> None:
+    console.rule("3. segments (first match wins)")
+    with database.transaction() as session:
+        for name, rule, options, description in SAMPLE_SEGMENTS:
+            if session.scalar(select(Segment.id).where(Segment.name == name)) is None:
+                create_segment(session, name, rule, options=options, description=description)
+            console.print(f"[bold]{name}[/]: {description}")
+
+
+def _digest(database: Database) -> int:
+    console.rule("4. this week's digest")
+    week = IsoWeek.current()
+    result = create_weekly_digest(
+        database, week, segment_names=tuple(name for name, *_ in SAMPLE_SEGMENTS)
+    )
+    state = "created" if result.created else "already existed"
+    console.print(
+        f"digest {week} {state}: campaign {result.campaign_id} with "
+        f"{len(result.brief_slugs)} briefs"
+    )
+    return result.campaign_id
+
+
+def _send(database: Database, settings: Settings, campaign_id: int) -> None:
+    console.rule("5. send it to the outbox")
+    try:
+        report = send_campaign(database, settings, campaign_id)
+    except ConflictError as exc:
+        console.print(f"not sent again: {exc}")
+        return
+    if report.freeze is not None:
+        for variant in report.freeze.variants:
+            console.print(
+                f"variant [bold]{variant.name}[/]: {variant.recipients} recipients, "
+                f"{variant.size_bytes / 1000:.0f} KB, subject “{variant.subject}”"
+            )
+    console.print(f"campaign {campaign_id}: {report.status}")
+
+
+def _report(database: Database, settings: Settings, campaign_id: int) -> None:
+    console.rule("6. report")
+    table = Table("segment", "recipients", "sent", "failed", "unknown", "skipped")
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        rows = session.execute(
+            select(Variant.name, Delivery.status, func.count())
+            .join(Delivery, Delivery.variant_id == Variant.id)
+            .where(Variant.campaign_id == campaign_id)
+            .group_by(Variant.position, Variant.name, Delivery.status)
+            .order_by(Variant.position)
+        ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for name, status, count in rows:
+        counts.setdefault(name, {})[status] = int(count)
+    for name, by_status in counts.items():
+        table.add_row(
+            name,
+            str(sum(by_status.values())),
+            *(str(by_status.get(s, 0)) for s in ("sent", "failed", "unknown", "skipped")),
+        )
+    console.print(table)
+    outbox = settings.outbox.resolve()
+    if outbox.is_dir():
+        messages = len(mailbox.Maildir(outbox, create=False))
+        console.print(
+            f"{messages} messages in the outbox: {outbox}/new (open them in a mail client)"
+        )
+    console.print(f"campaign {campaign.id} “{campaign.name}”: {campaign.status}")

@@ -1,0 +1,29 @@
+"""`newsletter demo` runs the whole job on embedded defaults, and again without resending."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from newsletter.cli.app import app
+from newsletter.cli.demo import SAMPLE_READERS
+
+
+def test_demo_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    out = " ".join(first.stdout.split())
+    assert "12 briefs imported and marked ready" in out
+    assert f"{len(SAMPLE_READERS)} added" in out
+    assert "campaign 1: sent" in out
+    box = mailbox.Maildir(tmp_path / "outbox", create=False)
+    assert len(box) == len(SAMPLE_READERS)
+    assert (tmp_path / "newsletter.db").exists()
+
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 0, again.output
+    assert "not sent again" in " ".join(again.stdout.split())
+    assert len(mailbox.Maildir(tmp_path / "outbox", create=False)) == len(SAMPLE_READERS)
