@@ -48,6 +48,7 @@ from subscribers.fields import (
     clean_topics,
 )
 from subscribers.model import (
+    NEW_SUBSCRIBER_COLUMNS,
     STATUSES,
     ConsentRecord,
     Subscriber,
@@ -89,20 +90,7 @@ TOPIC_SEPARATORS = re.compile(r"[;,|]")
 # behind a ' (the spreadsheet convention for "this is text"), and take it off on import.
 FORMULA_START = ("=", "+", "-", "@")
 BATCH = 1000
-SUBSCRIBER_COLUMNS = (
-    "uid",
-    "email",
-    "email_key",
-    "email_hash",
-    "name",
-    "status",
-    "topics",
-    "narratives",
-    "attributes",
-    "source",
-    "created_at",
-    "confirmed_at",
-)
+SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at")
 CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
 
 
