@@ -434,12 +434,14 @@ async def preferences_post(request: Request, token: Token) -> Response:
         return _json_problem(exc)
     origin = _origin(request)
     if wants_unsubscribe(submission):
-        await site.run(lambda session: unsubscribe(session, uid, origin))
+
+        def leave(session: Session) -> Subscriber:
+            unsubscribe(session, uid, origin)
+            return find_by_uid(session, uid)
+
+        left = await site.run(leave)
         if submission.kind == "json":
-            subscriber.status = (
-                "unsubscribed" if subscriber.status in ("pending", "active") else subscriber.status
-            )
-            return _preferences_json(subscriber)
+            return _preferences_json(left)
         return _unsubscribed(request, submission)
     topics = set(await site.known_topics()) | set(subscriber.topics)
     try:
