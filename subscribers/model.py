@@ -77,7 +77,9 @@ class Subscriber(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     email: Mapped[str | None] = mapped_column(String(320))
     email_key: Mapped[str | None] = mapped_column(String(320), unique=True)
-    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_hash: Mapped[str | None] = mapped_column(
+        String(64), doc="Not indexed: lookups go by email_key; suppression joins by its own key."
+    )
     name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     topics: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
