@@ -41,7 +41,7 @@ def serve_command(
     console.print(f"serving on http://{host}:{port}/subscribe (public URL {settings.public_url})")
     try:
         uvicorn.run(
-            "newsletter.web.app:create_app",
+            "newsletter.web.app:served_app",
             factory=True,
             host=host,
             port=port,
