@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -116,8 +116,9 @@ class ImportReport:
     rolled_back: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
+    """A valid row: its line in the file and the column values (a tuple: cheap to pickle)."""
+
     line: int
     values: dict[str, Any]
 
