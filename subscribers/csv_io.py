@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, Problem
 from subscribers.addresses import parse_address
-from subscribers.bulk import insert_rows, one_of
+from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
     clean_attribute_key,
     clean_name,
@@ -435,6 +435,18 @@ def _insert(
             continue
         report.skipped.append(Problem(source_name, row.line, reason))
     if not fresh:
+        return
+    if connection.dialect.name == "postgresql":
+        rows = [{**row.values, "line": row.line} for row in fresh]
+        report.imported += insert_with_import_consent(
+            connection,
+            table_of(Subscriber),
+            table_of(ConsentRecord),
+            rows,
+            SUBSCRIBER_COLUMNS,
+            file=source_name,
+            now=options.started,
+        )
         return
     ids = insert_rows(
         connection,
