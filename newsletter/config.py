@@ -33,12 +33,12 @@ class Settings(BaseSettings):
     )
 
     database_pool_size: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=500,
         description=(
-            "Connections each web process keeps open; requests beyond it wait for one "
-            "instead of opening (and closing) a new connection each time."
+            "Connections a web process keeps per pool (on PostgreSQL it has two: the signup "
+            "fast path's and the rest's); requests beyond it wait instead of reconnecting."
         ),
     )
 

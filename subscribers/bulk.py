@@ -34,11 +34,12 @@ from sqlalchemy import (
     column,
     func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import QueryableAttribute
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import Integer, TypeEngine
 
 
 def one_of(
@@ -91,13 +92,63 @@ def insert_rows(
     return _as_dict(found)
 
 
-def _from_postgres(table: Table, columns: Sequence[str], document: str) -> Select[Any]:
+def _from_postgres(
+    table: Table,
+    columns: Sequence[str],
+    document: str,
+    extra: Mapping[str, TypeEngine[Any]] | None = None,
+) -> Select[Any]:
+    typed = [column(name, _record_type(table, name)) for name in columns]
+    typed += [column(name, kind) for name, kind in (extra or {}).items()]
     records = (
         func.jsonb_to_recordset(bindparam("rows", document, type_=Text).cast(JSONB))
-        .table_valued(*(column(name, _record_type(table, name)) for name in columns))
+        .table_valued(*typed)
         .render_derived(name="src", with_types=True)
     )
-    return select(*(records.c[name] for name in columns))
+    return select(*(records.c[c.name] for c in typed))
+
+
+def insert_with_import_consent(
+    connection: Connection,
+    subscribers: Table,
+    consents: Table,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    file: str,
+    now: datetime,
+) -> int:
+    """PostgreSQL: insert subscriber rows and an ``import`` consent record for each (citing
+    ``file`` and the row's ``line``) in one statement; returns how many were inserted.
+
+    Writing the consent rows from the inserted ids on the server saves sending them and a
+    second statement per batch (a fifth of an import's time)."""
+    document = json.dumps(
+        [{**{name: row[name] for name in columns}, "line": row["line"]} for row in rows],
+        default=partial(_json_value, postgres=True),
+    )
+    source = _from_postgres(subscribers, columns, document, {"line": Integer()}).cte("src")
+    new = (
+        insert(subscribers)
+        .from_select(list(columns), select(*(source.c[name] for name in columns)))
+        .returning(subscribers.c.id, subscribers.c.email_key)
+        .cte("new")
+    )
+    form = func.jsonb_build_object(
+        "file", bindparam("file", file, type_=Text), "line", source.c.line
+    )
+    consent = insert(consents).from_select(
+        ["subscriber_id", "kind", "at", "source", "form"],
+        select(
+            new.c.id,
+            literal("import"),
+            bindparam("now", now, type_=consents.c.at.type),
+            source.c.source,
+            form,
+        ).select_from(new.join(source, new.c.email_key == source.c.email_key)),
+    )
+    statement = select(func.count()).select_from(new).add_cte(consent.cte("consent"))
+    return int(connection.execute(statement).scalar_one())
 
 
 def _from_sqlite(columns: Sequence[str], document: str) -> Select[Any]:

@@ -211,6 +211,10 @@ class ConfirmationSender:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="confirmations", daemon=True)
 
+    def drain_once(self) -> DrainReport:
+        """Send what is due now, in this thread (``send-confirmations``)."""
+        return self._drain()
+
     def start(self) -> None:
         self._thread.start()
 

@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, Problem
 from subscribers.addresses import parse_address
-from subscribers.bulk import insert_rows, one_of
+from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
     clean_attribute_key,
     clean_name,
@@ -48,6 +48,7 @@ from subscribers.fields import (
     clean_topics,
 )
 from subscribers.model import (
+    NEW_SUBSCRIBER_COLUMNS,
     STATUSES,
     ConsentRecord,
     Subscriber,
@@ -89,20 +90,7 @@ TOPIC_SEPARATORS = re.compile(r"[;,|]")
 # behind a ' (the spreadsheet convention for "this is text"), and take it off on import.
 FORMULA_START = ("=", "+", "-", "@")
 BATCH = 1000
-SUBSCRIBER_COLUMNS = (
-    "uid",
-    "email",
-    "email_key",
-    "email_hash",
-    "name",
-    "status",
-    "topics",
-    "narratives",
-    "attributes",
-    "source",
-    "created_at",
-    "confirmed_at",
-)
+SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at")
 CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
 
 
@@ -128,8 +116,9 @@ class ImportReport:
     rolled_back: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
+    """A valid row: its line in the file and the column values (a tuple: cheap to pickle)."""
+
     line: int
     values: dict[str, Any]
 
@@ -446,6 +435,18 @@ def _insert(
             continue
         report.skipped.append(Problem(source_name, row.line, reason))
     if not fresh:
+        return
+    if connection.dialect.name == "postgresql":
+        rows = [{**row.values, "line": row.line} for row in fresh]
+        report.imported += insert_with_import_consent(
+            connection,
+            table_of(Subscriber),
+            table_of(ConsentRecord),
+            rows,
+            SUBSCRIBER_COLUMNS,
+            file=source_name,
+            now=options.started,
+        )
         return
     ids = insert_rows(
         connection,

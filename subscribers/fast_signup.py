@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import Database, utcnow
-from subscribers.model import ConsentRecord, QueuedMail, Subscriber, Suppression, new_uid, table_of
+from subscribers.model import (
+    NEW_SUBSCRIBER_COLUMNS,
+    ConsentRecord,
+    QueuedMail,
+    Subscriber,
+    Suppression,
+    new_uid,
+    table_of,
+)
 from subscribers.signup import (
     Origin,
     SignupForm,
@@ -54,20 +62,7 @@ def _statement() -> Select[Any]:
     new_subscriber = (
         pg_insert(subscribers)
         .from_select(
-            [
-                "uid",
-                "email",
-                "email_key",
-                "email_hash",
-                "name",
-                "status",
-                "topics",
-                "narratives",
-                "attributes",
-                "source",
-                "created_at",
-                "confirmation_sent_at",
-            ],
+            [*NEW_SUBSCRIBER_COLUMNS, "confirmation_sent_at"],
             select(
                 param("uid", subscribers.c.uid),
                 param("email", subscribers.c.email),

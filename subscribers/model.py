@@ -33,6 +33,22 @@ MailStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
+# The columns a new subscriber is written with by the multi-row and one-statement inserts.
+NEW_SUBSCRIBER_COLUMNS = (
+    "uid",
+    "email",
+    "email_key",
+    "email_hash",
+    "name",
+    "status",
+    "topics",
+    "narratives",
+    "attributes",
+    "source",
+    "created_at",
+)
+
+
 def new_uid() -> str:
     """A random public id for links (128 bits, URL-safe, never contains '.')."""
     return secrets.token_urlsafe(16)
@@ -61,7 +77,9 @@ class Subscriber(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     email: Mapped[str | None] = mapped_column(String(320))
     email_key: Mapped[str | None] = mapped_column(String(320), unique=True)
-    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_hash: Mapped[str | None] = mapped_column(
+        String(64), doc="Not indexed: lookups go by email_key; suppression joins by its own key."
+    )
     name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     topics: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
@@ -138,7 +156,8 @@ class QueuedMail(Base):
 
     ``queued`` rows whose ``available_at`` has come are claimed (``sending`` with a lease
     until ``locked_until``), then marked ``sent`` or, after ``attempts`` reach the limit,
-    ``failed``; a ``sending`` row whose lease ran out is claimed again (at-least-once).
+    ``failed``; ``skipped`` when the subscriber no longer waits for it. A ``sending`` row
+    whose lease ran out is claimed again (at-least-once).
     """
 
     __tablename__ = "mail_queue"

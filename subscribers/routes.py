@@ -39,7 +39,7 @@ from subscribers.forms import (
     signup_form,
     wants_unsubscribe,
 )
-from subscribers.links import preferences_url, unsubscribe_url
+from subscribers.links import preferences_url
 from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
 from subscribers.preferences import unsubscribe, update_preferences
 from subscribers.ratelimit import RateLimiter
@@ -349,6 +349,20 @@ async def confirm_page(request: Request, token: Token) -> Response:
     return _page(request, "confirmed.html", context, headers=TOKEN_PAGE)
 
 
+async def _linked_subscriber(
+    request: Request, purpose: Purpose, token: str
+) -> Subscriber | Response:
+    """The subscriber a signed link names, or the page saying why the link does not work."""
+    site = _site(request)
+    try:
+        uid = site.signer.verify(purpose, token)
+        return await site.run(lambda session: find_by_uid(session, uid))
+    except InvalidToken as exc:
+        return _invalid_link(request, exc)
+    except NotFoundError as exc:
+        return _invalid_link(request, exc, status=404)
+
+
 def _invalid_link(request: Request, exc: Exception, *, status: int = 400) -> Response:
     expired = isinstance(exc, InvalidToken) and exc.expired
     context = {"message": str(exc), "expired": expired}
@@ -364,12 +378,9 @@ def _invalid_link(request: Request, exc: Exception, *, status: int = 400) -> Res
     responses={200: _html("The preferences form."), **BAD_TOKEN},
 )
 async def preferences_page(request: Request, token: Token) -> Response:
-    site = _site(request)
-    try:
-        uid = site.signer.verify(Purpose.PREFERENCES, token)
-        subscriber = await site.run(lambda session: find_by_uid(session, uid))
-    except (InvalidToken, NotFoundError) as exc:
-        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    subscriber = await _linked_subscriber(request, Purpose.PREFERENCES, token)
+    if isinstance(subscriber, Response):
+        return subscriber
     return await _preferences(request, subscriber, {}, saved=False)
 
 
@@ -395,7 +406,6 @@ async def _preferences(
         "narrative_choices": NARRATIVE_DISPLAYS,
         "errors": errors,
         "saved": saved,
-        "unsubscribe_url": unsubscribe_url(site.settings.public_url, site.signer, subscriber.uid),
     }
     return _page(
         request, "preferences.html", context, status=422 if errors else 200, headers=TOKEN_PAGE
@@ -414,23 +424,24 @@ async def _preferences(
 )
 async def preferences_post(request: Request, token: Token) -> Response:
     site = _site(request)
-    try:
-        uid = site.signer.verify(Purpose.PREFERENCES, token)
-        subscriber = await site.run(lambda session: find_by_uid(session, uid))
-    except (InvalidToken, NotFoundError) as exc:
-        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    subscriber = await _linked_subscriber(request, Purpose.PREFERENCES, token)
+    if isinstance(subscriber, Response):
+        return subscriber
+    uid = subscriber.uid
     try:
         submission = await read_submission(request)
     except InvalidInput as exc:
         return _json_problem(exc)
     origin = _origin(request)
     if wants_unsubscribe(submission):
-        await site.run(lambda session: unsubscribe(session, uid, origin))
+
+        def leave(session: Session) -> Subscriber:
+            unsubscribe(session, uid, origin)
+            return find_by_uid(session, uid)
+
+        left = await site.run(leave)
         if submission.kind == "json":
-            subscriber.status = (
-                "unsubscribed" if subscriber.status in ("pending", "active") else subscriber.status
-            )
-            return _preferences_json(subscriber)
+            return _preferences_json(left)
         return _unsubscribed(request, submission)
     topics = set(await site.known_topics()) | set(subscriber.topics)
     try:
@@ -469,12 +480,9 @@ def _preferences_json(subscriber: Subscriber) -> JSONResponse:
     },
 )
 async def unsubscribe_page(request: Request, token: Token) -> Response:
-    site = _site(request)
-    try:
-        uid = site.signer.verify(Purpose.UNSUBSCRIBE, token)
-        subscriber = await site.run(lambda session: find_by_uid(session, uid))
-    except (InvalidToken, NotFoundError) as exc:
-        return _invalid_link(request, exc, status=404 if isinstance(exc, NotFoundError) else 400)
+    subscriber = await _linked_subscriber(request, Purpose.UNSUBSCRIBE, token)
+    if isinstance(subscriber, Response):
+        return subscriber
     context = {"email": subscriber.email, "status": subscriber.status}
     return _page(request, "unsubscribe.html", context, headers=TOKEN_PAGE)
 

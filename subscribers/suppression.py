@@ -42,9 +42,7 @@ def suppress(session: Session, address: Address | str, reason: SuppressionReason
         session.add(Suppression(email_hash=address.digest, reason=reason, at=now))
     session.execute(
         update(Subscriber)
-        .where(
-            Subscriber.email_hash == address.digest, Subscriber.status.in_(("pending", "active"))
-        )
+        .where(Subscriber.email_key == address.key, Subscriber.status.in_(("pending", "active")))
         .values(status=_STATUS_FOR[reason], unsubscribed_at=now)
     )
     return new

@@ -58,7 +58,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name=op.f('uq_subscribers_uid'))
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_subscribers_email_hash'), ['email_hash'], unique=False)
         batch_op.create_index('ix_subscribers_status_created_at', ['status', 'created_at'], unique=False)
 
     op.create_table('suppressions',
@@ -119,7 +118,6 @@ def downgrade() -> None:
     op.drop_table('suppressions')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_index('ix_subscribers_status_created_at')
-        batch_op.drop_index(batch_op.f('ix_subscribers_email_hash'))
 
     op.drop_table('subscribers')
     op.drop_table('segments')

@@ -9,7 +9,9 @@ whoever integrates delivery: anything with ``send_confirmation(email, name, conf
 from __future__ import annotations
 
 from newsletter.config import Settings
-from subscribers.confirmations import ConfirmationMailer
+from newsletter.db import Database
+from newsletter.tokens import TokenSigner
+from subscribers.confirmations import ConfirmationMailer, ConfirmationSender
 from subscribers.maildir_mailer import MaildirConfirmationMailer
 
 
@@ -23,3 +25,17 @@ def confirmation_mailer(settings: Settings) -> ConfirmationMailer | None:
             newsletter_name=settings.newsletter_name,
         )
     return None
+
+
+def confirmation_sender(settings: Settings, database: Database) -> ConfirmationSender | None:
+    """What sends queued confirmation mails for ``settings``; ``None`` without a mailer."""
+    mailer = confirmation_mailer(settings)
+    if mailer is None:
+        return None
+    return ConfirmationSender(
+        database,
+        mailer,
+        signer=TokenSigner(settings.signing_key()),
+        public_url=settings.public_url,
+        max_attempts=settings.confirmation_max_attempts,
+    )

@@ -9,10 +9,8 @@ import typer
 import uvicorn
 
 from newsletter.cli.common import console, err_console, open_db
-from newsletter.cli.mailers import confirmation_mailer
+from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
-from newsletter.tokens import TokenSigner
-from subscribers.confirmations import ConfirmationSender
 
 
 def serve_command(
@@ -31,27 +29,19 @@ def serve_command(
     settings = get_settings()
     database = open_db()  # migrate once, before any worker starts
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
-    sender = None
-    mailer = confirmation_mailer(settings)
-    if send_confirmations and mailer is None:
+    sender = confirmation_sender(settings, database) if send_confirmations else None
+    if send_confirmations and sender is None:
         err_console.print(
             f"warning: no confirmation mailer is wired for provider {settings.provider!r}: "
             "signups are queued but no confirmation mail is sent",
             markup=False,
         )
-    elif send_confirmations and mailer is not None:
-        sender = ConfirmationSender(
-            database,
-            mailer,
-            signer=TokenSigner(settings.signing_key()),
-            public_url=settings.public_url,
-            max_attempts=settings.confirmation_max_attempts,
-        )
+    if sender is not None:
         sender.start()
     console.print(f"serving on http://{host}:{port}/subscribe (public URL {settings.public_url})")
     try:
         uvicorn.run(
-            "newsletter.web.app:create_app",
+            "newsletter.web.app:served_app",
             factory=True,
             host=host,
             port=port,

@@ -13,12 +13,10 @@ from rich.text import Text
 from sqlalchemy import select
 
 from newsletter.cli.common import console, err_console, opened_db
-from newsletter.cli.mailers import confirmation_mailer
+from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 from newsletter.db import Database
 from newsletter.errors import ConfigurationError, InvalidInput
-from newsletter.tokens import TokenSigner
-from subscribers.confirmations import drain_confirmations
 from subscribers.csv_io import ImportOptions, export_csv, import_csv
 from subscribers.directory import (
     NewSubscriber,
@@ -211,19 +209,13 @@ def erase_command(
 def send_confirmations_command() -> None:
     """Send the queued confirmation mails now (`newsletter serve` also does it every 2 s)."""
     settings = get_settings()
-    mailer = confirmation_mailer(settings)
-    if mailer is None:
-        raise ConfigurationError(
-            f"no confirmation mailer is wired for provider {settings.provider!r} yet"
-        )
     with opened_db() as database:
-        report = drain_confirmations(
-            database,
-            mailer,
-            signer=TokenSigner(settings.signing_key()),
-            public_url=settings.public_url,
-            max_attempts=settings.confirmation_max_attempts,
-        )
+        sender = confirmation_sender(settings, database)
+        if sender is None:
+            raise ConfigurationError(
+                f"no confirmation mailer is wired for provider {settings.provider!r} yet"
+            )
+        report = sender.drain_once()
     console.print(
         f"{report.sent} sent, {report.retried} to retry later, {report.failed} failed, "
         f"{report.skipped} no longer needed"

@@ -197,6 +197,7 @@ def test_a_lost_unique_key_race_is_retried_not_reported(
     other = create_engine(db.engine.url)
     with other.connect() as connection:
         transaction = connection.begin()
+        holder = connection.execute(text("SELECT pg_backend_pid()")).scalar()
         connection.execute(
             insert(Subscriber.__table__).values(
                 uid="winner",
@@ -220,8 +221,9 @@ def test_a_lost_unique_key_race_is_retried_not_reported(
                     waiting = watcher.execute(
                         text(
                             "SELECT count(*) FROM pg_stat_activity "
-                            "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                        )
+                            "WHERE :holder = ANY(pg_blocking_pids(pid))"
+                        ),
+                        {"holder": holder},
                     ).scalar()
                     if waiting:
                         break

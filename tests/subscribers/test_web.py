@@ -262,3 +262,32 @@ def test_confirmation_links_expire_and_tampered_ones_are_refused(
     assert http.get(f"/confirm/{wrong_purpose}").status_code == 400
     assert _subscriber(live_server.database, "ana@example.com").status == "pending"
     assert http.get(f"/confirm/{good}").status_code == 200
+
+
+def test_leaving_from_the_preferences_api(http: httpx.Client, live_server: LiveServer) -> None:
+    with live_server.database.transaction() as session:
+        uid = add_subscriber(session, "bo@example.com", status="active", name="Bo").uid
+    token = TokenSigner(live_server.settings.signing_key()).sign(Purpose.PREFERENCES, uid)
+    answer = http.post(f"/preferences/{token}", json={"action": "unsubscribe"})
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "status": "unsubscribed",
+        "name": "Bo",
+        "topics": [],
+        "narratives": "all",
+    }
+    assert _subscriber(live_server.database, "bo@example.com").status == "unsubscribed"
+    page = http.get(f"/preferences/{token}")
+    assert "You are unsubscribed" in page.text and "Subscribe again" in page.text
+
+
+def test_a_form_post_can_land_on_the_newsrooms_own_thank_you_page(
+    serve: Callable[..., LiveServer],
+) -> None:
+    server = serve(thank_you_url="https://news.example.org/thanks")
+    with httpx.Client(base_url=server.url) as client:
+        answer = client.post("/subscribe", data={"email": "cy@example.com", "source": "footer"})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "https://news.example.org/thanks"
+        assert client.post("/subscribe", json={"email": "dy@example.com"}).status_code == 202
+    assert _subscriber(server.database, "cy@example.com").source == "footer"
