@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from newsletter.cli.common import console, err_console, open_db
+from newsletter.cli.common import console, open_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 
@@ -30,12 +30,6 @@ def serve_command(
     database = open_db()  # migrate once, before any worker starts
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     sender = confirmation_sender(settings, database) if send_confirmations else None
-    if send_confirmations and sender is None:
-        err_console.print(
-            f"warning: no confirmation mailer is wired for provider {settings.provider!r}: "
-            "signups are queued but no confirmation mail is sent",
-            markup=False,
-        )
     if sender is not None:
         sender.start()
     console.print(f"serving on http://{host}:{port}/subscribe (public URL {settings.public_url})")

@@ -16,7 +16,7 @@ from newsletter.cli.common import console, err_console, opened_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 from newsletter.db import Database
-from newsletter.errors import ConfigurationError, InvalidInput
+from newsletter.errors import InvalidInput
 from subscribers.csv_io import ImportOptions, export_csv, import_csv
 from subscribers.directory import (
     NewSubscriber,
@@ -211,10 +211,6 @@ def send_confirmations_command() -> None:
     settings = get_settings()
     with opened_db() as database:
         sender = confirmation_sender(settings, database)
-        if sender is None:
-            raise ConfigurationError(
-                f"no confirmation mailer is wired for provider {settings.provider!r} yet"
-            )
         report = sender.drain_once()
     console.print(
         f"{report.sent} sent, {report.retried} to retry later, {report.failed} failed, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import mailbox
+import re
 import socket
 import threading
 import time
@@ -23,10 +24,10 @@ from sqlalchemy.orm import Session
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.tokens import TokenSigner
+from newsletter.transactional import ConfirmationMailer
 from newsletter.web.app import create_app
 from subscribers.addresses import parse_address
 from subscribers.confirmations import DrainReport, drain_confirmations
-from subscribers.maildir_mailer import MaildirConfirmationMailer
 from subscribers.model import Subscriber
 
 
@@ -66,12 +67,7 @@ class LiveServer:
 
     def drain(self) -> DrainReport:
         """What ``newsletter serve`` does every 2 s: send the queued confirmation mails."""
-        mailer = MaildirConfirmationMailer(
-            self.outbox,
-            from_email="briefing@example.org",
-            from_name="The Briefing",
-            newsletter_name="The Briefing",
-        )
+        mailer = ConfirmationMailer(self.settings.model_copy(update={"outbox": self.outbox}))
         return drain_confirmations(
             self.database,
             mailer,
@@ -96,8 +92,10 @@ class LiveServer:
         """The link in the newest confirmation mail to ``to``."""
         for message in reversed(self.mails()):
             if to in str(message["To"]):
-                body = cast(EmailMessage, message.get_body()).get_content()
-                return next(line for line in body.splitlines() if "/confirm/" in line).strip()
+                body = cast(EmailMessage, message.get_body(("plain",))).get_content()
+                found = re.search(r"https?://\S+/confirm/[\w.-]+", body)
+                assert found, "no confirmation link in the mail"
+                return found.group()
         raise AssertionError(f"no confirmation mail to {to}")
 
 

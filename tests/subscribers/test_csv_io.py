@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -149,28 +148,19 @@ def test_a_bad_header_stops_the_import(db: Database, text: str, message: str) ->
 
 
 @pytest.mark.slow
-def test_one_hundred_thousand_rows_import_in_under_ten_seconds(db: Database) -> None:
-    """The time is wall-clock on a machine other work may share: the best of up to three
-    imports (into emptied tables) must be under 10 s; every attempt's time is reported."""
+def test_a_large_file_imports_every_row_in_one_pass(db: Database) -> None:
+    """Volume, not speed: the 100,000-row target (< 10 s) is measured by bench/signup.py,
+    where the machine's load is reported next to the figure, not asserted in a unit test."""
+    count = 30_000
     lines = ["email,name,topics,attr.plan"]
     lines += [
-        f"reader{i}@example{i % 97}.com,Reader {i},europe;asia,p{i % 3}" for i in range(100_000)
+        f"reader{i}@example{i % 97}.com,Reader {i},europe;asia,p{i % 3}" for i in range(count)
     ]
-    text = "\n".join(lines) + "\n"
-    timings: list[float] = []
-    for _ in range(3):
-        started = time.perf_counter()
-        report = _import(db, text, confirmed=True)
-        timings.append(time.perf_counter() - started)
-        assert report.imported == 100_000 and not report.errors  # type: ignore[attr-defined]
-        with db.transaction() as session:
-            assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 100_000
-            assert session.scalar(select(func.count()).select_from(Subscriber)) == 100_000
-            if timings[-1] < 10:
-                break
-            session.execute(delete(ConsentRecord))
-            session.execute(delete(Subscriber))
-    assert min(timings) < 10, ", ".join(f"{t:.1f} s" for t in timings)
+    report = _import(db, "\n".join(lines) + "\n", confirmed=True)
+    assert report.imported == count and not report.errors  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ConsentRecord)) == count
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == count
 
 
 def test_big_files_are_checked_by_the_worker_process_with_the_same_line_numbers(

@@ -57,7 +57,10 @@ def test_serve_answers_and_sends_the_queued_confirmation(tmp_path: Path) -> None
             time.sleep(0.2)
         (message,) = list(mailbox.Maildir(outbox))
         assert message["To"] == "ann@example.org"
-        assert f"http://127.0.0.1:{port}/confirm/" in message.get_payload()
+        (text_part, html_part) = message.get_payload()
+        for part in (text_part, html_part):
+            body = part.get_payload(decode=True).decode("utf-8")
+            assert f"http://127.0.0.1:{port}/confirm/" in body
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=15)[0].decode()
