@@ -43,18 +43,24 @@ class Settings(BaseSettings):
     )
 
     # identity of the publication
-    newsletter_name: str = "The Briefing"
+    newsletter_name: str = Field(
+        default="The Briefing", description="The publication's name, in every email and page."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL of the web app, used in every link an email carries.",
     )
-    from_email: str = "briefing@example.org"
-    from_name: str = "The Briefing"
+    from_email: str = Field(
+        default="briefing@example.org", description="Sender address of every email."
+    )
+    from_name: str = Field(default="The Briefing", description="Sender name of every email.")
     reply_to: str | None = Field(default=None, description="The 'reply to the editors' address.")
     postal_address: str | None = Field(
         default=None, description="Sender's postal address, shown in every footer (bulk mail law)."
     )
-    language: str = "en"
+    language: str = Field(
+        default="en", description="Language of emails and pages (lang attribute; rtl for ar/he/fa)."
+    )
 
     # email compilation
     email_size_budget: int = Field(
@@ -66,8 +72,8 @@ class Settings(BaseSettings):
     utm_enabled: bool = Field(
         default=False, description="Add UTM parameters to the links to sources in emails."
     )
-    utm_source: str = "newsletter"
-    utm_medium: str = "email"
+    utm_source: str = Field(default="newsletter", description="utm_source of tracked links.")
+    utm_medium: str = Field(default="email", description="utm_medium of tracked links.")
     utm_campaign: str = Field(
         default="issue-{issue_date}",
         description="utm_campaign; {issue_date} becomes the issue's date (YYYY-MM-DD).",
@@ -81,7 +87,10 @@ class Settings(BaseSettings):
     )
 
     # delivery
-    provider: ProviderName = "outbox"
+    provider: ProviderName = Field(
+        default="outbox",
+        description="Where mail goes: 'outbox' (a local Maildir, no account), 'smtp', 'sendgrid'.",
+    )
     outbox: Path = Field(default=Path("outbox"), description="Maildir the outbox provider writes.")
     smtp_url: str | None = Field(
         default=None,
@@ -92,6 +101,7 @@ class Settings(BaseSettings):
     )
     sendgrid_api_key: SecretStr | None = Field(
         default=None,
+        description="SendGrid API key (with Mail Send permission).",
         validation_alias=AliasChoices("NEWSLETTER_SENDGRID_API_KEY", "SENDGRID_API_KEY"),
     )
     sendgrid_host: str = Field(
@@ -109,7 +119,13 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for each SMTP connect, command or reply."
     )
-    sendgrid_webhook_public_key: str | None = None
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description=(
+            "SendGrid's Signed Event Webhook public key (base64); when set, unsigned or "
+            "badly signed event batches are refused."
+        ),
+    )
 
     # sending campaigns
     tracking: Literal["auto", "provider", "first-party", "off"] = Field(
