@@ -35,8 +35,11 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeEngine
 
@@ -44,13 +47,16 @@ from sqlalchemy.types import TypeEngine
 def one_of(
     connection: Connection,
     target: ColumnElement[Any] | QueryableAttribute[Any],
-    values: Collection[str],
+    values: Collection[str] | Collection[int],
+    item_type: TypeEngine[Any] | None = None,
 ) -> ColumnElement[bool]:
     """``target IN values`` with the values as one parameter (``= ANY(array)`` on PostgreSQL,
     ``IN (SELECT value FROM json_each(…))`` on SQLite): a thousand-item ``IN`` list costs
-    more to compile, send and plan than to run."""
+    more to compile, send and plan than to run. ``item_type``: the array's element type on
+    PostgreSQL (default ``String``; ``BigInteger()`` for ids)."""
     if connection.dialect.name == "postgresql":
-        return target == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        array = ARRAY(item_type if item_type is not None else String())
+        return target == any_(bindparam(None, list(values), type_=array))
     items = func.json_each(bindparam(None, json.dumps(list(values)), type_=Text))
     return target.in_(select(items.table_valued("value").c.value))
 
@@ -62,10 +68,13 @@ def insert_rows(
     columns: Sequence[str],
     *,
     key: str | None = None,
+    skip_conflicts: Sequence[str] = (),
 ) -> dict[Any, int]:
     """Insert ``rows`` (mappings with every name in ``columns``) in one statement.
 
-    With ``key`` (a unique column) returns ``{key value: id}`` of the new rows.
+    With ``key`` (a unique column) returns ``{key value: id}`` of the new rows. With
+    ``skip_conflicts`` (the columns of a unique constraint) rows that would violate it are
+    left out (``ON CONFLICT … DO NOTHING``), and ``key`` names only rows inserted now.
     """
     if not rows:
         return {}
@@ -77,6 +86,8 @@ def insert_rows(
     source = (
         _from_postgres(table, columns, document) if postgres else _from_sqlite(columns, document)
     )
+    if skip_conflicts:
+        return _insert_new(connection, table, columns, source, key, skip_conflicts, postgres)
     statement = insert(table).from_select(list(columns), source)
     if key is None:
         connection.execute(statement)
@@ -89,6 +100,27 @@ def insert_rows(
         select(table.c[key], table.c.id).where(one_of(connection, table.c[key], keys))
     )
     return _as_dict(found)
+
+
+def _insert_new(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    source: Select[Any],
+    key: str | None,
+    conflict: Sequence[str],
+    postgres: bool,
+) -> dict[Any, int]:
+    if postgres:
+        statement: Any = pg_insert(table).from_select(list(columns), source)
+    else:
+        # SQLite reads "SELECT … ON CONFLICT" as a join constraint unless the SELECT has a WHERE.
+        statement = sqlite_insert(table).from_select(list(columns), source.where(true()))
+    statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    if key is None:
+        connection.execute(statement)
+        return {}
+    return _as_dict(connection.execute(statement.returning(table.c[key], table.c.id)))
 
 
 def _from_postgres(table: Table, columns: Sequence[str], document: str) -> Select[Any]:

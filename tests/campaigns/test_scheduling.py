@@ -65,7 +65,9 @@ def test_due_campaigns_start_once_and_future_ones_wait(db: Database, tmp_path: P
         assert delivery_counts(session, later) == {}
 
 
-def test_digest_and_scheduler_commands(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_digest_and_scheduler_commands(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import_examples(db)
     add_subscribers(db, 3)
     monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "box"))
