@@ -8,19 +8,19 @@ campaign also understands these rules::
     {"type": "not", "rule": {"type": "clicked", "within_days": 90}}
 
 Only human events count (machine opens by Apple Mail Privacy Protection would make every
-Apple Mail user "engaged"). A human click counts as an open too: the reader saw the
-mail even if their client blocked the pixel.
+Apple Mail user "engaged"), and clicks on our own links (unsubscribe!) do not. A click
+counts as an open too: the reader saw the mail even if their client blocked the pixel.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
-from campaigns.events import Event
+from campaigns.events import Event, reader_click
 from subscribers.model import Subscriber
 from subscribers.segments import Rule, RuleContext, register_rule
 
@@ -28,16 +28,14 @@ from subscribers.segments import Rule, RuleContext, register_rule
 class _EngagementRule(Rule):
     within_days: int = Field(ge=1, le=3650)
 
-    event_types: ClassVar[tuple[str, ...]]
+    def engaged(self) -> ColumnElement[bool]:
+        raise NotImplementedError
 
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         since = ctx.now - timedelta(days=self.within_days)
         return exists(
             select(Event.id).where(
-                Event.subscriber_id == Subscriber.id,
-                Event.type.in_(self.event_types),
-                Event.occurred_at >= since,
-                Event.machine.is_(False),
+                Event.subscriber_id == Subscriber.id, Event.occurred_at >= since, self.engaged()
             )
         )
 
@@ -47,7 +45,9 @@ class OpenedRule(_EngagementRule):
     """Subscribers who opened (or clicked in) a newsletter in the last ``within_days``."""
 
     type: Literal["opened"] = "opened"
-    event_types: ClassVar[tuple[str, ...]] = ("opened", "clicked")
+
+    def engaged(self) -> ColumnElement[bool]:
+        return or_(and_(Event.type == "opened", Event.machine.is_(False)), reader_click())
 
 
 @register_rule
@@ -55,4 +55,6 @@ class ClickedRule(_EngagementRule):
     """Subscribers who clicked a link in a newsletter in the last ``within_days``."""
 
     type: Literal["clicked"] = "clicked"
-    event_types: ClassVar[tuple[str, ...]] = ("clicked",)
+
+    def engaged(self) -> ColumnElement[bool]:
+        return reader_click()

@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.db import Base
@@ -102,6 +112,20 @@ class Event(Base):
     narrative: Mapped[str | None] = mapped_column(String(200))
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     raw: Mapped[dict[str, Any] | None]
+
+
+# Sections of our own links (view online, preferences, unsubscribe): a click there is no
+# interest in the content, so it counts in no click figure (SendGrid tracks them too).
+OWN_LINK_SECTIONS: tuple[str, ...] = ("masthead", "toc", "footer", "confirm")
+
+
+def reader_click() -> ColumnElement[bool]:
+    """SQL: a reader's click on content (not a machine's, not on our own links)."""
+    return and_(
+        Event.type == "clicked",
+        Event.machine.is_(False),
+        or_(Event.section.is_(None), Event.section.not_in(OWN_LINK_SECTIONS)),
+    )
 
 
 # The columns a bulk insert writes (everything but the generated id).

@@ -150,7 +150,7 @@ def _attach_links(session: Session, records: Sequence[EventRecord], links: LinkI
             continue
         link = index.by_id(record.link_id) if record.link_id else None
         if link is None and record.url:
-            link = index.by_url(record.url)
+            link = index.by_url(record.url)  # SendGrid: as far as the URL tells
         if link is None:
             continue
         record.link_id = link.link_id

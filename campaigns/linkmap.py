@@ -4,6 +4,10 @@ A variant's link table is frozen with it, so an index built once per variant sta
 :class:`LinkIndexCache` keeps a bounded number of them for the web process. Links whose
 URL holds a per-recipient placeholder (signed unsubscribe and preferences URLs) are found
 by the part before the placeholder, since a SendGrid click reports the filled-in URL.
+
+A destination can be several links (a source cited in a fact, in a narrative and listed
+in the sources line): a SendGrid click on it says only the URL, so it is attributed only
+as far as those links agree (often the brief, rarely the narrative), never guessed.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ def url_expansions(public_url: str) -> dict[str, str]:
 class LinkInfo:
     """What a report needs to know about one link of a variant."""
 
-    link_id: str
+    link_id: str | None  # None: a destination shared by links that differ
     url: str
-    section: str
+    section: str | None
     brief_slug: str | None
     narrative: str | None
     tracked: bool
@@ -76,10 +80,12 @@ class LinkIndex:
         self._by_url: dict[str, LinkInfo] = {}
         self._prefixes: list[tuple[str, LinkInfo]] = []
         for link in map(link_info, links):
+            assert link.link_id is not None
             self._by_id[link.link_id] = link
             first = PLACEHOLDER.search(link.url)
             if first is None:
-                self._by_url.setdefault(link.url, link)
+                known = self._by_url.get(link.url)
+                self._by_url[link.url] = link if known is None else _common(known, link)
                 continue
             prefix = link.url[: first.start()]
             if not prefix:
@@ -99,6 +105,18 @@ class LinkIndex:
             if url.startswith(prefix):
                 return link
         return None
+
+
+def _common(one: LinkInfo, other: LinkInfo) -> LinkInfo:
+    """What two links to one destination have in common (the rest is unknown)."""
+    return LinkInfo(
+        link_id=None,
+        url=one.url,
+        section=one.section if one.section == other.section else None,
+        brief_slug=one.brief_slug if one.brief_slug == other.brief_slug else None,
+        narrative=one.narrative if one.narrative == other.narrative else None,
+        tracked=False,
+    )
 
 
 class LinkIndexCache:

@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     tracking: Literal["auto", "provider", "first-party", "off"] = Field(
         default="auto",
         description=(
-            "Open/click tracking: 'auto' lets SendGrid track its sends and uses our own pixel "
-            "and redirects for SMTP and the outbox; 'provider', 'first-party' or 'off' force one."
+            "Open/click tracking: 'auto' lets SendGrid track the opens of its sends and uses our "
+            "own click redirects (they know each link's brief, section and narrative) and, for "
+            "SMTP and the outbox, our own pixel; 'provider', 'first-party' or 'off' force one."
         ),
     )
     send_lanes: int = Field(

@@ -65,11 +65,21 @@ def event_id() -> str:
 
 @dataclass(frozen=True)
 class Recipient:
-    """One accepted personalization: who, with which ids, in which request."""
+    """One accepted personalization: who, with which ids, in which request, and its
+    ``substitutions`` (the values SendGrid puts into the variant for this reader)."""
 
     email: str
     message_id: str
     custom_args: dict[str, str]
+    substitutions: dict[str, str] = field(default_factory=dict)
+    html: str = ""
+
+    def filled_html(self) -> str:
+        """The HTML this reader received."""
+        html = self.html
+        for placeholder, value in self.substitutions.items():
+            html = html.replace(placeholder, value)
+        return html
 
 
 def accepted_recipients(accepted: Iterable[Any]) -> Iterator[Recipient]:
@@ -77,10 +87,12 @@ def accepted_recipients(accepted: Iterable[Any]) -> Iterator[Recipient]:
     their events (the request's merged with the personalization's)."""
     for request in accepted:
         shared = dict(request.body.get("custom_args", {}))
+        html = next(c["value"] for c in request.body["content"] if c["type"] == "text/html")
         for personalization in request.personalizations:
             args = {**shared, **personalization.get("custom_args", {})}
+            values = dict(personalization.get("substitutions", {}))
             for to in personalization["to"]:
-                yield Recipient(to["email"], request.message_id, args)
+                yield Recipient(to["email"], request.message_id, args, values, html)
 
 
 def event(recipient: Recipient, kind: str, **fields: Any) -> dict[str, Any]:
