@@ -37,7 +37,7 @@ from subscribers.addresses import Address, parse_address
 from subscribers.model import Subscriber, SuppressionReason
 from subscribers.preferences import unsubscribe
 from subscribers.signup import Origin
-from subscribers.suppression import suppress
+from subscribers.suppression import suppress_many
 
 # SendGrid's drop reasons (lower-cased) and what they say about the address.
 _DROP_SUPPRESSES: dict[str, SuppressionReason] = {
@@ -54,18 +54,24 @@ def apply_effects(session: Session, events: Sequence[EventRecord], soft_bounce_l
     mapped = sorted(
         (e for e in events if e.subscriber_id is not None), key=lambda e: e.subscriber_id or 0
     )
+    suppressions: list[tuple[Address, SuppressionReason]] = []
     soft: set[int] = set()
     for event in mapped:
         assert event.subscriber_id is not None
         reason = _suppression_reason(event)
         if reason is not None:
-            _suppress(session, event, reason)
+            address = _event_address(event.email) or _subscriber_address(
+                session, event.subscriber_id
+            )
+            if address is not None:  # None: erased, so suppressed already
+                suppressions.append((address, reason))
         elif _unsubscribes(event):
             _unsubscribe(session, event.subscriber_id)
         elif event.type == "deferred" or (event.type == "bounced" and event.bounce_type == "soft"):
             soft.add(event.subscriber_id)
     if soft and soft_bounce_limit > 0:
-        _suppress_soft_streaks(session, sorted(soft), soft_bounce_limit)
+        suppressions += _soft_streaks(session, sorted(soft), soft_bounce_limit)
+    suppress_many(session, suppressions)
 
 
 def _suppression_reason(event: EventRecord) -> SuppressionReason | None:
@@ -82,15 +88,6 @@ def _unsubscribes(event: EventRecord) -> bool:
     if event.type == "unsubscribed":
         return True
     return event.type == "dropped" and (event.reason or "").strip().lower() == _DROP_UNSUBSCRIBED
-
-
-def _suppress(session: Session, event: EventRecord, reason: SuppressionReason) -> None:
-    address = _event_address(event.email)
-    if address is None:
-        assert event.subscriber_id is not None
-        address = _subscriber_address(session, event.subscriber_id)
-    if address is not None:
-        suppress(session, address, reason)
 
 
 def _event_address(email: str | None) -> Address | None:
@@ -121,8 +118,10 @@ def _unsubscribe(session: Session, subscriber_id: int) -> None:
         unsubscribe(session, uid, Origin(source="sendgrid"))
 
 
-def _suppress_soft_streaks(session: Session, subscriber_ids: list[int], limit: int) -> None:
-    """Suppress subscribers whose last ``limit`` sent deliveries all soft-bounced."""
+def _soft_streaks(
+    session: Session, subscriber_ids: list[int], limit: int
+) -> list[tuple[Address, SuppressionReason]]:
+    """Subscribers whose last ``limit`` sent deliveries all soft-bounced, to suppress."""
     soft = func.max(
         case(
             (
@@ -136,16 +135,21 @@ def _suppress_soft_streaks(session: Session, subscriber_ids: list[int], limit: i
     delivered = func.max(case((Event.type.in_(("delivered", "opened", "clicked")), 1), else_=0))
     rows = session.execute(
         select(Delivery.subscriber_id, Delivery.id, soft, delivered)
-        .outerjoin(Event, Event.delivery_id == Delivery.id)
+        .outerjoin(
+            Event,
+            (Event.subscriber_id == Delivery.subscriber_id) & (Event.delivery_id == Delivery.id),
+        )
         .where(Delivery.subscriber_id.in_(subscriber_ids), Delivery.status == "sent")
         .group_by(Delivery.subscriber_id, Delivery.id)
     ).all()
     history: dict[int, list[tuple[int, bool]]] = defaultdict(list)
     for subscriber_id, delivery_id, was_soft, was_delivered in rows:
         history[subscriber_id].append((delivery_id, bool(was_soft) and not was_delivered))
+    found: list[tuple[Address, SuppressionReason]] = []
     for subscriber_id, deliveries in history.items():
         latest = [bounced for _, bounced in sorted(deliveries, reverse=True)[:limit]]
         if len(latest) == limit and all(latest):
             address = _subscriber_address(session, subscriber_id)
             if address is not None:
-                suppress(session, address, "bounced")
+                found.append((address, "bounced"))
+    return found

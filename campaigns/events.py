@@ -32,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -77,9 +78,17 @@ class Event(Base):
         CheckConstraint(_in("type", EVENT_TYPES), name="type"),
         CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
         CheckConstraint("bounce_type IS NULL OR bounce_type IN ('hard', 'soft')", name="bounce"),
+        # reports (per campaign), engagement rules and soft-bounce streaks (per subscriber),
+        # erasure of events tied to nobody (by address hash); nothing more: every index
+        # costs each of a webhook batch's thousand inserts
         Index("ix_events_campaign_type", "campaign_id", "type"),
         Index("ix_events_subscriber_type_occurred", "subscriber_id", "type", "occurred_at"),
-        Index("ix_events_delivery", "delivery_id"),
+        Index(
+            "ix_events_untied_email_hash",
+            "email_hash",
+            postgresql_where=text("subscriber_id IS NULL"),
+            sqlite_where=text("subscriber_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, select
+from sqlalchemy import BigInteger, Connection, Table, select
 from sqlalchemy.orm import Session
 
 from campaigns.effects import apply_effects
@@ -34,6 +35,7 @@ from subscribers.addresses import email_digest, parse_address
 from subscribers.bulk import insert_rows, one_of
 
 EVENTS = cast(Table, Event.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
@@ -110,29 +112,46 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
     wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
     if not wanted:
         return
+    connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
+    table = DELIVERIES.c
     found = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Delivery.id,
-                Delivery.campaign_id,
-                Delivery.variant_id,
-                Delivery.subscriber_id,
-                Delivery.sent_at,
-            ).where(one_of(session.connection(), Delivery.id, wanted, BigInteger()))
-        )
+        row[0]: row
+        for row in connection.execute(
+            select(table.id, table.campaign_id, table.variant_id, table.subscriber_id).where(
+                one_of(connection, table.id, wanted, BigInteger())
+            )
+        ).all()  # one fetch, not one per row
     }
+    clicked = {
+        r.delivery_ref
+        for r in records
+        if r.type == "clicked" and r.delivery_ref is not None and r.delivery_ref in found
+    }
+    sent_at = _sent_at(connection, clicked)
     for record in records:
         target = found.get(record.delivery_ref) if record.delivery_ref is not None else None
         if target is None:
             continue
-        if record.campaign_ref is not None and record.campaign_ref != target.campaign_id:
+        delivery_id, campaign_id, variant_id, subscriber_id = target
+        if record.campaign_ref is not None and record.campaign_ref != campaign_id:
             continue  # ids that contradict each other are not ours
-        record.delivery_id = target.id
-        record.campaign_id = target.campaign_id
-        record.variant_id = target.variant_id
-        record.subscriber_id = target.subscriber_id
-        record.sent_at = target.sent_at
+        record.delivery_id = delivery_id
+        record.campaign_id = campaign_id
+        record.variant_id = variant_id
+        record.subscriber_id = subscriber_id
+        record.sent_at = sent_at.get(delivery_id)
+
+
+def _sent_at(connection: Connection, ids: set[int]) -> dict[int, datetime]:
+    """When each delivery was sent: clicks need it to tell a scanner from a reader."""
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(Delivery.id, Delivery.sent_at).where(
+            one_of(connection, Delivery.id, ids, BigInteger()), Delivery.sent_at.is_not(None)
+        )
+    )
+    return {delivery_id: moment for delivery_id, moment in rows if moment is not None}
 
 
 def _attach_links(session: Session, records: Sequence[EventRecord], links: LinkIndexCache) -> None:

@@ -19,28 +19,38 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 HEAD = "head"
 MACHINE_OPEN = "machine-open"
 TOO_FAST = "too-fast"
 USER_AGENT = "user-agent"
 
-_MACHINE_AGENTS = re.compile(
-    r"bot\b|bot/|crawler|spider|scanner|preview|headless|phantomjs|"
-    r"python-|python/|aiohttp|httpx|curl/|wget/|go-http-client|java/|okhttp|libwww|"
-    r"barracuda|mimecast|proofpoint|messagelabs|symantec|forcepoint|trendmicro|"
-    r"safelinks|safe links|zscaler|fireeye|sophos|ironport|cisco|checkpoint|"
-    r"appengine-google|facebookexternalhit|slackbot|discordbot|whatsapp|"
-    r"skypeuripreview|linkedinbot|twitterbot|microsoft office protocol discovery",
-    re.IGNORECASE,
-)
+# Lower-case fragments of machines' user agents (plain substring tests: about ten times
+# faster than one case-insensitive regular expression, and a batch has many agents).
+_MACHINE_FRAGMENTS = (
+    "crawler", "spider", "scanner", "preview", "headless", "phantomjs",
+    "python-", "python/", "aiohttp", "httpx", "curl/", "wget/", "go-http-client", "java/",
+    "okhttp", "libwww", "barracuda", "mimecast", "proofpoint", "messagelabs", "symantec",
+    "forcepoint", "trendmicro", "safelinks", "safe links", "zscaler", "fireeye", "sophos",
+    "ironport", "cisco", "checkpoint", "appengine-google", "facebookexternalhit", "whatsapp",
+    "skypeuripreview", "microsoft office protocol discovery",
+)  # fmt: skip
+_BOT = re.compile(r"bot\b")  # "Googlebot/2.1", "Slackbot 1.0", not "Abbott"
 
 
 def machine_agent(user_agent: str | None) -> bool:
     """Whether a user agent is a machine's (missing counts as a machine)."""
     if user_agent is None or not user_agent.strip():
         return True
-    return _MACHINE_AGENTS.search(user_agent) is not None
+    return _machine(user_agent)
+
+
+@lru_cache(maxsize=2048)
+def _machine(user_agent: str) -> bool:
+    """Cached: a batch of events holds a few hundred distinct user agents at most."""
+    agent = user_agent.lower()
+    return _BOT.search(agent) is not None or any(part in agent for part in _MACHINE_FRAGMENTS)
 
 
 def open_flag(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, null, or_, select, update
+from sqlalchemy import ColumnElement, and_, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event
@@ -20,9 +20,11 @@ from subscribers.model import Subscriber
 
 
 def _theirs(subscriber: Subscriber) -> ColumnElement[bool]:
-    if subscriber.email_hash:
-        return or_(Event.subscriber_id == subscriber.id, Event.email_hash == subscriber.email_hash)
-    return Event.subscriber_id == subscriber.id
+    tied = Event.subscriber_id == subscriber.id
+    if not subscriber.email_hash:
+        return tied
+    untied = and_(Event.subscriber_id.is_(None), Event.email_hash == subscriber.email_hash)
+    return or_(tied, untied)
 
 
 def export_events(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from campaigns.events import (
@@ -146,10 +147,20 @@ def _bounce_type(value: Any) -> BounceType:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _second(value)  # the usual case: whole seconds, many events share one
+    if not isinstance(value, float | str):
         return None
     try:
         return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _second(value: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(value, UTC)
     except (ValueError, OverflowError, OSError):
         return None
 

@@ -230,10 +230,11 @@ def test_odd_but_valid_events_are_stored_not_refused(db: Database, serve: Serve)
         {"event": "bounce", "sg_event_id": "odd-2", "type": ["x"], "reason": {"a": 1}, "email": 5},
         {"event": "delivered", "sg_event_id": "odd-3", "nl_delivery": 10**30, "nl_campaign": True},
         {"event": "open", "sg_event_id": "odd-4", "email": "Ünïcode@bücher.example"},
+        {"event": "open", "sg_event_id": "deep", "x": json.loads("[" * 300 + "]" * 300)},
     ]
     answer = post(serve(), json.dumps(odd).encode())
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"received": 7, "recorded": 7, "duplicates": 0, "unmatched": 7}
+    assert answer.json() == {"received": 8, "recorded": 8, "duplicates": 0, "unmatched": 8}
     with db.transaction() as session:
         rows = {e.event_id: e for e in session.scalars(select(Event))}
     assert rows["new-1"].type == "other"
