@@ -29,6 +29,7 @@ import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -190,6 +191,58 @@ async def post_all(
         return time.perf_counter() - started, latencies, totals
 
 
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of these processes so far (Linux /proc; None elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The server and its workers (they share its process group)."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _group_of(int(entry.name)) == server.pid
+    ]
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def backend_pids(scratch: ThrowAwayDatabase) -> list[int]:
+    """PostgreSQL's backends serving the benchmark's database."""
+    with scratch.admin.connect() as connection:
+        rows = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": scratch.name}
+        )
+        return [int(pid) for (pid,) in rows]
+
+
+def cpu_split(
+    before: tuple[float | None, ...], after: tuple[float | None, ...], batches: int
+) -> str:
+    parts = []
+    for name, start, end in zip(("server", "PostgreSQL", "client"), before, after, strict=True):
+        spent = (
+            "n/a" if start is None or end is None else f"{(end - start) / batches * 1000:.1f} ms"
+        )
+        parts.append(f"{name} {spent}")
+    return "CPU per batch: " + ", ".join(parts)
+
+
 def report(label: str, events: int, elapsed: float, latencies: list[float]) -> None:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -244,6 +297,12 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(post_all(url, [json.dumps([]).encode()] * 20, signer, args.concurrency))
+            processes = (server_pids(server), backend_pids(scratch))
+
+            def cpu() -> tuple[float | None, ...]:
+                return (*(cpu_seconds(p) for p in processes), time.process_time())
+
+            before = cpu()
             elapsed, latencies, totals = asyncio.run(
                 post_all(url, bodies, signer, args.concurrency)
             )
@@ -253,10 +312,13 @@ def main() -> None:
                 elapsed,
                 latencies,
             )
+            print(cpu_split(before, cpu(), len(bodies)))
             stored = scratch.count("events")
             print(f"check: {stored:,} rows for {len(events):,} events; answers {totals}")
+            before = cpu()
             again, latencies, totals = asyncio.run(post_all(url, bodies, signer, args.concurrency))
             report("replay (all duplicates)", len(events), again, latencies)
+            print(cpu_split(before, cpu(), len(bodies)))
             print(f"check: {scratch.count('events'):,} rows after the replay; answers {totals}")
         finally:
             stop_server(server)
