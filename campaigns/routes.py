@@ -13,12 +13,14 @@ database outage should get.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,6 +33,8 @@ from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, WebhookVerificationError
 from newsletter.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/sendgrid"
 NO_CACHE = {
@@ -71,12 +75,36 @@ class TrackingSite:
         )
 
     def ingest_sendgrid(self, body: bytes) -> IngestResult:
-        """Parse, normalise and record one webhook batch in one transaction."""
+        """Parse, normalise and record one webhook batch in one transaction.
+
+        Two batches that touch the same subscribers at once can deadlock on PostgreSQL, or
+        race on a unique key; the loser is rolled back whole and simply run again (its
+        events are then partly duplicates of the winner's, which is fine).
+        """
         events = parse_batch(body)
         received = utcnow()
-        records = [sendgrid_record(event, received) for event in events]
-        with self.database.transaction() as session:
-            return record_events(session, records, self.policy, self.links)
+        for attempt in range(1, _TRIES + 1):
+            records = [sendgrid_record(event, received) for event in events]
+            try:
+                with self.database.transaction() as session:
+                    return record_events(session, records, self.policy, self.links)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == _TRIES or not _retryable(exc):
+                    raise
+                log.info("webhook batch lost a race (try %s of %s): again", attempt, _TRIES)
+        raise AssertionError("unreachable")
+
+
+_TRIES = 3
+# PostgreSQL: deadlock_detected, serialization_failure; SQLite: "database is locked".
+_RETRYABLE_STATES = frozenset({"40P01", "40001"})
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in _RETRYABLE_STATES or "database is locked" in str(exc.orig)
 
 
 def _site(request: Request) -> TrackingSite:

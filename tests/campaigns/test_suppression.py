@@ -4,6 +4,11 @@ nothing. Campaigns go through the fake SendGrid, events through the webhook's co
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 from sqlalchemy import select
 
 from campaigns.freeze import freeze_campaign
@@ -20,6 +25,7 @@ from tests.campaigns.helpers import (
 )
 from tests.campaigns.webhooks import event, ingest, recipients_of
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.subscribers.conftest import LiveServer
 
 
 def sent(db: Database, server: FakeSendGrid) -> int:
@@ -162,3 +168,35 @@ def test_a_soft_bounce_limit_of_zero_never_suppresses(
         )
         ingest(db, [blocked], soft_bounce_limit=0)
     assert statuses(db) == {address: "active"}
+
+
+def test_concurrent_deliveries_of_one_batch_record_and_suppress_once(
+    db: Database, sendgrid_server: FakeSendGrid, serve: Callable[..., LiveServer]
+) -> None:
+    """SendGrid may post a batch again while the first post is still being written: every
+    post succeeds, the events are stored once, and the effects happen once."""
+    import_examples(db)
+    addresses = add_subscribers(db, 40)
+    campaign_id = sent(db, sendgrid_server)
+    to = recipients_of(sendgrid_server, campaign_id)
+    events = [event(to[a], "bounce") for a in addresses[:20]]
+    events += [event(to[a], "unsubscribe") for a in addresses[20:]]
+    events += [event(to[a], "delivered") for a in addresses]
+    body = json.dumps(events).encode()
+    server = serve()
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(f"{server.url}/webhooks/sendgrid", content=body, timeout=30),
+                range(6),
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    assert sum(a.json()["recorded"] for a in answers) == len(events)
+    assert len(suppressions(db)) == 20
+    with db.transaction() as session:
+        unsubscribes = session.scalars(
+            select(ConsentRecord).where(ConsentRecord.kind == "unsubscribe")
+        ).all()
+    assert len(unsubscribes) == 20
+    assert sorted(statuses(db).values()) == ["bounced"] * 20 + ["unsubscribed"] * 20
