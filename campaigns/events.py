@@ -27,7 +27,6 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     Index,
-    Integer,
     String,
     UniqueConstraint,
     and_,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from campaigns.model import BigId, _in
 from newsletter.db import Base
 
 EventType = Literal[
@@ -61,12 +61,6 @@ EVENT_ID_LENGTH = 255
 REASON_LENGTH = 1000
 URL_LENGTH = 2000
 USER_AGENT_LENGTH = 500
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Event(Base):

@@ -33,6 +33,7 @@ from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, WebhookVerificationError
 from newsletter.tokens import TokenSigner
+from subscribers.routes import Problems
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,6 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 
 def _site(request: Request) -> TrackingSite:
     return cast(TrackingSite, request.app.state.tracking_site)
-
-
-class Problems(BaseModel):
-    detail: list[dict[str, Any]] | str
 
 
 class BatchRecorded(BaseModel):

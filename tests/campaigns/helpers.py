@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
+from campaigns.freeze import freeze_campaign
+from campaigns.model import Delivery
 from campaigns.service import CampaignDraft, create_campaign
 from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import import_briefs, read_brief_file
@@ -117,3 +119,19 @@ def sendgrid_settings(server: FakeSendGrid, **changes: object) -> Settings:
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def frozen_recipients(
+    db: Database, server: FakeSendGrid, *, segments: Sequence[str] = ()
+) -> set[str]:
+    """Freeze a new campaign (for ``segments``) and return the addresses it queued."""
+    campaign_id = new_campaign(db, segments=segments)
+    freeze_campaign(db, campaign_id, sendgrid_settings(server))
+    with db.transaction() as session:
+        return set(
+            session.scalars(
+                select(Subscriber.email)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+        )

@@ -14,17 +14,16 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from campaigns.events import Event
-from campaigns.freeze import freeze_campaign
 from campaigns.model import Delivery
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
 from newsletter.db import Database, utcnow
 from subscribers.gdpr import erase_subscriber, export_personal_data
-from subscribers.model import Subscriber
 from subscribers.segments import parse_rule
 from tests.campaigns.helpers import (
     add_segment,
     add_subscribers,
+    frozen_recipients,
     import_examples,
     new_campaign,
     sendgrid_settings,
@@ -74,19 +73,6 @@ def engaged_readers(db: Database, server: FakeSendGrid) -> list[str]:
     return addresses
 
 
-def frozen_for(db: Database, server: FakeSendGrid, segment: str) -> set[str]:
-    campaign_id = new_campaign(db, segments=[segment])
-    freeze_campaign(db, campaign_id, sendgrid_settings(server))
-    with db.transaction() as session:
-        return set(
-            session.scalars(
-                select(Subscriber.email)
-                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                .where(Delivery.campaign_id == campaign_id)
-            )
-        )
-
-
 def test_a_campaign_for_an_engagement_segment_reaches_the_engaged(
     db: Database, sendgrid_server: FakeSendGrid
 ) -> None:
@@ -100,9 +86,9 @@ def test_a_campaign_for_an_engagement_segment_reaches_the_engaged(
         {},
     )
     # a click counts as an open; Apple's machine open does not
-    assert frozen_for(db, sendgrid_server, "opened-30") == {a[0], a[4]}
-    assert frozen_for(db, sendgrid_server, "clicked-60") == {a[2], a[4]}
-    assert frozen_for(db, sendgrid_server, "lapsed") == {a[1], a[2], a[3], a[5]}
+    assert frozen_recipients(db, sendgrid_server, segments=["opened-30"]) == {a[0], a[4]}
+    assert frozen_recipients(db, sendgrid_server, segments=["clicked-60"]) == {a[2], a[4]}
+    assert frozen_recipients(db, sendgrid_server, segments=["lapsed"]) == {a[1], a[2], a[3], a[5]}
 
 
 def test_engagement_rules_are_validated_and_known_to_the_cli(

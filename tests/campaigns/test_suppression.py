@@ -11,14 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlalchemy import select
 
-from campaigns.freeze import freeze_campaign
-from campaigns.model import Delivery
 from campaigns.sending import send_campaign
 from newsletter.db import Database
 from subscribers.addresses import email_digest
 from subscribers.model import ConsentRecord, Subscriber, Suppression
 from tests.campaigns.helpers import (
     add_subscribers,
+    frozen_recipients,
     import_examples,
     new_campaign,
     sendgrid_settings,
@@ -43,19 +42,6 @@ def statuses(db: Database) -> dict[str, str]:
 def suppressions(db: Database) -> dict[str, str]:
     with db.transaction() as session:
         return {s.email_hash: s.reason for s in session.scalars(select(Suppression))}
-
-
-def next_campaign_recipients(db: Database, server: FakeSendGrid) -> set[str]:
-    campaign_id = new_campaign(db)
-    freeze_campaign(db, campaign_id, sendgrid_settings(server))
-    with db.transaction() as session:
-        return set(
-            session.scalars(
-                select(Subscriber.email)
-                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                .where(Delivery.campaign_id == campaign_id)
-            )
-        )
 
 
 def test_bounces_complaints_and_unsubscribes_leave_the_next_campaign(
@@ -101,7 +87,7 @@ def test_bounces_complaints_and_unsubscribes_leave_the_next_campaign(
             select(ConsentRecord).where(ConsentRecord.kind == "unsubscribe")
         ).all()
     assert {c.source for c in consent} == {"sendgrid"} and len(consent) == 3
-    later = next_campaign_recipients(db, sendgrid_server)
+    later = frozen_recipients(db, sendgrid_server)
     assert later == {addresses[i] for i in (8, 9, 10, 11)}
 
 
