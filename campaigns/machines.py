@@ -7,7 +7,9 @@ goes in only when the traffic it matches is almost never a person.
 
 - ``head``: a ``HEAD`` request (browsers fetch with ``GET``; scanners probe with ``HEAD``);
 - ``machine-open``: the provider says so (SendGrid's ``sg_machine_open``: Apple Mail
-  Privacy Protection fetched the images when the mail arrived);
+  Privacy Protection fetched the images when the mail arrived), or our pixel was fetched
+  with the bare user agent ``Mozilla/5.0`` that Apple's prefetching proxy sends (no
+  browser or mail client sends it without details);
 - ``too-fast``: a click within the scanner window after the message was sent (security
   gateways follow every link of a message the moment it arrives);
 - ``user-agent``: an empty user agent, or one naming a bot, crawler, HTTP library or a
@@ -36,6 +38,7 @@ _MACHINE_FRAGMENTS = (
     "ironport", "cisco", "checkpoint", "appengine-google", "facebookexternalhit", "whatsapp",
     "skypeuripreview", "microsoft office protocol discovery",
 )  # fmt: skip
+_PREFETCH_AGENT = "Mozilla/5.0"
 _BOT = re.compile(r"bot\b")  # "Googlebot/2.1", "Slackbot 1.0", not "Abbott"
 
 
@@ -59,7 +62,7 @@ def open_flag(
     """Why an open is thought to be a machine's, or ``None`` for a reader's."""
     if head:
         return HEAD
-    if provider_machine:
+    if provider_machine or (user_agent or "").strip() == _PREFETCH_AGENT:
         return MACHINE_OPEN
     if machine_agent(user_agent):
         return USER_AGENT
