@@ -46,7 +46,6 @@ _DROP_SUPPRESSES: dict[str, SuppressionReason] = {
     "spam reporting address": "complained",
 }
 _DROP_UNSUBSCRIBED = "unsubscribed address"
-SOFT_TYPES = ("deferred", "bounced")
 
 
 def apply_effects(session: Session, events: Sequence[EventRecord], soft_bounce_limit: int) -> None:
