@@ -87,8 +87,8 @@ def admin_url(value: str | None) -> URL:
 class ThrowAwayDatabase:
     """A PostgreSQL database of its own, created for the run and dropped after it."""
 
-    def __init__(self, admin: URL) -> None:
-        self.name = f"bench_signup_{secrets.token_hex(4)}"
+    def __init__(self, admin: URL, prefix: str = "bench_signup") -> None:
+        self.name = f"{prefix}_{secrets.token_hex(4)}"
         self.admin = create_engine(admin, isolation_level="AUTOCOMMIT")
         self.url = admin.set(database=self.name)
 
@@ -111,7 +111,13 @@ class ThrowAwayDatabase:
         return int(value)
 
 
-def start_server(database: URL, port: int, workers: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    database: URL,
+    port: int,
+    workers: int,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "NEWSLETTER_DATABASE_URL": database.render_as_string(hide_password=False),
@@ -119,6 +125,7 @@ def start_server(database: URL, port: int, workers: int, workdir: Path) -> subpr
         "NEWSLETTER_SECRET_KEY": secrets.token_urlsafe(24),
         "NEWSLETTER_TOPICS": "europe,climate",
         "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
     }
     command = [str(NEWSLETTER), "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(

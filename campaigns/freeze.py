@@ -63,17 +63,35 @@ class FreezeResult:
         return sum(v.recipients for v in self.variants)
 
 
-def provider_tracks(settings: Settings) -> bool:
-    """Whether the provider tracks opens and clicks itself (else we do, first-party)."""
-    if settings.tracking == "auto":
-        return settings.provider == "sendgrid"
-    return settings.tracking == "provider"
+@dataclass(frozen=True)
+class TrackingPlan:
+    """Who tracks opens and clicks of a send: the provider, or we (pixel and redirects)."""
+
+    provider_opens: bool = False
+    provider_clicks: bool = False
+    own_opens: bool = False
+    own_clicks: bool = False
 
 
-def first_party_tracking(settings: Settings) -> bool:
+def tracking_plan(settings: Settings) -> TrackingPlan:
+    """What ``NEWSLETTER_TRACKING`` means for the configured provider.
+
+    ``auto``: SendGrid tracks the opens of its sends (its events flag Apple's machine
+    opens), and clicks always go through our own redirect, because a click must name its
+    link: SendGrid reports only the URL, and the same source URL is usually in a brief
+    twice (a citation and the sources line), so the brief, section and narrative of a
+    click would be lost. SMTP and the outbox get our pixel too. ``provider`` and
+    ``first-party`` give everything to one side (``provider`` tracks nothing without
+    SendGrid); ``off`` tracks nothing.
+    """
+    sendgrid = settings.provider == "sendgrid"
     if settings.tracking == "auto":
-        return settings.provider != "sendgrid"
-    return settings.tracking == "first-party"
+        return TrackingPlan(provider_opens=sendgrid, own_opens=not sendgrid, own_clicks=True)
+    if settings.tracking == "provider":
+        return TrackingPlan(provider_opens=sendgrid, provider_clicks=sendgrid)
+    if settings.tracking == "first-party":
+        return TrackingPlan(own_opens=True, own_clicks=True)
+    return TrackingPlan()
 
 
 def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
@@ -117,15 +135,15 @@ def compile_campaign(
 ) -> list[tuple[str, Segment | None, VariantOptions, Rule, CompiledVariant]]:
     """Every variant of the campaign, compiled (used by freezing and by previews)."""
     briefs = campaign_briefs(session, campaign)
-    tracked = first_party_tracking(settings)
+    plan = tracking_plan(settings)
     compiled = []
     for name, segment, options, rule in variant_plan(session, campaign):
         context = CompileContext.from_settings(
             settings,
             campaign.issue_date,
             variant=name,
-            track_clicks=tracked,
-            track_opens=tracked,
+            track_clicks=plan.own_clicks,
+            track_opens=plan.own_opens,
             test_send=test_send,
         )
         compiled.append((name, segment, options, rule, compile_variant(briefs, options, context)))
@@ -161,7 +179,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             return FreezeResult(campaign.id, False, _frozen(session, campaign.id))
         require_status(campaign, "start")
         compiled = compile_campaign(session, campaign, settings)
-        provider_tracking = provider_tracks(settings)
+        tracking = tracking_plan(settings)
         plan: list[tuple[int, Rule]] = []
         for position, (name, segment, options, rule, variant) in enumerate(compiled):
             row = Variant(
@@ -180,8 +198,8 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
                 online_slugs=list(variant.online_slugs),
                 options={**options.model_dump(mode="json"), "name_fallback": variant.name_fallback},
                 size_bytes=variant.size_bytes,
-                track_opens=provider_tracking or any(lk.tracked for lk in variant.links),
-                track_clicks=provider_tracking or any(lk.tracked for lk in variant.links),
+                track_opens=tracking.provider_opens or tracking.own_opens,
+                track_clicks=tracking.provider_clicks or any(lk.tracked for lk in variant.links),
             )
             session.add(row)
             session.flush()

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from campaigns.dispatch import Claim
-from campaigns.freeze import provider_tracks
+from campaigns.freeze import tracking_plan
 from campaigns.model import Campaign, Variant
 from newsletter.config import Settings
 from newsletter.db import Database
@@ -91,6 +91,7 @@ class CampaignBatchFactory:
 
     def _prepare(self, campaign: Campaign, variant: Variant) -> PreparedVariant:
         settings = self.settings
+        tracking = tracking_plan(settings)
         placeholders = (
             PlaceholderTemplate(variant.subject).placeholders
             | PlaceholderTemplate(variant.html).placeholders
@@ -104,8 +105,8 @@ class CampaignBatchFactory:
             from_name=settings.from_name,
             reply_to=settings.reply_to,
             categories=("newsletter", f"campaign-{campaign.id}", _category(variant.name)),
-            track_opens=provider_tracks(settings),
-            track_clicks=provider_tracks(settings),
+            track_opens=tracking.provider_opens,
+            track_clicks=tracking.provider_clicks,
             custom_args={CAMPAIGN_ARG: str(campaign.id), VARIANT_ARG: str(variant.id)},
         )
         return PreparedVariant(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import campaigns.events
 import campaigns.model  # noqa: F401
 import newsletter.briefs.model  # noqa: F401  (registers the tables on Base.metadata)
 import subscribers.model  # noqa: F401

@@ -122,8 +122,39 @@ class Settings(BaseSettings):
     sendgrid_webhook_public_key: str | None = Field(
         default=None,
         description=(
-            "SendGrid's Signed Event Webhook public key (base64); when set, unsigned or "
-            "badly signed event batches are refused."
+            "The Signed Event Webhook's verification key (base64, from SendGrid's mail "
+            "settings). Set: POST /webhooks/sendgrid accepts only batches SendGrid signed. "
+            "Unset: it accepts any batch, so set it in production."
+        ),
+    )
+    sendgrid_webhook_max_age: int = Field(
+        default=600,
+        ge=1,
+        description=(
+            "Seconds a signed webhook batch stays acceptable after its timestamp (either "
+            "way, for clock skew); older ones get 403. Replays are harmless (events are "
+            "de-duplicated), this only bounds how long a captured request can be replayed."
+        ),
+    )
+    webhook_max_body_bytes: int = Field(
+        default=5_000_000,
+        ge=16_384,
+        description="Largest webhook batch accepted (SendGrid posts up to about 768 KB).",
+    )
+    soft_bounce_limit: int = Field(
+        default=3,
+        ge=0,
+        description=(
+            "Suppress an address after this many deliveries in a row soft-bounced (blocked "
+            "or deferred, never delivered); 0: soft bounces never suppress."
+        ),
+    )
+    tracking_scanner_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "A click sooner than this after the message was sent is a link scanner's: "
+            "recorded, flagged, not counted as a reader's."
         ),
     )
 
@@ -131,8 +162,9 @@ class Settings(BaseSettings):
     tracking: Literal["auto", "provider", "first-party", "off"] = Field(
         default="auto",
         description=(
-            "Open/click tracking: 'auto' lets SendGrid track its sends and uses our own pixel "
-            "and redirects for SMTP and the outbox; 'provider', 'first-party' or 'off' force one."
+            "Open/click tracking: 'auto' lets SendGrid track the opens of its sends and uses our "
+            "own click redirects (they know each link's brief, section and narrative) and, for "
+            "SMTP and the outbox, our own pixel; 'provider', 'first-party' or 'off' force one."
         ),
     )
     send_lanes: int = Field(

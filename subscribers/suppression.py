@@ -7,7 +7,12 @@ check it; :func:`mailable` is the SQL condition a send uses.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
@@ -46,6 +51,42 @@ def suppress(session: Session, address: Address | str, reason: SuppressionReason
         .values(status=_STATUS_FOR[reason], unsubscribed_at=now)
     )
     return new
+
+
+def suppress_many(session: Session, addresses: Iterable[tuple[Address, SuppressionReason]]) -> int:
+    """:func:`suppress` for many addresses in a few statements (a webhook batch's bounces);
+    an address given twice keeps its first reason, as two calls would. Returns how many
+    were new. Safe against a concurrent suppression of the same address."""
+    chosen: dict[str, tuple[Address, SuppressionReason]] = {}
+    for address, reason in addresses:
+        chosen.setdefault(address.digest, (address, reason))
+    if not chosen:
+        return 0
+    now = utcnow()
+    known = set(
+        session.scalars(
+            select(Suppression.email_hash).where(Suppression.email_hash.in_(list(chosen)))
+        )
+    )
+    new = [
+        {"email_hash": digest, "reason": reason, "at": now}
+        for digest, (_, reason) in chosen.items()
+        if digest not in known
+    ]
+    if new:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Suppression).on_conflict_do_nothing(), new)
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for digest, (_, reason) in chosen.items():
+        by_status[_STATUS_FOR[reason]].append(digest)
+    for status, digests in by_status.items():
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.email_hash.in_(digests), Subscriber.status.in_(("pending", "active")))
+            .values(status=status, unsubscribed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(new)
 
 
 def not_suppressed() -> ColumnElement[bool]:

@@ -14,6 +14,7 @@ from newsletter.cli import (
     database,
     demo,
     render,
+    report,
     segments,
     sending,
     serve,
@@ -40,6 +41,7 @@ app.add_typer(campaigns.digest_app, name="digest")
 app.command("send")(sending.send_command)
 app.command("worker")(sending.worker_command)
 app.command("scheduler")(sending.scheduler_command)
+app.command("report")(report.report_command)
 app.add_typer(config.app, name="config")
 
 

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from campaigns.routes import WEBHOOK_PATH, TrackingSite
+from campaigns.routes import router as tracking_router
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database
@@ -57,9 +59,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.database = database
     app.state.public_site = PublicSite.build(settings, database, pages)
+    app.state.tracking_site = TrackingSite.build(settings, database)
     install_error_handlers(app, pages)
     app.include_router(subscribers_router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(tracking_router)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={WEBHOOK_PATH: settings.webhook_max_body_bytes},
+    )
     return app
 
 

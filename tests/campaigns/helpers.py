@@ -5,13 +5,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
-from newsletter.briefs.importer import import_briefs
+from campaigns.freeze import freeze_campaign
+from campaigns.model import Delivery
+from campaigns.service import CampaignDraft, create_campaign
+from newsletter.briefs.document import Brief
+from newsletter.briefs.importer import import_briefs, read_brief_file
+from newsletter.briefs.store import save_brief
+from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from subscribers.addresses import email_digest
 from subscribers.model import Segment, Subscriber
 from tests.conftest import ROOT
+from tests.fakes.sendgrid_server import DEFAULT_KEY, FakeSendGrid
 
 EXAMPLES = ROOT / "examples" / "briefs"
 SLUGS = (
@@ -23,6 +30,26 @@ SLUGS = (
 
 def import_examples(db: Database, *, ready: bool = True) -> list[str]:
     return [r.brief.slug for r in import_briefs(db, [EXAMPLES], mark_ready=ready)]
+
+
+CITED = "gas-prices-with-cited-narratives"
+
+
+def import_cited_brief(db: Database) -> str:
+    """An example brief whose narratives cite its sources (the examples' narratives cite
+    none), so that clicks can be told apart by narrative; returns its slug."""
+    brief = read_brief_file(EXAMPLES / "001_eu-gas-prices-cold-snap.txt")
+    data = brief.model_dump()
+    data["slug"] = CITED
+    data["title"] = "Gas prices, with narratives that cite their sources"
+    for number, narrative in enumerate(data["narratives"], 1):
+        narrative["paragraphs"] = [
+            f"{narrative['paragraphs'][0]} [{number % 6 + 1}]",
+            *narrative["paragraphs"][1:],
+        ]
+    with db.transaction() as session:
+        save_brief(session, Brief.model_validate(data))
+    return CITED
 
 
 def add_subscribers(
@@ -67,3 +94,44 @@ def add_segment(
 ) -> None:
     with db.transaction() as session:
         session.add(Segment(name=name, rule=rule, options=options))
+
+
+def new_campaign(
+    db: Database, *, segments: Sequence[str] = (), more_briefs: Sequence[str] = ()
+) -> int:
+    """A draft campaign of the three example briefs and ``more_briefs`` (for ``segments``)."""
+    briefs = [*SLUGS, *more_briefs]
+    draft = CampaignDraft(name="Issue", brief_slugs=briefs, segment_names=list(segments))
+    with db.transaction() as session:
+        return create_campaign(session, draft).id
+
+
+def sendgrid_settings(server: FakeSendGrid, **changes: object) -> Settings:
+    """Settings that send through the fake SendGrid, with short retry delays."""
+    values: dict[str, object] = {
+        "provider": "sendgrid",
+        "sendgrid_api_key": DEFAULT_KEY,
+        "sendgrid_host": server.url,
+        "sendgrid_timeout": 2.0,
+        "send_retry_base_delay": 0.01,
+        "send_retry_max_delay": 0.05,
+        "send_batch_size": 100,
+    }
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def frozen_recipients(
+    db: Database, server: FakeSendGrid, *, segments: Sequence[str] = ()
+) -> set[str]:
+    """Freeze a new campaign (for ``segments``) and return the addresses it queued."""
+    campaign_id = new_campaign(db, segments=segments)
+    freeze_campaign(db, campaign_id, sendgrid_settings(server))
+    with db.transaction() as session:
+        return set(
+            session.scalars(
+                select(Subscriber.email)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+        )

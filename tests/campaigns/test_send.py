@@ -19,19 +19,20 @@ from typer.testing import CliRunner
 
 from campaigns.model import Campaign, Delivery
 from campaigns.sending import send_campaign
-from campaigns.service import CampaignDraft, create_campaign, delivery_counts
+from campaigns.service import delivery_counts
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import ConflictError
 from subscribers.model import Subscriber
-from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
-from tests.fakes.sendgrid_server import DEFAULT_KEY, FakeSendGrid
-
-
-def new_campaign(db: Database) -> int:
-    with db.transaction() as session:
-        return create_campaign(session, CampaignDraft(name="Issue", brief_slugs=list(SLUGS))).id
+from tests.campaigns.helpers import (
+    SLUGS,
+    add_subscribers,
+    import_examples,
+    new_campaign,
+    sendgrid_settings,
+)
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 
 def body(message: Message, subtype: str) -> str:
@@ -71,20 +72,6 @@ def test_outbox_send_end_to_end(db: Database, tmp_path: Path) -> None:
         assert len(ids) == 25 and first["Message-ID"] in ids
     with pytest.raises(ConflictError, match="was sent already"):
         send_campaign(db, settings, campaign_id)
-
-
-def sendgrid_settings(server: FakeSendGrid, **changes: object) -> Settings:
-    values: dict[str, object] = {
-        "provider": "sendgrid",
-        "sendgrid_api_key": DEFAULT_KEY,
-        "sendgrid_host": server.url,
-        "sendgrid_timeout": 2.0,
-        "send_retry_base_delay": 0.01,
-        "send_retry_max_delay": 0.05,
-        "send_batch_size": 100,
-    }
-    values.update(changes)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def accepted_once(server: FakeSendGrid, addresses: list[str]) -> None:

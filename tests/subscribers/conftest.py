@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
@@ -64,6 +65,7 @@ class LiveServer:
     settings: Settings
     database: Database
     outbox: Path
+    app: FastAPI
 
     def drain(self) -> DrainReport:
         """What ``newsletter serve`` does every 2 s: send the queued confirmation mails."""
@@ -118,9 +120,8 @@ def serve(db: Database, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             **overrides,
         }
         settings = Settings(**values)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, database=db), log_level="warning")
-        )
+        app = create_app(settings, database=db)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         running.append((server, thread, sock))
@@ -128,7 +129,7 @@ def serve(db: Database, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
-        return LiveServer(settings.public_url, settings, db, settings.outbox)
+        return LiveServer(settings.public_url, settings, db, settings.outbox, app)
 
     yield start
     for server, thread, sock in running:

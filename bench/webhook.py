@@ -1,0 +1,333 @@
+"""SendGrid event-webhook ingestion throughput on PostgreSQL: prints events/s.
+
+    .venv/bin/python -m bench.webhook [--events 200000] [--concurrency 4] [--workers 2]
+
+What it does, all on this machine:
+1. creates a throw-away PostgreSQL database (dropped at the end) next to the one in
+   ``--admin-url`` (default: ``$NEWSLETTER_TEST_POSTGRES_URL`` or the local ``test``), seeds
+   ``--subscribers`` readers, freezes a three-brief campaign for them and marks every
+   delivery sent, as a send to SendGrid leaves them;
+2. makes the events SendGrid would post for it (processed and delivered for everyone, opens
+   for a third, a fifth of them Apple's machine opens, clicks on the variant's links, a few
+   bounces, unsubscribes and spam reports, each with the custom args and ``sg_message_id``
+   of its delivery) in batches of ``--batch`` (1,000, SendGrid's size);
+3. starts ``newsletter serve --workers N`` on a free loopback port with a P-256 key
+   generated for the run as ``NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY``, and posts every batch
+   signed as SendGrid signs (ECDSA/SHA-256 over timestamp + body), ``--concurrency`` at a
+   time; prints events/s and the batch latency;
+4. checks every event is a row, then posts everything again (SendGrid's at-least-once
+   replay) and checks nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (make bench) as well as with -m
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
+
+from bench.send import SECRET, prepare_campaign, seed  # noqa: E402
+from bench.signup import (  # noqa: E402
+    ThrowAwayDatabase,
+    admin_url,
+    free_port,
+    start_server,
+    stop_server,
+)
+from campaigns.model import Variant  # noqa: E402
+from campaigns.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER  # noqa: E402
+from newsletter.config import Settings  # noqa: E402
+from newsletter.db import Database, open_database  # noqa: E402
+
+HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
+
+
+class Signer:
+    """A P-256 key pair made for the run; signs like SendGrid's Signed Event Webhook."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public_key = base64.b64encode(der).decode("ascii")
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        stamp = str(int(time.time()))
+        signature = self.key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"),
+            TIMESTAMP_HEADER: stamp,
+            "Content-Type": "application/json",
+        }
+
+
+def mark_sent(database: Database, campaign_id: int) -> list[tuple[int, int, str, list[str]]]:
+    """Every delivery as SendGrid accepted it: (delivery, variant, address, link URLs)."""
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE deliveries SET status = 'sent', message_id = 'bench' || variant_id, "
+                "sent_at = now() - interval '1 hour' WHERE campaign_id = :c"
+            ),
+            {"c": campaign_id},
+        )
+        connection.execute(text("ANALYZE deliveries"))
+    with database.transaction() as session:
+        links = {
+            variant_id: [link["url"] for link in value if link["section"] != "footer"]
+            for variant_id, value in session.execute(select(Variant.id, Variant.links))
+        }
+        rows = session.execute(
+            text(
+                "SELECT d.id, d.variant_id, s.email FROM deliveries d "
+                "JOIN subscribers s ON s.id = d.subscriber_id WHERE d.campaign_id = :c"
+            ),
+            {"c": campaign_id},
+        ).all()
+    return [(d, v, email, links[v]) for d, v, email in rows]
+
+
+def make_events(
+    campaign_id: int, deliveries: list[tuple[int, int, str, list[str]]], total: int
+) -> list[dict[str, Any]]:
+    """About ``total`` events of the kinds and shares a real send produces."""
+    rng = random.Random(7)
+    now = int(time.time())
+    events: list[dict[str, Any]] = []
+    serial = 0
+
+    def add(delivery: tuple[int, int, str, list[str]], kind: str, **fields: Any) -> None:
+        nonlocal serial
+        serial += 1
+        delivery_id, variant_id, email, _ = delivery
+        events.append(
+            {
+                "email": email,
+                "timestamp": now - rng.randint(0, 3000),
+                "smtp-id": f"<bench{variant_id}.{delivery_id}@ismtpd-0>",
+                "event": kind,
+                "category": ["newsletter", f"campaign-{campaign_id}"],
+                "sg_event_id": f"bench-{serial:09d}-{secrets.token_hex(6)}",
+                "sg_message_id": f"bench{variant_id}.filter0001.{delivery_id}.0",
+                "nl_campaign": str(campaign_id),
+                "nl_variant": str(variant_id),
+                "nl_delivery": str(delivery_id),
+                **fields,
+            }
+        )
+
+    while len(events) < total:
+        for delivery in deliveries:
+            if len(events) >= total:
+                break
+            add(delivery, "processed")
+            roll = rng.random()
+            if roll < 0.005:
+                add(delivery, "bounce", type="bounce", reason="550 5.1.1 unknown", status="5.1.1")
+                continue
+            if roll < 0.01:
+                add(delivery, "bounce", type="blocked", reason="421 try later", status="4.2.1")
+                continue
+            add(delivery, "delivered", response="250 OK")
+            if rng.random() < 0.35:
+                machine = rng.random() < 0.2
+                agent = "Mozilla/5.0" if machine else f"{HUMAN}/{rng.randint(1, 500)}"
+                add(delivery, "open", useragent=agent, sg_machine_open=machine, ip="192.0.2.1")
+                if not machine and rng.random() < 0.3:
+                    add(delivery, "click", url=rng.choice(delivery[3]), useragent=agent)
+            if rng.random() < 0.001:
+                add(delivery, "unsubscribe")
+            if rng.random() < 0.0002:
+                add(delivery, "spamreport")
+    rng.shuffle(events)
+    return events
+
+
+async def post_all(
+    url: str, bodies: list[bytes], signer: Signer, concurrency: int
+) -> tuple[float, list[float], dict[str, int]]:
+    """Post every body (``concurrency`` at a time): wall time, latencies, summed answers."""
+    latencies: list[float] = []
+    totals: dict[str, int] = {}
+    queue = list(reversed(bodies))
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def poster() -> None:
+            while queue:
+                body = queue.pop()
+                started = time.perf_counter()
+                answer = await client.post(
+                    "/webhooks/sendgrid", content=body, headers=signer.headers(body)
+                )
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"the webhook answered {answer.status_code}: {answer.text}")
+                for key, value in answer.json().items():
+                    totals[key] = totals.get(key, 0) + value
+
+        started = time.perf_counter()
+        await asyncio.gather(*(poster() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, totals
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of these processes so far (Linux /proc; None elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The server and its workers (they share its process group)."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _group_of(int(entry.name)) == server.pid
+    ]
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def backend_pids(scratch: ThrowAwayDatabase) -> list[int]:
+    """PostgreSQL's backends serving the benchmark's database."""
+    with scratch.admin.connect() as connection:
+        rows = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": scratch.name}
+        )
+        return [int(pid) for (pid,) in rows]
+
+
+def cpu_split(
+    before: tuple[float | None, ...], after: tuple[float | None, ...], batches: int
+) -> str:
+    parts = []
+    for name, start, end in zip(("server", "PostgreSQL", "client"), before, after, strict=True):
+        spent = (
+            "n/a" if start is None or end is None else f"{(end - start) / batches * 1000:.1f} ms"
+        )
+        parts.append(f"{name} {spent}")
+    return "CPU per batch: " + ", ".join(parts)
+
+
+def report(label: str, events: int, elapsed: float, latencies: list[float]) -> None:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"{label}: {events:,} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s; "
+        f"per batch p50 {statistics.median(ordered) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events to post")
+    parser.add_argument("--batch", type=int, default=1000, help="events per POST (SendGrid: 1000)")
+    parser.add_argument("--subscribers", type=int, default=50_000)
+    parser.add_argument("--concurrency", type=int, default=4, help="POSTs in flight")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--admin-url", help="PostgreSQL URL allowed to CREATE DATABASE")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}", flush=True)
+
+    with (
+        ThrowAwayDatabase(admin_url(args.admin_url), prefix="bench_webhook") as scratch,
+        tempfile.TemporaryDirectory() as work,
+    ):
+        database_url = scratch.url.render_as_string(hide_password=False)
+        database = open_database(database_url)
+        seed(database, args.subscribers)
+        settings = Settings(database_url=database_url, secret_key=SECRET, outbox=Path(work) / "o")
+        campaign_id, _ = prepare_campaign(database, settings)
+        deliveries = mark_sent(database, campaign_id)
+        events = make_events(campaign_id, deliveries, args.events)
+        bodies = [
+            json.dumps(events[i : i + args.batch]).encode()
+            for i in range(0, len(events), args.batch)
+        ]
+        size = sum(map(len, bodies)) / len(bodies)
+        print(
+            f"{len(events):,} events for {len(deliveries):,} deliveries in {len(bodies)} "
+            f"batches of {args.batch} ({size / 1000:.0f} KB each)",
+            flush=True,
+        )
+        signer = Signer()
+        port = free_port()
+        server = start_server(
+            scratch.url,
+            port,
+            args.workers,
+            Path(work),
+            {"NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY": signer.public_key},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(post_all(url, [json.dumps([]).encode()] * 20, signer, args.concurrency))
+            processes = (server_pids(server), backend_pids(scratch))
+
+            def cpu() -> tuple[float | None, ...]:
+                return (*(cpu_seconds(p) for p in processes), time.process_time())
+
+            before = cpu()
+            elapsed, latencies, totals = asyncio.run(
+                post_all(url, bodies, signer, args.concurrency)
+            )
+            report(
+                f"first delivery ({args.workers} workers, {args.concurrency} in flight)",
+                len(events),
+                elapsed,
+                latencies,
+            )
+            print(cpu_split(before, cpu(), len(bodies)))
+            stored = scratch.count("events")
+            print(f"check: {stored:,} rows for {len(events):,} events; answers {totals}")
+            before = cpu()
+            again, latencies, totals = asyncio.run(post_all(url, bodies, signer, args.concurrency))
+            report("replay (all duplicates)", len(events), again, latencies)
+            print(cpu_split(before, cpu(), len(bodies)))
+            print(f"check: {scratch.count('events'):,} rows after the replay; answers {totals}")
+        finally:
+            stop_server(server)
+            database.dispose()
+        print(
+            f"check: {scratch.count('suppressions')} addresses suppressed (hard bounces, spam "
+            f"reports), {scratch.count('consent_records')} unsubscribes recorded"
+        )
+
+
+if __name__ == "__main__":
+    main()

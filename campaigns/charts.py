@@ -1,0 +1,196 @@
+"""Charts of a campaign report as inline SVG, drawn on the server (no JavaScript needed).
+
+:func:`report_charts` gives the editor's report page every chart of a
+:class:`~campaigns.reports.CampaignReport` as :class:`~markupsafe.Markup`, ready to put
+into a Jinja template as ``{{ charts.segments }}``. :func:`bar_chart` draws any other
+horizontal bar chart (one or more series per category).
+
+Every text (segment names, brief titles, narrative labels come from editors and briefs)
+is XML-escaped and stripped of characters XML does not allow, long labels are shortened
+with the full text kept in a ``<title>`` tooltip, and each chart has ``role="img"`` and
+an accessible name, so a chart is safe to inline in any page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from campaigns.reports import CampaignReport
+
+WIDTH = 640
+LABEL_WIDTH = 210
+VALUE_WIDTH = 70
+BAR_HEIGHT = 16
+BAR_GAP = 3
+GROUP_GAP = 12
+TOP = 34
+LEGEND_HEIGHT = 18
+LABEL_CHARS = 32
+TEXT = "#1a202c"
+MUTED = "#4a5568"
+BLUE = "#2b6cb0"
+ORANGE = "#c05621"
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One set of bars: a name for the legend, one value per category (``None``: no bar)."""
+
+    name: str
+    values: tuple[float | None, ...]
+    colour: str = BLUE
+
+    def __post_init__(self) -> None:
+        if not _COLOUR.fullmatch(self.colour):
+            raise ValueError(f"colour must be #rrggbb, not {self.colour!r}")
+
+
+def _text(value: str) -> str:
+    """``value`` fit for XML: escaped, no control characters."""
+    return str(escape(_NOT_XML.sub("", value)))
+
+
+def _short(label: str) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+def _format(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "–"
+    if percent:
+        return f"{value * 100:.1f} %"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def bar_chart(
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    percent: bool = False,
+    empty: str = "Nothing to show yet.",
+) -> Markup:
+    """A horizontal bar chart: one group of bars per category, one bar per series.
+
+    ``percent``: values are fractions (0.125) shown as percentages and scaled to 100 %;
+    otherwise bars scale to the largest value.
+    """
+    for one in series:
+        if len(one.values) != len(categories):
+            raise ValueError(
+                f"series {one.name!r} has {len(one.values)} values for {len(categories)} categories"
+            )
+    top = TOP + (LEGEND_HEIGHT if len(series) > 1 else 0)
+    group = len(series) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP
+    height = top + max(len(categories), 1) * (group + GROUP_GAP) + 4
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="system-ui, -apple-system, Segoe UI, '
+        f'Roboto, sans-serif" font-size="12" aria-label="{_text(title)}">',
+        f"<title>{_text(title)}</title>",
+        f'<text x="0" y="16" font-size="14" font-weight="600" fill="{TEXT}">{_text(title)}</text>',
+    ]
+    if len(series) > 1:
+        parts += _legend(series)
+    if not categories or not series:
+        parts.append(f'<text x="0" y="{top + 14}" fill="{MUTED}">{_text(empty)}</text>')
+    else:
+        parts += _bars(categories, series, top, group, percent)
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  (every text above went through _text)
+
+
+def _legend(series: Sequence[Series]) -> list[str]:
+    parts, x = [], 0
+    for one in series:
+        parts.append(f'<rect x="{x}" y="{TOP - 8}" width="10" height="10" fill="{one.colour}"/>')
+        parts.append(f'<text x="{x + 14}" y="{TOP + 1}" fill="{TEXT}">{_text(one.name)}</text>')
+        x += 24 + 7 * len(one.name)
+    return parts
+
+
+def _bars(
+    categories: Sequence[str], series: Sequence[Series], top: int, group: int, percent: bool
+) -> list[str]:
+    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    values = [v for one in series for v in one.values if v is not None]
+    scale = 1.0 if percent else max(values, default=0.0)
+    parts: list[str] = []
+    for row, category in enumerate(categories):
+        y = top + row * (group + GROUP_GAP)
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{y + group / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="{TEXT}"><title>{_text(category)}</title>{_text(_short(category))}</text>'
+        )
+        for position, one in enumerate(series):
+            value = one.values[row]
+            bar_y = y + position * (BAR_HEIGHT + BAR_GAP)
+            length = 0.0 if not value or scale <= 0 else min(value / scale, 1.0) * area
+            label = _format(value, percent)
+            parts.append(
+                f'<rect x="{LABEL_WIDTH}" y="{bar_y}" width="{length:.1f}" height="{BAR_HEIGHT}" '
+                f'fill="{one.colour}"><title>{_text(one.name)}: {_text(label)}</title></rect>'
+            )
+            parts.append(
+                f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{bar_y + BAR_HEIGHT - 4}" '
+                f'fill="{MUTED}">{_text(label)}</text>'
+            )
+    return parts
+
+
+# --- the report's charts -----------------------------------------------------------------
+
+
+def segment_rates_chart(report: CampaignReport) -> Markup:
+    """Open and click rate of each segment (the campaign's variants)."""
+    segments = report.segments
+    return bar_chart(
+        f"Opens and clicks by segment (of {report.totals.rate_base})",
+        [s.segment for s in segments],
+        [
+            Series("open rate", tuple(s.figures.open_rate for s in segments), BLUE),
+            Series("click rate", tuple(s.figures.click_rate for s in segments), ORANGE),
+        ],
+        percent=True,
+    )
+
+
+def brief_clicks_chart(report: CampaignReport) -> Markup:
+    """Human clicks on each brief's links, and how many readers clicked them."""
+    briefs = report.briefs
+    return bar_chart(
+        "Clicks by brief",
+        [b.title or b.brief_slug for b in briefs],
+        [
+            Series("clicks", tuple(float(b.clicks) for b in briefs), BLUE),
+            Series("readers who clicked", tuple(float(b.clickers) for b in briefs), ORANGE),
+        ],
+        empty="No brief in this campaign.",
+    )
+
+
+def narrative_clicks_chart(report: CampaignReport) -> Markup:
+    """Human clicks on the sources cited in each narrative (brief · narrative label)."""
+    narratives = report.narratives
+    return bar_chart(
+        "Clicks by narrative",
+        [f"{n.narrative} · {n.brief_slug}" for n in narratives],
+        [Series("clicks", tuple(float(n.clicks) for n in narratives), BLUE)],
+        empty="No narrative links in this campaign.",
+    )
+
+
+def report_charts(report: CampaignReport) -> dict[str, Markup]:
+    """Every chart of a report, by name: ``segments``, ``briefs``, ``narratives``."""
+    return {
+        "segments": segment_rates_chart(report),
+        "briefs": brief_clicks_chart(report),
+        "narratives": narrative_clicks_chart(report),
+    }

@@ -1,0 +1,207 @@
+"""Record a batch of tracking events: resolve their ids, insert them once, apply effects.
+
+The whole batch is one transaction and a handful of statements whatever its size: one
+query finds the deliveries the events name, one per variant clicked loads its link table
+(cached: variants are frozen), one ``INSERT … ON CONFLICT DO NOTHING`` (the batch as one
+JSON document, see :mod:`subscribers.bulk`) stores the events that are new, and only those
+go on to :mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes
+nothing.
+
+An event is tied to a delivery only when the delivery id it carries exists and, if the
+event names a campaign too, belongs to that campaign; the delivery then supplies the
+campaign, variant and subscriber. Anything else is stored untied (and counted as
+``unmatched``), never matched by guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import BigInteger, Connection, Table, select
+from sqlalchemy.orm import Session
+
+from campaigns.effects import apply_effects
+from campaigns.events import EVENT_COLUMNS, Event, EventRecord
+from campaigns.linkmap import LinkIndexCache
+from campaigns.machines import click_flag
+from campaigns.model import Delivery, Variant
+from newsletter.config import Settings
+from newsletter.errors import InvalidInput
+from subscribers.addresses import email_digest, parse_address
+from subscribers.bulk import insert_rows, one_of
+
+EVENTS = cast(Table, Event.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+_SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """The settings that decide how events are judged."""
+
+    scanner_window_seconds: float
+    soft_bounce_limit: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestPolicy:
+        return cls(settings.tracking_scanner_seconds, settings.soft_bounce_limit)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of a batch: ``recorded`` new events, ``duplicates`` already known."""
+
+    received: int
+    recorded: int
+    duplicates: int
+    unmatched: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "recorded": self.recorded,
+            "duplicates": self.duplicates,
+            "unmatched": self.unmatched,
+        }
+
+
+def record_events(
+    session: Session,
+    records: Sequence[EventRecord],
+    policy: IngestPolicy,
+    links: LinkIndexCache,
+) -> IngestResult:
+    """Store the new events among ``records`` and apply their effects."""
+    unique = _first_of_each(records)
+    _resolve(session, unique)
+    _attach_links(session, unique, links)
+    for record in unique:
+        if record.type == "clicked" and record.machine_reason is None:
+            record.machine_reason = click_flag(
+                user_agent=record.user_agent,
+                at=record.occurred_at,
+                sent_at=record.sent_at,
+                window_seconds=policy.scanner_window_seconds,
+            )
+        if record.email_hash is None:
+            record.email_hash = address_digest(record.email)
+    new = _insert(session, unique)
+    apply_effects(session, new, policy.soft_bounce_limit)
+    return IngestResult(
+        received=len(records),
+        recorded=len(new),
+        duplicates=len(records) - len(new),
+        unmatched=sum(1 for r in new if r.delivery_id is None),
+    )
+
+
+def _first_of_each(records: Sequence[EventRecord]) -> list[EventRecord]:
+    """One record per event id (a batch may repeat an event, as SendGrid's samples do)."""
+    seen: dict[tuple[str, str], EventRecord] = {}
+    for record in records:
+        seen.setdefault((record.source, record.event_id), record)
+    return list(seen.values())
+
+
+def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
+    """Tie records whose delivery (and campaign) ids check out to that delivery."""
+    wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
+    if not wanted:
+        return
+    connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
+    table = DELIVERIES.c
+    found = {
+        row[0]: row
+        for row in connection.execute(
+            select(table.id, table.campaign_id, table.variant_id, table.subscriber_id).where(
+                one_of(connection, table.id, wanted, BigInteger())
+            )
+        ).all()  # one fetch, not one per row
+    }
+    clicked = {
+        r.delivery_ref
+        for r in records
+        if r.type == "clicked" and r.delivery_ref is not None and r.delivery_ref in found
+    }
+    sent_at = _sent_at(connection, clicked)
+    for record in records:
+        target = found.get(record.delivery_ref) if record.delivery_ref is not None else None
+        if target is None:
+            continue
+        delivery_id, campaign_id, variant_id, subscriber_id = target
+        if record.campaign_ref is not None and record.campaign_ref != campaign_id:
+            continue  # ids that contradict each other are not ours
+        record.delivery_id = delivery_id
+        record.campaign_id = campaign_id
+        record.variant_id = variant_id
+        record.subscriber_id = subscriber_id
+        record.sent_at = sent_at.get(delivery_id)
+
+
+def _sent_at(connection: Connection, ids: set[int]) -> dict[int, datetime]:
+    """When each delivery was sent: clicks need it to tell a scanner from a reader."""
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(Delivery.id, Delivery.sent_at).where(
+            one_of(connection, Delivery.id, ids, BigInteger()), Delivery.sent_at.is_not(None)
+        )
+    )
+    return {delivery_id: moment for delivery_id, moment in rows if moment is not None}
+
+
+def _attach_links(session: Session, records: Sequence[EventRecord], links: LinkIndexCache) -> None:
+    """Give each tied click its link: brief, section and narrative from the link table."""
+
+    def load(variant_id: int) -> list[Mapping[str, Any]] | None:
+        value = session.scalar(select(Variant.links).where(Variant.id == variant_id))
+        return None if value is None else list(value)
+
+    for record in records:
+        if record.type != "clicked" or record.variant_id is None:
+            continue
+        index = links.get(record.variant_id, load)
+        if index is None:
+            continue
+        link = index.by_id(record.link_id) if record.link_id else None
+        if link is None and record.url:
+            link = index.by_url(record.url)  # SendGrid: as far as the URL tells
+        if link is None:
+            continue
+        record.link_id = link.link_id
+        record.brief_slug = link.brief_slug
+        record.section = link.section
+        record.narrative = link.narrative
+        record.url = record.url or link.url
+
+
+def address_digest(email: str | None) -> str | None:
+    """SHA-256 of an address's lookup key, as suppressions store it (cheap for plain ASCII)."""
+    if not email:
+        return None
+    email = email.strip()
+    if _SIMPLE_ADDRESS.fullmatch(email):
+        return email_digest(email.lower())
+    try:
+        return parse_address(email).digest
+    except InvalidInput:
+        return None
+
+
+def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecord]:
+    """Insert the records that are new; those records."""
+    if not records:
+        return []
+    inserted = insert_rows(
+        session.connection(),
+        EVENTS,
+        [r.row() for r in records],
+        EVENT_COLUMNS,
+        key="event_id",
+        skip_conflicts=("source", "event_id"),
+    )
+    return [r for r in records if r.event_id in inserted]

@@ -1,0 +1,59 @@
+"""Tracking events in the data-protection duties: export them, and erase what identifies.
+
+Registered with :func:`subscribers.gdpr.register_personal_data` when the campaigns
+package is imported. Erasing keeps the events (a campaign's figures must not change when
+a reader is erased) but empties what identifies the person: the raw provider event (it
+holds the address and IP), the user agent and the address hash, for the events tied to
+the subscriber and for untied ones that name the same address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, null, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.events import Event
+from subscribers.gdpr import PersonalDataSection, register_personal_data
+from subscribers.model import Subscriber
+
+
+def _theirs(subscriber: Subscriber) -> ColumnElement[bool]:
+    tied = Event.subscriber_id == subscriber.id
+    if not subscriber.email_hash:
+        return tied
+    untied = and_(Event.subscriber_id.is_(None), Event.email_hash == subscriber.email_hash)
+    return or_(tied, untied)
+
+
+def export_events(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    events = session.scalars(
+        select(Event).where(_theirs(subscriber)).order_by(Event.occurred_at, Event.id)
+    )
+    return [
+        {
+            "type": e.type,
+            "at": e.occurred_at.isoformat(),
+            "source": e.source,
+            "campaign_id": e.campaign_id,
+            "url": e.url,
+            "user_agent": e.user_agent,
+            "machine": e.machine,
+            "reason": e.reason,
+            "provider_event": e.raw,
+        }
+        for e in events
+    ]
+
+
+def erase_events(session: Session, subscriber: Subscriber) -> None:
+    session.execute(
+        update(Event)
+        .where(_theirs(subscriber))
+        .values(raw=null(), user_agent=None, email_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+register_personal_data(PersonalDataSection("tracking_events", export_events, erase_events))

@@ -1,0 +1,438 @@
+"""Campaign reports: what happened to a campaign, per segment, per brief and per narrative.
+
+:func:`campaign_report` returns a :class:`CampaignReport`, plain frozen dataclasses of
+numbers and strings that a page, the CLI or a JSON client render as they like
+(:meth:`CampaignReport.as_dict` is the JSON form; :mod:`campaigns.charts` draws it).
+
+Definitions, so every screen means the same thing:
+
+- ``recipients`` are the campaign's delivery rows; ``sent`` those the provider accepted;
+  ``failed``, ``unknown`` (outcome not known: see DESIGN.md), ``skipped`` and ``pending``
+  (queued or in flight) the rest.
+- Event figures count *deliveries*, not events: ``opened`` is the number of recipients
+  with at least one human open (``opens`` counts every human open), ``clicked`` likewise.
+  Clicks on our own links (view online, preferences, unsubscribe) count in no click figure.
+  Machine opens and clicks (see :mod:`campaigns.machines`) are counted apart:
+  ``machine_opened`` are recipients whose every open was a machine's.
+- Rates divide by ``delivered`` when the provider reports deliveries (SendGrid), else by
+  ``sent`` (SMTP and the outbox know no more); ``rate_base`` says which. A rate is
+  ``None`` when its base is zero.
+- Per brief and per narrative: human clicks on the links of that brief (or narrative),
+  and how many recipients clicked them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from campaigns.events import Event, reader_click
+from campaigns.linkmap import LinkInfo, link_info
+from campaigns.model import Delivery, Variant
+from campaigns.service import get_campaign
+from newsletter.briefs.model import BriefRow
+from newsletter.db import utcnow
+
+RateBase = Literal["delivered", "sent"]
+PROVIDERS_REPORTING_DELIVERY = frozenset({"sendgrid"})
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The numbers of one segment, or of the whole campaign."""
+
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    pending: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    hard_bounced: int = 0
+    soft_bounced: int = 0
+    dropped: int = 0
+    deferred: int = 0
+    opened: int = 0
+    opens: int = 0
+    machine_opened: int = 0
+    clicked: int = 0
+    clicks: int = 0
+    machine_clicks: int = 0
+    unsubscribed: int = 0
+    complained: int = 0
+    rate_base: RateBase = "sent"
+    delivery_rate: float | None = None
+    bounce_rate: float | None = None
+    open_rate: float | None = None
+    click_rate: float | None = None
+    click_to_open_rate: float | None = None
+    unsubscribe_rate: float | None = None
+    complaint_rate: float | None = None
+
+    @property
+    def base(self) -> int:
+        return self.delivered if self.rate_base == "delivered" else self.sent
+
+    def with_rates(self) -> Figures:
+        """These figures with every rate computed from the counts."""
+        base = self.base
+        reported = self.rate_base == "delivered"
+        return dataclasses.replace(
+            self,
+            delivery_rate=_ratio(self.delivered, self.sent) if reported else None,
+            bounce_rate=_ratio(self.bounced, self.sent),
+            open_rate=_ratio(self.opened, base),
+            click_rate=_ratio(self.clicked, base),
+            click_to_open_rate=_ratio(self.clicked, self.opened),
+            unsubscribe_rate=_ratio(self.unsubscribed, base),
+            complaint_rate=_ratio(self.complained, base),
+        )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return None if whole <= 0 else part / whole
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """One variant: the segment it was compiled for and its figures."""
+
+    variant_id: int
+    segment: str
+    subject: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class BriefClicks:
+    brief_slug: str
+    title: str | None
+    clicks: int
+    clickers: int
+
+
+@dataclass(frozen=True)
+class NarrativeClicks:
+    brief_slug: str
+    narrative: str
+    clicks: int
+    clickers: int
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    """A link and its human clicks; ``link_id`` is ``None`` for clicks on a URL that is in
+    no link table (SendGrid reported a URL we did not send, e.g. rewritten by a client)."""
+
+    link_id: str | None
+    url: str
+    section: str | None
+    brief_slug: str | None
+    narrative: str | None
+    clicks: int
+    clickers: int
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """Everything known about one campaign's sending and its readers' response."""
+
+    campaign_id: int
+    name: str
+    status: str
+    provider: str | None
+    issue_date: date
+    started_at: datetime | None
+    finished_at: datetime | None
+    generated_at: datetime
+    tracks_opens: bool
+    tracks_clicks: bool
+    totals: Figures
+    segments: tuple[SegmentReport, ...]
+    briefs: tuple[BriefClicks, ...]
+    narratives: tuple[NarrativeClicks, ...]
+    top_links: tuple[LinkClicks, ...]
+    machine_events: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-able data (times in ISO 8601)."""
+        data: dict[str, Any] = _jsonable(dataclasses.asdict(self))
+        return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+# --- building it -------------------------------------------------------------------------
+
+
+def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) -> CampaignReport:
+    """The report of one campaign (:class:`NotFoundError` if there is none)."""
+    campaign = get_campaign(session, campaign_id)
+    variants = list(
+        session.scalars(
+            select(Variant).where(Variant.campaign_id == campaign_id).order_by(Variant.position)
+        )
+    )
+    base: RateBase = "delivered" if campaign.provider in PROVIDERS_REPORTING_DELIVERY else "sent"
+    counts = _delivery_counts(session, campaign_id)
+    events = _event_counts(session, campaign_id)
+    per_variant = {
+        v.id: Figures(**counts.get(v.id, {}), **events.get(v.id, {}), rate_base=base).with_rates()
+        for v in variants
+    }
+    totals = _sum(per_variant.values(), base)
+    links = _links(variants)
+    return CampaignReport(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        status=campaign.status,
+        provider=campaign.provider,
+        issue_date=campaign.issue_date,
+        started_at=campaign.started_at,
+        finished_at=campaign.finished_at,
+        generated_at=utcnow(),
+        tracks_opens=any(v.track_opens for v in variants),
+        tracks_clicks=any(v.track_clicks for v in variants),
+        totals=totals,
+        segments=tuple(SegmentReport(v.id, v.name, v.subject, per_variant[v.id]) for v in variants),
+        briefs=_brief_clicks(session, campaign_id, [b.brief_id for b in campaign.briefs]),
+        narratives=_narrative_clicks(session, campaign_id, links.values()),
+        top_links=_top_links(session, campaign_id, links, top_links),
+        machine_events=_machine_events(session, campaign_id),
+    )
+
+
+_STATUS_FIGURE = {
+    "sent": "sent",
+    "failed": "failed",
+    "unknown": "unknown",
+    "skipped": "skipped",
+    "queued": "pending",
+    "sending": "pending",
+}
+
+
+def _delivery_counts(session: Session, campaign_id: int) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(Delivery.variant_id, Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.variant_id, Delivery.status)
+    )
+    for variant_id, status, count in rows:
+        figures = found.setdefault(variant_id, {"recipients": 0})
+        figures["recipients"] += count
+        name = _STATUS_FIGURE[status]
+        figures[name] = figures.get(name, 0) + count
+    return found
+
+
+def _any(condition: ColumnElement[bool]) -> Any:
+    return func.max(case((condition, 1), else_=0))
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _event_counts(session: Session, campaign_id: int) -> dict[int, dict[str, int]]:
+    """Per variant: how many deliveries had each kind of event (and human open/click totals)."""
+    human = Event.machine.is_(False)
+    machine = Event.machine.is_(True)
+    per_delivery = (
+        select(
+            Event.variant_id.label("variant_id"),
+            _any(Event.type == "delivered").label("delivered"),
+            _any(Event.type == "bounced").label("bounced"),
+            _any(and_(Event.type == "bounced", Event.bounce_type == "hard")).label("hard"),
+            _any(and_(Event.type == "bounced", Event.bounce_type == "soft")).label("soft"),
+            _any(Event.type == "dropped").label("dropped"),
+            _any(Event.type == "deferred").label("deferred"),
+            _any(and_(Event.type == "opened", human)).label("opened"),
+            _any(and_(Event.type == "opened", machine)).label("machine_open"),
+            _count(and_(Event.type == "opened", human)).label("opens"),
+            _any(reader_click()).label("clicked"),
+            _count(reader_click()).label("clicks"),
+            _count(and_(Event.type == "clicked", machine)).label("machine_clicks"),
+            _any(Event.type == "unsubscribed").label("unsubscribed"),
+            _any(Event.type == "complained").label("complained"),
+        )
+        .where(Event.campaign_id == campaign_id, Event.delivery_id.is_not(None))
+        .group_by(Event.variant_id, Event.delivery_id)
+        .subquery()
+    )
+    c = per_delivery.c
+    rows = session.execute(
+        select(
+            c.variant_id,
+            func.sum(c.delivered),
+            func.sum(c.bounced),
+            func.sum(c.hard),
+            func.sum(c.soft),
+            func.sum(c.dropped),
+            func.sum(c.deferred),
+            func.sum(c.opened),
+            func.sum(c.opens),
+            func.sum(case((and_(c.machine_open == 1, c.opened == 0), 1), else_=0)),
+            func.sum(c.clicked),
+            func.sum(c.clicks),
+            func.sum(c.machine_clicks),
+            func.sum(c.unsubscribed),
+            func.sum(c.complained),
+        ).group_by(c.variant_id)
+    )
+    names = (
+        "delivered",
+        "bounced",
+        "hard_bounced",
+        "soft_bounced",
+        "dropped",
+        "deferred",
+        "opened",
+        "opens",
+        "machine_opened",
+        "clicked",
+        "clicks",
+        "machine_clicks",
+        "unsubscribed",
+        "complained",
+    )
+    return {
+        variant_id: {name: int(value or 0) for name, value in zip(names, values, strict=True)}
+        for variant_id, *values in rows
+    }
+
+
+def _sum(figures: Iterable[Figures], base: RateBase) -> Figures:
+    """Campaign totals: every delivery belongs to one variant, so counts simply add up."""
+    totals: dict[str, int] = {}
+    for one in figures:
+        for field in dataclasses.fields(Figures):
+            value = getattr(one, field.name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[field.name] = totals.get(field.name, 0) + value
+    return Figures(**totals, rate_base=base).with_rates()
+
+
+def _links(variants: Iterable[Variant]) -> dict[str, LinkInfo]:
+    """Every link of the campaign by id (a link has the same id in every variant)."""
+    found: dict[str, LinkInfo] = {}
+    for variant in variants:
+        for link in map(link_info, variant.links):
+            found.setdefault(str(link.link_id), link)
+    return found
+
+
+def _human_clicks(campaign_id: int) -> ColumnElement[bool]:
+    return and_(Event.campaign_id == campaign_id, reader_click())
+
+
+def _brief_clicks(
+    session: Session, campaign_id: int, brief_ids: list[int]
+) -> tuple[BriefClicks, ...]:
+    """Every brief of the campaign in its order (clicked or not), then any other clicked."""
+    rows = session.execute(
+        select(BriefRow.id, BriefRow.slug, BriefRow.title).where(BriefRow.id.in_(brief_ids))
+    ).all()
+    slug_of = {brief_id: slug for brief_id, slug, _ in rows}
+    titles = {slug: title for _, slug, title in rows}
+    clicks = {
+        str(slug): (int(total), int(unique))
+        for slug, total, unique in session.execute(
+            select(Event.brief_slug, func.count(), func.count(Event.delivery_id.distinct()))
+            .where(_human_clicks(campaign_id), Event.brief_slug.is_not(None))
+            .group_by(Event.brief_slug)
+        )
+    }
+    slugs = [slug_of[i] for i in brief_ids if i in slug_of]
+    slugs += sorted(set(clicks) - set(slugs))
+    return tuple(BriefClicks(slug, titles.get(slug), *clicks.get(slug, (0, 0))) for slug in slugs)
+
+
+def _narrative_clicks(
+    session: Session, campaign_id: int, links: Iterable[LinkInfo]
+) -> tuple[NarrativeClicks, ...]:
+    """Every narrative with a link in the campaign (clicked or not), by brief and label."""
+    clicks = {
+        (str(slug), str(narrative)): (int(total), int(unique))
+        for slug, narrative, total, unique in session.execute(
+            select(
+                Event.brief_slug,
+                Event.narrative,
+                func.count(),
+                func.count(Event.delivery_id.distinct()),
+            )
+            .where(
+                _human_clicks(campaign_id),
+                Event.brief_slug.is_not(None),
+                Event.narrative.is_not(None),
+            )
+            .group_by(Event.brief_slug, Event.narrative)
+        )
+    }
+    known = {
+        (str(link.brief_slug), str(link.narrative))
+        for link in links
+        if link.brief_slug and link.narrative
+    }
+    return tuple(
+        NarrativeClicks(slug, narrative, *clicks.get((slug, narrative), (0, 0)))
+        for slug, narrative in sorted(known | set(clicks))
+    )
+
+
+def _top_links(
+    session: Session, campaign_id: int, links: Mapping[str, LinkInfo], limit: int
+) -> tuple[LinkClicks, ...]:
+    found: list[LinkClicks] = []
+    unique = func.count(Event.delivery_id.distinct())
+    for link_id, total, clickers in session.execute(
+        select(Event.link_id, func.count(), unique)
+        .where(_human_clicks(campaign_id), Event.link_id.is_not(None))
+        .group_by(Event.link_id)
+    ):
+        info = links.get(str(link_id))
+        found.append(
+            LinkClicks(
+                str(link_id),
+                info.url if info else "",
+                info.section if info else None,
+                info.brief_slug if info else None,
+                info.narrative if info else None,
+                int(total),
+                int(clickers),
+            )
+        )
+    for url, total, clickers in session.execute(
+        select(Event.url, func.count(), unique)
+        .where(_human_clicks(campaign_id), Event.link_id.is_(None), Event.url.is_not(None))
+        .group_by(Event.url)
+    ):
+        found.append(LinkClicks(None, str(url), None, None, None, int(total), int(clickers)))
+    found.sort(key=lambda link: (-link.clicks, -link.clickers, link.url))
+    return tuple(found[:limit])
+
+
+def _machine_events(session: Session, campaign_id: int) -> dict[str, int]:
+    """Machine opens and clicks by why they were judged so (``opened:machine-open`` …)."""
+    rows = session.execute(
+        select(Event.type, Event.machine_reason, func.count())
+        .where(Event.campaign_id == campaign_id, Event.machine.is_(True))
+        .group_by(Event.type, Event.machine_reason)
+    )
+    return {f"{kind}:{reason}": int(count) for kind, reason, count in sorted(rows)}

@@ -1,0 +1,146 @@
+"""First-party tracking: the open pixel and click redirects of SMTP and outbox sends.
+
+A tracked email's pixel and links carry a signed tracking token naming the delivery
+(``TokenSigner.sign(Purpose.TRACKING, delivery id)``). An open or click is recorded as an
+event of the delivery, through the same path as provider events (:mod:`campaigns.ingest`).
+
+A click redirects only to a link of that delivery's own frozen variant, chosen by its
+link id, and only to one the compiler rewrote for tracking (an http(s) destination without
+per-recipient parts): the redirect is never open, whatever the URL says. A bad token or an
+unknown link is a :class:`NotFoundError`, never a redirect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.events import USER_AGENT_LENGTH, EventRecord, EventType
+from campaigns.ingest import IngestPolicy, record_events
+from campaigns.linkmap import LinkIndexCache, LinkInfo
+from campaigns.machines import HEAD, open_flag
+from campaigns.model import Delivery, Variant
+from newsletter.db import Database
+from newsletter.errors import InvalidToken, NotFoundError
+from newsletter.tokens import Purpose, TokenSigner
+
+# The smallest transparent GIF (1×1, 43 bytes).
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+NOT_A_LINK = "This link is not valid (it may have been cut or altered)."
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One request for a pixel or a link: when, by what, and whether it was a ``HEAD``."""
+
+    at: datetime
+    user_agent: str | None
+    head: bool = False
+
+
+class FirstPartyTracker:
+    """Records opens and clicks of tracking tokens and says where a click goes."""
+
+    def __init__(
+        self,
+        database: Database,
+        signer: TokenSigner,
+        policy: IngestPolicy,
+        links: LinkIndexCache,
+    ) -> None:
+        self.database = database
+        self.signer = signer
+        self.policy = policy
+        self.links = links
+
+    def delivery_of(self, token: str) -> int | None:
+        """The delivery a tracking token names, or ``None`` for a token we did not sign."""
+        try:
+            subject = self.signer.verify(Purpose.TRACKING, token)
+        except InvalidToken:
+            return None
+        if not (subject.isascii() and subject.isdigit() and len(subject) <= 18):
+            return None
+        return int(subject)
+
+    def record_open(self, token: str, hit: Hit) -> bool:
+        """Record an open of the pixel; False when the token names no delivery of ours."""
+        delivery_id = self.delivery_of(token)
+        if delivery_id is None:
+            return False
+        reason = open_flag(user_agent=hit.user_agent, head=hit.head)
+        with self.database.transaction() as session:
+            if session.get(Delivery, delivery_id) is None:
+                return False
+            self._record(session, "opened", delivery_id, hit, reason)
+        return True
+
+    def click(self, token: str, link_id: str, hit: Hit) -> str:
+        """Record a click and return where it goes; :class:`NotFoundError` if nowhere."""
+        delivery_id = self.delivery_of(token)
+        if delivery_id is None:
+            raise NotFoundError(NOT_A_LINK)
+        with self.database.transaction() as session:
+            variant_id = session.scalar(
+                select(Delivery.variant_id).where(Delivery.id == delivery_id)
+            )
+            link = self._link(session, variant_id, link_id) if variant_id is not None else None
+            if link is None or not link.redirectable:
+                raise NotFoundError(NOT_A_LINK)
+            self._record(
+                session,
+                "clicked",
+                delivery_id,
+                hit,
+                HEAD if hit.head else None,
+                link_id=link.link_id,
+                url=link.url,
+            )
+        return link.url
+
+    def _link(self, session: Session, variant_id: int, link_id: str) -> LinkInfo | None:
+        def load(wanted: int) -> list[dict[str, Any]] | None:
+            value = session.scalar(select(Variant.links).where(Variant.id == wanted))
+            return None if value is None else list(value)
+
+        index = self.links.get(variant_id, load)
+        return index.by_id(link_id) if index is not None else None
+
+    def _record(
+        self,
+        session: Session,
+        kind: EventType,
+        delivery_id: int,
+        hit: Hit,
+        machine_reason: str | None,
+        *,
+        link_id: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        record = EventRecord(
+            source="first-party",
+            event_id=uuid.uuid4().hex,
+            type=kind,
+            occurred_at=hit.at,
+            received_at=hit.at,
+            delivery_ref=delivery_id,
+            machine_reason=machine_reason,
+            user_agent=_clean(hit.user_agent),
+            link_id=link_id,
+            url=url,
+            raw={"method": "HEAD" if hit.head else "GET", "user_agent": _clean(hit.user_agent)},
+        )
+        record_events(session, [record], self.policy, self.links)
+
+
+def _clean(user_agent: str | None) -> str | None:
+    if not user_agent:
+        return None
+    return user_agent.replace("\x00", "")[:USER_AGENT_LENGTH] or None

@@ -1,0 +1,133 @@
+"""Engagement segments ("opened in the last 30 days") and tracking data in GDPR duties.
+
+The rules are registered by the campaigns package; a campaign frozen for an engagement
+segment reaches exactly the readers who engaged (machine opens do not count).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from campaigns.events import Event
+from campaigns.model import Delivery
+from campaigns.sending import send_campaign
+from newsletter.cli.app import app
+from newsletter.db import Database, utcnow
+from subscribers.gdpr import erase_subscriber, export_personal_data
+from subscribers.segments import parse_rule
+from tests.campaigns.helpers import (
+    add_segment,
+    add_subscribers,
+    frozen_recipients,
+    import_examples,
+    new_campaign,
+    sendgrid_settings,
+)
+from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+DAY = 86_400
+
+
+def engaged_readers(db: Database, server: FakeSendGrid) -> list[str]:
+    """Six readers of a sent campaign who did different things, days ago."""
+    import_examples(db)
+    addresses = add_subscribers(db, 6)
+    campaign_id = new_campaign(db)
+    assert send_campaign(db, sendgrid_settings(server), campaign_id).status == "sent"
+    to = recipients_of(server, campaign_id)
+    now = int(time.time())
+    with db.transaction() as session:  # as if the campaign went out two months ago
+        session.execute(update(Delivery).values(sent_at=utcnow() - timedelta(days=60)))
+    r = [to[a] for a in addresses]
+    ingest(
+        db,
+        [
+            event(r[0], "open", timestamp=now - 5 * DAY, useragent="Mozilla/5.0 (Windows)"),
+            event(
+                r[1], "open", timestamp=now - 1 * DAY, sg_machine_open=True, useragent="Mozilla/5.0"
+            ),
+            event(
+                r[2],
+                "click",
+                timestamp=now - 40 * DAY,
+                url="https://www.reuters.com/",
+                useragent="Mozilla/5.0 (X11)",
+            ),
+            event(r[3], "open", timestamp=now - 40 * DAY, useragent="Mozilla/5.0 (iPhone)"),
+            event(
+                r[4],
+                "click",
+                timestamp=now - 2 * DAY,
+                url="https://agsi.gie.eu/",
+                useragent="Mozilla/5.0 (Android)",
+            ),
+            event(r[5], "delivered", timestamp=now - 5 * DAY),
+        ],
+    )
+    return addresses
+
+
+def test_a_campaign_for_an_engagement_segment_reaches_the_engaged(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    a = engaged_readers(db, sendgrid_server)
+    add_segment(db, "opened-30", {"type": "opened", "within_days": 30}, {})
+    add_segment(db, "clicked-60", {"type": "clicked", "within_days": 60}, {})
+    add_segment(
+        db,
+        "lapsed",
+        {"type": "not", "rule": {"type": "opened", "within_days": 30}},
+        {},
+    )
+    # a click counts as an open; Apple's machine open does not
+    assert frozen_recipients(db, sendgrid_server, segments=["opened-30"]) == {a[0], a[4]}
+    assert frozen_recipients(db, sendgrid_server, segments=["clicked-60"]) == {a[2], a[4]}
+    assert frozen_recipients(db, sendgrid_server, segments=["lapsed"]) == {a[1], a[2], a[3], a[5]}
+
+
+def test_engagement_rules_are_validated_and_known_to_the_cli(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    engaged_readers(db, sendgrid_server)
+    assert parse_rule({"type": "opened", "within_days": 7}).type_name == "opened"
+    for bad in ({"type": "opened"}, {"type": "clicked", "within_days": 0}):
+        try:
+            parse_rule(bad)
+        except Exception as exc:
+            assert "within_days" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    result = CliRunner().invoke(
+        app,
+        ["segments", "add", "engaged", "--rule", json.dumps({"type": "opened", "within_days": 30})],
+    )
+    assert result.exit_code == 0, result.output
+    assert "added segment engaged: 2 match, 2 mailable now" in result.output
+
+
+def test_export_shows_tracking_events_and_erase_removes_what_identifies(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    addresses = engaged_readers(db, sendgrid_server)
+    with db.transaction() as session:
+        data = export_personal_data(session, addresses[0])
+    json.dumps(data)
+    types = [e["type"] for e in data["tracking_events"]]
+    assert types.count("opened") == 1 and "processed" not in types
+    assert data["tracking_events"][0]["provider_event"]["email"] == addresses[0]
+    with db.transaction() as session:
+        erase_subscriber(session, addresses[0])
+    with db.transaction() as session:
+        rows = list(session.scalars(select(Event).where(Event.raw.is_not(None))))
+        kept = {r.raw["email"] for r in rows if r.raw}
+        erased = session.scalars(
+            select(Event).where(Event.type == "opened", Event.machine.is_(False))
+        ).all()
+    assert addresses[0] not in kept and len(kept) == 5
+    assert any(e.raw is None and e.user_agent is None and e.email_hash is None for e in erased)

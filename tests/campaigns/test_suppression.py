@@ -1,0 +1,188 @@
+"""What provider events do to subscribers: bounces, complaints and unsubscribes keep an
+address out of every later send; soft bounces only after N in a row; foreign events do
+nothing. Campaigns go through the fake SendGrid, events through the webhook's code path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import select
+
+from campaigns.sending import send_campaign
+from newsletter.db import Database
+from subscribers.addresses import email_digest
+from subscribers.model import ConsentRecord, Subscriber, Suppression
+from tests.campaigns.helpers import (
+    add_subscribers,
+    frozen_recipients,
+    import_examples,
+    new_campaign,
+    sendgrid_settings,
+)
+from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.subscribers.conftest import LiveServer
+
+
+def sent(db: Database, server: FakeSendGrid) -> int:
+    campaign_id = new_campaign(db)
+    report = send_campaign(db, sendgrid_settings(server), campaign_id)
+    assert report.status == "sent", report.status_reason
+    return campaign_id
+
+
+def statuses(db: Database) -> dict[str, str]:
+    with db.transaction() as session:
+        return {s.email or "": s.status for s in session.scalars(select(Subscriber))}
+
+
+def suppressions(db: Database) -> dict[str, str]:
+    with db.transaction() as session:
+        return {s.email_hash: s.reason for s in session.scalars(select(Suppression))}
+
+
+def test_bounces_complaints_and_unsubscribes_leave_the_next_campaign(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    import_examples(db)
+    addresses = add_subscribers(db, 12)
+    first = sent(db, sendgrid_server)
+    to = recipients_of(sendgrid_server, first)
+    r = [to[a] for a in addresses]
+    events = [
+        event(r[0], "bounce", type="bounce", reason="550 5.1.1 no such user", status="5.1.1"),
+        event(r[1], "spamreport"),
+        event(r[2], "unsubscribe"),
+        event(r[3], "group_unsubscribe", asm_group_id=10),
+        event(r[4], "dropped", reason="Bounced Address", status="5.0.0"),
+        event(r[5], "dropped", reason="Invalid", status="5.0.0"),
+        event(r[6], "dropped", reason="Spam Reporting Address", status="5.0.0"),
+        event(r[7], "dropped", reason="Unsubscribed Address", status="5.0.0"),
+        event(r[8], "bounce", type="blocked", reason="421 try later"),  # soft: counted only
+        event(r[9], "deferred", response="450 greylisted", attempt="1"),
+        event(r[10], "dropped", reason="Invalid SMTPAPI header"),  # our fault, not theirs
+        *(event(x, "delivered") for x in r),
+    ]
+    result = ingest(db, events)
+    assert (result.recorded, result.unmatched) == (len(events), 0)
+    expected = {
+        0: "bounced",
+        1: "complained",
+        2: "unsubscribed",
+        3: "unsubscribed",
+        4: "bounced",
+        5: "bounced",
+        6: "complained",
+        7: "unsubscribed",
+    }
+    now = statuses(db)
+    assert {i: now[a] for i, a in enumerate(addresses) if now[a] != "active"} == expected
+    suppressed = suppressions(db)
+    assert {i for i, a in enumerate(addresses) if email_digest(a) in suppressed} == {0, 1, 4, 5, 6}
+    with db.transaction() as session:
+        consent = session.scalars(
+            select(ConsentRecord).where(ConsentRecord.kind == "unsubscribe")
+        ).all()
+    assert {c.source for c in consent} == {"sendgrid"} and len(consent) == 3
+    later = frozen_recipients(db, sendgrid_server)
+    assert later == {addresses[i] for i in (8, 9, 10, 11)}
+
+
+def test_a_replayed_bounce_changes_nothing_more(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    import_examples(db)
+    (address,) = add_subscribers(db, 1)
+    campaign_id = sent(db, sendgrid_server)
+    bounce = [event(recipients_of(sendgrid_server, campaign_id)[address], "bounce")]
+    assert ingest(db, bounce).recorded == 1
+    assert ingest(db, bounce).duplicates == 1
+    assert suppressions(db) == {email_digest(address): "bounced"}
+
+
+def test_events_for_deliveries_we_do_not_know_change_nobody(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    import_examples(db)
+    addresses = add_subscribers(db, 3)
+    campaign_id = sent(db, sendgrid_server)
+    to = recipients_of(sendgrid_server, campaign_id)
+    foreign = [
+        # another system's mail to one of our readers: no custom args at all
+        {**event(to[addresses[0]], "bounce"), "nl_campaign": None, "nl_delivery": None},
+        # ids that contradict each other (another campaign's number)
+        {**event(to[addresses[1]], "spamreport"), "nl_campaign": str(campaign_id + 100)},
+        # a delivery id that does not exist
+        {**event(to[addresses[2]], "unsubscribe"), "nl_delivery": "987654321"},
+    ]
+    result = ingest(db, foreign)
+    assert (result.recorded, result.unmatched) == (3, 3)
+    assert set(statuses(db).values()) == {"active"}
+    assert suppressions(db) == {}
+
+
+def test_soft_bounces_suppress_only_n_in_a_row(db: Database, sendgrid_server: FakeSendGrid) -> None:
+    import_examples(db)
+    steady, flaky = add_subscribers(db, 2)
+    limit = {"soft_bounce_limit": 3}
+    for round_ in range(3):
+        campaign_id = sent(db, sendgrid_server)
+        to = recipients_of(sendgrid_server, campaign_id)
+        events = [event(to[steady], "bounce", type="blocked", reason="421 mailbox busy")]
+        events.append(event(to[flaky], "deferred", response="451 try again", attempt="1"))
+        if round_ == 1:  # flaky's second message got through after all
+            events.append(event(to[flaky], "delivered"))
+        ingest(db, events, **limit)
+        if round_ < 2:
+            assert set(statuses(db).values()) == {"active"}, round_
+    assert statuses(db) == {steady: "bounced", flaky: "active"}
+    assert suppressions(db) == {email_digest(steady): "bounced"}
+
+
+def test_a_soft_bounce_limit_of_zero_never_suppresses(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    import_examples(db)
+    (address,) = add_subscribers(db, 1)
+    for _ in range(2):
+        campaign_id = sent(db, sendgrid_server)
+        blocked = event(
+            recipients_of(sendgrid_server, campaign_id)[address], "bounce", type="blocked"
+        )
+        ingest(db, [blocked], soft_bounce_limit=0)
+    assert statuses(db) == {address: "active"}
+
+
+def test_concurrent_deliveries_of_one_batch_record_and_suppress_once(
+    db: Database, sendgrid_server: FakeSendGrid, serve: Callable[..., LiveServer]
+) -> None:
+    """SendGrid may post a batch again while the first post is still being written: every
+    post succeeds, the events are stored once, and the effects happen once."""
+    import_examples(db)
+    addresses = add_subscribers(db, 40)
+    campaign_id = sent(db, sendgrid_server)
+    to = recipients_of(sendgrid_server, campaign_id)
+    events = [event(to[a], "bounce") for a in addresses[:20]]
+    events += [event(to[a], "unsubscribe") for a in addresses[20:]]
+    events += [event(to[a], "delivered") for a in addresses]
+    body = json.dumps(events).encode()
+    server = serve()
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(f"{server.url}/webhooks/sendgrid", content=body, timeout=30),
+                range(6),
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    assert sum(a.json()["recorded"] for a in answers) == len(events)
+    assert len(suppressions(db)) == 20
+    with db.transaction() as session:
+        unsubscribes = session.scalars(
+            select(ConsentRecord).where(ConsentRecord.kind == "unsubscribe")
+        ).all()
+    assert len(unsubscribes) == 20
+    assert sorted(statuses(db).values()) == ["bounced"] * 20 + ["unsubscribed"] * 20
