@@ -13,6 +13,7 @@ from newsletter.cli import (
     config,
     database,
     demo,
+    editors,
     render,
     segments,
     sending,
@@ -41,6 +42,7 @@ app.command("send")(sending.send_command)
 app.command("worker")(sending.worker_command)
 app.command("scheduler")(sending.scheduler_command)
 app.add_typer(config.app, name="config")
+app.add_typer(editors.app, name="editors")
 
 
 def _version(value: bool) -> None:
