@@ -112,22 +112,35 @@ def _with_campaign_words(options: VariantOptions, campaign: Campaign) -> Variant
     return options.model_copy(update=changes) if changes else options
 
 
+def variant_context(
+    settings: Settings,
+    campaign: Campaign,
+    name: str,
+    *,
+    test_send: bool = False,
+    tracked: bool | None = None,
+) -> CompileContext:
+    """How one variant of ``campaign`` is compiled; ``tracked`` overrides the settings'
+    first-party tracking (a test send has none: its clicks and opens must count nowhere)."""
+    track = first_party_tracking(settings) if tracked is None else tracked
+    return CompileContext.from_settings(
+        settings,
+        campaign.issue_date,
+        variant=name,
+        track_clicks=track,
+        track_opens=track,
+        test_send=test_send,
+    )
+
+
 def compile_campaign(
     session: Session, campaign: Campaign, settings: Settings, *, test_send: bool = False
 ) -> list[tuple[str, Segment | None, VariantOptions, Rule, CompiledVariant]]:
     """Every variant of the campaign, compiled (used by freezing and by previews)."""
     briefs = campaign_briefs(session, campaign)
-    tracked = first_party_tracking(settings)
     compiled = []
     for name, segment, options, rule in variant_plan(session, campaign):
-        context = CompileContext.from_settings(
-            settings,
-            campaign.issue_date,
-            variant=name,
-            track_clicks=tracked,
-            track_opens=tracked,
-            test_send=test_send,
-        )
+        context = variant_context(settings, campaign, name, test_send=test_send)
         compiled.append((name, segment, options, rule, compile_variant(briefs, options, context)))
     return compiled
 

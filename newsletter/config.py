@@ -9,10 +9,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newsletter.errors import ConfigurationError
@@ -308,6 +309,26 @@ def _local_secret(path: Path) -> str:
             f"NEWSLETTER_SECRET_KEY is not set and {path} cannot be written: {exc}"
         ) from exc
     return value
+
+
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    """The environment variables that set a field (aliases first)."""
+    alias = field.validation_alias
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return [str(choice) for choice in choices]
+    return [f"NEWSLETTER_{name.upper()}"]
+
+
+def shown(value: Any) -> str:
+    """A setting's value as people may see it: secrets only as set or unset."""
+    if isinstance(value, SecretStr):
+        return "(set)"
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    return str(value)
 
 
 @lru_cache(maxsize=1)

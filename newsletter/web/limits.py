@@ -8,6 +8,7 @@ body this app accepts is a small form or JSON document, so holding it in memory 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,20 +16,27 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """``max_bytes`` for every path, except the few in ``larger`` (exact paths) that accept
+    more, such as the editor's brief upload."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _NO_BODY:
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = _content_length(scope)
         if declared == -1:
             await _refuse(send, 400, "the Content-Length header is not a number")
             return
-        if declared is not None and declared > self.max_bytes:
-            await _refuse(send, 413, f"the request body is larger than {self.max_bytes} bytes")
+        if declared is not None and declared > limit:
+            await _refuse(send, 413, f"the request body is larger than {limit} bytes")
             return
         chunks: list[bytes] = []
         size = 0
@@ -38,8 +46,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await _refuse(send, 413, f"the request body is larger than {self.max_bytes} bytes")
+            if size > limit:
+                await _refuse(send, 413, f"the request body is larger than {limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
