@@ -179,6 +179,14 @@ def authenticate(
     return LoginResult("ok", editor)
 
 
+def end_sessions(session: Session, editor_id: int) -> None:
+    """End every session of an account (logging out: a signed cookie copied elsewhere
+    would otherwise stay valid until it expires)."""
+    editor = session.get(Editor, editor_id)
+    if editor is not None:
+        editor.session_stamp = new_stamp()
+
+
 def editor_for_session(session: Session, editor_id: int, stamp: str) -> Editor | None:
     """The active editor a session cookie names, if that session is still theirs."""
     editor = session.get(Editor, editor_id)

@@ -6,7 +6,9 @@ holds the editor's id, the account's ``session_stamp`` (a new password or a disa
 account ends every session at its next request), its CSRF token and two times: login
 (the session ends ``editor_session_max_hours`` later, however active) and last seen (it
 ends after ``editor_session_idle_minutes`` without a request). Logging in replaces the
-whole session, CSRF token included, so nothing set before the login survives it.
+whole session, CSRF token included, so nothing set before the login survives it; logging
+out changes the account's stamp, which ends its sessions everywhere (a cookie cannot be
+revoked alone).
 
 CSRF: every unsafe request (``POST`` and friends) under ``/editor`` must carry the
 session's token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header, compared
@@ -33,7 +35,12 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from newsletter.editors.accounts import LoginPolicy, authenticate, editor_for_session
+from newsletter.editors.accounts import (
+    LoginPolicy,
+    authenticate,
+    editor_for_session,
+    end_sessions,
+)
 from newsletter.web.editor.site import csrf_token, editor_site, flash, render
 from subscribers.ratelimit import RateLimiter
 
@@ -265,6 +272,11 @@ async def logout_page(request: Request) -> Response:
 
 @router.post("/editor/logout", dependencies=[Depends(csrf_protect)])
 async def logout_post(request: Request) -> Response:
+    """Log out: the account's sessions end everywhere, since a signed cookie cannot be
+    revoked alone (a copy of it would otherwise work until it expires)."""
+    editor = await _current(request)
+    if editor is not None:
+        await editor_site(request).run(lambda session: end_sessions(session, editor.id))
     request.session.clear()
     flash(request, "You are logged out.")
     return RedirectResponse(LOGIN, status_code=303)
