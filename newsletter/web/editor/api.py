@@ -36,6 +36,7 @@ class Problem(BaseModel):
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
+        400: "The body could not be read (it is not UTF-8 JSON).",
         401: "No editor session: log in at /editor/login first.",
         403: "A change without the session's X-CSRF-Token header, or from another site.",
         404: "No such brief or campaign.",
@@ -47,7 +48,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 READ = _errors(401, 422)
 READ_ONE = _errors(401, 404, 422)
-WRITE = _errors(401, 403, 404, 413, 422)
+WRITE = _errors(400, 401, 403, 404, 413, 422)
 
 router = APIRouter(
     prefix=API_PREFIX,

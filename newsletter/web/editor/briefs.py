@@ -122,7 +122,7 @@ async def brief_page(request: Request, slug: Slug) -> Response:
     compiled: CompiledVariant | None = None
     error = None
     try:
-        compiled = brief_email(brief, site.settings)
+        compiled = await run_in_threadpool(brief_email, brief, site.settings)
     except RenderError as exc:
         error = str(exc)
     context = {
@@ -141,10 +141,10 @@ async def brief_email_document(request: Request, slug: Slug) -> Response:
     site = editor_site(request)
     brief = await site.run(lambda session: brief_from_row(get_brief_row(session, slug)))
     try:
-        html = brief_email(brief, site.settings).typical.html
+        email = await run_in_threadpool(brief_email, brief, site.settings)
     except RenderError as exc:
         return email_error_document(str(exc))
-    return HTMLResponse(html, headers=EMAIL_DOCUMENT_HEADERS)
+    return HTMLResponse(email.typical.html, headers=EMAIL_DOCUMENT_HEADERS)
 
 
 def email_error_document(message: str) -> Response:

@@ -344,6 +344,8 @@ def parse_local_time(site: EditorSite, value: str) -> datetime:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput("send_at", "is not a date and time") from None
+    if not 2000 <= moment.year <= 2999:
+        raise InvalidInput("send_at", "must be a time in this millennium")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=site.zone)
     return moment

@@ -189,8 +189,9 @@ async def send_test_post(request: Request, campaign_id: CampaignId) -> Response:
     site = editor_site(request)
     form = await request.form()
     raw_position = form.get("variant")
-    position = int(raw_position) if isinstance(raw_position, str) and raw_position.isdigit() else 0
-    position = min(position, 1000)
+    position = 0
+    if isinstance(raw_position, str) and raw_position.isdigit() and len(raw_position) <= 4:
+        position = int(raw_position)
     back = f"/editor/campaigns/{campaign_id}/preview?variant={position}"
     addresses_text = form.get("addresses")
     try:
