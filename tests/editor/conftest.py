@@ -47,6 +47,12 @@ class Editor:
     def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
 
+    def __enter__(self) -> Editor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
     def follow(self, answer: httpx.Response) -> httpx.Response:
         """The page a 303 leads to."""
         assert answer.status_code == 303, (answer.status_code, answer.text[:500])

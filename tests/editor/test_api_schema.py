@@ -4,43 +4,32 @@ and every answer must be documented (status, content type, body shape).
 The spec is the one editors fetch (``/editor/api/openapi.json``, itself behind the login).
 Generated requests carry the session cookie and its CSRF token; path parameters are random
 or, in the "known" runs, the ids and slugs of real rows, so that the handlers' deeper paths
-(progress of a frozen campaign, changing a brief's status) are exercised too. Derandomised
-and bounded: the same run every time, in seconds.
+(progress of a frozen campaign, changing a brief's status) are exercised too. Requests go
+over real HTTP to the app under uvicorn. Derandomised and bounded: the same run every
+time, in seconds.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-from starlette.testclient import TestClient
 
 from campaigns.freeze import freeze_campaign
 from campaigns.service import CampaignDraft, create_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.web.app import create_app
 from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
-from tests.editor.conftest import PASSWORD, add_editor, csrf_of
+from tests.editor.conftest import add_editor, client, log_in
+from tests.subscribers.conftest import LiveServer
+from tests.subscribers.test_api_schema import CHECKS
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
 OPERATIONS = {
     "GET /editor/api/me",
     "GET /editor/api/briefs",
@@ -50,20 +39,6 @@ OPERATIONS = {
     "GET /editor/api/campaigns/{campaign_id}",
     "GET /editor/api/campaigns/{campaign_id}/audience",
 }
-
-
-def _logged_in(app: object) -> tuple[str, str]:
-    """A session cookie and its CSRF token, from logging in as a person would."""
-    with TestClient(app, follow_redirects=False) as http:  # type: ignore[arg-type]
-        token = csrf_of(http.get("/editor/login").text)
-        answer = http.post(
-            "/editor/login",
-            data={"email": "ann@example.org", "password": PASSWORD, "csrf_token": token},
-        )
-        assert answer.status_code == 303
-        csrf = csrf_of(http.get("/editor/campaigns").text)
-        cookie = http.cookies["newsletter_editor"]
-    return f"newsletter_editor={cookie}", csrf
 
 
 def _content(db: Database, config: Settings) -> dict[str, list[object]]:
@@ -84,15 +59,15 @@ def _content(db: Database, config: Settings) -> dict[str, list[object]]:
 @pytest.mark.parametrize("values", ["random", "known"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_request_breaks_the_editor_api(
-    db: Database, tmp_path: Path, mode: GenerationMode, values: str
+    db: Database, serve: Callable[..., LiveServer], mode: GenerationMode, values: str
 ) -> None:
-    config = Settings(outbox=tmp_path / "outbox", editor_login_rate_limit=0)
-    app = create_app(config, database=db)
-    known = _content(db, config)
+    server = serve()
+    known = _content(db, server.settings)
     add_editor(db, "ann@example.org")
-    cookie, csrf = _logged_in(app)
-    schema = schemathesis.openapi.from_asgi(
-        "/editor/api/openapi.json", app, headers={"Cookie": cookie}
+    editor = log_in(server, "ann@example.org")
+    cookie, csrf = f"newsletter_editor={editor.http.cookies['newsletter_editor']}", editor.csrf
+    schema = schemathesis.openapi.from_url(
+        f"{server.url}/editor/api/openapi.json", headers={"Cookie": cookie}
     )
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == OPERATIONS
@@ -141,9 +116,8 @@ def test_no_request_breaks_the_editor_api(
         assert 200 in statuses
 
 
-def test_without_a_session_every_operation_answers_401(db: Database, tmp_path: Path) -> None:
-    app = create_app(Settings(outbox=tmp_path / "outbox"), database=db)
-    with TestClient(app) as http:
+def test_without_a_session_every_operation_answers_401(site: LiveServer) -> None:
+    with client(site) as http:
         assert http.get("/editor/api/openapi.json").status_code == 401
         for label in sorted(OPERATIONS):
             method, path = label.split(" ")

@@ -8,18 +8,16 @@ values to every page, with a valid session and CSRF token.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from campaigns.service import CampaignDraft, create_campaign
-from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.web.app import create_app
 from tests.campaigns.helpers import SLUGS, add_segment, import_examples
-from tests.editor.conftest import PASSWORD, add_editor, csrf_of
+from tests.editor.conftest import add_editor, log_in
+from tests.subscribers.conftest import LiveServer
 
 FIELDS = (
     "name",
@@ -90,25 +88,20 @@ fields = st.dictionaries(
 )
 
 
-def test_no_form_or_page_answers_with_a_server_error(db: Database, tmp_path: Path) -> None:
+def test_no_form_or_page_answers_with_a_server_error(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
     import_examples(db)
     add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {})
     with db.transaction() as session:
         create_campaign(session, CampaignDraft(name="Issue", brief_slugs=list(SLUGS)))
     add_editor(db, "root@example.org", role="admin")
-    config = Settings(
-        outbox=tmp_path / "outbox",
+    server = serve(
         editor_login_rate_limit=0,
         editor_timezone="America/Los_Angeles",  # local 9999-12-31 23:59 is past year 9999 in UTC
     )
-    app = create_app(config, database=db)
-    with TestClient(app, follow_redirects=False) as http:
-        token = csrf_of(http.get("/editor/login").text)
-        http.post(
-            "/editor/login",
-            data={"email": "root@example.org", "password": PASSWORD, "csrf_token": token},
-        )
-        csrf = csrf_of(http.get("/editor/campaigns").text)
+    with log_in(server, "root@example.org") as editor:
+        http, csrf = editor.http, editor.csrf
         statuses: set[int] = set()
 
         @given(
