@@ -68,6 +68,12 @@ class EditorSite:
             return ""
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
+    def local_input(self, moment: datetime | None) -> str:
+        """A stored UTC time as a ``datetime-local`` input's value, in the editors' zone."""
+        if moment is None:
+            return ""
+        return moment.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
+
 
 def editor_site(request: Request) -> EditorSite:
     return cast(EditorSite, request.app.state.editor_site)
@@ -112,6 +118,7 @@ def render(
         "csrf_token": csrf_token(request),
         "flashes": take_flashes(request),
         "local": site.local,
+        "local_input": site.local_input,
         "zone": site.settings.editor_timezone,
         "path": request.url.path,
         **context,
