@@ -17,7 +17,7 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
-from newsletter.web.editor.install import UPLOAD_PATH, install_editor
+from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, install_editor
 from newsletter.web.errors import install_error_handlers
 from newsletter.web.limits import BodySizeLimit
 from newsletter.web.pages import page_templates
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = database
     app.state.public_site = PublicSite.build(settings, database, pages)
     app.state.archive = Archive.build(settings, database, pages)
-    install_error_handlers(app, pages)
+    install_error_handlers(app, pages, error_page=editor_error_page)
     app.include_router(subscribers_router)
     app.include_router(archive_router)
     install_editor(app, settings, database, pages)

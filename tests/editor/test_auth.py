@@ -340,3 +340,22 @@ def test_editor_answers_carry_the_security_headers(editor: Editor, site: LiveSer
         assert headers["referrer-policy"] == "same-origin"
     public = editor.http.get("/subscribe")
     assert "newsletter_editor" not in public.headers.get("set-cookie", "")
+
+
+def test_error_pages_under_the_editor_keep_its_layout_and_policy(
+    db: Database, editor: Editor
+) -> None:
+    html = {"Accept": "text/html"}
+    missing = editor.get("/editor/briefs/no-such-brief", headers=html)
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    assert "no brief with slug &#39;no-such-brief&#39;" in missing.text
+    forbidden = editor.get("/editor/admin/settings", headers=html)
+    assert forbidden.status_code == 403 and "Only an admin may open this page." in forbidden.text
+    for page in (missing, forbidden):
+        assert '<link rel="stylesheet" href="/static/editor.css">' in page.text
+        assert "<style" not in page.text  # the editor's policy allows no inline style
+        assert "ann@example.org" in page.text  # the editor's own navigation
+    as_json = editor.get("/editor/api/briefs/no-such-brief")
+    assert as_json.status_code == 404 and as_json.json()["detail"].startswith("no brief")
+    public = editor.http.get("/confirm/broken-token", headers=html)
+    assert "<style>" in public.text  # the public pages keep their own layout

@@ -17,7 +17,7 @@ from newsletter.db import Database
 from newsletter.resources import data_path
 from newsletter.web.editor import admin, api, auth, briefs, campaigns, preview
 from newsletter.web.editor.auth import CsrfRejected, LoginRequired, login_redirect
-from newsletter.web.editor.security import EditorHeaders, EditorSessions
+from newsletter.web.editor.security import EditorHeaders, EditorSessions, under_editor
 from newsletter.web.editor.site import EditorSite, render
 from newsletter.web.errors import wants_html
 
@@ -31,6 +31,18 @@ def session_key(settings: Settings) -> str:
     """The session cookie's signing key: derived from the secret, used for nothing else."""
     secret = settings.signing_key().encode()
     return hmac.new(secret, b"newsletter.editor-session", hashlib.sha256).hexdigest()
+
+
+def editor_error_page(
+    request: Request, status: int, message: str, headers: dict[str, str]
+) -> Response | None:
+    """Error pages under ``/editor`` in the editor's layout (its policy allows no inline
+    style, which the public layout has); ``None`` elsewhere and for the API."""
+    path = request.url.path
+    if not under_editor(path) or path.startswith(api.API_PREFIX):
+        return None
+    context = {"status": status, "message": message}
+    return render(request, "error.html", context, status=status, headers=headers)
 
 
 def install_editor(
@@ -66,7 +78,7 @@ def install_editor(
         )
         if request.url.path.startswith(api.API_PREFIX) or not wants_html(request):
             return JSONResponse({"detail": message}, status_code=403)
-        return render(request, "refused.html", {"message": message}, status=403)
+        return render(request, "error.html", {"status": 403, "message": message}, status=403)
 
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(CsrfRejected, on_csrf_rejected)
