@@ -11,10 +11,9 @@ and sends it, while the campaign page shows the progress.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Annotated, Literal, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
@@ -35,7 +34,6 @@ from campaigns.audience import (
 from campaigns.digest import create_weekly_digest
 from campaigns.model import Campaign
 from campaigns.service import (
-    CampaignDraft,
     can,
     cancel_campaign,
     create_campaign,
@@ -49,13 +47,12 @@ from campaigns.service import (
 )
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import list_brief_rows
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput, NewsletterError
 from newsletter.web.editor.auth import csrf_protect, editor_page
+from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
 from subscribers.model import Segment
-from subscribers.segment_store import list_segments
 
 router = APIRouter(
     include_in_schema=False, dependencies=[Depends(editor_page), Depends(csrf_protect)]
@@ -77,7 +74,6 @@ ACTION_LABELS: dict[str, str] = {
     "resume": "Resume",
     "cancel": "Cancel campaign",
 }
-K = TypeVar("K")
 
 
 @router.get("/editor")
@@ -95,101 +91,6 @@ async def campaigns_page(request: Request) -> Response:
 
 
 # --- create and edit ----------------------------------------------------------------------
-
-
-@dataclass
-class CampaignForm:
-    """The campaign form's values as a person typed them (to show them again on error)."""
-
-    name: str = ""
-    issue_date: str = ""
-    subject: str = ""
-    preheader: str = ""
-    briefs: dict[str, int] = field(default_factory=dict)  # slug -> position
-    segments: dict[int, int] = field(default_factory=dict)  # segment id -> position
-
-    @classmethod
-    def of(cls, campaign: Campaign, slugs: Mapping[int, str]) -> CampaignForm:
-        return cls(
-            name=campaign.name,
-            issue_date=campaign.issue_date.isoformat(),
-            subject=campaign.subject_template or "",
-            preheader=campaign.preheader_template or "",
-            briefs={slugs[b.brief_id]: b.position + 1 for b in campaign.briefs},
-            segments={s.segment_id: s.position + 1 for s in campaign.segments},
-        )
-
-    @classmethod
-    async def read(cls, request: Request) -> CampaignForm:
-        form = await request.form()
-        text = {key: value for key, value in form.multi_items() if isinstance(value, str)}
-
-        def chosen(name: str, prefix: str) -> dict[str, int]:
-            picked = [v for k, v in form.multi_items() if k == name and isinstance(v, str)]
-            return {
-                value: _position(text.get(f"{prefix}{value}"), fallback=1000 + n)
-                for n, value in enumerate(dict.fromkeys(picked))
-            }
-
-        segments = chosen("segments", "segment_order_")
-        return cls(
-            name=text.get("name", "")[:300],
-            issue_date=text.get("issue_date", "")[:20],
-            subject=text.get("subject", "")[:300],
-            preheader=text.get("preheader", "")[:300],
-            briefs=chosen("briefs", "brief_order_"),
-            segments={int(k): v for k, v in segments.items() if k.isdigit() and len(k) < 10},
-        )
-
-    def draft(self, segment_names: Mapping[int, str]) -> CampaignDraft:
-        unknown = [i for i in self.segments if i not in segment_names]
-        if unknown:
-            raise InvalidInput("segments", "a chosen segment no longer exists")
-        return CampaignDraft(
-            name=self.name,
-            brief_slugs=_ordered(self.briefs),
-            segment_names=[segment_names[i] for i in _ordered(self.segments)],
-            subject=self.subject.strip() or None,
-            preheader=self.preheader.strip() or None,
-            issue_date=_date(self.issue_date),
-        )
-
-
-def _position(value: str | None, *, fallback: int) -> int:
-    try:
-        return max(1, min(int(value or ""), 9999))
-    except ValueError:
-        return fallback
-
-
-def _ordered(positions: Mapping[K, int]) -> list[K]:
-    """Keys by the position a person gave (ties keep the order they were listed in)."""
-    return [key for key, _ in sorted(positions.items(), key=lambda item: item[1])]
-
-
-def _date(value: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput("issue_date", "is not a date (YYYY-MM-DD)") from None
-
-
-@dataclass(frozen=True)
-class Choices:
-    briefs: list[BriefRow]
-    segments: list[Segment]
-
-    @property
-    def segment_names(self) -> dict[int, str]:
-        return {s.id: s.name for s in self.segments}
-
-
-def _choices(session: Session) -> Choices:
-    briefs = list_brief_rows(session)
-    briefs.sort(key=lambda row: row.status != "ready")  # ready first, newest first within
-    return Choices(briefs, list(list_segments(session)))
 
 
 def _form_page(
@@ -212,7 +113,7 @@ def _form_page(
 
 @router.get("/editor/campaigns/new")
 async def new_campaign_page(request: Request) -> Response:
-    choices = await editor_site(request).run(_choices)
+    choices = await editor_site(request).run(choices_of)
     return _form_page(request, choices, CampaignForm())
 
 
@@ -220,7 +121,7 @@ async def new_campaign_page(request: Request) -> Response:
 async def create_campaign_post(request: Request) -> Response:
     site = editor_site(request)
     values = await CampaignForm.read(request)
-    choices = await site.run(_choices)
+    choices = await site.run(choices_of)
     try:
         draft = values.draft(choices.segment_names)
         campaign_id = await site.run(lambda session: create_campaign(session, draft).id)
@@ -250,7 +151,7 @@ async def create_digest_post(request: Request) -> Response:
 async def edit_campaign_page(request: Request, campaign_id: CampaignId) -> Response:
     def load(session: Session) -> tuple[Campaign, Choices, CampaignForm]:
         campaign = get_campaign(session, campaign_id)
-        choices = _choices(session)
+        choices = choices_of(session)
         slugs = {row.id: row.slug for row in choices.briefs}
         return campaign, choices, CampaignForm.of(campaign, slugs)
 
@@ -267,7 +168,7 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
     values = await CampaignForm.read(request)
 
     def load(session: Session) -> tuple[Campaign, Choices]:
-        return get_campaign(session, campaign_id), _choices(session)
+        return get_campaign(session, campaign_id), choices_of(session)
 
     campaign, choices = await site.run(load)
     try:
