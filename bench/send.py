@@ -103,8 +103,8 @@ def requeue(database: Database, campaign_id: int) -> None:
         connection.execute(text("VACUUM ANALYZE deliveries"))
 
 
-def run_workers(count: int, env: dict[str, str]) -> tuple[float, list[int]]:
-    """Wall time and each worker's peak RSS (KiB), read from its rusage when it exits."""
+def run_workers(count: int, env: dict[str, str]) -> tuple[float, list[int], float]:
+    """Wall time, each worker's peak RSS (KiB) and the workers' CPU seconds (rusage)."""
     newsletter = Path(sys.executable).with_name("newsletter")
     started = time.perf_counter()
     processes = [
@@ -112,13 +112,15 @@ def run_workers(count: int, env: dict[str, str]) -> tuple[float, list[int]]:
         for _ in range(count)
     ]
     peaks: list[int] = []
+    cpu = 0.0
     for process in processes:
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             raise SystemExit(f"a worker failed with exit code {process.returncode}")
         peaks.append(usage.ru_maxrss)
-    return time.perf_counter() - started, peaks
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, peaks, cpu
 
 
 def main() -> None:
@@ -173,13 +175,13 @@ def measure(size: int, args: argparse.Namespace, fake: FakeSendGridProcess) -> N
             if index:
                 requeue(database, campaign_id)
             before = fake.stats().get("accepted_personalizations", 0)
-            elapsed, peaks = run_workers(workers, env)
+            elapsed, peaks, cpu = run_workers(workers, env)
             accepted = fake.stats().get("accepted_personalizations", 0) - before
             assert accepted == size, f"expected {size} accepted, the fake server saw {accepted}"
             print(
                 f"  dispatch, {workers} worker(s): {size / elapsed:,.0f} recipients/s "
-                f"({elapsed:.1f} s); peak RSS per worker "
-                + ", ".join(f"{p // 1024} MB" for p in peaks),
+                f"({elapsed:.1f} s); worker CPU {cpu / size * 1e6:.0f} µs per recipient; "
+                "peak RSS per worker " + ", ".join(f"{p // 1024} MB" for p in peaks),
                 flush=True,
             )
         database.dispose()

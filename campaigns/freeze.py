@@ -130,22 +130,35 @@ def _with_campaign_words(options: VariantOptions, campaign: Campaign) -> Variant
     return options.model_copy(update=changes) if changes else options
 
 
+def variant_context(
+    settings: Settings,
+    campaign: Campaign,
+    name: str,
+    *,
+    test_send: bool = False,
+    tracked: bool | None = None,
+) -> CompileContext:
+    """How one variant of ``campaign`` is compiled; ``tracked=False`` turns first-party
+    tracking off (a test send has none: its clicks and opens must count nowhere)."""
+    plan = tracking_plan(settings)
+    return CompileContext.from_settings(
+        settings,
+        campaign.issue_date,
+        variant=name,
+        track_clicks=plan.own_clicks if tracked is None else tracked,
+        track_opens=plan.own_opens if tracked is None else tracked,
+        test_send=test_send,
+    )
+
+
 def compile_campaign(
     session: Session, campaign: Campaign, settings: Settings, *, test_send: bool = False
 ) -> list[tuple[str, Segment | None, VariantOptions, Rule, CompiledVariant]]:
     """Every variant of the campaign, compiled (used by freezing and by previews)."""
     briefs = campaign_briefs(session, campaign)
-    plan = tracking_plan(settings)
     compiled = []
     for name, segment, options, rule in variant_plan(session, campaign):
-        context = CompileContext.from_settings(
-            settings,
-            campaign.issue_date,
-            variant=name,
-            track_clicks=plan.own_clicks,
-            track_opens=plan.own_opens,
-            test_send=test_send,
-        )
+        context = variant_context(settings, campaign, name, test_send=test_send)
         compiled.append((name, segment, options, rule, compile_variant(briefs, options, context)))
     return compiled
 

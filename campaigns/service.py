@@ -27,6 +27,7 @@ _TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resume": ("paused",),
     "cancel": ("draft", "scheduled", "sending", "paused"),
     "start": ("draft", "scheduled", "paused"),
+    "edit": ("draft", "scheduled", "paused"),
 }
 
 
@@ -61,17 +62,7 @@ def create_campaign(
     digest_week: str | None = None,
 ) -> Campaign:
     """A new campaign in ``draft`` (or ``scheduled`` when ``send_at`` is given)."""
-    name = " ".join(draft.name.split())
-    if not name or len(name) > 200:
-        raise ConflictError("a campaign needs a name of 1 to 200 characters")
-    if not draft.brief_slugs:
-        raise ConflictError("a campaign needs at least one brief")
-    if len(set(draft.brief_slugs)) != len(draft.brief_slugs):
-        raise ConflictError("a brief is listed twice")
-    check_template(draft.subject, "subject")
-    check_template(draft.preheader, "preheader")
-    briefs = _briefs_by_slug(session, draft.brief_slugs)
-    segments = _segments_by_name(session, draft.segment_names)
+    name, briefs, segments = _checked_draft(session, draft)
     if draft.send_at is not None and draft.send_at.tzinfo is None:
         raise ConflictError("send_at needs a time zone (e.g. 2026-11-30T07:00:00+01:00)")
     campaign = Campaign(
@@ -89,6 +80,51 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def update_campaign(session: Session, campaign_id: int, draft: CampaignDraft) -> Campaign:
+    """Change what a campaign that has not started holds: name, briefs, segments, words.
+
+    Its schedule is left alone (``schedule_campaign`` changes it); ``issue_date`` changes
+    only when the draft gives one.
+    """
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "edit")
+    if campaign.frozen_at is not None:
+        raise ConflictError(f"campaign {campaign.id} is frozen: what it sends can no longer change")
+    name, briefs, segments = _checked_draft(session, draft)
+    campaign.name = name
+    campaign.subject_template = draft.subject
+    campaign.preheader_template = draft.preheader
+    if draft.issue_date is not None:
+        campaign.issue_date = draft.issue_date
+    campaign.briefs.clear()
+    campaign.segments.clear()
+    session.flush()  # delete the old rows before new ones take their positions
+    campaign.briefs.extend(CampaignBrief(position=i, brief_id=b.id) for i, b in enumerate(briefs))
+    campaign.segments.extend(
+        CampaignSegment(position=i, segment_id=s.id) for i, s in enumerate(segments)
+    )
+    session.flush()
+    return campaign
+
+
+def _checked_draft(
+    session: Session, draft: CampaignDraft
+) -> tuple[str, list[BriefRow], list[Segment]]:
+    """The draft's clean name, briefs and segments; refuses what a campaign cannot hold."""
+    name = " ".join(draft.name.split())
+    if not name or len(name) > 200:
+        raise ConflictError("a campaign needs a name of 1 to 200 characters")
+    if not draft.brief_slugs:
+        raise ConflictError("a campaign needs at least one brief")
+    if len(set(draft.brief_slugs)) != len(draft.brief_slugs):
+        raise ConflictError("a brief is listed twice")
+    check_template(draft.subject, "subject")
+    check_template(draft.preheader, "preheader")
+    briefs = _briefs_by_slug(session, draft.brief_slugs)
+    segments = _segments_by_name(session, draft.segment_names)
+    return name, briefs, segments
 
 
 def _briefs_by_slug(session: Session, slugs: Sequence[str]) -> list[BriefRow]:
@@ -121,6 +157,13 @@ def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> C
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+
+
+def can(campaign: Campaign, action: str) -> bool:
+    """Whether ``action`` (schedule, pause, resume, cancel, start, edit) fits the status."""
+    if action == "edit" and campaign.frozen_at is not None:
+        return False
+    return campaign.status in _TRANSITIONS[action]
 
 
 def require_status(campaign: Campaign, action: str) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from alembic import context
 
+# Imported for their side effect: each registers its tables on Base.metadata.
 import campaigns.events
 import campaigns.model  # noqa: F401
-import newsletter.briefs.model  # noqa: F401  (registers the tables on Base.metadata)
+import newsletter.briefs.model
+import newsletter.editors.model  # noqa: F401
 import subscribers.model  # noqa: F401
 from newsletter.config import get_settings
 from newsletter.db import Base, make_engine

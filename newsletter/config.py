@@ -9,9 +9,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newsletter.errors import ConfigurationError
@@ -244,6 +246,73 @@ class Settings(BaseSettings):
         ),
     )
 
+    # the editor web app
+    serve_worker: bool = Field(
+        default=True,
+        description=(
+            "`newsletter serve` also runs a scheduler and send worker in a background "
+            "thread (the one-process embedded set-up); production turns it off and runs "
+            "`newsletter worker --schedule` processes instead."
+        ),
+    )
+    editor_session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="An editor's session ends after this many minutes without a request.",
+    )
+    editor_session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 30,
+        description="An editor's session ends this long after login, however active.",
+    )
+    editor_cookie_same_site: Literal["lax", "strict"] = Field(
+        default="lax",
+        description=(
+            "SameSite of the editor session cookie (it is always HttpOnly, and Secure when "
+            "the public URL is https)."
+        ),
+    )
+    editor_login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Wrong passwords in a row that lock an editor account for a while.",
+    )
+    editor_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a locked editor account stays locked."
+    )
+    editor_login_rate_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Login attempts allowed per client IP per minute (in this process); 0: none.",
+    )
+    editor_upload_max_bytes: int = Field(
+        default=2_200_000,
+        ge=16_384,
+        description=(
+            "Largest brief upload request (the body-size limit of that one form; briefs "
+            "themselves are at most 1 MB each)."
+        ),
+    )
+    editor_test_send_max: int = Field(
+        default=5, ge=1, le=50, description="Addresses one 'send a test' may go to."
+    )
+    editor_timezone: str = Field(
+        default="UTC",
+        description="Time zone (IANA name) the editor pages show and read times in.",
+    )
+
+    @field_validator("editor_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use e.g. Europe/Berlin)") from exc
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -288,6 +357,26 @@ def _local_secret(path: Path) -> str:
             f"NEWSLETTER_SECRET_KEY is not set and {path} cannot be written: {exc}"
         ) from exc
     return value
+
+
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    """The environment variables that set a field (aliases first)."""
+    alias = field.validation_alias
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return [str(choice) for choice in choices]
+    return [f"NEWSLETTER_{name.upper()}"]
+
+
+def shown(value: Any) -> str:
+    """A setting's value as people may see it: secrets only as set or unset."""
+    if isinstance(value, SecretStr):
+        return "(set)"
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    return str(value)
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,8 @@ def current_revisions(connection: Connection) -> set[str]:
 def upgrade(engine: Engine, *, lock_key: int) -> list[str]:
     """Upgrade to head unless already there; on PostgreSQL under an advisory lock.
 
+    Returns every revision applied, oldest first (empty when the schema was current).
+
     The quick check first keeps every command's start-up cheap once the schema is current.
     """
     heads = head_revisions()
@@ -45,4 +47,12 @@ def upgrade(engine: Engine, *, lock_key: int) -> list[str]:
             return []
         command.upgrade(alembic_config(connection), "head")
         after = current_revisions(connection)
-    return sorted(after - before)
+    return sorted(_lineage(after) - _lineage(before))
+
+
+def _lineage(heads: set[str]) -> set[str]:
+    """Every revision up to and including ``heads`` (what a database at ``heads`` has)."""
+    if not heads:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config())
+    return {revision.revision for revision in script.iterate_revisions(tuple(heads), "base")}

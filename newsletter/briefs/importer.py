@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from newsletter.briefs.document import Brief
@@ -56,6 +57,11 @@ def read_brief_file(path: Path) -> Brief:
         raw = path.read_bytes()
     except OSError as exc:
         raise BriefFormatError.single(source, None, f"cannot read: {exc.strerror}") from exc
+    return parse_brief_bytes(raw, source=source, suffix=path.suffix)
+
+
+def parse_brief_bytes(raw: bytes, *, source: str, suffix: str) -> Brief:
+    """Parse one brief file's bytes (at most 1 MB of UTF-8) in the format ``suffix`` names."""
     if len(raw) > MAX_BRIEF_BYTES:
         raise BriefFormatError.single(source, None, "larger than 1 MB: is this really a brief?")
     try:
@@ -63,17 +69,31 @@ def read_brief_file(path: Path) -> Brief:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise BriefFormatError.single(source, line, "not valid UTF-8 text") from exc
-    return parse_brief_text(text, source=source, suffix=path.suffix)
+    return parse_brief_text(text, source=source, suffix=suffix)
 
 
 def parse_all(paths: Iterable[Path]) -> list[tuple[Path, Brief]]:
     """Parse every file first, collecting every problem of every file into one error."""
+    return _parse_each([(path, partial(read_brief_file, path)) for path in brief_files(paths)])
+
+
+def parse_uploads(uploads: Iterable[tuple[str, bytes]]) -> list[tuple[Path, Brief]]:
+    """:func:`parse_all` for files received as (name, bytes), e.g. uploaded in a browser."""
+    return _parse_each(
+        [
+            (Path(name), partial(parse_brief_bytes, raw, source=name, suffix=Path(name).suffix))
+            for name, raw in uploads
+        ]
+    )
+
+
+def _parse_each(items: Sequence[tuple[Path, Callable[[], Brief]]]) -> list[tuple[Path, Brief]]:
     problems: list[Problem] = []
     parsed: list[tuple[Path, Brief]] = []
     first_source: dict[str, Path] = {}
-    for path in brief_files(paths):
+    for path, parse in items:
         try:
-            brief = read_brief_file(path)
+            brief = parse()
         except BriefFormatError as exc:
             problems += exc.problems
             continue
@@ -103,6 +123,13 @@ def import_briefs(
         raise BriefFormatError.single(
             ", ".join(str(p) for p in paths) or "(nothing)", None, "no brief files found"
         )
+    return store_briefs(database, parsed, mark_ready=mark_ready)
+
+
+def store_briefs(
+    database: Database, parsed: Sequence[tuple[Path, Brief]], *, mark_ready: bool = False
+) -> list[ImportedBrief]:
+    """Store parsed briefs in one transaction (new ones added, known slugs updated)."""
     results: list[ImportedBrief] = []
     with database.transaction() as session:
         for path, brief in parsed:

@@ -13,6 +13,7 @@ from newsletter.cli import (
     config,
     database,
     demo,
+    editors,
     render,
     report,
     segments,
@@ -43,6 +44,7 @@ app.command("worker")(sending.worker_command)
 app.command("scheduler")(sending.scheduler_command)
 app.command("report")(report.report_command)
 app.add_typer(config.app, name="config")
+app.add_typer(editors.app, name="editors")
 
 
 def _version(value: bool) -> None:

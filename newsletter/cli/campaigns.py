@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from campaigns.audience import delivery_problems, delivery_totals
 from campaigns.digest import create_weekly_digest
-from campaigns.model import Campaign, Delivery, Variant
+from campaigns.model import Campaign, Variant
 from campaigns.service import (
     CampaignDraft,
     cancel_campaign,
@@ -86,27 +87,17 @@ def list_command() -> None:
     table = Table("id", "name", "status", "send at", "briefs", "recipients", "sent")
     with database.transaction() as session:
         campaigns = list_campaigns(session)
-        totals = dict(
-            session.execute(
-                select(Delivery.campaign_id, func.count()).group_by(Delivery.campaign_id)
-            ).all()
-        )
-        sent = dict(
-            session.execute(
-                select(Delivery.campaign_id, func.count())
-                .where(Delivery.status == "sent")
-                .group_by(Delivery.campaign_id)
-            ).all()
-        )
+        totals = delivery_totals(session)
         for c in campaigns:
+            total, sent = totals.get(c.id, (None, None))
             table.add_row(
                 str(c.id),
                 Text(c.name),
                 c.status,
                 f"{c.send_at:%Y-%m-%d %H:%M} UTC" if c.send_at else "",
                 str(len(c.briefs)),
-                str(totals.get(c.id, "")),
-                str(sent.get(c.id, "")),
+                "" if total is None else str(total),
+                "" if sent is None else str(sent),
             )
     console.print(table if campaigns else "no campaigns yet: try `newsletter digest create`")
 
@@ -159,19 +150,10 @@ def _print_variants(session, campaign: Campaign) -> None:  # type: ignore[no-unt
 
 
 def _print_errors(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
-    rows = session.execute(
-        select(Delivery.status, Delivery.error, func.count())
-        .where(
-            Delivery.campaign_id == campaign.id,
-            Delivery.error.is_not(None),
-            Delivery.status.in_(("failed", "unknown", "skipped", "queued")),
+    for problem in delivery_problems(session, campaign.id):
+        console.print(
+            f"{problem.count} {problem.status}: {problem.error}", markup=False, soft_wrap=True
         )
-        .group_by(Delivery.status, Delivery.error)
-        .order_by(func.count().desc())
-        .limit(10)
-    ).all()
-    for status, error, count in rows:
-        console.print(f"{count} {status}: {error}", markup=False, soft_wrap=True)
 
 
 @app.command("schedule")

@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
-from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from rich.table import Table
 from rich.text import Text
 
 from newsletter.cli.common import console
-from newsletter.config import Settings, get_settings
+from newsletter.config import Settings, env_names, get_settings, shown
 
 app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
-
-
-def env_names(name: str, field: FieldInfo) -> list[str]:
-    """The environment variables that set a field (aliases first)."""
-    alias = field.validation_alias
-    choices = getattr(alias, "choices", None)
-    if choices:
-        return [str(choice) for choice in choices]
-    return [f"NEWSLETTER_{name.upper()}"]
-
-
-def shown(value: Any) -> str:
-    if isinstance(value, SecretStr):
-        return "(set)"
-    if value is None:
-        return "(unset)"
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value) or "(none)"
-    return str(value)
 
 
 def default_of(field: FieldInfo) -> str:

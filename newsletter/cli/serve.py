@@ -1,4 +1,5 @@
-"""`newsletter serve`: the web app under uvicorn, plus the confirmation-mail sender."""
+"""`newsletter serve`: the web app under uvicorn, plus the confirmation-mail sender and
+(unless turned off) a background scheduler and send worker for campaigns."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from campaigns.background import BackgroundWorker
 from newsletter.cli.common import console, open_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
@@ -24,15 +26,31 @@ def serve_command(
             help="Send queued confirmation mails from this process (every 2 s).",
         ),
     ] = True,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also start and send campaigns from this process "
+            "(default: NEWSLETTER_SERVE_WORKER, on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the public pages (signup, confirm, preferences, unsubscribe) and their API."""
+    """Serve the public pages, the archive and the editor (at /editor), and their APIs."""
     settings = get_settings()
     database = open_db()  # migrate once, before any worker starts
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     sender = confirmation_sender(settings, database) if send_confirmations else None
     if sender is not None:
         sender.start()
-    console.print(f"serving on http://{host}:{port}/subscribe (public URL {settings.public_url})")
+    background = None
+    if settings.serve_worker if worker is None else worker:
+        background = BackgroundWorker(database, settings)
+        background.start()
+        console.print("sending campaigns from this process (NEWSLETTER_SERVE_WORKER=0 stops it)")
+    console.print(
+        f"serving on http://{host}:{port}/subscribe and /editor (public URL {settings.public_url})"
+    )
     try:
         uvicorn.run(
             "newsletter.web.app:served_app",
@@ -46,6 +64,8 @@ def serve_command(
             access_log=False,
         )
     finally:
+        if background is not None:
+            background.stop()
         if sender is not None:
             sender.stop()
         database.dispose()

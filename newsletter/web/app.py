@@ -18,6 +18,9 @@ from campaigns.routes import router as tracking_router
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database
+from newsletter.web.archive import Archive
+from newsletter.web.archive import router as archive_router
+from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, install_editor
 from newsletter.web.errors import install_error_handlers
 from newsletter.web.limits import BodySizeLimit
 from newsletter.web.pages import page_templates
@@ -50,7 +53,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = FastAPI(
         title=settings.newsletter_name,
         version=__version__,
-        summary="Subscribe, confirm, choose what to receive, unsubscribe.",
+        summary="Subscribe, confirm, choose what to receive, unsubscribe; read the archive.",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -60,13 +63,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = database
     app.state.public_site = PublicSite.build(settings, database, pages)
     app.state.tracking_site = TrackingSite.build(settings, database)
-    install_error_handlers(app, pages)
+    app.state.archive = Archive.build(settings, database, pages)
+    install_error_handlers(app, pages, error_page=editor_error_page)
     app.include_router(subscribers_router)
     app.include_router(tracking_router)
+    app.include_router(archive_router)
+    install_editor(app, settings, database, pages)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        larger={WEBHOOK_PATH: settings.webhook_max_body_bytes},
+        larger={
+            WEBHOOK_PATH: settings.webhook_max_body_bytes,
+            UPLOAD_PATH: settings.editor_upload_max_bytes,
+        },
     )
     return app
 

@@ -8,6 +8,7 @@ unexpected exception is logged with its traceback on the server and answered wit
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,10 +41,25 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def install_error_handlers(app: FastAPI, pages: Jinja2Templates) -> None:
+# A part of the site may show its error pages in its own layout (the editor does): given the
+# request, status, message and headers, it returns the page, or None to leave it to us.
+ErrorPage = Callable[[Request, int, str, dict[str, str]], Response | None]
+
+
+def install_error_handlers(
+    app: FastAPI, pages: Jinja2Templates, *, error_page: ErrorPage | None = None
+) -> None:
     def answer(request: Request, status: int, detail: Any, message: str) -> Response:
         headers = {"Cache-Control": "no-store"}
         if wants_html(request):
+            own = None
+            if error_page is not None:
+                try:
+                    own = error_page(request, status, message, headers)
+                except Exception:  # the plain page below still answers
+                    log.exception("the error page of %s failed", request.url.path)
+            if own is not None:
+                return own
             return pages.TemplateResponse(
                 request,
                 "error.html",

@@ -17,7 +17,8 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 class BodySizeLimit:
-    """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes)."""
+    """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes) that
+    accept more: the webhook's batches, the editor's brief upload."""
 
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None

@@ -1,0 +1,169 @@
+"""Who a campaign reaches, counted in SQL before it is frozen: per segment, first match wins.
+
+An editor confirming "schedule", "send now" or "cancel" sees how many people each segment
+would get. These counts use the same ``CASE`` that freezing feeds to its ``INSERT … SELECT``
+(:func:`subscribers.segments.recipients_by_segment`), as one ``GROUP BY`` query, so they
+agree with the freeze without compiling or queueing anything. Once a campaign is frozen
+its deliveries are the truth instead: :func:`frozen_counts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns.freeze import variant_plan
+from campaigns.model import Campaign, Delivery, Variant
+from subscribers.model import Subscriber
+from subscribers.segment_store import context_for
+from subscribers.segments import first_matching_segment, recipients_by_segment
+from subscribers.suppression import mailable
+
+
+@dataclass(frozen=True)
+class SegmentAudience:
+    """One segment of a campaign (``position`` in match order) and its recipients."""
+
+    position: int
+    name: str
+    recipients: int
+
+
+@dataclass(frozen=True)
+class SubscriberMatch:
+    """Which variant one subscriber would get (``position`` ``None``: none matches)."""
+
+    uid: str
+    email: str
+    name: str | None
+    status: str
+    mailable: bool
+    position: int | None
+    variant: str | None
+
+
+def audience(session: Session, campaign: Campaign) -> list[SegmentAudience]:
+    """Recipients per segment if the campaign were frozen now (mailable subscribers only)."""
+    plan = variant_plan(session, campaign)
+    rules = [(position, rule) for position, (_, _, _, rule) in enumerate(plan)]
+    chosen = recipients_by_segment(rules, context_for(session)).subquery("chosen")
+    counts: dict[int, int] = dict(
+        session.execute(
+            select(chosen.c.segment_id, func.count()).group_by(chosen.c.segment_id)
+        ).all()
+    )
+    return [
+        SegmentAudience(position, name, int(counts.get(position, 0)))
+        for position, (name, _, _, _) in enumerate(plan)
+    ]
+
+
+def match_subscriber(
+    session: Session, campaign: Campaign, subscriber: Subscriber
+) -> SubscriberMatch:
+    """Which variant ``subscriber`` would get (or, once frozen, was given)."""
+    ok = bool(session.scalar(select(mailable()).where(Subscriber.id == subscriber.id)))
+    position: int | None = None
+    variant: str | None = None
+    if campaign.frozen_at is not None:
+        found = session.execute(
+            select(Variant.position, Variant.name)
+            .join(Delivery, Delivery.variant_id == Variant.id)
+            .where(Delivery.campaign_id == campaign.id, Delivery.subscriber_id == subscriber.id)
+        ).first()
+        if found is not None:
+            position, variant = int(found[0]), str(found[1])
+    else:
+        plan = variant_plan(session, campaign)
+        rules = [(n, rule) for n, (_, _, _, rule) in enumerate(plan)]
+        chosen = session.scalar(
+            select(first_matching_segment(rules, context_for(session))).where(
+                Subscriber.id == subscriber.id
+            )
+        )
+        if chosen is not None:
+            position = int(chosen)
+            variant = plan[position][0]
+    return SubscriberMatch(
+        uid=subscriber.uid,
+        email=subscriber.email or "",
+        name=subscriber.name,
+        status=subscriber.status,
+        mailable=ok,
+        position=position,
+        variant=variant,
+    )
+
+
+@dataclass(frozen=True)
+class VariantProgress:
+    """A frozen variant's deliveries by status."""
+
+    position: int
+    name: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def frozen_counts(session: Session, campaign_id: int) -> list[VariantProgress]:
+    """Per frozen variant, its deliveries by status (empty before the freeze)."""
+    variants = session.execute(
+        select(Variant.id, Variant.position, Variant.name)
+        .where(Variant.campaign_id == campaign_id)
+        .order_by(Variant.position)
+    ).all()
+    rows = session.execute(
+        select(Delivery.variant_id, Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.variant_id, Delivery.status)
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for variant_id, status, count in rows:
+        counts.setdefault(variant_id, {})[status] = int(count)
+    return [
+        VariantProgress(position, name, counts.get(variant_id, {}))
+        for variant_id, position, name in variants
+    ]
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    status: str
+    error: str
+    count: int
+
+
+def delivery_problems(
+    session: Session, campaign_id: int, *, limit: int = 10
+) -> list[DeliveryProblem]:
+    """The most frequent errors of failed, unknown or skipped deliveries (and queued ones
+    sent back by a retryable error), most common first."""
+    rows = session.execute(
+        select(Delivery.status, Delivery.error, func.count())
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.error.is_not(None),
+            Delivery.status.in_(("failed", "unknown", "skipped", "queued")),
+        )
+        .group_by(Delivery.status, Delivery.error)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).all()
+    return [DeliveryProblem(status, error or "", int(count)) for status, error, count in rows]
+
+
+def delivery_totals(session: Session) -> dict[int, tuple[int, int]]:
+    """Per campaign: (recipients queued at the freeze, of them sent)."""
+    rows = session.execute(
+        select(
+            Delivery.campaign_id,
+            func.count(),
+            func.count().filter(Delivery.status == "sent"),
+        ).group_by(Delivery.campaign_id)
+    ).all()
+    return {campaign_id: (int(total), int(sent)) for campaign_id, total, sent in rows}

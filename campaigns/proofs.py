@@ -1,0 +1,106 @@
+"""Send a test (a proof) of one variant: marked as a test, untracked, nothing personal.
+
+A test goes through the configured provider (the outbox by default) so the editors see it
+as a reader's mail client shows it. It is compiled afresh with the test banner and a
+"[TEST]" subject, without first-party tracking (a test's opens and clicks must count in no
+report), and filled with sample values (:func:`campaigns.preview.sample_values`), so its
+unsubscribe and preferences links lead nowhere. Only campaigns not yet frozen can be
+tested: afterwards the preview shows what was sent, and a fresh compilation could differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from campaigns.model import Campaign
+from campaigns.preview import preview_variant, sample_values
+from campaigns.service import get_campaign
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.delivery.base import Batch, Message, Provider, Recipient
+from newsletter.delivery.factory import make_provider
+from newsletter.errors import ConflictError, InvalidInput
+from subscribers.addresses import parse_address
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+@dataclass(frozen=True)
+class SentTest:
+    variant: str
+    subject: str
+    provider: str
+    sent: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+
+
+def parse_test_addresses(text: str, limit: int, *, field: str = "addresses") -> list[str]:
+    """Addresses separated by commas, semicolons, spaces or lines: valid, distinct, few."""
+    found: dict[str, str] = {}
+    for item in _SEPARATORS.split(text or ""):
+        if item:
+            address = parse_address(item, field=field)
+            found.setdefault(address.key, address.email)
+    if not found:
+        raise InvalidInput(field, "give at least one address")
+    if len(found) > limit:
+        raise InvalidInput(field, f"a test goes to at most {limit} addresses")
+    return list(found.values())
+
+
+def check_testable(campaign: Campaign) -> None:
+    if campaign.frozen_at is not None:
+        raise ConflictError(
+            f"campaign {campaign.id} is frozen: its preview shows exactly what was sent, "
+            "and a test compiled now could differ"
+        )
+
+
+def send_test(
+    database: Database,
+    settings: Settings,
+    campaign_id: int,
+    position: int,
+    addresses: Sequence[str],
+    *,
+    provider: Provider | None = None,
+) -> SentTest:
+    """Compile variant ``position`` as a test and send it to ``addresses``.
+
+    Raises ``RenderError`` if it does not compile and ``DeliveryError`` if the provider
+    refuses the whole request; refusals of single recipients are in ``failed``.
+    """
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        check_testable(campaign)
+        email = preview_variant(session, campaign, settings, position, test_send=True)
+    values = sample_values(email)
+    message = Message(
+        subject=email.subject,
+        html=email.html,
+        text=email.text,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        reply_to=settings.reply_to,
+        categories=("newsletter-test",),
+    )
+    recipients = [
+        Recipient(key=str(n), email=address, substitutions=values)
+        for n, address in enumerate(addresses)
+    ]
+    sender = provider or make_provider(settings)
+    try:
+        results = sender.send(Batch(message, recipients))
+    finally:
+        if provider is None:
+            sender.close()
+    by_key = {r.key: r for r in results}
+    sent = tuple(a for n, a in enumerate(addresses) if by_key[str(n)].status == "sent")
+    failed = tuple(
+        (a, by_key[str(n)].error or "refused")
+        for n, a in enumerate(addresses)
+        if by_key[str(n)].status != "sent"
+    )
+    return SentTest(email.name, email.subject, sender.name, sent, failed)

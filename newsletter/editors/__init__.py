@@ -1,0 +1,1 @@
+"""Editor accounts: who may use the editor web app, with which role (no web code here)."""

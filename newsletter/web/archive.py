@@ -1,0 +1,235 @@
+"""The public archive of sent issues, and the "view online" link of every email.
+
+Both show a frozen variant's web version (``Variant.web_html``): every brief in full, no
+tracking pixel or redirect, nobody's name, and the personal links replaced by the signup
+page (see :func:`campaigns.freeze.web_version`). ``/archive`` lists campaigns that finished
+sending, newest first; ``/archive/{id}`` shows the default variant (the "everyone" one, else
+the first) or the one named by ``?variant=``. ``/view/{token}`` is the masthead link of an
+email: the token signs ``v<variant id>``, so it names a variant and no person, and it works
+for as long as the variant exists.
+
+These pages are public: no login, no cookie, and a policy that lets the web version show
+its images and styles but run nothing and leak no URL (``Referrer-Policy: no-referrer``:
+the token in a view-online URL stays out of the sites its links lead to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar, cast
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from campaigns.model import Campaign, Variant
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.errors import NotFoundError
+from newsletter.placeholders import PlaceholderTemplate
+from newsletter.render.recipient import FIRST_NAME
+from newsletter.tokens import Purpose, TokenSigner
+
+WEB_VERSION_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "font-src https: data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PUBLIC_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+WEB_VERSION_HEADERS = {
+    **PUBLIC_HEADERS,
+    "Content-Security-Policy": WEB_VERSION_CSP,
+    "Cache-Control": "public, max-age=300",
+}
+LIST_HEADERS = {**PUBLIC_HEADERS, "Cache-Control": "public, max-age=60"}
+ARCHIVE_PAGE_SIZE = 50
+T = TypeVar("T")
+
+router = APIRouter(tags=["archive"])
+
+
+@dataclass(frozen=True)
+class ArchivedIssue:
+    campaign_id: int
+    issue_date: date
+    subject: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Archive:
+    """What the archive routes need; built once by the app factory."""
+
+    database: Database
+    signer: TokenSigner
+    pages: Jinja2Templates
+
+    @classmethod
+    def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> Archive:
+        return cls(database, TokenSigner(settings.signing_key()), pages)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one (read) transaction, in the thread pool."""
+        return await run_in_threadpool(self._transaction, work)
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        with self.database.transaction() as session:
+            return work(session)
+
+
+def _archive(request: Request) -> Archive:
+    return cast(Archive, request.app.state.archive)
+
+
+def _default_variant(session: Session, campaign_id: int) -> Variant | None:
+    """The 'everyone' variant if there is one, else the first in match order."""
+    return session.scalar(
+        select(Variant)
+        .where(Variant.campaign_id == campaign_id)
+        .order_by(Variant.segment_id.is_not(None), Variant.position)
+        .limit(1)
+    )
+
+
+def public_subject(variant: Variant) -> str:
+    """The subject as the archive lists it: the greeting name is the variant's fallback."""
+    fallback = str(variant.options.get("name_fallback", "reader"))
+    template = PlaceholderTemplate(variant.subject)
+    return template.fill({key: fallback for key in template.placeholders if key == FIRST_NAME})
+
+
+def sent_issues(
+    session: Session, *, page: int = 1, size: int = ARCHIVE_PAGE_SIZE
+) -> list[ArchivedIssue]:
+    """Page ``page`` (from 1) of the sent issues, newest first (one more than ``size`` is
+    returned when there is a next page)."""
+    campaigns = session.scalars(
+        select(Campaign)
+        .where(Campaign.status == "sent")
+        .order_by(Campaign.finished_at.desc(), Campaign.id.desc())
+        .offset((page - 1) * size)
+        .limit(size + 1)
+    )
+    issues = []
+    for campaign in campaigns:
+        variant = _default_variant(session, campaign.id)
+        if variant is not None:
+            issues.append(
+                ArchivedIssue(
+                    campaign.id, campaign.issue_date, public_subject(variant), campaign.finished_at
+                )
+            )
+    return issues
+
+
+def archived_web_version(session: Session, campaign_id: int, variant: str | None) -> str:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != "sent":
+        raise NotFoundError("there is no sent issue with this number")
+    if variant is None:
+        row = _default_variant(session, campaign_id)
+    else:
+        row = session.scalar(
+            select(Variant).where(Variant.campaign_id == campaign_id, Variant.name == variant)
+        )
+    if row is None:
+        raise NotFoundError("this issue has no such version")
+    return row.web_html
+
+
+def viewed_web_version(session: Session, subject: str) -> str:
+    """The web version a view-online token names (``v<variant id>``)."""
+    if not (subject.startswith("v") and subject[1:].isdigit() and len(subject) < 12):
+        raise NotFoundError("this link names no issue")
+    row = session.get(Variant, int(subject[1:]))
+    if row is None:
+        raise NotFoundError("this issue is no longer online")
+    return row.web_html
+
+
+# --- routes --------------------------------------------------------------------------------
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PROBLEM = {"application/json": {"schema": {"type": "object", "required": ["detail"]}}}
+
+
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _HTML}
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {**_HTML, **_PROBLEM}}
+
+
+NOT_FOUND = _refusal("No such issue (or it has not been sent).")
+BAD_INPUT = _refusal("A parameter is not valid: `detail` says which.")
+
+
+@router.get(
+    "/archive",
+    response_class=Response,
+    responses={200: _page("Sent issues, newest first."), 422: BAD_INPUT},
+)
+async def archive_page(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page, newest first.")] = 1,
+) -> Response:
+    archive = _archive(request)
+    issues = await archive.run(lambda session: sent_issues(session, page=page))
+    context = {
+        "issues": issues[:ARCHIVE_PAGE_SIZE],
+        "page": page,
+        "more": len(issues) > ARCHIVE_PAGE_SIZE,
+    }
+    return archive.pages.TemplateResponse(request, "archive.html", context, headers=LIST_HEADERS)
+
+
+@router.get(
+    "/archive/{campaign_id}",
+    response_class=Response,
+    responses={
+        200: _page("The issue's web version."),
+        404: NOT_FOUND,
+        422: BAD_INPUT,
+    },
+)
+async def archived_issue(
+    request: Request,
+    campaign_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    variant: Annotated[str | None, Query(max_length=100, description="A version's name.")] = None,
+) -> Response:
+    html = await _archive(request).run(
+        lambda session: archived_web_version(session, campaign_id, variant)
+    )
+    return HTMLResponse(html, headers=WEB_VERSION_HEADERS)
+
+
+@router.get(
+    "/view/{token}",
+    response_class=Response,
+    responses={
+        200: _page("The web version of the issue the email was."),
+        400: _refusal("The link was altered or cut."),
+        404: NOT_FOUND,
+        422: BAD_INPUT,
+    },
+)
+async def view_online(
+    request: Request,
+    token: Annotated[str, Path(max_length=200, description="The token from the email.")],
+) -> Response:
+    archive = _archive(request)
+    subject = archive.signer.verify(Purpose.VIEW_ONLINE, token)  # InvalidToken: 400
+    html = await archive.run(lambda session: viewed_web_version(session, subject))
+    return HTMLResponse(
+        html, headers={**WEB_VERSION_HEADERS, "Cache-Control": "private, max-age=300"}
+    )

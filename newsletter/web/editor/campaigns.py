@@ -1,0 +1,345 @@
+"""Editor pages for campaigns: list, create (from picked briefs, or this week's digest),
+edit, progress, and the schedule / send now / pause / resume / cancel actions.
+
+Every action first shows a confirmation page saying how many people it concerns, per
+segment: before the freeze the first-match counts from SQL
+(:func:`campaigns.audience.audience`), afterwards the frozen deliveries. "Send now" never
+sends inside the request: it schedules the campaign for this moment, and a worker (the one
+``newsletter serve`` runs in the background, or ``newsletter worker --schedule``) freezes
+and sends it, while the campaign page shows the progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from campaigns.audience import (
+    DeliveryProblem,
+    SegmentAudience,
+    VariantProgress,
+    audience,
+    delivery_problems,
+    delivery_totals,
+    frozen_counts,
+)
+from campaigns.digest import create_weekly_digest
+from campaigns.model import Campaign
+from campaigns.service import (
+    can,
+    cancel_campaign,
+    create_campaign,
+    delivery_counts,
+    get_campaign,
+    list_campaigns,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+    update_campaign,
+)
+from campaigns.weeks import IsoWeek
+from newsletter.briefs.model import BriefRow
+from newsletter.db import utcnow
+from newsletter.errors import InvalidInput, NewsletterError
+from newsletter.web.editor.auth import csrf_protect, editor_page
+from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
+from newsletter.web.editor.site import EditorSite, editor_site, flash, render
+from subscribers.model import Segment
+
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(editor_page), Depends(csrf_protect)]
+)
+CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Action = Literal["schedule", "send-now", "pause", "resume", "cancel"]
+# Which service transition each action needs (see campaigns.service).
+TRANSITION: dict[str, str] = {
+    "schedule": "schedule",
+    "send-now": "schedule",
+    "pause": "pause",
+    "resume": "resume",
+    "cancel": "cancel",
+}
+ACTION_LABELS: dict[str, str] = {
+    "schedule": "Schedule",
+    "send-now": "Send now",
+    "pause": "Pause",
+    "resume": "Resume",
+    "cancel": "Cancel campaign",
+}
+
+
+@router.get("/editor")
+async def editor_home() -> Response:
+    return RedirectResponse("/editor/campaigns", status_code=303)
+
+
+@router.get("/editor/campaigns")
+async def campaigns_page(request: Request) -> Response:
+    def load(session: Session) -> tuple[list[Campaign], dict[int, tuple[int, int]]]:
+        return list_campaigns(session), delivery_totals(session)
+
+    campaigns, totals = await editor_site(request).run(load)
+    return render(request, "campaigns.html", {"campaigns": campaigns, "totals": totals})
+
+
+# --- create and edit ----------------------------------------------------------------------
+
+
+def _form_page(
+    request: Request,
+    choices: Choices,
+    values: CampaignForm,
+    *,
+    campaign: Campaign | None = None,
+    error: str | None = None,
+) -> Response:
+    context = {
+        "choices": choices,
+        "values": values,
+        "campaign": campaign,
+        "error": error,
+        "today": datetime.now(editor_site(request).zone).date().isoformat(),
+    }
+    return render(request, "campaign_form.html", context, status=422 if error else 200)
+
+
+@router.get("/editor/campaigns/new")
+async def new_campaign_page(request: Request) -> Response:
+    choices = await editor_site(request).run(choices_of)
+    return _form_page(request, choices, CampaignForm())
+
+
+@router.post("/editor/campaigns/new")
+async def create_campaign_post(request: Request) -> Response:
+    site = editor_site(request)
+    values = await CampaignForm.read(request)
+    choices = await site.run(choices_of)
+    try:
+        draft = values.draft(choices.segment_names)
+        campaign_id = await site.run(lambda session: create_campaign(session, draft).id)
+    except NewsletterError as exc:
+        return _form_page(request, choices, values, error=str(exc))
+    flash(request, "Campaign created. Check the preview, then schedule it.")
+    return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/editor/campaigns/digest")
+async def create_digest_post(request: Request) -> Response:
+    site = editor_site(request)
+    week = IsoWeek.current()
+    try:
+        result = await run_in_threadpool(create_weekly_digest, site.database, week)
+    except NewsletterError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse("/editor/campaigns/new", status_code=303)
+    if result.created:
+        flash(request, f"Created the digest of {week} from {len(result.brief_slugs)} briefs.")
+    else:
+        flash(request, f"The digest of {week} exists already: here it is.")
+    return RedirectResponse(f"/editor/campaigns/{result.campaign_id}", status_code=303)
+
+
+@router.get("/editor/campaigns/{campaign_id}/edit")
+async def edit_campaign_page(request: Request, campaign_id: CampaignId) -> Response:
+    def load(session: Session) -> tuple[Campaign, Choices, CampaignForm]:
+        campaign = get_campaign(session, campaign_id)
+        choices = choices_of(session)
+        slugs = {row.id: row.slug for row in choices.briefs}
+        return campaign, choices, CampaignForm.of(campaign, slugs)
+
+    campaign, choices, values = await editor_site(request).run(load)
+    if not can(campaign, "edit"):
+        flash(request, f"This campaign is {campaign.status}: it can no longer change.", "error")
+        return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+    return _form_page(request, choices, values, campaign=campaign)
+
+
+@router.post("/editor/campaigns/{campaign_id}/edit")
+async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Response:
+    site = editor_site(request)
+    values = await CampaignForm.read(request)
+
+    def load(session: Session) -> tuple[Campaign, Choices]:
+        return get_campaign(session, campaign_id), choices_of(session)
+
+    campaign, choices = await site.run(load)
+    try:
+        draft = values.draft(choices.segment_names)
+        await site.run(lambda session: update_campaign(session, campaign_id, draft))
+    except NewsletterError as exc:
+        return _form_page(request, choices, values, campaign=campaign, error=str(exc))
+    flash(request, "Campaign saved.")
+    return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+
+
+# --- the campaign page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    campaign: Campaign
+    brief_titles: list[tuple[str, str]]
+    segment_names: list[str]
+    counts: dict[str, int]
+    variants: list[VariantProgress]
+    problems: list[DeliveryProblem]
+
+
+def campaign_view(session: Session, campaign_id: int) -> CampaignView:
+    campaign = get_campaign(session, campaign_id)
+    ids = [b.brief_id for b in campaign.briefs]
+    rows = {
+        r.id: (r.slug, r.title)
+        for r in session.execute(
+            select(BriefRow.id, BriefRow.slug, BriefRow.title).where(BriefRow.id.in_(ids))
+        )
+    }
+    segment_ids = [s.segment_id for s in campaign.segments]
+    names = dict(
+        session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(segment_ids))).all()
+    )
+    return CampaignView(
+        campaign=campaign,
+        brief_titles=[rows[i] for i in ids],
+        segment_names=[names[i] for i in segment_ids],
+        counts=delivery_counts(session, campaign_id),
+        variants=frozen_counts(session, campaign_id),
+        problems=delivery_problems(session, campaign_id),
+    )
+
+
+def available_actions(campaign: Campaign) -> list[str]:
+    return [action for action, transition in TRANSITION.items() if can(campaign, transition)]
+
+
+@router.get("/editor/campaigns/{campaign_id}")
+async def campaign_page(request: Request, campaign_id: CampaignId) -> Response:
+    view = await editor_site(request).run(lambda session: campaign_view(session, campaign_id))
+    context = {
+        "view": view,
+        "campaign": view.campaign,
+        "actions": available_actions(view.campaign),
+        "labels": ACTION_LABELS,
+        "can_edit": can(view.campaign, "edit"),
+        "due": view.campaign.status == "scheduled"
+        and view.campaign.send_at is not None
+        and view.campaign.send_at <= utcnow(),
+    }
+    return render(request, "campaign.html", context)
+
+
+# --- actions, each behind a confirmation page ----------------------------------------------
+
+
+def parse_local_time(site: EditorSite, value: str) -> datetime:
+    """A ``datetime-local`` value (no zone) read in the editors' time zone."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("send_at", "is not a date and time") from None
+    if not 2000 <= moment.year <= 2999:
+        raise InvalidInput("send_at", "must be a time in this millennium")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=site.zone)
+    return moment
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who an action concerns: per segment before the freeze, per variant after."""
+
+    segments: list[SegmentAudience]
+    variants: list[VariantProgress]
+
+    @property
+    def total(self) -> int:
+        if self.variants:
+            return sum(v.total for v in self.variants)
+        return sum(s.recipients for s in self.segments)
+
+
+def reach(session: Session, campaign: Campaign) -> Reach:
+    if campaign.frozen_at is not None:
+        return Reach([], frozen_counts(session, campaign.id))
+    return Reach(audience(session, campaign), [])
+
+
+@router.get("/editor/campaigns/{campaign_id}/confirm/{action}")
+async def confirm_page(
+    request: Request,
+    campaign_id: CampaignId,
+    action: Action,
+    send_at: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    site = editor_site(request)
+
+    def load(session: Session) -> tuple[Campaign, Reach]:
+        campaign = get_campaign(session, campaign_id)
+        return campaign, reach(session, campaign)
+
+    campaign, who = await site.run(load)
+    if not can(campaign, TRANSITION[action]):
+        flash(request, f"This campaign is {campaign.status}: it cannot {action} now.", "error")
+        return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+    moment = None
+    if action == "schedule":
+        try:
+            moment = parse_local_time(site, send_at)
+        except InvalidInput as exc:
+            flash(request, f"Send at {exc.reason}.", "error")
+            return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+    context = {
+        "campaign": campaign,
+        "action": action,
+        "label": ACTION_LABELS[action],
+        "reach": who,
+        "send_at": send_at,
+        "moment": moment,
+        "past": moment is not None and moment <= utcnow(),
+    }
+    return render(request, "confirm.html", context)
+
+
+@router.post("/editor/campaigns/{campaign_id}/actions/{action}")
+async def action_post(request: Request, campaign_id: CampaignId, action: Action) -> Response:
+    site = editor_site(request)
+    form = await request.form()
+    send_at = form.get("send_at")
+    try:
+        moment = (
+            parse_local_time(site, send_at if isinstance(send_at, str) else "")
+            if action == "schedule"
+            else utcnow()
+        )
+        message = await site.run(lambda session: _perform(session, campaign_id, action, moment))
+    except NewsletterError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, message)
+    return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+
+
+def _perform(session: Session, campaign_id: int, action: str, moment: datetime) -> str:
+    if action == "schedule":
+        schedule_campaign(session, campaign_id, moment)
+        return "Scheduled. A worker starts it when the time comes."
+    if action == "send-now":
+        schedule_campaign(session, campaign_id, moment)
+        return "Sending starts as soon as a worker picks it up (within seconds)."
+    if action == "pause":
+        pause_campaign(session, campaign_id)
+        return "Paused. Batches already with the provider finish."
+    if action == "resume":
+        campaign = resume_campaign(session, campaign_id)
+        return f"Resumed: the campaign is {campaign.status} again."
+    counts = delivery_counts(session, campaign_id)
+    cancel_campaign(session, campaign_id)
+    return f"Cancelled; {counts.get('queued', 0)} queued recipients were skipped."

@@ -1,0 +1,129 @@
+"""Schemathesis over the editor API with a logged-in session: no request may produce a 500,
+and every answer must be documented (status, content type, body shape).
+
+The spec is the one editors fetch (``/editor/api/openapi.json``, itself behind the login).
+Generated requests carry the session cookie and its CSRF token; path parameters are random
+or, in the "known" runs, the ids and slugs of real rows, so that the handlers' deeper paths
+(progress of a frozen campaign, changing a brief's status) are exercised too. Requests go
+over real HTTP to the app under uvicorn. Derandomised and bounded: the same run every
+time, in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from campaigns.freeze import freeze_campaign
+from campaigns.service import CampaignDraft, create_campaign
+from newsletter.config import Settings
+from newsletter.db import Database
+from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
+from tests.editor.conftest import add_editor, client, log_in
+from tests.subscribers.conftest import LiveServer
+from tests.subscribers.test_api_schema import CHECKS
+
+OPERATIONS = {
+    "GET /editor/api/me",
+    "GET /editor/api/briefs",
+    "GET /editor/api/briefs/{slug}",
+    "PUT /editor/api/briefs/{slug}/status",
+    "GET /editor/api/campaigns",
+    "GET /editor/api/campaigns/{campaign_id}",
+    "GET /editor/api/campaigns/{campaign_id}/audience",
+}
+
+
+def _content(db: Database, config: Settings) -> dict[str, list[object]]:
+    import_examples(db)
+    add_subscribers(db, 3, topics=["tech"])
+    add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {})
+    with db.transaction() as session:
+        draft_id = create_campaign(
+            session, CampaignDraft(name="Draft", brief_slugs=list(SLUGS), segment_names=["tech"])
+        ).id
+        frozen_id = create_campaign(
+            session, CampaignDraft(name="Frozen", brief_slugs=list(SLUGS))
+        ).id
+    freeze_campaign(db, frozen_id, config)
+    return {"campaign_id": [draft_id, frozen_id], "slug": list(SLUGS)}
+
+
+@pytest.mark.parametrize("values", ["random", "known"])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_request_breaks_the_editor_api(
+    db: Database, serve: Callable[..., LiveServer], mode: GenerationMode, values: str
+) -> None:
+    server = serve()
+    known = _content(db, server.settings)
+    add_editor(db, "ann@example.org")
+    editor = log_in(server, "ann@example.org")
+    cookie, csrf = f"newsletter_editor={editor.http.cookies['newsletter_editor']}", editor.csrf
+    schema = schemathesis.openapi.from_url(
+        f"{server.url}/editor/api/openapi.json", headers={"Cookie": cookie}
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} == OPERATIONS
+    if values == "known":
+        with_params = [op for op in operations if "{" in op.path]
+        strategy = st.one_of(
+            *(
+                op.as_strategy(mode, path_parameters=dict(zip(names, combination, strict=True)))
+                for op in with_params
+                for names in [re.findall(r"{(\w+)}", op.path)]
+                for combination in itertools.product(*(known[name] for name in names))
+            )
+        )
+        operations = with_params
+    else:
+        strategy = schema.as_strategy(mode)
+    seen: set[str] = set()
+    statuses: set[int] = set()
+
+    @given(case=strategy)
+    @settings(
+        max_examples=150,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def exercise(case: schemathesis.Case) -> None:
+        seen.add(case.operation.label)
+        response = case.call_and_validate(
+            headers={"Cookie": cookie, "X-CSRF-Token": csrf}, checks=CHECKS
+        )
+        statuses.add(response.status_code)
+
+    exercise()
+    # Negative runs can only break what is generated: with known path values, the body.
+    if mode is GenerationMode.POSITIVE:
+        expected = {op.label for op in operations}
+    elif values == "known":
+        expected = {op.label for op in operations if op.body}
+    else:
+        expected = {op.label for op in operations if op.path_parameters or op.body or op.query}
+    assert seen >= expected, f"not every operation was tried: {sorted(seen)}"
+    assert 401 not in statuses  # the session held for every request
+    if mode is GenerationMode.POSITIVE:
+        assert 200 in statuses
+
+
+def test_without_a_session_every_operation_answers_401(site: LiveServer) -> None:
+    with client(site) as http:
+        assert http.get("/editor/api/openapi.json").status_code == 401
+        for label in sorted(OPERATIONS):
+            method, path = label.split(" ")
+            path = path.replace("{slug}", SLUGS[0]).replace("{campaign_id}", "1")
+            answer = http.request(method, path, json={"status": "ready"})
+            assert answer.status_code == 401, label
+            assert answer.json()["detail"] == "log in first: this needs an editor session"
+        public = http.get("/openapi.json").json()
+        assert not [path for path in public["paths"] if path.startswith("/editor")]
