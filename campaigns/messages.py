@@ -16,7 +16,13 @@ from campaigns.freeze import tracking_plan
 from campaigns.model import Campaign, Variant
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.delivery.base import Batch, Message, Recipient, list_unsubscribe_headers
+from newsletter.delivery.base import (
+    Batch,
+    Message,
+    Recipient,
+    list_unsubscribe_headers,
+    message_from_us,
+)
 from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.recipient import UNSUBSCRIBE_URL, RecipientInfo, RecipientValues
 from newsletter.tokens import TokenSigner
@@ -33,6 +39,7 @@ class PreparedVariant:
 
     message: Message
     placeholders: frozenset[str]
+    needed: frozenset[str]  # the placeholders, and the unsubscribe URL for the header
     name_fallback: str
     view_id: str
 
@@ -59,8 +66,7 @@ class CampaignBatchFactory:
         self, prepared: PreparedVariant, delivery_id: int, uid: str, email: str, name: str | None
     ) -> Recipient:
         info = RecipientInfo(uid, name, view_id=prepared.view_id, tracking_id=str(delivery_id))
-        needed = prepared.placeholders | {UNSUBSCRIBE_URL}
-        values = self.values.values(info, needed, name_fallback=prepared.name_fallback)
+        values = self.values.values(info, prepared.needed, name_fallback=prepared.name_fallback)
         unsubscribe_url = values[UNSUBSCRIBE_URL]
         if UNSUBSCRIBE_URL not in prepared.placeholders:
             del values[UNSUBSCRIBE_URL]
@@ -97,13 +103,9 @@ class CampaignBatchFactory:
             | PlaceholderTemplate(variant.html).placeholders
             | PlaceholderTemplate(variant.text).placeholders
         )
-        message = Message(
-            subject=variant.subject,
-            html=variant.html,
-            text=variant.text,
-            from_email=settings.from_email,
-            from_name=settings.from_name,
-            reply_to=settings.reply_to,
+        message = message_from_us(
+            settings,
+            variant,
             categories=("newsletter", f"campaign-{campaign.id}", _category(variant.name)),
             track_opens=tracking.provider_opens,
             track_clicks=tracking.provider_clicks,
@@ -112,6 +114,7 @@ class CampaignBatchFactory:
         return PreparedVariant(
             message=message,
             placeholders=frozenset(placeholders),
+            needed=frozenset(placeholders) | {UNSUBSCRIBE_URL},
             name_fallback=str(variant.options.get("name_fallback", "reader")),
             view_id=f"v{variant.id}",
         )

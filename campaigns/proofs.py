@@ -19,7 +19,7 @@ from campaigns.preview import preview_variant, sample_values
 from campaigns.service import get_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.delivery.base import Batch, Message, Provider, Recipient
+from newsletter.delivery.base import Batch, Provider, Recipient, message_from_us
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConflictError, InvalidInput
 from subscribers.addresses import parse_address
@@ -77,15 +77,7 @@ def send_test(
         check_testable(campaign)
         email = preview_variant(session, campaign, settings, position, test_send=True)
     values = sample_values(email)
-    message = Message(
-        subject=email.subject,
-        html=email.html,
-        text=email.text,
-        from_email=settings.from_email,
-        from_name=settings.from_name,
-        reply_to=settings.reply_to,
-        categories=("newsletter-test",),
-    )
+    message = message_from_us(settings, email, categories=("newsletter-test",))
     recipients = [
         Recipient(key=str(n), email=address, substitutions=values)
         for n, address in enumerate(addresses)

@@ -3,13 +3,16 @@
 On PostgreSQL any number of workers claim from one campaign at once with
 ``SELECT … FOR UPDATE SKIP LOCKED``; SQLite runs one worker (its single writer makes each
 claim statement atomic, which is enough for that worker's threads). Every method is one
-short transaction, committed before the caller talks to a provider.
+short transaction, committed before the caller talks to a provider; they run on plain
+connections (SQLAlchemy Core), not ORM sessions: a worker holds no objects, and a session's
+bookkeeping was a measurable share of a batch.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -19,18 +22,20 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     Table,
     Update,
     any_,
     bindparam,
     case,
+    exists,
     func,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery
@@ -40,6 +45,9 @@ from subscribers.model import Subscriber
 from subscribers.suppression import mailable
 
 _ERROR_LIMIT = 2000
+# Literals, not parameters, so the planners can use the partial indexes on these states.
+QUEUED: ColumnElement[str] = literal_column("'queued'")
+SENDING: ColumnElement[str] = literal_column("'sending'")
 DELIVERIES = cast(Table, Delivery.__table__)
 
 
@@ -58,6 +66,7 @@ class SqlDeliveryStore:
         self.worker = worker or worker_name()
         self.lease = timedelta(seconds=lease_seconds)
         self._skip_locked = database.dialect == "postgresql"
+        self._claiming = threading.Lock()
 
     def _in(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
@@ -72,53 +81,104 @@ class SqlDeliveryStore:
     # --- claiming ---------------------------------------------------------------------
 
     def claim(self, campaign_id: int, limit: int) -> Claim | None:
-        with self.database.transaction() as session:
-            variant_id = self._next_variant(session, campaign_id)
-            if variant_id is None:
-                return None
-            now = utcnow()
-            ids = (
-                select(Delivery.id)
-                .where(
-                    Delivery.campaign_id == campaign_id,
-                    Delivery.variant_id == variant_id,
-                    Delivery.status == "queued",
-                )
-                .order_by(Delivery.id)
-                .limit(limit)
-            )
+        with self.database.engine.begin() as conn:
             if self._skip_locked:
-                # Lock the rows first, then update exactly those: an IN (subquery … LIMIT)
-                # inside the UPDATE may be re-run by PostgreSQL's planner and claim more.
-                chosen = list(session.scalars(ids.with_for_update(skip_locked=True)))
-                target = self._in(Delivery.id, chosen)
-            else:  # SQLite: one statement is atomic under its single writer
-                target = Delivery.id.in_(ids.scalar_subquery())
-            claimed = session.execute(
-                _update_deliveries()
-                .where(target, Delivery.status == "queued")
-                .values(
-                    status="sending",
-                    worker=self.worker,
-                    lease_until=now + self.lease,
-                    attempts=Delivery.attempts + 1,
-                    updated_at=now,
-                )
-                .returning(Delivery.id, Delivery.subscriber_id)
-            ).all()
-            if not claimed:
-                return Claim(campaign_id, variant_id, ())
-            recipients = self._recipients(session, claimed)
-            return Claim(campaign_id, variant_id, recipients)
+                return self._claim_locked(conn, campaign_id, limit)
+            return self._claim_single_writer(conn, campaign_id, limit)
 
-    def _next_variant(self, session: Session, campaign_id: int) -> int | None:
+    def _claim_locked(self, conn: Connection, campaign_id: int, limit: int) -> Claim | None:
+        """PostgreSQL: lock up to ``limit`` queued rows, with their subscribers, in one
+        query (``FOR UPDATE OF deliveries SKIP LOCKED``), then mark those of the first
+        variant ``sending``; rows of a following variant are only locked until commit."""
+        sending = exists(
+            select(Campaign.id).where(Campaign.id == campaign_id, Campaign.status == "sending")
+        )
+        query = (
+            select(
+                Delivery.id,
+                Delivery.variant_id,
+                Subscriber.uid,
+                Subscriber.email,
+                Subscriber.name,
+                case((mailable(), True), else_=False),
+            )
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status == QUEUED, sending)
+            .order_by(Delivery.variant_id, Delivery.id)
+            .limit(limit)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+        # One locking scan at a time per worker: lanes of one process taking row locks
+        # side by side would split each other's batches into smaller requests. The rows
+        # stay locked until this transaction commits, so the rest needs no serialising.
+        with self._claiming:
+            rows = conn.execute(query).all()
+        if not rows:
+            return None
+        variant_id = rows[0][1]
+        recipients: list[ClaimedRecipient] = []
+        gone: list[int] = []
+        for delivery_id, row_variant, uid, email, name, can_mail in rows:
+            if row_variant != variant_id:
+                break
+            if can_mail and email:
+                recipients.append(ClaimedRecipient(delivery_id, uid, email, name))
+            else:
+                gone.append(delivery_id)
+        if recipients:
+            self._mark_sending(conn, [r.delivery_id for r in recipients])
+        if gone:
+            self._set(conn, gone, "skipped", "no longer subscribed when their turn came")
+        return Claim(campaign_id, variant_id, tuple(recipients))
+
+    def _claim_single_writer(self, conn: Connection, campaign_id: int, limit: int) -> Claim | None:
+        """SQLite: one UPDATE … WHERE id IN (SELECT … LIMIT) is atomic under its single
+        writer, which is all one worker's lanes need."""
+        variant_id = self._next_variant(conn, campaign_id)
+        if variant_id is None:
+            return None
+        ids = (
+            select(Delivery.id)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.variant_id == variant_id,
+                Delivery.status == QUEUED,
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        claimed = conn.execute(
+            self._sending_values(
+                _update_deliveries().where(
+                    Delivery.id.in_(ids.scalar_subquery()), Delivery.status == QUEUED
+                )
+            ).returning(Delivery.id, Delivery.subscriber_id)
+        ).all()
+        if not claimed:
+            return Claim(campaign_id, variant_id, ())
+        return Claim(campaign_id, variant_id, self._recipients(conn, claimed))
+
+    def _sending_values(self, query: Update) -> Update:
+        now = utcnow()
+        return query.values(
+            status="sending",
+            worker=self.worker,
+            lease_until=now + self.lease,
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+
+    def _mark_sending(self, conn: Connection, ids: list[int]) -> None:
+        conn.execute(self._sending_values(_update_deliveries().where(self._in(Delivery.id, ids))))
+
+    def _next_variant(self, conn: Connection, campaign_id: int) -> int | None:
         """A variant with queued rows, if the campaign is still sending."""
-        return session.scalar(
+        return conn.scalar(
             select(Delivery.variant_id)
             .join(Campaign, Campaign.id == Delivery.campaign_id)
             .where(
                 Delivery.campaign_id == campaign_id,
-                Delivery.status == "queued",
+                Delivery.status == QUEUED,
                 Campaign.status == "sending",
             )
             .order_by(Delivery.variant_id, Delivery.id)
@@ -126,11 +186,11 @@ class SqlDeliveryStore:
         )
 
     def _recipients(
-        self, session: Session, claimed: Sequence[tuple[int, int]]
+        self, conn: Connection, claimed: Sequence[tuple[int, int]]
     ) -> tuple[ClaimedRecipient, ...]:
         """Subscriber details of claimed rows; rows whose subscriber left meanwhile are skipped."""
         by_subscriber = {subscriber_id: delivery_id for delivery_id, subscriber_id in claimed}
-        rows = session.execute(
+        rows = conn.execute(
             select(
                 Subscriber.id,
                 Subscriber.uid,
@@ -149,13 +209,13 @@ class SqlDeliveryStore:
                 gone.append(delivery_id)
         gone += by_subscriber.values()  # subscriber rows deleted outright
         if gone:
-            self._set(session, gone, "skipped", "no longer subscribed when their turn came")
+            self._set(conn, gone, "skipped", "no longer subscribed when their turn came")
         recipients.sort(key=lambda r: r.delivery_id)
         return tuple(recipients)
 
     def extend_lease(self, claim: Claim) -> None:
-        with self.database.transaction() as session:
-            session.execute(
+        with self.database.engine.begin() as conn:
+            conn.execute(
                 _update_deliveries()
                 .where(
                     self._in(Delivery.id, [r.delivery_id for r in claim.recipients]),
@@ -177,9 +237,9 @@ class SqlDeliveryStore:
                 sent[result.message_id].append(int(result.key))
             else:
                 failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
-        with self.database.transaction() as session:
+        with self.database.engine.begin() as conn:
             for message_id, ids in sent.items() if len(sent) <= 8 else ():
-                session.execute(
+                conn.execute(
                     self._mine(ids).values(
                         status="sent",
                         message_id=message_id,
@@ -190,7 +250,7 @@ class SqlDeliveryStore:
                     )
                 )
             if len(sent) > 8:  # one message id per recipient (SMTP, outbox)
-                session.execute(
+                conn.execute(
                     self._mine_by_param().values(
                         status="sent",
                         message_id=bindparam("b_mid"),
@@ -202,7 +262,7 @@ class SqlDeliveryStore:
                     [{"b_id": i, "b_mid": mid} for mid, ids in sent.items() for i in ids],
                 )
             if failed:
-                session.execute(
+                conn.execute(
                     self._mine_by_param().values(
                         status="failed",
                         error=bindparam("b_error"),
@@ -229,8 +289,8 @@ class SqlDeliveryStore:
         )
 
     def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
-        with self.database.transaction() as session:
-            session.execute(
+        with self.database.engine.begin() as conn:
+            conn.execute(
                 self._mine([int(k) for k in keys]).values(
                     status="queued",
                     error=_clip(reason),
@@ -241,26 +301,26 @@ class SqlDeliveryStore:
             )
 
     def fail(self, claim: Claim, keys: Collection[str], reason: str) -> None:
-        with self.database.transaction() as session:
-            self._set(session, [int(k) for k in keys], "failed", reason, mine=True)
+        with self.database.engine.begin() as conn:
+            self._set(conn, [int(k) for k in keys], "failed", reason, mine=True)
 
     def mark_unknown(self, claim: Claim, keys: Collection[str], reason: str) -> None:
-        with self.database.transaction() as session:
-            self._set(session, [int(k) for k in keys], "unknown", reason, mine=True)
+        with self.database.engine.begin() as conn:
+            self._set(conn, [int(k) for k in keys], "unknown", reason, mine=True)
 
     def _set(
-        self, session: Session, ids: list[int], status: str, reason: str, *, mine: bool = False
+        self, conn: Connection, ids: list[int], status: str, reason: str, *, mine: bool = False
     ) -> None:
         query = self._mine(ids) if mine else _update_deliveries().where(self._in(Delivery.id, ids))
-        session.execute(
+        conn.execute(
             query.values(status=status, error=_clip(reason), lease_until=None, updated_at=utcnow())
         )
 
     # --- the campaign -----------------------------------------------------------------
 
     def pause(self, campaign_id: int, reason: str) -> None:
-        with self.database.transaction() as session:
-            session.execute(
+        with self.database.engine.begin() as conn:
+            conn.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == "sending")
                 .values(status="paused", status_reason=_clip(reason))
@@ -269,23 +329,23 @@ class SqlDeliveryStore:
     def expire_leases(self, campaign_id: int | None = None) -> int:
         """Rows left ``sending`` past their lease (a worker died) become ``unknown``."""
         now = utcnow()
-        query = _update_deliveries().where(Delivery.status == "sending", Delivery.lease_until < now)
+        query = _update_deliveries().where(Delivery.status == SENDING, Delivery.lease_until < now)
         if campaign_id is not None:
             query = query.where(Delivery.campaign_id == campaign_id)
-        with self.database.transaction() as session:
-            result = session.execute(
+        with self.database.engine.begin() as conn:
+            result = conn.execute(
                 query.values(
                     status="unknown",
                     error="the worker sending it stopped before recording the outcome",
                     updated_at=now,
                 )
             )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)
 
     def finish_if_done(self, campaign_id: int) -> bool:
         """Mark a sending campaign ``sent`` once no row is queued or in flight."""
-        with self.database.transaction() as session:
-            busy = session.scalar(
+        with self.database.engine.begin() as conn:
+            busy = conn.scalar(
                 select(func.count())
                 .select_from(Delivery)
                 .where(
@@ -295,12 +355,12 @@ class SqlDeliveryStore:
             )
             if busy:
                 return False
-            result = session.execute(
+            result = conn.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == "sending")
                 .values(status="sent", finished_at=utcnow())
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
 
 def _update_deliveries() -> Update:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from enum import StrEnum
 
@@ -29,6 +30,9 @@ class Purpose(StrEnum):
     TRACKING = "track"
 
 
+_SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
@@ -38,8 +42,9 @@ class TokenSigner:
 
     Verification is itsdangerous's own. Signing produces exactly the tokens
     ``TimestampSigner.sign`` would, but with the per-purpose key derived once and the
-    timestamp encoded once per second: a send signs two or three tokens per recipient,
-    and this makes each about three times cheaper (the tests check both agree).
+    timestamp encoded once per second, and the keyed HMAC copied rather than set up again:
+    a send signs three tokens per recipient, and this makes each about three times cheaper
+    (the tests check both agree).
     """
 
     def __init__(self, secret: str) -> None:
@@ -49,19 +54,26 @@ class TokenSigner:
             )
             for purpose in Purpose
         }
-        self._keys = {purpose: signer.derive_key() for purpose, signer in self._signers.items()}
+        self._macs = {
+            purpose: hmac.new(signer.derive_key(), digestmod=hashlib.sha256)
+            for purpose, signer in self._signers.items()
+        }
         self._second = -1
         self._stamp = b""
 
     def sign(self, purpose: Purpose, subject: str) -> str:
-        """A URL-safe token for ``subject`` (which must not contain '.')."""
-        if "." in subject or not subject:
-            raise ValueError("a token subject must be non-empty and contain no '.'")
+        """A URL-safe token for ``subject`` (letters, digits, '-' and '_' only)."""
+        if not _SUBJECT.fullmatch(subject):
+            raise ValueError(
+                f"a token subject must be URL-safe (letters, digits, '-', '_'), not {subject!r}"
+            )
         now = int(time.time())
         if now != self._second:
             self._stamp, self._second = _b64(int_to_bytes(now)), now
         value = subject.encode("utf-8") + b"." + self._stamp
-        signature = _b64(hmac.digest(self._keys[purpose], value, "sha256"))
+        mac = self._macs[purpose].copy()  # keyed once; a copy skips OpenSSL's key set-up
+        mac.update(value)
+        signature = _b64(mac.digest())
         return (value + b"." + signature).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:

@@ -15,7 +15,7 @@ from html import escape
 
 from newsletter.config import Settings
 from newsletter.db import utcnow
-from newsletter.delivery.base import Batch, Message, Provider, Recipient
+from newsletter.delivery.base import Batch, Provider, Recipient, message_from_us
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import DeliveryError
 from newsletter.render.compile import compile_confirmation
@@ -50,16 +50,7 @@ class ConfirmationMailer:
             FIRST_NAME_HTML: escape(first_name, quote=True),
             CONFIRM_URL: confirm_url,
         }
-        settings = self.settings
-        message = Message(
-            subject=compiled.subject,
-            html=compiled.html,
-            text=compiled.text,
-            from_email=settings.from_email,
-            from_name=settings.from_name,
-            reply_to=settings.reply_to,
-            categories=("confirmation",),
-        )
+        message = message_from_us(self.settings, compiled, categories=("confirmation",))
         needed = {key: values[key] for key in compiled.placeholders}
         recipient = Recipient(key="confirmation", email=email, name=name, substitutions=needed)
         (result,) = self.provider.send(Batch(message, [recipient]))

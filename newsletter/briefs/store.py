@@ -24,20 +24,9 @@ def brief_from_row(row: BriefRow) -> Brief:
         image_alt=row.image_alt,
         topics=list(row.topics),
         status=row.status,
-        facts=[Fact(text=f.text, citations=list(f.citations)) for f in row.facts],
-        sources=[Source(number=s.number, label=s.label, url=s.url) for s in row.sources],
-        narratives=[
-            Narrative(
-                kind=n.kind,
-                label=n.label,
-                paragraphs=list(n.paragraphs),
-                probability=n.probability,
-                forecaster=n.forecaster,
-                question=n.question,
-                as_of=n.as_of,
-            )
-            for n in row.narratives
-        ],
+        facts=[Fact.model_validate(f, from_attributes=True) for f in row.facts],
+        sources=[Source.model_validate(s, from_attributes=True) for s in row.sources],
+        narratives=[Narrative.model_validate(n, from_attributes=True) for n in row.narratives],
     )
 
 
@@ -66,23 +55,10 @@ def save_brief(session: Session, brief: Brief, *, source_name: str | None = None
     row.source_name = source_name
     if created or "status" in brief.model_fields_set:
         _set_status(row, brief.status)
-    row.facts = [
-        FactRow(position=i, text=f.text, citations=list(f.citations))
-        for i, f in enumerate(brief.facts)
-    ]
-    row.sources = [SourceRow(number=s.number, label=s.label, url=s.url) for s in brief.sources]
+    row.facts = [FactRow(position=i, **f.model_dump()) for i, f in enumerate(brief.facts)]
+    row.sources = [SourceRow(**source.model_dump()) for source in brief.sources]
     row.narratives = [
-        NarrativeRow(
-            position=i,
-            kind=n.kind,
-            label=n.label,
-            paragraphs=list(n.paragraphs),
-            probability=n.probability,
-            forecaster=n.forecaster,
-            question=n.question,
-            as_of=n.as_of,
-        )
-        for i, n in enumerate(brief.narratives)
+        NarrativeRow(position=i, **n.model_dump()) for i, n in enumerate(brief.narratives)
     ]
     session.flush()
     return created

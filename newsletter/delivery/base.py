@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from newsletter.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,32 @@ class Message:
     track_clicks: bool = False
     custom_args: Mapping[str, str] = field(default_factory=dict)
     """Ids shared by every recipient (campaign, variant): sent once, not per recipient."""
+
+
+class EmailParts(Protocol):
+    """Anything with a subject, HTML and text part: a compiled or a frozen variant."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def message_from_us(settings: Settings, parts: EmailParts, **options: Any) -> Message:
+    """A :class:`Message` with these parts from the configured sender and reply-to address."""
+    return Message(
+        subject=parts.subject,
+        html=parts.html,
+        text=parts.text,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        reply_to=settings.reply_to,
+        **options,
+    )
 
 
 @dataclass(frozen=True, slots=True)

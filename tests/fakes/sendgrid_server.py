@@ -262,6 +262,10 @@ class FakeSendGrid:
         if key not in self.api_keys:
             message = "The provided authorization grant is invalid, expired, or revoked"
             return request.reply_errors(401, [error(message, None)])
+        media_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            message = "Content-Type should be application/json"
+            return request.reply_errors(415, [error(message, None)])
         fault = self._next_fault()
         if fault is not None and fault.kind == "status":
             return self._fail(request, fault)

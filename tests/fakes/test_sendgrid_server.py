@@ -308,6 +308,22 @@ def test_malformed_json_is_a_bad_request(sendgrid_server: FakeSendGrid) -> None:
     connection.close()
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [("text/plain", 415), (None, 415), ("application/json; charset=utf-8", 202)],
+)
+def test_the_body_must_be_declared_json(
+    sendgrid_server: FakeSendGrid, content_type: str | None, status: int
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", sendgrid_server.port, timeout=5)
+    headers = {"Authorization": f"Bearer {DEFAULT_KEY}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    connection.request("POST", "/v3/mail/send", body=json.dumps(valid_body()), headers=headers)
+    assert connection.getresponse().status == status
+    connection.close()
+
+
 def test_authorization(sendgrid_server: FakeSendGrid) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", sendgrid_server.port, timeout=5)
     connection.request("POST", "/v3/mail/send", body=json.dumps(valid_body()))

@@ -1,0 +1,45 @@
+"""Claims never overlap: many lanes claiming small batches at once each get distinct rows."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from campaigns.freeze import freeze_campaign
+from campaigns.service import CampaignDraft, create_campaign, delivery_counts
+from campaigns.store import SqlDeliveryStore
+from newsletter.config import Settings
+from newsletter.db import Database
+from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
+
+
+def test_concurrent_claims_never_hand_out_a_row_twice(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("concurrent claims are PostgreSQL's (SQLite runs one lane)")
+    import_examples(db)
+    add_subscribers(db, 3_000, named=False)
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("Race", list(SLUGS))).id
+    freeze_campaign(db, campaign_id, Settings())
+    store = SqlDeliveryStore(db)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def lane() -> None:
+        while (claim := store.claim(campaign_id, 37)) is not None:
+            with lock:
+                claimed.extend(r.delivery_id for r in claim.recipients)
+
+    threads = [threading.Thread(target=lane) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    twice = [delivery for delivery, count in Counter(claimed).items() if count > 1]
+    assert twice == []
+    with db.transaction() as session:
+        counts = delivery_counts(session, campaign_id)
+    assert counts.get("sending", 0) == len(claimed)
+    assert counts.get("sending", 0) + counts.get("queued", 0) == 3_000
