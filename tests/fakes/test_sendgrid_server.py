@@ -292,6 +292,17 @@ def test_schema_check_can_be_switched_off_but_the_rules_cannot(
     assert any("must be first" in e["message"] for e in rejection(sg, body))
 
 
+def test_a_benchmark_can_check_only_every_nth_request(sendgrid_server: FakeSendGrid) -> None:
+    sendgrid_server.configure(check_every=3)
+    sg = client(sendgrid_server)
+    body = valid_body()
+    body["content"].reverse()
+    assert any("must be first" in e["message"] for e in rejection(sg, body))  # 1st: checked
+    assert sg.client.mail.send.post(request_body=body).status_code == 202  # 2nd: not
+    assert sg.client.mail.send.post(request_body=body).status_code == 202  # 3rd: not
+    assert rejection(sg, body)  # 4th: checked again
+
+
 def test_malformed_json_is_a_bad_request(sendgrid_server: FakeSendGrid) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", sendgrid_server.port, timeout=5)
     connection.request(
