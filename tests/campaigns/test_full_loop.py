@@ -31,6 +31,7 @@ from tests.campaigns.helpers import (
     add_subscribers,
     import_cited_brief,
     import_examples,
+    links_by_section,
     new_campaign,
     sendgrid_settings,
 )
@@ -40,15 +41,6 @@ from tests.subscribers.conftest import LiveServer
 
 Serve = Callable[..., LiveServer]
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
-
-
-def links_by_section(db: Database, variant_id: int) -> dict[str, list[dict[str, Any]]]:
-    with db.transaction() as session:
-        links = session.scalars(select(Variant.links).where(Variant.id == variant_id)).one()
-    found: dict[str, list[dict[str, Any]]] = {}
-    for link in links:
-        found.setdefault(link["section"], []).append(link)
-    return found
 
 
 def click_path(recipient: Recipient, link: dict[str, Any]) -> str:
