@@ -58,8 +58,12 @@ GETS = (
     "/editor/campaigns/1/confirm/schedule",
     "/editor/campaigns/1/preview/0/email",
     "/editor/login",
+    "/editor/reports",
+    "/editor/campaigns/1/report",
+    "/editor/campaigns/1/report.csv",
+    "/editor/campaigns/1/report.json",
 )
-QUERY = ("status", "variant", "subscriber", "send_at", "next")
+QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
 
 odd_text = st.one_of(
     st.text(max_size=40),

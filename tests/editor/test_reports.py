@@ -133,6 +133,8 @@ def test_downloads_and_the_api_tell_the_report(
     assert as_json.status_code == 200 and as_json.headers["content-type"] == "application/json"
     disposition = as_json.headers["content-disposition"]
     assert disposition == f'attachment; filename="campaign-{campaign_id}-report.json"'
+    assert as_json.headers["cache-control"] == "no-store"  # like every editor answer
+    assert as_json.headers["x-content-type-options"] == "nosniff"
     data, expected = as_json.json(), report.as_dict()
     assert data.pop("generated_at") and expected.pop("generated_at")
     assert data == expected
