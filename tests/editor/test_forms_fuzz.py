@@ -138,5 +138,7 @@ def test_no_form_or_page_answers_with_a_server_error(
             assert http.post(path, data={**data, "csrf_token": csrf}).status_code == 303
         confirm = http.get("/editor/campaigns/1/confirm/schedule?send_at=9999-12-31T23:59")
         assert confirm.status_code == 303
+        nul = http.get("/editor/campaigns/1/preview", params={"subscriber": "\x00"})
+        assert nul.status_code == 422  # PostgreSQL takes no NUL in a text
         assert http.get("/editor/campaigns").status_code == 200  # still logged in
     assert {200, 303} <= statuses
