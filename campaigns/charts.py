@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from campaigns.reports import CampaignReport
 
 WIDTH = 640
-LABEL_WIDTH = 210
+LABEL_WIDTH = 230  # room for LABEL_CHARS characters at 12 px
 VALUE_WIDTH = 70
 BAR_HEIGHT = 16
 BAR_GAP = 3

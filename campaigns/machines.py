@@ -27,6 +27,13 @@ HEAD = "head"
 MACHINE_OPEN = "machine-open"
 TOO_FAST = "too-fast"
 USER_AGENT = "user-agent"
+# Each reason in a few words, for reports.
+REASON_TEXT = {
+    HEAD: "a HEAD request (a link scanner's probe)",
+    MACHINE_OPEN: "fetched on arrival (Apple Mail Privacy Protection or the provider's flag)",
+    TOO_FAST: "clicked within seconds of sending (a security gateway)",
+    USER_AGENT: "a bot's, scanner's or HTTP library's user agent",
+}
 
 # Lower-case fragments of machines' user agents (plain substring tests: about ten times
 # faster than one case-insensitive regular expression, and a batch has many agents).

@@ -1,20 +1,26 @@
-"""Test helpers for campaigns: sample briefs in the database, many subscribers fast."""
+"""Test helpers for campaigns: sample briefs in the database, many subscribers fast, two
+overlapping segments with their readers, and an issue sent to them."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from campaigns.freeze import freeze_campaign
-from campaigns.model import Delivery
+from campaigns.model import Delivery, Variant
+from campaigns.sending import send_campaign
 from campaigns.service import CampaignDraft, create_campaign
 from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import import_briefs, read_brief_file
 from newsletter.briefs.store import save_brief
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
+from newsletter.tokens import Purpose, TokenSigner
 from subscribers.addresses import email_digest
 from subscribers.model import Segment, Subscriber
 from tests.conftest import ROOT
@@ -35,21 +41,26 @@ def import_examples(db: Database, *, ready: bool = True) -> list[str]:
 CITED = "gas-prices-with-cited-narratives"
 
 
-def import_cited_brief(db: Database) -> str:
+def import_cited_brief(
+    db: Database, *, slug: str = CITED, edit: Callable[[dict[str, Any]], object] | None = None
+) -> str:
     """An example brief whose narratives cite its sources (the examples' narratives cite
-    none), so that clicks can be told apart by narrative; returns its slug."""
+    none), so that clicks can be told apart by narrative; returns its slug. Narrative N
+    cites source N % 6 + 1; ``edit`` may change the brief's data before it is stored."""
     brief = read_brief_file(EXAMPLES / "001_eu-gas-prices-cold-snap.txt")
     data = brief.model_dump()
-    data["slug"] = CITED
+    data["slug"] = slug
     data["title"] = "Gas prices, with narratives that cite their sources"
     for number, narrative in enumerate(data["narratives"], 1):
         narrative["paragraphs"] = [
             f"{narrative['paragraphs'][0]} [{number % 6 + 1}]",
             *narrative["paragraphs"][1:],
         ]
+    if edit is not None:
+        edit(data)
     with db.transaction() as session:
         save_brief(session, Brief.model_validate(data))
-    return CITED
+    return slug
 
 
 def add_subscribers(
@@ -96,12 +107,38 @@ def add_segment(
         session.add(Segment(name=name, rule=rule, options=options))
 
 
+def add_tech_and_economy(db: Database) -> dict[str, int]:
+    """Two overlapping segments, in match order: ``tech`` (facts only) then ``economy``
+    (economy or tech readers); returns their ids by name."""
+    add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {"narratives": "facts-only"})
+    add_segment(db, "economy", {"type": "topics", "any": ["economy", "tech"]}, {})
+    with db.transaction() as session:
+        rows = session.execute(
+            select(Segment.name, Segment.id).where(Segment.name.in_(["tech", "economy"]))
+        )
+        return dict(rows.all())
+
+
+def add_topic_readers(db: Database, *, inactive: str = "pending") -> None:
+    """Readers for :func:`add_tech_and_economy`: 5 of tech (``reader0``–``reader4``), 4 of
+    economy (``reader100``–``reader103``), 3 of neither (``reader200``–``reader202``), and 2
+    with the status ``inactive`` (``reader300``–``reader301``)."""
+    add_subscribers(db, 5, topics=["tech"])
+    add_subscribers(db, 4, start=100, topics=["economy"])
+    add_subscribers(db, 3, start=200)
+    add_subscribers(db, 2, start=300, status=inactive)
+
+
 def new_campaign(
-    db: Database, *, segments: Sequence[str] = (), more_briefs: Sequence[str] = ()
+    db: Database,
+    *,
+    segments: Sequence[str] = (),
+    more_briefs: Sequence[str] = (),
+    name: str = "Issue",
 ) -> int:
     """A draft campaign of the three example briefs and ``more_briefs`` (for ``segments``)."""
     briefs = [*SLUGS, *more_briefs]
-    draft = CampaignDraft(name="Issue", brief_slugs=briefs, segment_names=list(segments))
+    draft = CampaignDraft(name=name, brief_slugs=briefs, segment_names=list(segments))
     with db.transaction() as session:
         return create_campaign(session, draft).id
 
@@ -135,3 +172,46 @@ def frozen_recipients(
                 .where(Delivery.campaign_id == campaign_id)
             )
         )
+
+
+@dataclass(frozen=True)
+class SentIssue:
+    """A campaign that went out an hour ago (so that no click is a scanner's for being too
+    fast), with each recipient's tracking token and variant by address."""
+
+    campaign_id: int
+    tokens: dict[str, str]
+    variants: dict[str, int]
+
+
+def send_issue(db: Database, settings: Settings, campaign_id: int) -> SentIssue:
+    """Send ``campaign_id`` with ``settings`` and date its deliveries an hour back."""
+    send_campaign(db, settings, campaign_id)
+    signer = TokenSigner(settings.signing_key())
+    with db.transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id)
+            .values(sent_at=utcnow() - timedelta(hours=1))
+        )
+        rows = session.execute(
+            select(Subscriber.email, Delivery.id, Delivery.variant_id)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+            .where(Delivery.campaign_id == campaign_id)
+        ).all()
+    return SentIssue(
+        campaign_id,
+        {email: signer.sign(Purpose.TRACKING, str(delivery)) for email, delivery, _ in rows},
+        {email: variant for email, _, variant in rows},
+    )
+
+
+def links_by_section(db: Database, variant_id: int) -> dict[str, list[dict[str, Any]]]:
+    """A frozen variant's links (``link_id``, ``url``, ``brief_slug``, ``narrative`` …) by
+    section (``fact-citation``, ``narrative``, ``source``, ``footer`` …)."""
+    with db.transaction() as session:
+        links = session.scalars(select(Variant.links).where(Variant.id == variant_id)).one()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for link in links:
+        found.setdefault(link["section"], []).append(link)
+    return found

@@ -33,7 +33,13 @@ from newsletter.render.recipient import TYPICAL_NAME
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.model import Subscriber
 from subscribers.suppression import suppress
-from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
+from tests.campaigns.helpers import (
+    SLUGS,
+    add_subscribers,
+    add_tech_and_economy,
+    add_topic_readers,
+    import_examples,
+)
 
 
 def _campaign(db: Database, *segments: str, subject: str | None = None) -> int:
@@ -44,16 +50,8 @@ def _campaign(db: Database, *segments: str, subject: str | None = None) -> int:
         return create_campaign(session, draft).id
 
 
-def _segments(db: Database) -> None:
-    add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {"narratives": "facts-only"})
-    add_segment(db, "economy", {"type": "topics", "any": ["economy", "tech"]}, {})
-
-
 def _readers(db: Database) -> None:
-    add_subscribers(db, 5, topics=["tech"])
-    add_subscribers(db, 4, start=100, topics=["economy"])
-    add_subscribers(db, 3, start=200)
-    add_subscribers(db, 2, start=300, status="pending")
+    add_topic_readers(db)
     with db.transaction() as session:
         suppress(session, "reader0@example.org", "complained")
 
@@ -66,7 +64,7 @@ def _subscriber(db: Database, email: str) -> Subscriber:
 def test_first_match_counts_agree_with_what_the_freeze_queues(db: Database) -> None:
     import_examples(db)
     _readers(db)
-    _segments(db)
+    add_tech_and_economy(db)
     campaign_id = _campaign(db, "tech", "economy")
     with db.transaction() as session:
         before = audience(session, get_campaign(session, campaign_id))
@@ -90,7 +88,7 @@ def test_first_match_counts_agree_with_what_the_freeze_queues(db: Database) -> N
 def test_a_subscribers_variant_before_and_after_the_freeze(db: Database) -> None:
     import_examples(db)
     _readers(db)
-    _segments(db)
+    add_tech_and_economy(db)
     campaign_id = _campaign(db, "tech", "economy")
     tech_reader, economy_reader, other = (
         _subscriber(db, e)
@@ -118,7 +116,7 @@ def test_a_subscribers_variant_before_and_after_the_freeze(db: Database) -> None
 
 def test_editing_replaces_briefs_and_segments_until_the_freeze(db: Database) -> None:
     import_examples(db)
-    _segments(db)
+    add_tech_and_economy(db)
     campaign_id = _campaign(db, "tech")
     draft = CampaignDraft(
         name="  Issue   two ",

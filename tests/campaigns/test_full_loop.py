@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from campaigns.charts import report_charts
 from campaigns.events import Event
 from campaigns.model import Delivery, Variant
-from campaigns.reports import CampaignReport, campaign_report
+from campaigns.reports import CampaignReport, campaign_report, started_campaigns
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
 from newsletter.db import Database, utcnow
@@ -31,6 +31,7 @@ from tests.campaigns.helpers import (
     add_subscribers,
     import_cited_brief,
     import_examples,
+    links_by_section,
     new_campaign,
     sendgrid_settings,
 )
@@ -40,15 +41,6 @@ from tests.subscribers.conftest import LiveServer
 
 Serve = Callable[..., LiveServer]
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
-
-
-def links_by_section(db: Database, variant_id: int) -> dict[str, list[dict[str, Any]]]:
-    with db.transaction() as session:
-        links = session.scalars(select(Variant.links).where(Variant.id == variant_id)).one()
-    found: dict[str, list[dict[str, Any]]] = {}
-    for link in links:
-        found.setdefault(link["section"], []).append(link)
-    return found
 
 
 def click_path(recipient: Recipient, link: dict[str, Any]) -> str:
@@ -151,6 +143,8 @@ def test_send_post_events_read_the_report(
 
     with db.transaction() as session:
         report = campaign_report(session, campaign_id)
+        (summary,) = started_campaigns(session)
+    assert summary.totals == report.totals  # the reports list counts alike
     check_report(report, eu_variant, rest_variant, cited, narrative_link, source_link)
     check_cli(report)
     for name, svg in report_charts(report).items():

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from campaigns.charts import Series, bar_chart, report_charts, segment_rates_chart
 from campaigns.model import Delivery
-from campaigns.reports import campaign_report
+from campaigns.reports import campaign_report, started_campaigns
 from campaigns.routes import TrackingSite
 from campaigns.sending import send_campaign
 from campaigns.tracking import Hit
@@ -94,6 +94,10 @@ def test_outbox_rates_are_of_sent_and_opens_come_from_our_pixel(
     assert totals.machine_opened == 1 and totals.open_rate == 0.5
     assert totals.delivery_rate is None  # SMTP and the outbox know nothing of delivery
     assert report.machine_events == {"opened:head": 1}
+    new_campaign(db)  # a draft: not in the list of started campaigns
+    with db.transaction() as session:
+        (summary,) = started_campaigns(session)
+    assert (summary.campaign_id, summary.status, summary.totals) == (campaign_id, "sent", totals)
 
 
 def test_charts_escape_every_name(db: Database, tmp_path: Path) -> None:

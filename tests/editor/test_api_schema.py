@@ -22,10 +22,20 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from campaigns.freeze import freeze_campaign
+from campaigns.routes import TrackingSite
 from campaigns.service import CampaignDraft, create_campaign
+from campaigns.tracking import Hit
 from newsletter.config import Settings
-from newsletter.db import Database
-from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
+from newsletter.db import Database, utcnow
+from tests.campaigns.helpers import (
+    SLUGS,
+    add_segment,
+    add_subscribers,
+    import_examples,
+    links_by_section,
+    new_campaign,
+    send_issue,
+)
 from tests.editor.conftest import add_editor, client, log_in
 from tests.subscribers.conftest import LiveServer
 from tests.subscribers.test_api_schema import CHECKS
@@ -38,6 +48,7 @@ OPERATIONS = {
     "GET /editor/api/campaigns",
     "GET /editor/api/campaigns/{campaign_id}",
     "GET /editor/api/campaigns/{campaign_id}/audience",
+    "GET /editor/api/campaigns/{campaign_id}/report",
 }
 
 
@@ -53,7 +64,14 @@ def _content(db: Database, config: Settings) -> dict[str, list[object]]:
             session, CampaignDraft(name="Frozen", brief_slugs=list(SLUGS))
         ).id
     freeze_campaign(db, frozen_id, config)
-    return {"campaign_id": [draft_id, frozen_id], "slug": list(SLUGS)}
+    sent = send_issue(db, config, new_campaign(db))  # a report with clicks and machine opens
+    tracker = TrackingSite.build(config, db).tracker
+    (token, *_) = sent.tokens.values()
+    link = links_by_section(db, next(iter(sent.variants.values())))["fact-citation"][0]
+    tracker.click(token, link["link_id"], Hit(utcnow(), "Mozilla/5.0 (X11) Firefox/128.0"))
+    tracker.record_open(token, Hit(utcnow(), "Mozilla/5.0"))
+    ids = [draft_id, frozen_id, sent.campaign_id]
+    return {"campaign_id": ids, "slug": list(SLUGS)}
 
 
 @pytest.mark.parametrize("values", ["random", "known"])

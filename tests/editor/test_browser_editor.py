@@ -1,6 +1,7 @@
 """An editor in Chromium against the real server: log in, upload briefs, build a campaign,
 preview it at 600 and 375 px, send a test that lands in the outbox, schedule it, log out;
-and nobody gets in without logging in. Screenshots are kept under ``artifacts/``."""
+read a sent campaign's report and download a table of it; and nobody gets in without
+logging in. Screenshots are kept under ``artifacts/``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
 from sqlalchemy import select
 
 from campaigns.model import Campaign
@@ -18,7 +19,7 @@ from newsletter.db import Database
 from tests.briefs.test_structured import YAML_BRIEF
 from tests.campaigns.helpers import add_subscribers
 from tests.conftest import SEED_BRIEF
-from tests.editor.conftest import PASSWORD, add_editor
+from tests.editor.conftest import PASSWORD, add_editor, sent_and_read
 from tests.subscribers.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -166,12 +167,66 @@ def test_the_editor_reads_well_on_a_phone(
     add_editor(db, "ann@example.org")
     context = browser.new_context(viewport={"width": 375, "height": 800})
     page = context.new_page()
+    _log_in(page, site)
+    assert _overflow(page) <= 0
+    page.screenshot(path=str(artifacts_dir / "campaigns-375.png"), full_page=True)
+    context.close()
+
+
+def _log_in(page: Page, site: LiveServer, email: str = "ann@example.org") -> None:
     page.goto(f"{site.url}/editor/login")
-    page.get_by_label("Email address").fill("ann@example.org")
+    page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
-    page.screenshot(path=str(artifacts_dir / "campaigns-375.png"), full_page=True)
+
+
+def _error(errors: list[str], message: ConsoleMessage) -> None:
+    if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+        errors.append(message.text)
+
+
+def _overflow(page: Page) -> int:
+    """How far the page is wider than the window (0 or less: no sideways scrolling)."""
+    return cast(int, page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_an_editor_reads_a_report_and_downloads_a_table(
+    browser: Browser, db: Database, site: LiveServer, artifacts_dir: Path
+) -> None:
+    add_editor(db, "ann@example.org")
+    campaign_id = sent_and_read(db, site).campaign_id
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []  # e.g. what the Content-Security-Policy blocked (no favicon: fine)
+    page.on("console", lambda m: _error(errors, m))
+    _log_in(page, site)
+
+    page.get_by_role("navigation", name="Editor").get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reports")
+    page.get_by_role("link", name="Issue").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Report: Issue")
+    assert page.url == f"{site.url}/editor/campaigns/{campaign_id}/report"
+    expect(page.locator('dd[data-figure="opened"]')).to_have_text("4 44.4 %")
+    expect(page.locator('tr[data-figure="clicked"] td')).to_have_text(["2", "1", "3"])
+    charts = page.locator("figure.chart svg")
+    expect(charts).to_have_count(3)
+    for index in range(3):
+        expect(charts.nth(index)).to_be_visible()
+    expect(page.get_by_role("img", name="Opens and clicks by segment (of sent)")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="segments (CSV)").click()
+    assert download.value.suggested_filename == f"campaign-{campaign_id}-segments.csv"
+    rows = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("segment,variant_id,recipients,sent,")
+    assert [row.split(",")[0] for row in rows[1:]] == ["tech", "economy", "all"]
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    expect(page.locator("figure.chart svg").first).to_be_visible()
+    assert _overflow(page) <= 0  # charts shrink, wide tables scroll in their own box
+    page.screenshot(path=str(artifacts_dir / "report-375.png"), full_page=True)
+    assert errors == []
     context.close()

@@ -14,7 +14,13 @@ from campaigns.sending import run_worker, send_campaign
 from campaigns.service import get_campaign, pause_campaign
 from newsletter.briefs.model import BriefRow
 from newsletter.db import Database, utcnow
-from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
+from tests.campaigns.helpers import (
+    SLUGS,
+    add_subscribers,
+    add_tech_and_economy,
+    add_topic_readers,
+    import_examples,
+)
 from tests.editor.conftest import Editor, flashes
 from tests.subscribers.conftest import LiveServer
 
@@ -39,16 +45,9 @@ def _brief_order(db: Database, campaign_id: int) -> list[str]:
 
 
 def _segments_and_readers(db: Database) -> dict[str, int]:
-    add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {"narratives": "facts-only"})
-    add_segment(db, "economy", {"type": "topics", "any": ["economy", "tech"]}, {})
-    add_subscribers(db, 5, topics=["tech"])
-    add_subscribers(db, 4, start=100, topics=["economy"])
-    add_subscribers(db, 3, start=200)
-    add_subscribers(db, 2, start=300, status="unsubscribed")
-    from subscribers.model import Segment
-
-    with db.transaction() as session:
-        return dict(session.execute(select(Segment.name, Segment.id)).all())
+    segments = add_tech_and_economy(db)
+    add_topic_readers(db, inactive="unsubscribed")
+    return segments
 
 
 def _reach(html: str) -> list[tuple[str, int]]:

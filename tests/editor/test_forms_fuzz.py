@@ -58,8 +58,12 @@ GETS = (
     "/editor/campaigns/1/confirm/schedule",
     "/editor/campaigns/1/preview/0/email",
     "/editor/login",
+    "/editor/reports",
+    "/editor/campaigns/1/report",
+    "/editor/campaigns/1/report.csv",
+    "/editor/campaigns/1/report.json",
 )
-QUERY = ("status", "variant", "subscriber", "send_at", "next")
+QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
 
 odd_text = st.one_of(
     st.text(max_size=40),
@@ -134,5 +138,7 @@ def test_no_form_or_page_answers_with_a_server_error(
             assert http.post(path, data={**data, "csrf_token": csrf}).status_code == 303
         confirm = http.get("/editor/campaigns/1/confirm/schedule?send_at=9999-12-31T23:59")
         assert confirm.status_code == 303
+        nul = http.get("/editor/campaigns/1/preview", params={"subscriber": "\x00"})
+        assert nul.status_code == 422  # PostgreSQL takes no NUL in a text
         assert http.get("/editor/campaigns").status_code == 200  # still logged in
     assert {200, 303} <= statuses

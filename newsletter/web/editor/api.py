@@ -1,4 +1,4 @@
-"""The editor's JSON API (``/editor/api/…``): briefs, campaigns and their progress.
+"""The editor's JSON API (``/editor/api/…``): briefs, campaigns, their progress and reports.
 
 The campaign page polls it for progress; scripts can use it with a session cookie (and the
 ``X-CSRF-Token`` header on changes). Without a session every call answers ``401``. Its
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.audience import delivery_problems, delivery_totals, frozen_counts
 from campaigns.model import Campaign
+from campaigns.reports import CampaignReport, campaign_report
 from campaigns.service import delivery_counts, get_campaign, list_campaigns
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, get_brief_row, list_brief_rows, set_status
@@ -221,6 +222,15 @@ async def campaign_audience(request: Request, campaign_id: CampaignId) -> list[A
         ]
 
     return await _run(request, load)
+
+
+@router.get("/campaigns/{campaign_id}/report", responses=READ_ONE)
+async def report(request: Request, campaign_id: CampaignId) -> CampaignReport:
+    """The campaign's report: sending and delivery, human opens and clicks with their rates,
+    per segment and in total; clicks per brief and per narrative; the top links; machine
+    opens and clicks apart (what ``newsletter report --format json`` prints). A campaign
+    that has not started sending has a report of zeros."""
+    return await _run(request, lambda s: campaign_report(s, campaign_id))
 
 
 async def _run(request: Request, work: Callable[[Session], T]) -> T:

@@ -54,7 +54,9 @@ router = APIRouter(
 )
 Position = Annotated[int, Path(ge=0, le=1000)]
 VariantQuery = Annotated[int, Query(ge=0, le=1000)]
-SubscriberQuery = Annotated[str | None, Query(max_length=64)]
+# A public id (token_urlsafe): anything else names nobody, and a NUL would not even reach
+# PostgreSQL.
+SubscriberQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 PREVIEW_WIDTHS = (600, 375)
 
 

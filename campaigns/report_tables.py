@@ -1,0 +1,103 @@
+"""A campaign report as tables: the rows of figures every screen shows, and CSV downloads.
+
+``newsletter report`` and the editor's report page both read a
+:class:`~campaigns.reports.CampaignReport` through this module, so that a table, a rate or
+a CSV file means the same wherever it is shown. :func:`report_csv` writes one
+:class:`CsvTable` of a report; text that a spreadsheet would run as a formula is quoted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from enum import StrEnum
+from typing import Any
+
+from campaigns.reports import BriefClicks, CampaignReport, Figures, LinkClicks, NarrativeClicks
+
+
+class CsvTable(StrEnum):
+    """The tables of a report that download as CSV."""
+
+    segments = "segments"
+    briefs = "briefs"
+    narratives = "narratives"
+    links = "links"
+
+
+# Rows of the segments table: (label, figure name, is a rate).
+FIGURE_ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("recipients", "recipients", False),
+    ("sent", "sent", False),
+    ("pending", "pending", False),
+    ("failed", "failed", False),
+    ("unknown", "unknown", False),
+    ("skipped", "skipped", False),
+    ("delivered", "delivered", False),
+    ("bounced", "bounced", False),
+    ("  hard", "hard_bounced", False),
+    ("  soft", "soft_bounced", False),
+    ("dropped", "dropped", False),
+    ("opened (readers)", "opened", False),
+    ("opened by machines only", "machine_opened", False),
+    ("clicked (readers)", "clicked", False),
+    ("clicks", "clicks", False),
+    ("machine clicks", "machine_clicks", False),
+    ("unsubscribed", "unsubscribed", False),
+    ("complained", "complained", False),
+    ("open rate", "open_rate", True),
+    ("click rate", "click_rate", True),
+    ("click-to-open", "click_to_open_rate", True),
+    ("bounce rate", "bounce_rate", True),
+)
+
+
+def rate_text(value: float | None) -> str:
+    """A rate as people read it (``42.9 %``); ``–`` when it has no base."""
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def _figure_row(segment: str, variant_id: int | None, figures: Figures) -> dict[str, Any]:
+    return {"segment": segment, "variant_id": variant_id, **dataclasses.asdict(figures)}
+
+
+def report_csv(report: CampaignReport, which: CsvTable) -> str:
+    """One table of the report as CSV (header first)."""
+    rows: list[dict[str, Any]]
+    if which is CsvTable.segments:
+        rows = [_figure_row(s.segment, s.variant_id, s.figures) for s in report.segments]
+        rows.append(_figure_row("all", None, report.totals))
+    elif which is CsvTable.briefs:
+        rows = [dataclasses.asdict(b) for b in report.briefs]
+    elif which is CsvTable.narratives:
+        rows = [dataclasses.asdict(n) for n in report.narratives]
+    else:
+        rows = [dataclasses.asdict(link) for link in report.top_links]
+    out = io.StringIO()
+    fields = _fields(which)
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A value for a spreadsheet: text that would start a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _fields(which: CsvTable) -> list[str]:
+    kinds: dict[CsvTable, list[str]] = {
+        CsvTable.segments: ["segment", "variant_id", *_names(Figures)],
+        CsvTable.briefs: _names(BriefClicks),
+        CsvTable.narratives: _names(NarrativeClicks),
+        CsvTable.links: _names(LinkClicks),
+    }
+    return kinds[which]
+
+
+def _names(kind: Any) -> list[str]:
+    return [field.name for field in dataclasses.fields(kind)]

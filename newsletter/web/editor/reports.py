@@ -1,0 +1,82 @@
+"""Editor pages for campaign reports: every started campaign with its headline figures, one
+campaign's report with its charts, and the report's downloads (JSON, each table as CSV).
+
+The figures come from :mod:`campaigns.reports` and mean what its docstring says; the rows
+of figures, the rates and the CSV files come from :mod:`campaigns.report_tables`, exactly
+as ``newsletter report`` prints them. A campaign that has not started sending has a report
+page that says so; an unknown one is the editor's 404 page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from campaigns.charts import report_charts
+from campaigns.machines import REASON_TEXT
+from campaigns.report_tables import FIGURE_ROWS, CsvTable, rate_text, report_csv
+from campaigns.reports import CampaignReport, campaign_report, started_campaigns
+from newsletter.web.editor.auth import csrf_protect, editor_page
+from newsletter.web.editor.campaigns import CampaignId
+from newsletter.web.editor.site import editor_site, render
+
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(editor_page), Depends(csrf_protect)]
+)
+TABLES = ", ".join(CsvTable)
+
+
+@router.get("/editor/reports")
+async def reports_page(request: Request) -> Response:
+    summaries = await editor_site(request).run(started_campaigns)
+    return render(request, "reports.html", {"summaries": summaries, "rate": rate_text})
+
+
+async def _report(request: Request, campaign_id: int) -> CampaignReport:
+    return await editor_site(request).run(lambda session: campaign_report(session, campaign_id))
+
+
+@router.get("/editor/campaigns/{campaign_id}/report")
+async def report_page(request: Request, campaign_id: CampaignId) -> Response:
+    report = await _report(request, campaign_id)
+    context = {
+        "report": report,
+        "charts": report_charts(report),
+        "rows": FIGURE_ROWS,
+        "rate": rate_text,
+        "tables": list(CsvTable),
+        "reasons": REASON_TEXT,
+    }
+    return render(request, "report.html", context)
+
+
+def _download(body: str, media_type: str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/editor/campaigns/{campaign_id}/report.json")
+async def report_json(request: Request, campaign_id: CampaignId) -> Response:
+    """The report as ``newsletter report --format json`` prints it."""
+    report = await _report(request, campaign_id)
+    body = json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    return _download(body, "application/json", f"campaign-{campaign_id}-report.json")
+
+
+@router.get("/editor/campaigns/{campaign_id}/report.csv")
+async def report_csv_download(
+    request: Request,
+    campaign_id: CampaignId,
+    table: Annotated[str, Query(max_length=40)] = CsvTable.segments.value,
+) -> Response:
+    """One table of the report as ``newsletter report --format csv --table …`` prints it."""
+    if table not in CsvTable.__members__:
+        raise HTTPException(400, f"There is no report table {table[:40]!r}: pick one of {TABLES}.")
+    which = CsvTable(table)
+    report = await _report(request, campaign_id)
+    filename = f"campaign-{campaign_id}-{which.value}.csv"
+    return _download(report_csv(report, which), "text/csv; charset=utf-8", filename)
