@@ -24,7 +24,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
-    Text,
     Update,
     any_,
     bindparam,
@@ -38,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery
@@ -72,15 +72,17 @@ class SqlDeliveryStore:
 
     def _in(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
-        thousand placeholders, which psycopg would otherwise parse on every call. The array
-        travels as its text form (``{1,2,3}``) cast by the server: psycopg's list adapter
-        inspects every element, four times slower than joining the digits."""
+        thousand placeholders, which psycopg would otherwise parse on every call.
+
+        The array travels in its text form (``{1,2,3}``), four times cheaper to build than
+        psycopg's list adapter makes it, as an *untyped* parameter cast to ``bigint[]``: the
+        server then types the parameter itself and reads the value once. (Sent as a typed
+        string and cast, the array would be re-parsed for every row a sequential scan
+        visits: seconds per statement.)"""
         if self._skip_locked:
             array = "{" + ",".join(map(str, map(int, ids))) + "}"
-            return cast(
-                ColumnElement[bool],
-                column == any_(sql_cast(bindparam(None, array, type_=Text), ARRAY(BigInteger))),
-            )
+            untyped = bindparam(None, array, type_=NullType())
+            return cast(ColumnElement[bool], column == any_(sql_cast(untyped, ARRAY(BigInteger))))
         return cast(ColumnElement[bool], column.in_(list(ids)))
 
     # --- claiming ---------------------------------------------------------------------
