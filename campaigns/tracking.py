@@ -1,4 +1,5 @@
-"""First-party tracking: the open pixel and click redirects of SMTP and outbox sends.
+"""First-party tracking: the open pixel and click redirects of SMTP and outbox sends, and
+unsubscribes through a campaign's own link (which SendGrid never sees either).
 
 A tracked email's pixel and links carry a signed tracking token naming the delivery
 (``TokenSigner.sign(Purpose.TRACKING, delivery id)``). An open or click is recorded as an
@@ -104,6 +105,28 @@ class FirstPartyTracker:
                 url=link.url,
             )
         return link.url
+
+    def record_unsubscribe(self, token: str, at: datetime) -> bool:
+        """Count an unsubscribe through a campaign's link (``?d=`` of the unsubscribe URL)
+        in that campaign's report; False when the token names no delivery of ours. One
+        event per delivery, however often the link is posted (its id is the delivery's)."""
+        delivery_id = self.delivery_of(token)
+        if delivery_id is None:
+            return False
+        with self.database.transaction() as session:
+            if session.get(Delivery, delivery_id) is None:
+                return False
+            record = EventRecord(
+                source="first-party",
+                event_id=f"unsubscribe-{delivery_id}",
+                type="unsubscribed",
+                occurred_at=at,
+                received_at=at,
+                delivery_ref=delivery_id,
+                raw={"via": "unsubscribe link"},
+            )
+            record_events(session, [record], self.policy, self.links)
+        return True
 
     def _link(self, session: Session, variant_id: int, link_id: str) -> LinkInfo | None:
         def load(wanted: int) -> list[dict[str, Any]] | None:

@@ -13,9 +13,10 @@ request from a mail client) unsubscribes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Path, Query, Request
@@ -27,7 +28,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from newsletter.config import Settings
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.fast_signup import FastSignups, record_signup
@@ -62,6 +63,9 @@ ACCEPTED = (
 )
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class PublicSite:
     """What the public routes need; built once by the app factory."""
@@ -73,6 +77,9 @@ class PublicSite:
     topics: TopicCatalog
     limiter: RateLimiter
     fast_signups: FastSignups | None  # PostgreSQL only
+    # Told which issue an unsubscribe came from (the link's ``d``, opaque here): the
+    # campaigns package counts it in that issue's report. Runs in the thread pool.
+    on_unsubscribe: UnsubscribeHook | None = None
 
     @classmethod
     def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> PublicSite:
@@ -103,6 +110,10 @@ class PublicSite:
         if cached is not None:
             return cached
         return await run_in_threadpool(self.topics.load, self.database)
+
+
+UnsubscribeHook = Callable[[str, datetime], object]
+"""Called with the unsubscribe link's ``d`` and the time, after an unsubscribe took effect."""
 
 
 def _site(request: Request) -> PublicSite:
@@ -225,6 +236,9 @@ BAD_TOKEN: dict[int | str, dict[str, Any]] = {
     404: _both("The link names no subscription (it was erased).", Problems),
 }
 Token = Annotated[str, Path(max_length=200, description="The signed token from the mail.")]
+IssueRef = Annotated[
+    str, Query(max_length=200, description="In a campaign's links: the issue it came from.")
+]
 
 router = APIRouter(tags=["subscribers"])
 
@@ -497,21 +511,34 @@ async def unsubscribe_page(request: Request, token: Token) -> Response:
         413: {"description": "The body is too large.", "model": Problems},
     },
 )
-async def unsubscribe_post(request: Request, token: Token) -> Response:
+async def unsubscribe_post(request: Request, token: Token, d: IssueRef | None = None) -> Response:
     """Unsubscribe. The body is not needed: RFC 8058's ``List-Unsubscribe=One-Click`` form,
-    the page's button and an empty POST all do the same."""
+    the page's button and an empty POST all do the same. ``d``, in a campaign's links,
+    names the issue it came from, for that issue's report; a bad one changes nothing."""
     site = _site(request)
     try:
         uid = site.signer.verify(Purpose.UNSUBSCRIBE, token)
     except InvalidToken as exc:
         return _invalid_link(request, exc)
     origin = _origin(request)
+    now = utcnow()
     try:
-        await site.run(lambda session: unsubscribe(session, uid, origin))
+        changed = await site.run(lambda session: unsubscribe(session, uid, origin, now=now))
     except NotFoundError as exc:
         return _invalid_link(request, exc, status=404)
+    if changed and d and site.on_unsubscribe is not None:
+        await _tell_unsubscribed(site.on_unsubscribe, d, now)
     json_body = "json" in request.headers.get("content-type", "")
     return _unsubscribed(request, Submission("json" if json_body else "form", {}))
+
+
+async def _tell_unsubscribed(hook: UnsubscribeHook, ref: str, at: datetime) -> None:
+    """The report's count is a by-product: its failure must not fail the unsubscribe,
+    which has been committed already."""
+    try:
+        await run_in_threadpool(hook, ref, at)
+    except Exception:
+        log.exception("could not record which issue an unsubscribe came from")
 
 
 def _unsubscribed(request: Request, submission: Submission) -> Response:

@@ -43,6 +43,9 @@ KNOWN_PLACEHOLDERS = frozenset(
 )
 
 _NAME_LIMIT = 60
+UNSUBSCRIBE_FROM = "?d="
+"""Query of a campaign's unsubscribe link: the delivery's tracking token, so that leaving
+through the link (or one-click) counts in that campaign's report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +55,9 @@ class RecipientInfo:
     ``subscriber_id`` is the subscriber's public id (signed into the unsubscribe,
     preferences and confirmation links); ``view_id`` is signed into the view-online link
     (the campaign layer decides what it names, by default the subscriber); ``tracking_id``
-    is signed into the tracking token (normally the delivery's public id) and is required
-    only by variants compiled with first-party tracking.
+    is signed into the tracking token (normally the delivery's public id), required by
+    variants compiled with first-party tracking, and when given it also travels in the
+    unsubscribe link (``?d=``) so that an unsubscribe counts for the issue it came from.
     """
 
     subscriber_id: str
@@ -110,13 +114,18 @@ class RecipientValues:
         sign = self._signer.sign
         out: dict[str, str] = {}
         name: str | None = None
+        tracking: str | None = None
         for key in needed:
             if key in (FIRST_NAME, FIRST_NAME_HTML):
                 if name is None:
                     name = clean_name(recipient.first_name) or name_fallback
                 out[key] = name if key == FIRST_NAME else escape(name, quote=True)
             elif key == UNSUBSCRIBE_URL:
-                out[key] = self._unsubscribe + sign(Purpose.UNSUBSCRIBE, recipient.subscriber_id)
+                url = self._unsubscribe + sign(Purpose.UNSUBSCRIBE, recipient.subscriber_id)
+                if recipient.tracking_id:  # which issue it was: the report counts it there
+                    tracking = tracking or sign(Purpose.TRACKING, recipient.tracking_id)
+                    url += UNSUBSCRIBE_FROM + tracking
+                out[key] = url
             elif key == PREFERENCES_URL:
                 out[key] = self._prefs + sign(Purpose.PREFERENCES, recipient.subscriber_id)
             elif key == VIEW_ONLINE_URL:
@@ -126,7 +135,8 @@ class RecipientValues:
             elif key == TRACKING_TOKEN:
                 if not recipient.tracking_id:
                     raise ValueError("this email is tracked: the recipient needs a tracking_id")
-                out[key] = sign(Purpose.TRACKING, recipient.tracking_id)
+                tracking = tracking or sign(Purpose.TRACKING, recipient.tracking_id)
+                out[key] = tracking
             else:
                 raise KeyError(key)
         return out

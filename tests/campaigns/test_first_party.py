@@ -238,3 +238,49 @@ def test_the_pixel_is_an_image_a_browser_can_show(page: object) -> None:
         "[document.getElementById('p').naturalWidth, document.getElementById('p').naturalHeight]"
     )
     assert size == [1, 1]
+
+
+def test_an_unsubscribe_through_the_mail_counts_in_that_issues_report(
+    db: Database, server: LiveServer
+) -> None:
+    """One-click (RFC 8058) on a real message's List-Unsubscribe URL: the reader leaves and
+    the campaign's report counts it once, however often the mail client posts."""
+    from campaigns.reports import campaign_report
+    from subscribers.model import Subscriber
+
+    import_examples(db)
+    add_subscribers(db, 2)
+    campaign_id = new_campaign(db)
+    send_campaign(db, server.settings, campaign_id)
+    box = mailbox.Maildir(server.outbox, create=False)
+    message = email.message_from_bytes(box.get_bytes(next(iter(box.iterkeys()))))
+    url = re.findall(r"<(https?://[^>]+)>", message["List-Unsubscribe"])[-1]
+    assert "?d=" in url and url.startswith(server.url + "/unsubscribe/")
+    assert url in html_of(message).replace("&amp;", "&")  # the footer link is the same URL
+    for _ in range(2):
+        answer = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+        assert answer.status_code == 200
+    with db.transaction() as session:
+        report = campaign_report(session, campaign_id)
+        address = message["To"].split("<")[-1].rstrip(">")
+        status = session.scalar(select(Subscriber.status).where(Subscriber.email == address))
+    assert status == "unsubscribed"
+    assert report.totals.unsubscribed == 1
+    [unsubscribe] = [e for e in events(db) if e.type == "unsubscribed"]
+    assert unsubscribe.campaign_id == campaign_id and unsubscribe.source == "first-party"
+
+
+def test_a_tampered_issue_reference_still_unsubscribes_and_counts_nowhere(
+    db: Database, server: LiveServer
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 1)
+    send_campaign(db, server.settings, new_campaign(db))
+    box = mailbox.Maildir(server.outbox, create=False)
+    message = email.message_from_bytes(box.get_bytes(next(iter(box.iterkeys()))))
+    url = re.findall(r"<(https?://[^>]+)>", message["List-Unsubscribe"])[-1]
+    answer = httpx.post(url[:-3] + "xyz", data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert answer.status_code == 200
+    assert [e for e in events(db) if e.type == "unsubscribed"] == []
+    answer = httpx.get(url, timeout=10)  # the page now says there is nothing to do
+    assert answer.status_code == 200 and "not subscribed" in answer.text

@@ -39,11 +39,14 @@ def test_values_for_every_placeholder(signer: TokenSigner) -> None:
     for key, (path, purpose, subject) in URLS.items():
         prefix = f"{PUBLIC_URL}{path}"
         assert out[key].startswith(prefix)
-        assert signer.verify(purpose, out[key].removeprefix(prefix)) == subject
+        token = out[key].removeprefix(prefix).split("?d=")[0]
+        assert signer.verify(purpose, token) == subject
         wrong = Purpose.TRACKING
         with pytest.raises(Exception, match="not valid"):
-            signer.verify(wrong, out[key].removeprefix(prefix))
+            signer.verify(wrong, token)
     assert signer.verify(Purpose.TRACKING, out[TRACKING_TOKEN]) == "dlv-1"
+    # the unsubscribe link says which issue it came from: the same tracking token
+    assert out[UNSUBSCRIBE_URL].endswith("?d=" + out[TRACKING_TOKEN])
 
 
 def test_only_the_needed_values_and_the_fallback(signer: TokenSigner) -> None:
@@ -52,6 +55,7 @@ def test_only_the_needed_values_and_the_fallback(signer: TokenSigner) -> None:
         RecipientInfo("sub-1", "  "), {FIRST_NAME, UNSUBSCRIBE_URL}, name_fallback="you"
     )
     assert set(out) == {FIRST_NAME, UNSUBSCRIBE_URL} and out[FIRST_NAME] == "you"
+    assert "?" not in out[UNSUBSCRIBE_URL]  # no delivery (a test send): no issue to name
     with pytest.raises(ValueError, match="tracking_id"):
         values.values(RecipientInfo("sub-1"), {TRACKING_TOKEN}, name_fallback="you")
     with pytest.raises(KeyError):
