@@ -301,6 +301,7 @@ _YOUNG_THRESHOLD = 50_000
 _gc_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, int, int] = gc.get_threshold()
+_gc_thaw = True
 
 
 @contextmanager
@@ -311,12 +312,14 @@ def few_collections() -> Iterator[None]:
     frees; with CPython's defaults (a young-generation pass every 700 allocations, and
     full passes over every object of the process) the collector took a quarter of a
     worker's CPU. While any dispatch runs, the objects alive at its start are frozen out
-    of collection (``gc.freeze``) and young passes come every 50,000 allocations.
+    of collection (``gc.freeze``) and young passes come every 50,000 allocations. A process
+    that had frozen its heap already (``newsletter serve``) keeps it frozen afterwards.
     """
-    global _gc_users, _gc_saved
+    global _gc_users, _gc_saved, _gc_thaw
     with _gc_lock:
         if _gc_users == 0:
             _gc_saved = gc.get_threshold()
+            _gc_thaw = gc.get_freeze_count() == 0
             gc.freeze()
             gc.set_threshold(_YOUNG_THRESHOLD, _gc_saved[1], _gc_saved[2])
         _gc_users += 1
@@ -327,7 +330,8 @@ def few_collections() -> Iterator[None]:
             _gc_users -= 1
             if _gc_users == 0:
                 gc.set_threshold(*_gc_saved)
-                gc.unfreeze()
+                if _gc_thaw:
+                    gc.unfreeze()
 
 
 def _only(batch: Batch, keys: Collection[str]) -> Batch:

@@ -29,3 +29,16 @@ def test_the_setting_is_restored_when_a_dispatch_fails() -> None:
     except RuntimeError:
         pass
     assert gc.get_threshold() == before
+
+
+def test_a_heap_frozen_before_stays_frozen() -> None:
+    """`newsletter serve` freezes its app's objects at start-up; a dispatch in its
+    in-process worker must not thaw them."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with few_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
