@@ -257,8 +257,6 @@ class SqlDeliveryStore:
             else:
                 failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
         with self._by_key() as conn:
-            if self._skip_locked and os.environ.get("ASYNC"):
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             for message_id, ids in sent.items() if len(sent) <= 8 else ():
                 conn.execute(
                     self._mine(ids).values(
