@@ -82,7 +82,14 @@ class PublicSite:
     on_unsubscribe: UnsubscribeHook | None = None
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> PublicSite:
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        pages: Jinja2Templates,
+        *,
+        on_unsubscribe: UnsubscribeHook | None = None,
+    ) -> PublicSite:
         fast = None
         if database.dialect == "postgresql":
             fast = FastSignups(database, pool_size=settings.database_pool_size)
@@ -94,6 +101,7 @@ class PublicSite:
             topics=TopicCatalog(settings.topics),
             limiter=RateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
             fast_signups=fast,
+            on_unsubscribe=on_unsubscribe,
         )
 
     async def close(self) -> None:

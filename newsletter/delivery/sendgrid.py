@@ -84,6 +84,9 @@ class SendGridProvider:
         self.sandbox = sandbox
         self._api_key = api_key
         self._local = threading.local()
+        # The last message's placeholders: every batch of a variant shares its message, and
+        # scanning 60 KB of HTML per batch adds up.
+        self._scanned: tuple[Message, frozenset[str]] | None = None
 
     def send(self, batch: Batch) -> list[RecipientResult]:
         if len(batch.recipients) > self.max_batch_size:
@@ -91,7 +94,9 @@ class SendGridProvider:
                 f"a SendGrid batch holds at most {self.max_batch_size} recipients, "
                 f"got {len(batch.recipients)}"
             )
-        payload, refused = build_payload(batch, sandbox=self.sandbox)
+        payload, refused = build_payload(
+            batch, sandbox=self.sandbox, needed=self._placeholders(batch.message)
+        )
         if not payload["personalizations"]:
             return [refused[r.key] for r in batch.recipients]
         response = self._post(payload)
@@ -103,6 +108,12 @@ class SendGridProvider:
 
     def close(self) -> None:
         """Nothing to release: the client opens a connection per request."""
+
+    def _placeholders(self, message: Message) -> frozenset[str]:
+        scanned = self._scanned  # one read: lanes replace it whole, never change it
+        if scanned is None or scanned[0] is not message:
+            scanned = self._scanned = (message, placeholders_of(message))
+        return scanned[1]
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -157,27 +168,21 @@ class _EncodedBody:
 
 
 def placeholders_of(message: Message) -> frozenset[str]:
-    """The placeholders of a message; the last one is remembered, since every batch of a
-    variant shares its message (scanning 60 KB of HTML per batch adds up)."""
-    global _last_placeholders
-    last = _last_placeholders
-    if last is not None and last[0] is message:
-        return last[1]
+    """The placeholders of a message's subject, HTML and text."""
     found = set(PLACEHOLDER.findall(message.subject))
     found.update(PLACEHOLDER.findall(message.html), PLACEHOLDER.findall(message.text))
-    _last_placeholders = (message, frozenset(found))
-    return _last_placeholders[1]
-
-
-_last_placeholders: tuple[Message, frozenset[str]] | None = None
+    return frozenset(found)
 
 
 def build_payload(
-    batch: Batch, *, sandbox: bool = False
+    batch: Batch, *, sandbox: bool = False, needed: frozenset[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, RecipientResult]]:
-    """The mail-send request body, and the recipients left out of it (``failed`` results)."""
+    """The mail-send request body, and the recipients left out of it (``failed`` results).
+
+    ``needed``: the message's placeholders, if the caller knows them already."""
     message = batch.message
-    needed = placeholders_of(message)
+    if needed is None:
+        needed = placeholders_of(message)
     personalizations: list[dict[str, Any]] = []
     refused: dict[str, RecipientResult] = {}
     for recipient in batch.recipients:

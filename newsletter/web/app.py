@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -64,9 +63,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = database
     tracking_site = TrackingSite.build(settings, database)
     app.state.tracking_site = tracking_site
-    app.state.public_site = replace(
-        PublicSite.build(settings, database, pages),
-        on_unsubscribe=tracking_site.tracker.record_unsubscribe,
+    app.state.public_site = PublicSite.build(
+        settings, database, pages, on_unsubscribe=tracking_site.tracker.record_unsubscribe
     )
     app.state.archive = Archive.build(settings, database, pages)
     install_error_handlers(app, pages, error_page=editor_error_page)
