@@ -29,6 +29,7 @@ from campaigns.model import Delivery, Variant
 from newsletter.db import Database
 from newsletter.errors import InvalidToken, NotFoundError
 from newsletter.tokens import Purpose, TokenSigner
+from subscribers.model import Subscriber
 
 # The smallest transparent GIF (1×1, 43 bytes).
 PIXEL = bytes.fromhex(
@@ -106,15 +107,22 @@ class FirstPartyTracker:
             )
         return link.url
 
-    def record_unsubscribe(self, token: str, at: datetime) -> bool:
+    def record_unsubscribe(self, token: str, subscriber_uid: str, at: datetime) -> bool:
         """Count an unsubscribe through a campaign's link (``?d=`` of the unsubscribe URL)
-        in that campaign's report; False when the token names no delivery of ours. One
-        event per delivery, however often the link is posted (its id is the delivery's)."""
+        in that campaign's report; False when the token names no delivery of ours, or one
+        that is not ``subscriber_uid``'s (the subject of the unsubscribe link's own token):
+        a reference leaks in every shared tracked link, so it never speaks for anyone
+        else. One event per delivery, however often the link is posted."""
         delivery_id = self.delivery_of(token)
         if delivery_id is None:
             return False
         with self.database.transaction() as session:
-            if session.get(Delivery, delivery_id) is None:
+            owner = session.scalar(
+                select(Subscriber.uid)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.id == delivery_id)
+            )
+            if owner is None or owner != subscriber_uid:
                 return False
             record = EventRecord(
                 source="first-party",

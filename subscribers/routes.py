@@ -120,8 +120,9 @@ class PublicSite:
         return await run_in_threadpool(self.topics.load, self.database)
 
 
-UnsubscribeHook = Callable[[str, datetime], object]
-"""Called with the unsubscribe link's ``d`` and the time, after an unsubscribe took effect."""
+UnsubscribeHook = Callable[[str, str, datetime], object]
+"""Called with the unsubscribe link's ``d``, the uid its token names and the time, after an
+unsubscribe took effect; it must ignore a ``d`` that is not that subscriber's."""
 
 
 def _site(request: Request) -> PublicSite:
@@ -535,16 +536,16 @@ async def unsubscribe_post(request: Request, token: Token, d: IssueRef | None = 
     except NotFoundError as exc:
         return _invalid_link(request, exc, status=404)
     if changed and d and site.on_unsubscribe is not None:
-        await _tell_unsubscribed(site.on_unsubscribe, d, now)
+        await _tell_unsubscribed(site.on_unsubscribe, d, uid, now)
     json_body = "json" in request.headers.get("content-type", "")
     return _unsubscribed(request, Submission("json" if json_body else "form", {}))
 
 
-async def _tell_unsubscribed(hook: UnsubscribeHook, ref: str, at: datetime) -> None:
+async def _tell_unsubscribed(hook: UnsubscribeHook, ref: str, uid: str, at: datetime) -> None:
     """The report's count is a by-product: its failure must not fail the unsubscribe,
     which has been committed already."""
     try:
-        await run_in_threadpool(hook, ref, at)
+        await run_in_threadpool(hook, ref, uid, at)
     except Exception:
         log.exception("could not record which issue an unsubscribe came from")
 

@@ -284,3 +284,32 @@ def test_a_tampered_issue_reference_still_unsubscribes_and_counts_nowhere(
     assert [e for e in events(db) if e.type == "unsubscribed"] == []
     answer = httpx.get(url, timeout=10)  # the page now says there is nothing to do
     assert answer.status_code == 200 and "not subscribed" in answer.text
+
+
+def test_another_readers_issue_reference_unsubscribes_only_the_tokens_reader(
+    db: Database, server: LiveServer
+) -> None:
+    """A reader who puts someone else's ``d`` (it leaks in every shared tracked link) on
+    their own unsubscribe link leaves alone: the other reader stays subscribed, and the
+    unsubscribe counts in no report, since the reference is not the token's own."""
+    from subscribers.model import Subscriber
+
+    import_examples(db)
+    add_subscribers(db, 2)
+    send_campaign(db, server.settings, new_campaign(db))
+    box = mailbox.Maildir(server.outbox, create=False)
+    urls: dict[str, str] = {}
+    for key in box.iterkeys():
+        message = email.message_from_bytes(box.get_bytes(key))
+        address = message["To"].split("<")[-1].rstrip(">")
+        urls[address] = re.findall(r"<(https?://[^>]+)>", message["List-Unsubscribe"])[-1]
+    mine, theirs = sorted(urls)
+    token_url = urls[mine].split("?d=")[0]
+    their_ref = urls[theirs].split("?d=")[1]
+    answer = httpx.post(f"{token_url}?d={their_ref}", data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    with db.transaction() as session:
+        rows = session.execute(select(Subscriber.email, Subscriber.status)).all()
+    status = {email_: state for email_, state in rows}
+    assert status == {mine: "unsubscribed", theirs: "active"}
+    assert [e for e in events(db) if e.type == "unsubscribed"] == []
