@@ -6,9 +6,10 @@ only translate HTTP: validation lives in :mod:`subscribers.forms`, decisions in 
 service modules, and database work runs in the thread pool so the event loop never waits.
 
 Answers never tell whether an address is known (no enumeration), token pages are never
-cached, framed or leaked through ``Referer``, and ``GET /unsubscribe/{token}`` only shows a
-button: link scanners follow GETs, so only a ``POST`` (the button, or an RFC 8058 one-click
-request from a mail client) unsubscribes.
+cached, framed or leaked through ``Referer``, and ``GET /confirm/{token}`` and ``GET
+/unsubscribe/{token}`` only show a button: link scanners follow GETs, so only a ``POST`` (the
+button, or for unsubscribing an RFC 8058 one-click request from a mail client) changes
+anything.
 """
 
 from __future__ import annotations
@@ -201,6 +202,11 @@ class Unsubscribed(BaseModel):
     status: Literal["unsubscribed"]
 
 
+class Confirmed(BaseModel):
+    status: Literal["active"]
+    already: bool
+
+
 class ProblemItem(BaseModel):
     loc: list[str | int]
     msg: str
@@ -345,31 +351,79 @@ def _accepted(request: Request, submission: Submission) -> Response:
     "/confirm/{token}",
     response_class=Response,
     responses={
-        200: _html("Confirmed (or already confirmed)."),
+        200: _html("A page with one button; nothing changes until it is pressed."),
         410: _html("The subscription was closed since the mail was sent."),
         **BAD_TOKEN,
     },
 )
 async def confirm_page(request: Request, token: Token) -> Response:
+    """Show the 'confirm' button. Mail scanners follow every link in a mail, so a ``GET``
+    never confirms (it would subscribe whoever a stranger typed into the form)."""
     site = _site(request)
-    max_age = site.settings.confirmation_expiry_hours * 3600
+    uid = _confirmation_uid(request, token)
+    if isinstance(uid, Response):
+        return uid
     try:
-        uid = site.signer.verify(Purpose.CONFIRM, token, max_age=max_age)
-    except InvalidToken as exc:
-        return _invalid_link(request, exc)
+        subscriber = await site.run(lambda session: find_by_uid(session, uid))
+    except NotFoundError as exc:
+        return _invalid_link(request, exc, status=404)
+    if subscriber.status == "active":
+        return _confirmed(request, uid, already=True)
+    if subscriber.status != "pending":
+        return _closed(request)
+    return _page(request, "confirm.html", {"email": subscriber.email}, headers=TOKEN_PAGE)
+
+
+@router.post(
+    "/confirm/{token}",
+    response_class=Response,
+    responses={
+        200: _both("Confirmed (or already confirmed).", Confirmed),
+        410: _both("The subscription was closed since the mail was sent.", Problems),
+        **BAD_TOKEN,
+        413: {"description": "The body is too large.", "model": Problems},
+    },
+)
+async def confirm_post(request: Request, token: Token) -> Response:
+    """Confirm the signup the token names (the page's button; no body is needed)."""
+    site = _site(request)
+    uid = _confirmation_uid(request, token)
+    if isinstance(uid, Response):
+        return uid
     origin = _origin(request)
     try:
         result = await site.run(lambda session: confirm(session, uid, origin))
     except NotFoundError as exc:
         return _invalid_link(request, exc, status=404)
     if result is ConfirmResult.CLOSED:
-        message = "This subscription was closed after the mail was sent. You can sign up again."
-        return _invalid_link(request, InvalidToken(message), status=410)
+        return _closed(request)
+    already = result is ConfirmResult.ALREADY_ACTIVE
+    if "json" in request.headers.get("content-type", ""):
+        return JSONResponse({"status": "active", "already": already}, headers=PRIVATE)
+    return _confirmed(request, uid, already=already)
+
+
+def _confirmation_uid(request: Request, token: str) -> str | Response:
+    site = _site(request)
+    max_age = site.settings.confirmation_expiry_hours * 3600
+    try:
+        return site.signer.verify(Purpose.CONFIRM, token, max_age=max_age)
+    except InvalidToken as exc:
+        return _invalid_link(request, exc)
+
+
+def _confirmed(request: Request, uid: str, *, already: bool) -> Response:
+    site = _site(request)
     context = {
-        "already": result is ConfirmResult.ALREADY_ACTIVE,
+        "already": already,
         "preferences_url": preferences_url(site.settings.public_url, site.signer, uid),
     }
     return _page(request, "confirmed.html", context, headers=TOKEN_PAGE)
+
+
+def _closed(request: Request) -> Response:
+    message = "This subscription was closed after the mail was sent. You can sign up again."
+    return _invalid_link(request, InvalidToken(message), status=410)
 
 
 async def _linked_subscriber(

@@ -46,6 +46,9 @@ def test_a_reader_signs_up_confirms_chooses_and_leaves(
     (mail,) = live_server.mails()
     assert str(mail["To"]) == "Zoë <zoe@example.org>"
     page.goto(live_server.confirm_link("zoe@example.org"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your subscription")
+    assert _reader(live_server).status == "pending"  # opening the link confirms nothing
+    page.get_by_role("button", name="Confirm my subscription").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
     assert _reader(live_server).status == "active"
     page.screenshot(path=str(artifacts_dir / "confirmed.png"), full_page=True)

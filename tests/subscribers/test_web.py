@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from newsletter.db import Database
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.model import ConsentRecord, QueuedMail, Subscriber
+from subscribers.preferences import unsubscribe
 from subscribers.ratelimit import RateLimiter
+from subscribers.signup import Origin
 from subscribers.suppression import suppress
 from tests.subscribers.conftest import LiveServer, add_subscriber
 
@@ -55,7 +57,11 @@ def test_json_signup_confirm_preferences_unsubscribe(
     link = live_server.confirm_link("Ana@example.com")
     assert link.startswith(live_server.url + "/confirm/")
 
-    page = http.get(link.removeprefix(live_server.url))
+    asked = http.get(link.removeprefix(live_server.url))
+    assert asked.status_code == 200 and "<button" in asked.text and "Ana@example.com" in asked.text
+    assert _subscriber(live_server.database, "ana@example.com").status == "pending"  # GET never
+    assert asked.headers["x-frame-options"] == "DENY"
+    page = http.post(link.removeprefix(live_server.url))
     assert page.status_code == 200 and "You are subscribed" in page.text
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["referrer-policy"] == "no-referrer"
@@ -260,8 +266,36 @@ def test_confirmation_links_expire_and_tampered_ones_are_refused(
     assert tampered.status_code == 400 and "This link does not work" in tampered.text
     wrong_purpose = TokenSigner(secret).sign(Purpose.UNSUBSCRIBE, uid)
     assert http.get(f"/confirm/{wrong_purpose}").status_code == 400
+    assert http.post(f"/confirm/{good[:-2]}xx").status_code == 400
+    assert http.post(f"/confirm/{old.decode()}").status_code == 400
     assert _subscriber(live_server.database, "ana@example.com").status == "pending"
     assert http.get(f"/confirm/{good}").status_code == 200
+    assert _subscriber(live_server.database, "ana@example.com").status == "pending"
+    confirmed = http.post(f"/confirm/{good}", json={})
+    assert confirmed.json() == {"status": "active", "already": False}
+    again = http.post(f"/confirm/{good}")
+    assert again.status_code == 200 and "already subscribed" in again.text
+    assert "already subscribed" in http.get(f"/confirm/{good}").text
+
+
+def test_a_mail_scanner_following_the_confirmation_link_confirms_nothing(
+    http: httpx.Client, live_server: LiveServer
+) -> None:
+    """Scanners (and link previews) GET and HEAD every link of a mail, whoever typed the
+    address into the form: only the reader's POST from the page confirms."""
+    http.post("/subscribe", json={"email": "victim@example.com"})
+    live_server.drain()
+    link = live_server.confirm_link("victim@example.com").removeprefix(live_server.url)
+    for _ in range(3):
+        assert http.get(link).status_code == 200
+        assert http.head(link).status_code in (200, 405)
+    assert _subscriber(live_server.database, "victim@example.com").status == "pending"
+    with live_server.database.transaction() as session:
+        uid = _subscriber(live_server.database, "victim@example.com").uid
+        unsubscribe(session, uid, Origin(ip=None, user_agent=None, source=None))
+    closed = http.get(link)  # the reader left before confirming: the page says so
+    assert closed.status_code == 410 and "Confirm my subscription" not in closed.text
+    assert http.post(link).status_code == 410
 
 
 def test_leaving_from_the_preferences_api(http: httpx.Client, live_server: LiveServer) -> None:
