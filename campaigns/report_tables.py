@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from campaigns.reports import BriefClicks, CampaignReport, Figures, LinkClicks, NarrativeClicks
+from newsletter.spreadsheet import as_text_cell
 
 
 class CsvTable(StrEnum):
@@ -78,15 +79,8 @@ def report_csv(report: CampaignReport, which: CsvTable) -> str:
     fields = _fields(which)
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+    writer.writerows({key: as_text_cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    """A value for a spreadsheet: text that would start a formula gets a leading quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _fields(which: CsvTable) -> list[str]:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, Problem
+from newsletter.spreadsheet import as_text_cell, from_text_cell
 from subscribers.addresses import parse_address
 from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
@@ -86,9 +87,6 @@ IGNORED_ON_IMPORT = ("unsubscribed_at",)
 ATTRIBUTE_PREFIX = "attr."
 ATTRIBUTE_MAX = 500
 TOPIC_SEPARATORS = re.compile(r"[;,|]")
-# A spreadsheet runs a cell that starts with one of these as a formula: export such text
-# behind a ' (the spreadsheet convention for "this is text"), and take it off on import.
-FORMULA_START = ("=", "+", "-", "@")
 BATCH = 1000
 SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at")
 CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
@@ -350,6 +348,7 @@ def _validate(
 
 
 def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, Any] | None:
+    cells = {name: from_text_cell(cell) for name, cell in cells.items()}  # our own exports
     address = parse_address(cells["email"])
     status = "active" if options.confirmed else "pending"
     given_status = cells.get("status", "").strip().lower()
@@ -366,7 +365,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
     attributes: dict[str, str] = {}
     for name, cell in cells.items():
         if name.startswith(ATTRIBUTE_PREFIX):
-            value = clean_text(_from_cell(cell), name, ATTRIBUTE_MAX)
+            value = clean_text(cell, name, ATTRIBUTE_MAX)
             if value is not None:
                 attributes[name.removeprefix(ATTRIBUTE_PREFIX)] = value
     return {
@@ -374,7 +373,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
         "email": address.email,
         "email_key": address.key,
         "email_hash": address.digest,
-        "name": clean_name(_from_cell(cells.get("name", ""))),
+        "name": clean_name(cells.get("name", "")),
         "status": status,
         "topics": clean_topics(
             TOPIC_SEPARATORS.split(cells.get("topics", "")), options.known_topics
@@ -493,20 +492,19 @@ def export_csv(session: Session, out: TextIO, *, status: str | None = None) -> i
         .execution_options(yield_per=2000)
     )
     for subscriber in rows:
-        writer.writerow(
-            [
-                subscriber.email,
-                _cell(subscriber.name),
-                subscriber.status,
-                ";".join(subscriber.topics),
-                subscriber.narratives,
-                subscriber.source or "",
-                _iso(subscriber.created_at),
-                _iso(subscriber.confirmed_at),
-                _iso(subscriber.unsubscribed_at),
-                *(_cell(subscriber.attributes.get(key)) for key in attribute_keys),
-            ]
-        )
+        cells = [
+            subscriber.email,
+            _cell(subscriber.name),
+            subscriber.status,
+            ";".join(subscriber.topics),
+            subscriber.narratives,
+            subscriber.source or "",
+            _iso(subscriber.created_at),
+            _iso(subscriber.confirmed_at),
+            _iso(subscriber.unsubscribed_at),
+            *(_cell(subscriber.attributes.get(key)) for key in attribute_keys),
+        ]
+        writer.writerow([as_text_cell(cell) for cell in cells])  # every column, email too
         count += 1
     return count
 
@@ -520,9 +518,4 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
-
-
-def _from_cell(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+    return str(value)

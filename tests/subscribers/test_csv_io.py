@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -178,3 +179,27 @@ def test_big_files_are_checked_by_the_worker_process_with_the_same_line_numbers(
     ]
     assert report.imported == 3_498  # type: ignore[attr-defined]
     assert len(_emails(db)) == 3_498
+
+
+def test_every_exported_column_is_safe_in_a_spreadsheet(db: Database) -> None:
+    """An address may itself start a formula (`+` and `-` and `=` are valid in a local
+    part), and so may a name or an attribute: no column is written as a live formula,
+    and our own export imports back to the same values."""
+    with db.transaction() as session:
+        add_subscriber(session, "=1+2@example.com", name="@Ann", attributes={"city": "-Lisbon"})
+        add_subscriber(session, "+tag@example.com", status="active")
+    out = io.StringIO()
+    with db.transaction() as session:
+        assert export_csv(session, out) == 2
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    dangerous = ("=", "+", "-", "@", "\t", "\r")
+    assert [cell for row in rows for cell in row if cell.startswith(dangerous)] == []
+    assert sorted(row[0] for row in rows) == ["'+tag@example.com", "'=1+2@example.com"]
+    with db.transaction() as session:
+        session.execute(delete(Subscriber))
+    report = _import(db, out.getvalue(), confirmed=True)
+    assert report.imported == 2  # type: ignore[attr-defined]
+    assert _emails(db) == ["+tag@example.com", "=1+2@example.com"]
+    with db.transaction() as session:
+        ann = session.scalars(select(Subscriber).where(Subscriber.name == "@Ann")).one()
+        assert ann.attributes == {"city": "-Lisbon"}
