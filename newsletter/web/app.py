@@ -24,6 +24,7 @@ from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, instal
 from newsletter.web.errors import install_error_handlers
 from newsletter.web.limits import BodySizeLimit
 from newsletter.web.pages import page_templates
+from newsletter.web.public_headers import PublicHeaders
 from subscribers.routes import PublicSite
 from subscribers.routes import router as subscribers_router
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(tracking_router)
     app.include_router(archive_router)
     install_editor(app, settings, database, pages)
+    app.add_middleware(PublicHeaders, thank_you_url=settings.thank_you_url)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -26,6 +26,7 @@ from newsletter.errors import (
     NotFoundError,
     problem_detail,
 )
+from newsletter.web.public_headers import allowed_methods
 
 log = logging.getLogger("newsletter.web")
 
@@ -73,6 +74,8 @@ def install_error_handlers(
         assert isinstance(exc, HTTPException)
         response = answer(request, exc.status_code, exc.detail, str(exc.detail))
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request.app, request.scope)
         return response
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -23,8 +23,12 @@ def _reader(server: LiveServer) -> Subscriber:
 def test_a_reader_signs_up_confirms_chooses_and_leaves(
     page: Page, live_server: LiveServer, artifacts_dir: Path
 ) -> None:
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
     page.goto(f"{live_server.url}/subscribe")
     expect(page.get_by_role("heading", level=1)).to_have_text("Subscribe to The Briefing")
+    # the layout comes from /static/public.css under the page's policy (no inline style)
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "17px"
 
     page.get_by_label("Email address").fill("zoe@example")  # a typo first
     page.get_by_label("Your name").fill("Zoë")
@@ -77,6 +81,7 @@ def test_a_reader_signs_up_confirms_chooses_and_leaves(
     expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
     assert _reader(live_server).status == "unsubscribed"
     page.screenshot(path=str(artifacts_dir / "unsubscribed.png"), full_page=True)
+    assert blocked == [], "the pages' own Content-Security-Policy blocked something"
 
 
 def test_an_expired_or_broken_link_offers_a_new_one(page: Page, live_server: LiveServer) -> None:
