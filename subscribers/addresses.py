@@ -32,8 +32,18 @@ def email_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def parse_address(value: str, *, field: str = "email") -> Address:
-    """The normalised address, or :class:`InvalidInput` naming ``field`` and the reason."""
+UNDELIVERABLE_LOCAL_PART = (
+    "has non-ASCII characters before the @: the configured mail provider cannot deliver "
+    "to such an address (it needs SMTPUTF8)"
+)
+
+
+def parse_address(value: str, *, field: str = "email", ascii_local_part: bool = False) -> Address:
+    """The normalised address, or :class:`InvalidInput` naming ``field`` and the reason.
+
+    ``ascii_local_part`` refuses ``zoë@example.org``: for a new recipient when the provider
+    cannot deliver to it (:mod:`newsletter.delivery.capabilities`); a lookup of a known
+    address takes whatever was stored."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "an email address is required")
     if len(value) > MAX_LENGTH:
@@ -44,6 +54,8 @@ def parse_address(value: str, *, field: str = "email") -> Address:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(field, f"is not a valid email address: {exc}") from exc
+    if ascii_local_part and not result.local_part.isascii():
+        raise InvalidInput(field, UNDELIVERABLE_LOCAL_PART)
     key = f"{result.local_part.lower()}@{result.ascii_domain}"
     return Address(email=result.normalized, key=key, digest=email_digest(key))
 

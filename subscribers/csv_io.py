@@ -99,6 +99,7 @@ class ImportOptions:
     source: str | None = "import"
     strict: bool = False
     started: datetime = field(default_factory=utcnow)  # 'created' of rows without a date
+    ascii_local_part: bool = True  # the provider cannot deliver to zoë@… (parse_address)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", clean_source(self.source, "--source"))
@@ -349,7 +350,7 @@ def _validate(
 
 def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, Any] | None:
     cells = {name: from_text_cell(cell) for name, cell in cells.items()}  # our own exports
-    address = parse_address(cells["email"])
+    address = parse_address(cells["email"], ascii_local_part=options.ascii_local_part)
     status = "active" if options.confirmed else "pending"
     given_status = cells.get("status", "").strip().lower()
     if given_status:

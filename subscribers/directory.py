@@ -39,13 +39,14 @@ class NewSubscriber:
     topics: list[str] = field(default_factory=list)
     confirmed: bool = False
     source: str | None = "cli"
+    ascii_local_part: bool = True  # the provider cannot deliver to zoë@… (parse_address)
 
 
 def add_subscriber(
     session: Session, new: NewSubscriber, *, known_topics: Collection[str], origin: Origin
 ) -> Subscriber:
     """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued."""
-    address = parse_address(new.email)
+    address = parse_address(new.email, ascii_local_part=new.ascii_local_part)
     if is_suppressed(session, address.digest):
         raise ConflictError(
             f"{address.email} is on the suppression list (erased, bounced or complained)"

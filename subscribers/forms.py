@@ -132,12 +132,17 @@ def honeypot_filled(submission: Submission) -> bool:
     return bool(value.strip()) if isinstance(value, str) else value not in (None, "")
 
 
-def signup_form(submission: Submission, known_topics: Collection[str]) -> SignupForm:
-    """A validated signup; :class:`InvalidInput` listing every problem."""
+def signup_form(
+    submission: Submission, known_topics: Collection[str], *, ascii_local_part: bool = True
+) -> SignupForm:
+    """A validated signup; :class:`InvalidInput` listing every problem. ``ascii_local_part``:
+    the provider cannot deliver to ``zoë@…`` (see :func:`parse_address`)."""
     check = _Checker()
     _general_checks(submission, SIGNUP_FIELDS, check)
     fields = submission.fields
-    address: Address | None = check(lambda: parse_address(_text(fields, "email") or ""))
+    address: Address | None = check(
+        lambda: parse_address(_text(fields, "email") or "", ascii_local_part=ascii_local_part)
+    )
     name = check(lambda: clean_name(_text(fields, "name")))
     topics = check(lambda: clean_topics(_topic_list(fields), known_topics))
     source = check(lambda: clean_source(_text(fields, "source")))

@@ -30,6 +30,7 @@ from starlette.templating import Jinja2Templates
 
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
+from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.fast_signup import FastSignups, record_signup
@@ -104,6 +105,11 @@ class PublicSite:
             fast_signups=fast,
             on_unsubscribe=on_unsubscribe,
         )
+
+    @property
+    def ascii_local_part(self) -> bool:
+        """Whether new addresses must have an ASCII local part (the provider's limit)."""
+        return not delivers_unicode_local_parts(self.settings.provider)
 
     async def close(self) -> None:
         """Release what belongs to the event loop (the app's lifespan calls it)."""
@@ -313,7 +319,7 @@ async def signup_post(request: Request) -> Response:
         return _accepted(request, submission)  # a bot: the usual answer, nothing written
     topics = await site.known_topics()
     try:
-        form = signup_form(submission, topics)
+        form = signup_form(submission, topics, ascii_local_part=site.ascii_local_part)
     except InvalidInput as exc:
         if submission.kind == "json":
             return _json_problem(exc)

@@ -16,6 +16,7 @@ from newsletter.cli.common import console, err_console, opened_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 from newsletter.db import Database
+from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import InvalidInput
 from subscribers.csv_io import ImportOptions, export_csv, import_csv
 from subscribers.directory import (
@@ -61,7 +62,11 @@ def import_command(
         raise InvalidInput(str(path), f"cannot be read: {exc.strerror}") from None
     with stream, opened_db() as database:
         options = ImportOptions(
-            known_topics=_topics(database), confirmed=confirmed, source=source, strict=strict
+            known_topics=_topics(database),
+            confirmed=confirmed,
+            source=source,
+            strict=strict,
+            ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
         )
         try:
             report = import_csv(database, stream, source_name=path.name, options=options)
@@ -113,6 +118,7 @@ def add_command(
         name=name,
         topics=[t for t in topics.split(",") if t.strip()],
         confirmed=confirmed,
+        ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
     )
     with opened_db() as database:
         known = _topics(database)

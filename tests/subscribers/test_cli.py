@@ -29,7 +29,7 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(db: Database, tmp_
     csv_file = tmp_path / "readers.csv"
     csv_file.write_text(
         "\ufeffemail,name,topics\nana@example.com,Ana,europe\nnope,Bo,\ncy@example.com,,sport\n"
-        "ANA@example.com,Ana,\n",
+        "ANA@example.com,Ana,\nzoë@example.com,Zoë,\n",
         encoding="utf-8",
     )
     code, out, err = run("subscribers", "import", str(csv_file), "--confirmed", "--source", "crm")
@@ -37,9 +37,10 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(db: Database, tmp_
     assert "error: readers.csv:3: email: is not a valid email address" in err
     assert "error: readers.csv:4: topics: unknown topic(s) sport" in err
     assert "skipped: readers.csv:5: same address as line 2: skipped" in out
-    assert "1 imported as active, 1 skipped, 2 bad row(s)" in out
+    assert "error: readers.csv:6: email: has non-ASCII characters before the @" in err
+    assert "1 imported as active, 1 skipped, 3 bad row(s)" in out
     code, out, err = run("subscribers", "import", str(csv_file), "--strict")
-    assert code == 1 and "nothing imported: 2 bad row(s) and --strict" in err
+    assert code == 1 and "nothing imported: 3 bad row(s) and --strict" in err
     code, out, _ = run("subscribers", "list")
     assert code == 0 and "ana@example.com" in out and "active: 1" in out
     code, _, err = run("subscribers", "import", str(tmp_path / "missing.csv"))
@@ -56,6 +57,8 @@ def test_add_list_show_export(db: Database, tmp_path: Path) -> None:
     assert code == 0 and "active" in out
     code, _, err = run("subscribers", "add", "bo@example.com")
     assert code == 1 and err.strip() == "error: bo@example.com is already a subscriber"
+    code, _, err = run("subscribers", "add", "zoë@example.com")
+    assert code == 1 and "non-ASCII characters before the @" in err
     code, _, err = run("subscribers", "add", "dan@example.com", "--topics", "sport")
     assert code == 1 and "topics: unknown topic(s) sport" in err
     code, out, _ = run("subscribers", "list", "--status", "pending")

@@ -141,6 +141,9 @@ BAD = [
     ({"email": "a@example.com", "name": "x" * 101}, "name", "longer than 100"),
     ({"email": "a@example.com", "name": "Ana\r\nBcc: x@example.com"}, "name", "line break"),
     ({"email": "a@example.com\nb@example.com"}, "email", "line break"),
+    # no provider here speaks SMTPUTF8: queued, it would fail at every send
+    ({"email": "zoë@example.com"}, "email", "non-ASCII characters before the @"),
+    ({"email": "ann@bücher.example"}, None, None),  # an IDN domain is fine (punycode)
     (
         {"email": "a@example.com", "topics": ["europe", "gossip"]},
         "topics",
