@@ -32,7 +32,6 @@ from tests.campaigns.helpers import (
     outbox_mails,
     sendgrid_settings,
 )
-from tests.delivery.conftest import smtp_server, smtp_server_factory  # noqa: F401
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.smtp_server import FakeSmtpServer
 
@@ -158,9 +157,7 @@ def test_a_frozen_provider_this_worker_cannot_make_pauses_the_campaign(
     assert outbox_mails(tmp_path / "outbox") == []
 
 
-def test_an_unreadable_stored_envelope_pauses_with_the_reason(
-    db: Database, tmp_path: Path
-) -> None:
+def test_an_unreadable_stored_envelope_pauses_with_the_reason(db: Database, tmp_path: Path) -> None:
     campaign_id = frozen_campaign(db, Settings(outbox=tmp_path / "outbox"))
     with db.transaction() as session:
         session.execute(update(Variant).values(envelope={"provider": "pigeon"}))
