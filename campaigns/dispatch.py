@@ -3,9 +3,10 @@
 The dispatcher depends on two small protocols it declares here (listmonk's pattern: the
 pipeline owns its interfaces): a :class:`DeliveryStore` (claims and records rows; the SQL
 implementation is :mod:`campaigns.store`) and a :class:`BatchFactory` (turns a claim into a
-provider :class:`~newsletter.delivery.base.Batch`). Several *lanes* (threads) run the
-claim → send → record loop at once, so provider latency does not set throughput; a shared
-:class:`~campaigns.ratelimit.RateLimiter` caps messages per second.
+provider :class:`~newsletter.delivery.base.Batch` and names the provider its variant was
+frozen with; a worker that cannot make that provider pauses the campaign). Several *lanes*
+(threads) run the claim → send → record loop at once, so provider latency does not set
+throughput; a shared :class:`~campaigns.ratelimit.RateLimiter` caps messages per second.
 
 Outcomes, by what the provider said:
 
@@ -33,6 +34,7 @@ from typing import NamedTuple, Protocol
 from campaigns.ratelimit import RateLimiter
 from newsletter.delivery.base import Batch, Provider, RecipientResult
 from newsletter.errors import (
+    ConfigurationError,
     DeliveryError,
     ProviderAmbiguous,
     ProviderAuthError,
@@ -91,8 +93,18 @@ class DeliveryStore(Protocol):
     def pause(self, campaign_id: int, reason: str) -> None: ...
 
 
+class ReadyBatch(NamedTuple):
+    """A claim made ready to send: the provider its variant was frozen with, and the batch."""
+
+    provider: Provider
+    batch: Batch
+
+
 class BatchFactory(Protocol):
-    def batch(self, claim: Claim) -> Batch: ...
+    def batch(self, claim: Claim) -> ReadyBatch:
+        """The claim's messages and provider; ``ConfigurationError`` if that provider
+        cannot be made here (never another one instead)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -133,13 +145,12 @@ ProgressCallback = Callable[[DispatchStats], None]
 
 
 class Dispatcher:
-    """Sends one campaign's queued rows through a provider, several batches in flight."""
+    """Sends one campaign's queued rows through their provider, several batches in flight."""
 
     def __init__(
         self,
         store: DeliveryStore,
         factory: BatchFactory,
-        provider: Provider,
         *,
         lanes: int = 4,
         batch_size: int = 1000,
@@ -149,9 +160,8 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.factory = factory
-        self.provider = provider
         self.lanes = max(1, lanes)
-        self.batch_size = max(1, min(batch_size, provider.max_batch_size))
+        self.batch_size = max(1, batch_size)
         self.rate = rate or RateLimiter(None)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -207,32 +217,30 @@ class Dispatcher:
     def _deliver(self, claim: Claim, stats: DispatchStats) -> bool:
         """One claimed batch to its end state; False when the campaign must stop."""
         try:
-            batch = self.factory.batch(claim)
+            provider, batch = self.factory.batch(claim)
+        except ConfigurationError as exc:  # the frozen provider is not available here
+            reason = f"this worker cannot send campaign {claim.campaign_id}: {exc}"
+            return self._hold(claim, reason + "; fix its settings, then resume", stats)
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
-            reason = f"could not build the messages: {exc}"
-            self.store.requeue(claim, claim.keys, reason)
-            self.store.pause(claim.campaign_id, reason)
-            stats.add(requeued=len(claim.keys))
-            stats.paused_reason = reason
-            return False
+            return self._hold(claim, f"could not build the messages: {exc}", stats)
         attempt = 0
         pending = set(claim.keys)
         while True:
             attempt += 1
             self.rate.acquire(len(pending))
             try:
-                results = self.provider.send(_only(batch, pending))
+                results = provider.send(_only(batch, pending))
             except DeliveryError as exc:
                 if exc.settled:
                     self._record(claim, exc.settled, stats)
                     pending -= {r.key for r in exc.settled}
-                outcome = self._on_error(claim, pending, exc, attempt, stats)
+                outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
                 if outcome == "retry":
                     continue
                 return outcome == "go-on"
             except Exception as exc:  # a bug after the request may have left: ambiguous
-                log.exception("provider %s crashed", self.provider.name)
+                log.exception("provider %s crashed", provider.name)
                 reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
                 self.store.mark_unknown(claim, pending, reason)
                 self.store.pause(claim.campaign_id, reason)
@@ -241,6 +249,14 @@ class Dispatcher:
                 return False
             self._record(claim, results, stats)
             return True
+
+    def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
+        """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""
+        self.store.requeue(claim, claim.keys, reason)
+        self.store.pause(claim.campaign_id, reason)
+        stats.add(requeued=len(claim.keys))
+        stats.paused_reason = reason
+        return False
 
     def _record(
         self, claim: Claim, results: Sequence[RecipientResult], stats: DispatchStats
@@ -256,11 +272,11 @@ class Dispatcher:
         exc: DeliveryError,
         attempt: int,
         stats: DispatchStats,
+        provider: str,
     ) -> str:
         """What to do after a failed request: 'retry', 'go-on' (next batch) or 'stop'."""
         if not pending:
             return "go-on"
-        provider = self.provider.name
         if isinstance(exc, ProviderRetryable):
             if attempt < self.retry.attempts:
                 stats.add(retries=1)

@@ -1,6 +1,8 @@
 """Freeze a campaign: compile each segment's variant once, store it, queue every recipient.
 
-Freezing is one transaction: the variants exactly as they will be sent, then one
+Freezing is one transaction: the variants exactly as they will be sent (content, and the
+envelope: sender, reply-to, list headers, tracking, provider; see
+:mod:`campaigns.envelope`), decided once from the settings in force, then one
 ``INSERT … SELECT`` that gives every mailable subscriber the variant of the first segment
 that matches (suppressed and inactive addresses excluded), then the campaign moves to
 ``sending``. Freezing a frozen campaign changes nothing.
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import get_campaign, require_status
 from newsletter.briefs.document import Brief
@@ -61,37 +64,6 @@ class FreezeResult:
     @property
     def recipients(self) -> int:
         return sum(v.recipients for v in self.variants)
-
-
-@dataclass(frozen=True)
-class TrackingPlan:
-    """Who tracks opens and clicks of a send: the provider, or we (pixel and redirects)."""
-
-    provider_opens: bool = False
-    provider_clicks: bool = False
-    own_opens: bool = False
-    own_clicks: bool = False
-
-
-def tracking_plan(settings: Settings) -> TrackingPlan:
-    """What ``NEWSLETTER_TRACKING`` means for the configured provider.
-
-    ``auto``: SendGrid tracks the opens of its sends (its events flag Apple's machine
-    opens), and clicks always go through our own redirect, because a click must name its
-    link: SendGrid reports only the URL, and the same source URL is usually in a brief
-    twice (a citation and the sources line), so the brief, section and narrative of a
-    click would be lost. SMTP and the outbox get our pixel too. ``provider`` and
-    ``first-party`` give everything to one side (``provider`` tracks nothing without
-    SendGrid); ``off`` tracks nothing.
-    """
-    sendgrid = settings.provider == "sendgrid"
-    if settings.tracking == "auto":
-        return TrackingPlan(provider_opens=sendgrid, own_opens=not sendgrid, own_clicks=True)
-    if settings.tracking == "provider":
-        return TrackingPlan(provider_opens=sendgrid, provider_clicks=sendgrid)
-    if settings.tracking == "first-party":
-        return TrackingPlan(own_opens=True, own_clicks=True)
-    return TrackingPlan()
 
 
 def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
@@ -192,9 +164,10 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             return FreezeResult(campaign.id, False, _frozen(session, campaign.id))
         require_status(campaign, "start")
         compiled = compile_campaign(session, campaign, settings)
-        tracking = tracking_plan(settings)
         plan: list[tuple[int, Rule]] = []
         for position, (name, segment, options, rule, variant) in enumerate(compiled):
+            envelope = envelope_for(settings, campaign.id, name)
+            tracking = envelope.tracking
             row = Variant(
                 campaign_id=campaign.id,
                 position=position,
@@ -213,6 +186,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
                 size_bytes=variant.size_bytes,
                 track_opens=tracking.provider_opens or tracking.own_opens,
                 track_clicks=tracking.provider_clicks or any(lk.tracked for lk in variant.links),
+                envelope=envelope.to_json(),
             )
             session.add(row)
             session.flush()

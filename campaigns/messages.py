@@ -1,28 +1,26 @@
 """Turn a claim into a provider batch: the frozen variant once, each recipient's values.
 
-Per recipient this computes only what the variant's placeholders need (signed URLs, a
-tracking token, the first name), the ``List-Unsubscribe`` headers with their own one-click
-URL, and the ids that let provider events find the delivery again.
+Everything comes from the frozen variant row: content, and its envelope (sender, reply-to,
+list headers, tracking flags, provider name; :mod:`campaigns.envelope`). The settings
+give only what may not be stored: the signing key, and the provider's credentials and
+hosts (through the :class:`~newsletter.delivery.factory.ProviderPool`). Per recipient this
+computes only what the variant's placeholders need (signed URLs, a tracking token, the
+first name), the list headers with their own one-click URL, and the ids that let provider
+events find the delivery again.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
-from campaigns.dispatch import Claim
-from campaigns.freeze import tracking_plan
-from campaigns.model import Campaign, Variant
-from newsletter.config import Settings
+from campaigns.dispatch import Claim, ReadyBatch
+from campaigns.envelope import Envelope
+from campaigns.model import Variant
+from newsletter.config import ProviderName, Settings
 from newsletter.db import Database
-from newsletter.delivery.base import (
-    Batch,
-    Message,
-    Recipient,
-    list_unsubscribe_headers,
-    message_from_us,
-)
+from newsletter.delivery.base import Batch, Message, Recipient
+from newsletter.delivery.factory import ProviderPool
 from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.recipient import UNSUBSCRIBE_URL, RecipientInfo, RecipientValues
 from newsletter.tokens import TokenSigner
@@ -38,6 +36,9 @@ class PreparedVariant:
     """What every batch of one variant shares."""
 
     message: Message
+    provider: ProviderName
+    values: RecipientValues  # signs links under the variant's frozen public URL
+    headers: tuple[tuple[str, PlaceholderTemplate], ...]  # the frozen list headers
     placeholders: frozenset[str]
     needed: frozenset[str]  # the placeholders, and the unsubscribe URL for the header
     name_fallback: str
@@ -47,37 +48,40 @@ class PreparedVariant:
 class CampaignBatchFactory:
     """:class:`~campaigns.dispatch.BatchFactory` for frozen campaign variants."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, providers: ProviderPool) -> None:
         self.database = database
-        self.settings = settings
-        self.values = RecipientValues(TokenSigner(settings.signing_key()), settings.public_url)
+        self.providers = providers
+        self._signer = TokenSigner(settings.signing_key())
+        self._values: dict[str, RecipientValues] = {}
         self._variants: dict[int, PreparedVariant] = {}
         self._lock = threading.Lock()
 
-    def batch(self, claim: Claim) -> Batch:
+    def batch(self, claim: Claim) -> ReadyBatch:
+        """The claim's messages, and the provider its variant was frozen with (a
+        ``ConfigurationError`` if this worker's settings cannot make that one)."""
         prepared = self._prepared(claim.variant_id)
+        provider = self.providers.get(prepared.provider)
         recipients = [
             self._recipient(prepared, r.delivery_id, r.subscriber_uid, r.email, r.name)
             for r in claim.recipients
         ]
-        return Batch(prepared.message, recipients)
+        return ReadyBatch(provider, Batch(prepared.message, recipients))
 
     def _recipient(
         self, prepared: PreparedVariant, delivery_id: int, uid: str, email: str, name: str | None
     ) -> Recipient:
         info = RecipientInfo(uid, name, view_id=prepared.view_id, tracking_id=str(delivery_id))
-        values = self.values.values(info, prepared.needed, name_fallback=prepared.name_fallback)
-        unsubscribe_url = values[UNSUBSCRIBE_URL]
+        values = prepared.values.values(info, prepared.needed, name_fallback=prepared.name_fallback)
+        headers = {header: template.fill(values) for header, template in prepared.headers}
         if UNSUBSCRIBE_URL not in prepared.placeholders:
-            del values[UNSUBSCRIBE_URL]
-        mailto = self.settings.unsubscribe_mailto
+            values.pop(UNSUBSCRIBE_URL, None)  # needed for the header only
         return Recipient(
             key=str(delivery_id),
             email=email,
             name=name,
             substitutions=values,
             custom_args={DELIVERY_ARG: str(delivery_id)},
-            headers=list_unsubscribe_headers(unsubscribe_url, mailto),
+            headers=headers,
         )
 
     def _prepared(self, variant_id: int) -> PreparedVariant:
@@ -88,39 +92,40 @@ class CampaignBatchFactory:
         with self.database.transaction() as session:
             variant = session.get(Variant, variant_id)
             assert variant is not None, f"variant {variant_id} vanished"
-            campaign = session.get(Campaign, variant.campaign_id)
-            assert campaign is not None
-            prepared = self._prepare(campaign, variant)
+            prepared = self._prepare(variant)
         with self._lock:
             self._variants[variant_id] = prepared
         return prepared
 
-    def _prepare(self, campaign: Campaign, variant: Variant) -> PreparedVariant:
-        settings = self.settings
-        tracking = tracking_plan(settings)
+    def _prepare(self, variant: Variant) -> PreparedVariant:
+        envelope = Envelope.from_json(variant.envelope, variant_id=variant.id)
         placeholders = (
             PlaceholderTemplate(variant.subject).placeholders
             | PlaceholderTemplate(variant.html).placeholders
             | PlaceholderTemplate(variant.text).placeholders
         )
-        message = message_from_us(
-            settings,
+        headers = tuple(
+            (name, PlaceholderTemplate(value)) for name, value in envelope.list_headers.items()
+        )
+        message = envelope.message(
             variant,
-            categories=("newsletter", f"campaign-{campaign.id}", _category(variant.name)),
-            track_opens=tracking.provider_opens,
-            track_clicks=tracking.provider_clicks,
-            custom_args={CAMPAIGN_ARG: str(campaign.id), VARIANT_ARG: str(variant.id)},
+            custom_args={CAMPAIGN_ARG: str(variant.campaign_id), VARIANT_ARG: str(variant.id)},
         )
         return PreparedVariant(
             message=message,
+            provider=envelope.provider,
+            values=self._values_under(envelope.public_url),
+            headers=headers,
             placeholders=frozenset(placeholders),
-            needed=frozenset(placeholders) | {UNSUBSCRIBE_URL},
+            needed=frozenset(placeholders).union(*(t.placeholders for _, t in headers)),
             name_fallback=str(variant.options.get("name_fallback", "reader")),
             view_id=f"v{variant.id}",
         )
 
-
-def _category(name: str) -> str:
-    """A SendGrid category (printable ASCII, ≤ 255) naming the segment."""
-    ascii_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:200] or "segment"
-    return f"segment-{ascii_name}"
+    def _values_under(self, public_url: str) -> RecipientValues:
+        """One :class:`RecipientValues` per frozen public URL (it caches signed view URLs)."""
+        with self._lock:
+            values = self._values.get(public_url)
+            if values is None:
+                values = self._values[public_url] = RecipientValues(self._signer, public_url)
+            return values

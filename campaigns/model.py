@@ -137,6 +137,10 @@ class Variant(Base):
     size_bytes: Mapped[int]
     track_opens: Mapped[bool] = mapped_column(default=False)
     track_clicks: Mapped[bool] = mapped_column(default=False)
+    envelope: Mapped[dict[str, Any]] = mapped_column(
+        doc="Sender, reply-to, list headers, tracking and provider as frozen "
+        "(campaigns.envelope.Envelope): batches are built from this, never from settings."
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,6 +15,7 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.envelope import Envelope, envelope_for
 from campaigns.freeze import campaign_briefs, variant_context, variant_plan
 from campaigns.model import Campaign, Variant
 from newsletter.config import Settings
@@ -65,6 +66,19 @@ def preview_variant(
         settings, campaign, name, test_send=test_send, tracked=False if test_send else None
     )
     return compile_variant(campaign_briefs(session, campaign), options, context)
+
+
+def variant_envelope(
+    session: Session, campaign: Campaign, settings: Settings, position: int
+) -> Envelope:
+    """Variant ``position``'s sender, list headers, tracking and provider: as frozen once the
+    campaign is, else as freezing it now would decide them."""
+    row = session.scalar(
+        select(Variant).where(Variant.campaign_id == campaign.id, Variant.position == position)
+    )
+    if row is not None:
+        return Envelope.from_json(row.envelope, variant_id=row.id)
+    return envelope_for(settings, campaign.id, variant_names(session, campaign)[position])
 
 
 def frozen_variant(row: Variant, public_url: str) -> CompiledVariant:

@@ -1,7 +1,9 @@
 """Run sends: one campaign now (`newsletter send`), the worker loop, and the scheduler loop.
 
-These assemble the pieces (freeze, SQL store, batch factory, provider, dispatcher) from the
-settings; any number of workers and schedulers may run at once against PostgreSQL.
+These assemble the pieces (freeze, SQL store, batch factory, providers, dispatcher) from the
+settings; any number of workers and schedulers may run at once against PostgreSQL. Each
+batch goes through the provider its variant was frozen with, built from this process's
+settings when first needed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from campaigns.store import SqlDeliveryStore
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
-from newsletter.delivery.factory import make_provider
+from newsletter.delivery.factory import MAX_BATCH_SIZE, ProviderPool
 from newsletter.errors import ConflictError
 
 log = logging.getLogger(__name__)
@@ -40,21 +42,26 @@ class SendReport:
 
 
 class Sender:
-    """A worker's sending machinery: one provider, one store, shared by its lanes."""
+    """A worker's sending machinery: its providers and one store, shared by its lanes.
+
+    The provider ``NEWSLETTER_PROVIDER`` names is built at once, so that a misconfigured
+    worker says so when it starts; campaigns frozen with another provider get theirs when
+    their first batch needs it (``provider``: one made already, used for its own name).
+    """
 
     def __init__(
         self, database: Database, settings: Settings, provider: Provider | None = None
     ) -> None:
         self.database = database
         self.settings = settings
-        self.provider = provider or make_provider(settings)
+        self.providers = ProviderPool(settings, [provider] if provider else [])
+        self.providers.get(settings.provider)
         self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
         self.dispatcher = Dispatcher(
             self.store,
-            CampaignBatchFactory(database, settings),
-            self.provider,
+            CampaignBatchFactory(database, settings, self.providers),
             lanes=settings.send_lanes if database.dialect == "postgresql" else 1,
-            batch_size=settings.send_batch_size,
+            batch_size=min(settings.send_batch_size, MAX_BATCH_SIZE),
             rate=RateLimiter(settings.send_rate),
             retry=RetryPolicy(
                 attempts=settings.send_retry_attempts,
@@ -64,7 +71,7 @@ class Sender:
         )
 
     def close(self) -> None:
-        self.provider.close()
+        self.providers.close()
 
     def dispatch(
         self,
@@ -99,8 +106,7 @@ def send_campaign(
     try:
         stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
     finally:
-        if provider is None:
-            sender.close()
+        sender.close()
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id)
         counts = delivery_counts(session, campaign_id)
@@ -217,6 +223,5 @@ def run_worker(
                 break
             stop.wait(settings.worker_poll_seconds)
     finally:
-        if provider is None:
-            sender.close()
+        sender.close()
     return total

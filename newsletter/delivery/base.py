@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 
 from newsletter.config import Settings
+from newsletter.placeholders import PLACEHOLDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +131,10 @@ def list_unsubscribe_headers(url: str, mailto: str | None = None) -> dict[str, s
 
     Gmail and Yahoo require one-click unsubscribe (RFC 8058) from bulk senders: the HTTPS URL
     must accept a POST whose body is ``List-Unsubscribe=One-Click``; the mailto form is the
-    fallback older clients use.
+    fallback older clients use. ``url`` may be a placeholder (``%%nl_unsubscribe_url%%``):
+    headers kept as a template, filled for each recipient with their own URL.
     """
-    if not url.startswith("https://") and not url.startswith("http://"):
+    if not url.startswith(("https://", "http://")) and not PLACEHOLDER.fullmatch(url):
         raise ValueError(f"one-click unsubscribe needs an http(s) URL, got {url!r}")
     targets = [f"<mailto:{mailto}>"] if mailto else []
     targets.append(f"<{url}>")

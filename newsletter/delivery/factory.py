@@ -1,34 +1,44 @@
-"""Which provider to send with, from the settings: the one place that chooses."""
+"""Which provider to send with: the one place that builds providers from the settings."""
 
 from __future__ import annotations
 
-from newsletter.config import Settings
+import threading
+from collections.abc import Iterable
+
+from newsletter.config import ProviderName, Settings
 from newsletter.delivery.base import Provider
 from newsletter.delivery.outbox import OutboxProvider
 from newsletter.delivery.sendgrid import SendGridProvider
 from newsletter.delivery.smtp import SmtpConfig, SmtpProvider
 from newsletter.errors import ConfigurationError
 
+MAX_BATCH_SIZE = min(
+    OutboxProvider.max_batch_size, SmtpProvider.max_batch_size, SendGridProvider.max_batch_size
+)
+"""The largest batch every provider takes (a worker may send through any of them)."""
 
-def make_provider(settings: Settings) -> Provider:
-    """The provider ``NEWSLETTER_PROVIDER`` names, configured; a clear error if it cannot be.
+
+def make_provider(settings: Settings, name: ProviderName | None = None) -> Provider:
+    """Provider ``name`` (by default the one ``NEWSLETTER_PROVIDER`` names), configured from
+    ``settings``; a clear error if it cannot be.
 
     One provider object serves every thread of a worker (see ``newsletter.delivery.base``);
     call ``close()`` when the worker stops.
     """
-    if settings.provider == "smtp":
+    name = name or settings.provider
+    which = f"NEWSLETTER_PROVIDER={name}" if name == settings.provider else f"sending with {name}"
+    if name == "smtp":
         if not settings.smtp_url:
             raise ConfigurationError(
-                "NEWSLETTER_PROVIDER=smtp needs NEWSLETTER_SMTP_URL, e.g. "
+                f"{which} needs NEWSLETTER_SMTP_URL, e.g. "
                 "smtp://user:password@mail.example.org:587 or smtps://…:465"
             )
         return SmtpProvider(SmtpConfig.from_url(settings.smtp_url, timeout=settings.smtp_timeout))
-    if settings.provider == "sendgrid":
+    if name == "sendgrid":
         key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
         if not key.strip():
             raise ConfigurationError(
-                "NEWSLETTER_PROVIDER=sendgrid needs an API key in SENDGRID_API_KEY "
-                "(or NEWSLETTER_SENDGRID_API_KEY)"
+                f"{which} needs an API key in SENDGRID_API_KEY (or NEWSLETTER_SENDGRID_API_KEY)"
             )
         return SendGridProvider(
             key.strip(),
@@ -37,3 +47,35 @@ def make_provider(settings: Settings) -> Provider:
             sandbox=settings.sendgrid_sandbox,
         )
     return OutboxProvider(settings.outbox)
+
+
+class ProviderPool:
+    """A worker's providers by name, each built the first time something asks for it.
+
+    A campaign's variants are frozen with the *name* of the provider that sends them; the
+    credentials and hosts (``NEWSLETTER_SMTP_URL``, the SendGrid key and host, the outbox
+    folder) always come from this process's settings, because secrets must never be stored
+    in the database. A name these settings cannot serve raises ``ConfigurationError``: the
+    caller must stop, never fall back to another provider. ``given`` are providers made
+    already (tests, embedding), used for their own names.
+    """
+
+    def __init__(self, settings: Settings, given: Iterable[Provider] = ()) -> None:
+        self.settings = settings
+        self._made: dict[str, Provider] = {}
+        self._given = {provider.name: provider for provider in given}
+        self._lock = threading.Lock()
+
+    def get(self, name: ProviderName) -> Provider:
+        with self._lock:
+            provider = self._given.get(name) or self._made.get(name)
+            if provider is None:
+                provider = self._made[name] = make_provider(self.settings, name)
+            return provider
+
+    def close(self) -> None:
+        """Close the providers this pool built (not the ``given`` ones: their owner does)."""
+        with self._lock:
+            made, self._made = list(self._made.values()), {}
+        for provider in made:
+            provider.close()

@@ -1,4 +1,6 @@
-"""Fixtures for campaign tests: the fake servers from tests/fakes, the web app under uvicorn."""
+"""Fixtures for campaign tests: the fake servers from tests/fakes (and the SMTP server of
+tests/delivery), the web app under uvicorn."""
 
+from tests.delivery.conftest import smtp_server, smtp_server_factory  # noqa: F401
 from tests.fakes.fixtures import sendgrid_process, sendgrid_server  # noqa: F401
 from tests.subscribers.conftest import serve  # noqa: F401

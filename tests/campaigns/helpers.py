@@ -3,11 +3,15 @@ overlapping segments with their readers, and an issue sent to them."""
 
 from __future__ import annotations
 
+import mailbox
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import insert, select, update
 
@@ -215,3 +219,14 @@ def links_by_section(db: Database, variant_id: int) -> dict[str, list[dict[str, 
     for link in links:
         found.setdefault(link["section"], []).append(link)
     return found
+
+
+def outbox_mails(folder: Path) -> list[EmailMessage]:
+    """The messages in an outbox Maildir (none if it was never made)."""
+    if not folder.exists():
+        return []
+    box = mailbox.Maildir(folder, create=False)
+    return [
+        cast(EmailMessage, message_from_bytes(box.get_bytes(key), policy=policy.default))
+        for key in sorted(box.iterkeys())
+    ]

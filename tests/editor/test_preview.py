@@ -166,9 +166,12 @@ def test_a_frozen_campaign_shows_what_was_sent_and_takes_no_tests(
     import_examples(db)
     add_subscribers(db, 2)
     campaign_id = _campaign(db)
-    freeze_campaign(db, campaign_id, site.settings)
+    before = editor.get(f"/editor/campaigns/{campaign_id}/preview")
+    assert f'<span class="from">{site.settings.from_name}</span>' in before.text
+    freeze_campaign(db, campaign_id, site.settings.model_copy(update={"from_name": "Frozen Ed"}))
     page = editor.get(f"/editor/campaigns/{campaign_id}/preview")
     assert "this is exactly what was sent" in page.text
+    assert '<span class="from">Frozen Ed</span>' in page.text  # the sender as frozen
     assert "tests are for campaigns that have not started" in page.text
     assert "<td>yes</td>" in page.text  # outbox sends track clicks first-party: links say so
     refused = editor.follow(

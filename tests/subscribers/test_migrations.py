@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 import newsletter.briefs.model  # noqa: F401  (every model on Base.metadata)
@@ -26,5 +27,7 @@ def test_downgrade_to_briefs_removes_the_subscriber_tables(db: Database) -> None
     with db.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0001")
     assert not TABLES & set(inspect(db.engine).get_table_names())
-    assert db.upgrade() == ["0002", "0003", "0004", "0005", "0006"]  # every one after 0001
+    every = {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    assert db.upgrade() == sorted(every - {"0001"})  # every one after 0001
+    assert {"0002", "0006"} <= every
     assert set(inspect(db.engine).get_table_names()) >= TABLES

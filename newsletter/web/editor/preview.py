@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from campaigns.audience import SubscriberMatch, match_subscriber
 from campaigns.model import Campaign
-from campaigns.preview import preview_variant, sample_copy, variant_names
+from campaigns.preview import preview_variant, sample_copy, variant_envelope, variant_names
 from campaigns.proofs import SentTest, check_testable, parse_test_addresses, send_test
 from campaigns.service import get_campaign
 from newsletter.errors import (
@@ -97,7 +97,9 @@ async def preview_page(
 ) -> Response:
     site = editor_site(request)
 
-    def load(session: Session) -> tuple[Campaign, list[str], PreviewTab, SubscriberMatch | None]:
+    def load(
+        session: Session,
+    ) -> tuple[Campaign, list[str], PreviewTab, SubscriberMatch | None, str | None]:
         campaign = get_campaign(session, campaign_id)
         names = variant_names(session, campaign)
         person = _subscriber(session, subscriber)
@@ -107,14 +109,15 @@ async def preview_page(
             position = match.position if match and match.position is not None else 0
         if not 0 <= position < len(names):
             raise NotFoundError(f"campaign {campaign_id} has no variant {position}")
+        sender = variant_envelope(session, campaign, site.settings, position).from_name
         try:
             email = preview_variant(session, campaign, site.settings, position)
         except RenderError as exc:
-            return campaign, names, PreviewTab(position, None, None, str(exc)), match
+            return campaign, names, PreviewTab(position, None, None, str(exc)), match, sender
         copy = sample_copy(email, person.name if person else None)
-        return campaign, names, PreviewTab(position, email, copy, None), match
+        return campaign, names, PreviewTab(position, email, copy, None), match, sender
 
-    campaign, names, tab, match = await site.run(load)
+    campaign, names, tab, match, sender = await site.run(load)
     testable = True
     try:
         check_testable(campaign)
@@ -131,7 +134,7 @@ async def preview_page(
         "budget": site.settings.email_size_budget,
         "testable": testable,
         "test_max": site.settings.editor_test_send_max,
-        "from_name": site.settings.from_name,
+        "from_name": sender,  # the frozen sender once the campaign is frozen
         "provider": site.settings.provider,
     }
     return render(request, "preview.html", context)
