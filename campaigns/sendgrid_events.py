@@ -6,7 +6,8 @@ carry (``nl_campaign``, ``nl_variant``, ``nl_delivery``) arrive as top-level key
 are typed loosely by SendGrid (``"attempt": "5"``, ids as strings), so every field is read
 defensively: an odd value is left out, never a reason to refuse the batch, because
 SendGrid retries a refused batch for a day. Only a body that is not a JSON array of
-objects is refused (:class:`InvalidInput`, answered ``400``).
+objects, or nests deeper than :data:`MAX_DEPTH`, is refused (:class:`InvalidInput`,
+answered ``400``).
 
 An event without ``sg_event_id`` gets an id derived from its content, so a replay of it is
 still recognised.
@@ -34,6 +35,7 @@ from campaigns.events import (
 from campaigns.machines import open_flag
 from campaigns.messages import CAMPAIGN_ARG, DELIVERY_ARG
 from newsletter.errors import InvalidInput
+from newsletter.untrusted import MalformedInput, load_json
 
 SENDGRID_TYPES: dict[str, EventType] = {
     "processed": "processed",
@@ -53,6 +55,9 @@ SENDGRID_TYPES: dict[str, EventType] = {
 SOFT_BOUNCE_TYPES = frozenset({"blocked", "expired"})
 
 _MAX_ID = 2**63 - 1
+# SendGrid never nests deeply, but an odd event is stored rather than refused: this bound
+# only keeps every later walk of it (content hash, clean-up, the JSON column) within the stack.
+MAX_DEPTH = 512
 # What PostgreSQL's JSON types refuse although JSON allows it: NUL and lone surrogates.
 _UNSTORABLE = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 
@@ -60,9 +65,11 @@ _UNSTORABLE = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 def parse_batch(body: bytes) -> list[dict[str, Any]]:
     """The events of a webhook body; :class:`InvalidInput` unless it is an array of objects."""
     try:
-        events = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise InvalidInput("body", f"is not JSON: {exc}") from None
+        events = load_json(
+            body, max_depth=MAX_DEPTH, parse_constant=_no_constant, parse_float=_finite
+        )
+    except MalformedInput as exc:
+        raise InvalidInput("body", f"is not JSON: {exc.reason}") from None
     if not isinstance(events, list):
         raise InvalidInput("body", "must be a JSON array of events")
     for position, event in enumerate(events):

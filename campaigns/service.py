@@ -19,6 +19,9 @@ from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
 from newsletter.briefs.model import BriefRow
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, NotFoundError, RenderError
+from newsletter.render.compile import subject_lines
+from newsletter.render.context import CompileContext
+from newsletter.untrusted import reject_nul
 from subscribers.model import Segment
 
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -113,6 +116,7 @@ def _checked_draft(
     session: Session, draft: CampaignDraft
 ) -> tuple[str, list[BriefRow], list[Segment]]:
     """The draft's clean name, briefs and segments; refuses what a campaign cannot hold."""
+    _refuse_nul(draft)
     name = " ".join(draft.name.split())
     if not name or len(name) > 200:
         raise ConflictError("a campaign needs a name of 1 to 200 characters")
@@ -124,7 +128,25 @@ def _checked_draft(
     check_template(draft.preheader, "preheader")
     briefs = _briefs_by_slug(session, draft.brief_slugs)
     segments = _segments_by_name(session, draft.segment_names)
+    subject_lines(  # a trial run: refuses what would fail (or run too long) at the freeze
+        draft.subject,
+        draft.preheader,
+        issue_date=draft.issue_date or (draft.send_at or utcnow()).date(),
+        titles=[brief.title for brief in briefs],
+        newsletter_name=CompileContext.newsletter_name,
+    )
     return name, briefs, segments
+
+
+def _refuse_nul(draft: CampaignDraft) -> None:
+    """NUL in any text of the draft: PostgreSQL cannot even look it up, SQLite would store it."""
+    texts = {"name": draft.name, "subject": draft.subject, "preheader": draft.preheader}
+    for field, value in texts.items():
+        if value is not None:
+            reject_nul(value, field)
+    for field, values in (("briefs", draft.brief_slugs), ("segments", draft.segment_names)):
+        for value in values:
+            reject_nul(value, field)
 
 
 def _briefs_by_slug(session: Session, slugs: Sequence[str]) -> list[BriefRow]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, Problem
 from newsletter.spreadsheet import as_text_cell, from_text_cell
+from newsletter.untrusted import nul_problem
 from subscribers.addresses import parse_address
 from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
@@ -334,6 +335,9 @@ def _validate(
             Problem(source_name, line, f"{len(record)} fields, the header has {len(header)}")
         )
         return None
+    if any("\x00" in cell for cell in record):
+        report.errors.append(Problem(source_name, line, _nul_cell(record, header)))
+        return None
     cells = dict(zip(header, record, strict=True))
     try:
         values = _row_values(cells, options)
@@ -346,6 +350,14 @@ def _validate(
         )
         return None
     return _Row(line, values)
+
+
+def _nul_cell(record: list[str], header: list[str]) -> str:
+    """Where the first NUL of a record is: ``column N (name): …`` (one rule for both DBs)."""
+    column, problem = next(
+        (i, found) for i, cell in enumerate(record) if (found := nul_problem(cell)) is not None
+    )
+    return f"column {column + 1} ({header[column]}): {problem}"
 
 
 def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, Any] | None:

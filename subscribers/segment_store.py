@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 from newsletter.render.options import VariantOptions
+from newsletter.untrusted import reject_nul_in
 from subscribers.fields import clean_text
 from subscribers.model import Segment, Subscriber
 from subscribers.segments import Rule, RuleContext, dump_rule, parse_rule
@@ -55,11 +56,14 @@ def create_segment(
         raise ConflictError(f"segment {clean!r} already exists")
     parsed_rule = rule if isinstance(rule, Rule) else parse_rule(rule)
     parsed_options = options if isinstance(options, VariantOptions) else parse_options(options)
+    documents = {"rule": dump_rule(parsed_rule), "options": parsed_options.model_dump(mode="json")}
+    for field, document in documents.items():  # JSONB on PostgreSQL refuses NUL: so do we
+        reject_nul_in(document, field)
     segment = Segment(
         name=clean,
         description=clean_text(description, "description", 2_000),
-        rule=dump_rule(parsed_rule),
-        options=parsed_options.model_dump(mode="json"),
+        rule=documents["rule"],
+        options=documents["options"],
     )
     session.add(segment)
     session.flush()

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from newsletter.untrusted import nul_free
+
 NarrativeKind = Literal["perspective", "forecast", "establishment"]
 BriefStatus = Literal["draft", "ready"]
 
@@ -75,6 +77,7 @@ Paragraph = Annotated[
 HttpUrl = Annotated[
     str,
     StringConstraints(max_length=2_000),
+    AfterValidator(nul_free),
     AfterValidator(_http_url),
     Field(json_schema_extra={"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://\\S+$"}),
 ]

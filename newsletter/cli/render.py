@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.text import Text
 
@@ -26,6 +25,7 @@ from newsletter.render.compile import compile_variant
 from newsletter.render.context import CompileContext
 from newsletter.render.options import VariantOptions
 from newsletter.render.variant import CompiledVariant
+from newsletter.untrusted import MalformedInput, load_yaml
 
 
 class Narratives(StrEnum):
@@ -103,8 +103,8 @@ def _options(path: Path | None, narratives: Narratives | None, topics: list[str]
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            loaded = load_yaml(path.read_text(encoding="utf-8"), field=str(path))
+        except (OSError, UnicodeDecodeError, MalformedInput) as exc:
             raise ConfigurationError(f"{path}: cannot read the options: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigurationError(f"{path}: the options must be a mapping")

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from newsletter.cli.common import console, opened_db
 from newsletter.errors import InvalidInput
+from newsletter.untrusted import MalformedInput, load_json
 from subscribers.segment_store import (
     context_for,
     count_members,
@@ -29,9 +30,9 @@ app = typer.Typer(
 
 def _json(value: str, field: str) -> Any:
     try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise InvalidInput(field, f"is not valid JSON ({exc})") from None
+        return load_json(value, field=field)
+    except MalformedInput as exc:
+        raise InvalidInput(field, f"is not valid JSON ({exc.reason})") from None
 
 
 def _attribute(text: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import lru_cache
 from time import perf_counter
 from typing import Any
@@ -48,6 +49,9 @@ from newsletter.render.variant import CompiledVariant, EmailKind
 from newsletter.render.view import build_digest
 
 DEFAULT_SUBJECT = "{{ newsletter_name }}: {{ first_title }}"
+# A header line may hold 998 characters (RFC 5322); a preheader is a line of preview text.
+SUBJECT_MAX = 998
+PREHEADER_MAX = 500
 DEFAULT_PREHEADER = '{{ (titles[1:] or titles)|join(" · ")|truncate(140, true, "…", 0) }}'
 
 
@@ -127,16 +131,45 @@ def subject_and_preheader(
     options: VariantOptions, context: CompileContext, briefs: Sequence[Brief]
 ) -> tuple[str, str]:
     """The segment's subject and preheader templates (or the defaults), rendered once."""
+    subject, preheader = subject_lines(
+        options.subject,
+        options.preheader,
+        issue_date=context.issue_date,
+        titles=[b.title for b in briefs],
+        newsletter_name=context.newsletter_name,
+    )
+    if context.test_send:
+        subject = f"[TEST] {subject}"
+    return subject, preheader
+
+
+def subject_lines(
+    subject_template: str | None,
+    preheader_template: str | None,
+    *,
+    issue_date: date,
+    titles: Sequence[str],
+    newsletter_name: str,
+) -> tuple[str, str]:
+    """Subject and preheader templates (``None``: the defaults) rendered, folded and bounded.
+
+    Also what saving a campaign tries out, so that a template that cannot render (or renders
+    too long) is refused when it is written rather than at the freeze.
+    """
     values: dict[str, Any] = {
-        "issue_date": context.issue_date,
-        "first_title": briefs[0].title,
-        "titles": [b.title for b in briefs],
-        "brief_count": len(briefs),
-        "newsletter_name": context.newsletter_name,
+        "issue_date": issue_date,
+        "first_title": titles[0],
+        "titles": list(titles),
+        "brief_count": len(titles),
+        "newsletter_name": newsletter_name,
         "first_name": trusted(FIRST_NAME),
     }
-    subject = render_string(options.subject or DEFAULT_SUBJECT, values, name="subject")
-    preheader = render_string(options.preheader or DEFAULT_PREHEADER, values, name="preheader")
+    subject = render_string(
+        subject_template or DEFAULT_SUBJECT, values, name="subject", max_length=SUBJECT_MAX
+    )
+    preheader = render_string(
+        preheader_template or DEFAULT_PREHEADER, values, name="preheader", max_length=PREHEADER_MAX
+    )
     subject, preheader = " ".join(subject.split()), " ".join(preheader.split())
     for name, text in (("subject", subject), ("preheader", preheader)):
         unknown = sorted(set(remaining_placeholders(text)) - {FIRST_NAME})
@@ -144,8 +177,6 @@ def subject_and_preheader(
             raise RenderError(name, None, f"unknown placeholder {unknown[0]} (use {FIRST_NAME})")
     if not subject:
         raise RenderError("subject", None, "the subject is empty")
-    if context.test_send:
-        subject = f"[TEST] {subject}"
     return subject, preheader
 
 

@@ -16,7 +16,7 @@ which contain nothing that needs escaping, so they print the same in HTML and te
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +33,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
 )
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -159,10 +160,42 @@ def text_environment(folder: Path | None = None) -> Environment:
     return _file_environment(folder or templates_dir(), False)
 
 
+# What a stored template may build with ``*`` and ``**`` (Jinja would otherwise compute
+# ``'x' * 10**9`` while compiling the template, before any output bound can act).
+MAX_BUILT_LENGTH = 10_000
+MAX_EXPONENT = 64
+MAX_BITS = 4096
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` refused past sizes no subject or preheader needs."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _too_big_power(left, right):
+            raise ValueError(f"a power above 2**{MAX_BITS} is not allowed here")
+        if operator == "*":
+            for sized, times in ((left, right), (right, left)):
+                if (
+                    isinstance(sized, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(sized) * times > MAX_BUILT_LENGTH
+                ):
+                    raise ValueError(f"would build more than {MAX_BUILT_LENGTH} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_big_power(base: Any, exponent: Any) -> bool:
+    if not isinstance(base, int) or not isinstance(exponent, int):
+        return False
+    return abs(exponent) > MAX_EXPONENT or base.bit_length() * abs(exponent) > MAX_BITS
+
+
 @lru_cache(maxsize=1)
 def sandbox() -> SandboxedEnvironment:
     """Where segment-written subject and preheader templates run."""
-    env = SandboxedEnvironment(
+    env = _BoundedSandbox(
         loader=BaseLoader(), undefined=StrictUndefined, finalize=_finalize, autoescape=False
     )
     _configure(env)
@@ -183,15 +216,28 @@ def render(env: Environment, name: str, context: dict[str, Any]) -> str:
         raise RenderError(template_name, line, f"{type(exc).__name__}: {exc}") from exc
 
 
-def render_string(source: str, context: dict[str, Any], *, name: str) -> str:
-    """Render a stored template string (subject, preheader) in the sandbox."""
+def render_string(source: str, context: dict[str, Any], *, name: str, max_length: int) -> str:
+    """Render a stored template string (subject, preheader) in the sandbox.
+
+    The output is read piece by piece and refused once longer than ``max_length``, so a loop
+    cannot build a huge text first.
+    """
     try:
-        return _sandboxed(source).render(context)
+        return "".join(_pieces(_sandboxed(source), context, name, max_length))
     except TemplateSyntaxError as exc:
         raise RenderError(name, exc.lineno, exc.message or str(exc)) from exc
     except (TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as exc:
         _, line = _template_frame(exc.__traceback__, "<template>")
         raise RenderError(name, line, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _pieces(template: Template, context: dict[str, Any], name: str, limit: int) -> Iterator[str]:
+    length = 0
+    for piece in template.generate(context):
+        length += len(piece)
+        if length > limit:
+            raise RenderError(name, None, f"the rendered {name} is longer than {limit} characters")
+        yield piece
 
 
 @lru_cache(maxsize=256)

@@ -204,6 +204,8 @@ def test_a_pem_key_works_and_a_bad_key_stops_the_app(key: SendGridKey, tmp_path:
         (b'[{"event": "open", "timestamp": NaN}]', "is not JSON"),
         (b'[{"event": "open", "timestamp": 1e999}]', "is not JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "is not JSON"),
+        # parsed by json.loads, then too deep for what walks it (a RecursionError, a 500)
+        (b'[{"x": ' + b"[" * 950 + b"]" * 950 + b"}]", "nests deeper than 512 levels"),
     ],
 )
 def test_malformed_batches_are_400_and_write_nothing(

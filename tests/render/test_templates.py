@@ -47,6 +47,13 @@ def test_segment_templates_for_subject_and_preheader() -> None:
         ("{{ ''.__class__.__mro__ }}", "subject:1: SecurityError"),
         ("Hi %%nl_unsubscribe_link%%", "subject: unknown placeholder %%nl_unsubscribe_link%%"),
         ("   ", "subject: the subject is empty"),
+        (
+            "{% for n in range(2000) %}x{% endfor %}",
+            "subject: the rendered subject is longer than 998 characters",
+        ),
+        ("{{ 'x' * 10**9 }}", "subject:1: ValueError: would build more than 10000 items"),
+        ("{{ 9 ** 99 }}", "subject:1: ValueError: a power above 2**4096 is not allowed"),
+        ("{{ 2**64**64 }}", "subject:1: ValueError: a power above 2**4096 is not allowed"),
     ],
 )
 def test_bad_subject_templates_are_render_errors(subject: str, message: str) -> None:
@@ -54,6 +61,15 @@ def test_bad_subject_templates_are_render_errors(subject: str, message: str) -> 
         compile_(DIGEST[:1], VariantOptions(subject=subject))
     assert str(info.value).startswith(message)
     assert info.value.template == "subject"
+
+
+def test_a_preheader_that_renders_too_long_is_a_render_error() -> None:
+    options = VariantOptions(preheader="{% for n in range(501) %}x{% endfor %}")
+    with pytest.raises(RenderError) as info:
+        compile_(DIGEST[:1], options)
+    assert str(info.value) == "preheader: the rendered preheader is longer than 500 characters"
+    fits = VariantOptions(subject="{% for n in range(998) %}x{% endfor %}")
+    assert len(compile_(DIGEST[:1], fits).subject) == 998
 
 
 def test_no_brief_selected_is_an_error() -> None:

@@ -104,6 +104,22 @@ def test_gdpr_export_and_erase(db: Database) -> None:
     assert code == 1 and "suppression list" in err
 
 
+def test_a_segment_with_nul_in_its_json_is_refused_on_every_database(db: Database) -> None:
+    """JSONB on PostgreSQL cannot hold NUL (a crash), SQLite's JSON can: both refuse it."""
+    for option, document in (
+        ("--rule", '{"type": "attribute", "key": "plan", "equals": "pro\\u0000"}'),
+        ("--options", '{"intro": "Hello\\u0000"}'),
+        ("--options", '{"subject": "{{ first_title }}\\u0000"}'),
+    ):
+        extra = () if option == "--rule" else ("--rule", '{"type": "everyone"}')
+        code, _, err = run("segments", "add", "nul", option, document, *extra)
+        assert code == 1, err
+        field = option.removeprefix("--")
+        assert f"error: {field}: must not contain the NUL character U+0000" in err, err
+    code, out, _ = run("segments", "list")
+    assert "nul" not in out
+
+
 def test_segments_add_list_show_remove(db: Database) -> None:
     run("subscribers", "add", "ana@example.com", "--topics", "europe", "--confirmed")
     run("subscribers", "add", "bo@example.com", "--topics", "asia", "--confirmed")

@@ -77,6 +77,27 @@ def test_bad_rows_are_reported_by_line_and_the_rest_imported(db: Database) -> No
         assert (consent.kind, consent.form) == ("import", {"file": "list.csv", "line": 2})
 
 
+def test_a_nul_character_in_any_cell_is_refused_with_line_and_column(db: Database) -> None:
+    """PostgreSQL cannot store NUL, SQLite stores it: both refuse the row, saying where."""
+    text = (
+        "email,name,attr.plan,created_at\n"
+        "ana@example.com,Ana,pro,\n"
+        "bo@example.com,B\x00o,,\n"
+        "cy@example.com,Cy,pr\x00o,\n"
+        "d\x00i@example.com,Di,,\n"
+        "ed@example.com,Ed,,2020-01-01\x00\n"
+    )
+    report = _import(db, text)
+    assert [str(p) for p in report.errors] == [  # type: ignore[attr-defined]
+        "list.csv:3: column 2 (name): must not contain the NUL character U+0000 (character 2)",
+        "list.csv:4: column 3 (attr.plan): must not contain the NUL character U+0000 (character 3)",
+        "list.csv:5: column 1 (email): must not contain the NUL character U+0000 (character 2)",
+        "list.csv:6: column 4 (created_at): must not contain the NUL character U+0000 "
+        "(character 11)",
+    ]
+    assert _emails(db) == ["ana@example.com"]
+
+
 def test_strict_imports_nothing_when_any_row_is_bad(db: Database) -> None:
     report = _import(db, SAMPLE, strict=True)
     assert report.rolled_back and report.imported == 0  # type: ignore[attr-defined]

@@ -195,6 +195,64 @@ def test_malformed_oversized_and_foreign_bodies(
     assert _rows(live_server.database) == (0, 0, 0)
 
 
+def _preferences_token(server: LiveServer, email: str) -> str:
+    """The preferences token of a new active subscriber."""
+    with server.database.transaction() as session:
+        uid = add_subscriber(session, email, status="active").uid
+    return TokenSigner(server.settings.signing_key()).sign(Purpose.PREFERENCES, uid)
+
+
+DEEP = 5_000  # past the JSON parser's own recursion limit (a RecursionError, once a 500)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * DEEP + b"]" * DEEP,
+        b'{"email": "a@example.com", "name": ' + b"[" * DEEP + b"]" * DEEP + b"}",
+        b'{"topics": ' + b"[" * 40 + b"]" * 40 + b"}",  # parsed, but deeper than allowed
+    ],
+    ids=["top-level", "in-a-field", "just-too-deep"],
+)
+def test_deeply_nested_json_is_refused_on_signup_and_preferences(
+    http: httpx.Client, live_server: LiveServer, body: bytes
+) -> None:
+    token = _preferences_token(live_server, "bo@example.com")
+    for path in ("/subscribe", f"/preferences/{token}"):
+        answer = http.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422, (path, answer.text)
+        detail = answer.json()["detail"][0]
+        assert detail["loc"] == ["body"]
+        assert "nests deeper than 32 levels (line 1, column " in detail["msg"]
+    assert _rows(live_server.database) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("kind", ["json", "form"])
+def test_a_nul_character_is_refused_in_every_public_field(
+    http: httpx.Client, live_server: LiveServer, kind: str
+) -> None:
+    """PostgreSQL cannot store NUL, SQLite can: both refuse it with the field named."""
+    token = _preferences_token(live_server, "bo@example.com")
+    cases = [
+        ("/subscribe", {"email": "a\x00@example.com"}, "email"),
+        ("/subscribe", {"email": "a@example.com", "name": "A\x00"}, "name"),
+        ("/subscribe", {"email": "a@example.com", "topics": ["europe\x00"]}, "topics"),
+        ("/subscribe", {"email": "a@example.com", "source": "web\x00"}, "source"),
+        (f"/preferences/{token}", {"name": "B\x00"}, "name"),
+        (f"/preferences/{token}", {"narratives": "all\x00"}, "narratives"),
+    ]
+    for path, fields, field in cases:
+        sent = {"json": fields} if kind == "json" else {"data": fields}
+        answer = http.post(path, **sent)  # type: ignore[arg-type]
+        assert answer.status_code == 422, (path, fields, answer.text)
+        if kind == "json":
+            assert any(d["loc"] == ["body", field] for d in answer.json()["detail"]), answer.text
+        else:  # the form shown again, the problem next to its field
+            assert f'id="{field}-error"' in answer.text, answer.text
+    assert _rows(live_server.database) == (1, 0, 0)
+    assert _subscriber(live_server.database, "bo@example.com").name is None
+
+
 def test_form_errors_are_shown_next_to_their_fields(
     http: httpx.Client, live_server: LiveServer
 ) -> None:

@@ -89,8 +89,8 @@ async def upload_briefs(request: Request) -> Response:
     ]
     for item in files:
         await item.close()
-    try:
-        parsed = parse_uploads(uploads)
+    try:  # YAML parsing is slow pure Python: never on the event loop
+        parsed = await run_in_threadpool(parse_uploads, uploads)
     except BriefFormatError as exc:
         return await _list(request, problems=list(exc.problems), code=422)
     ready = form.get("ready") == "1"
