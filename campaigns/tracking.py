@@ -12,8 +12,9 @@ unknown link is a :class:`NotFoundError`, never a redirect.
 
 Hits are recorded at most once per delivery (and link), minute and kind of visitor, so a
 loop of requests cannot grow the events table without bound: the event id is made of
-those (:func:`hit_event_id`), and the ``(source, event_id)`` de-duplication drops a repeat
-without reading anything first (the pixel and the redirect still answer every time). The
+those (:func:`hit_event_id`), and the insert's ``(source, event_id)`` de-duplication drops
+a repeat with no look-up of earlier hits (the pixel and the redirect still answer every
+time). The
 kind of visitor is the machine reason, or ``reader``: a ``HEAD`` probe, a scanner's
 ``GET`` and a reader's ``GET`` in the same minute are three rows, so a machine's hit never
 hides a reader's from the reports, which count the two apart.
