@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import random
@@ -41,8 +40,6 @@ if str(ROOT) not in sys.path:  # run as a script (make bench) as well as with -m
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
 from bench.send import SECRET, prepare_campaign, seed  # noqa: E402
@@ -54,31 +51,11 @@ from bench.signup import (  # noqa: E402
     stop_server,
 )
 from campaigns.model import Variant  # noqa: E402
-from campaigns.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
 from newsletter.db import Database, open_database  # noqa: E402
+from tests.fakes.sendgrid_signing import SendGridKey  # noqa: E402
 
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
-
-
-class Signer:
-    """A P-256 key pair made for the run; signs like SendGrid's Signed Event Webhook."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        der = self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.public_key = base64.b64encode(der).decode("ascii")
-
-    def headers(self, body: bytes) -> dict[str, str]:
-        stamp = str(int(time.time()))
-        signature = self.key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-        return {
-            SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"),
-            TIMESTAMP_HEADER: stamp,
-            "Content-Type": "application/json",
-        }
 
 
 def mark_sent(database: Database, campaign_id: int) -> list[tuple[int, int, str, list[str]]]:
@@ -164,7 +141,7 @@ def make_events(
 
 
 async def post_all(
-    url: str, bodies: list[bytes], signer: Signer, concurrency: int
+    url: str, bodies: list[bytes], signer: SendGridKey, concurrency: int
 ) -> tuple[float, list[float], dict[str, int]]:
     """Post every body (``concurrency`` at a time): wall time, latencies, summed answers."""
     latencies: list[float] = []
@@ -285,7 +262,7 @@ def main() -> None:
             f"batches of {args.batch} ({size / 1000:.0f} KB each)",
             flush=True,
         )
-        signer = Signer()
+        signer = SendGridKey()
         port = free_port()
         server = start_server(
             scratch.url,

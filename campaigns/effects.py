@@ -1,9 +1,13 @@
 """What provider events change about subscribers: suppression and unsubscribing.
 
-Only events tied to one of our deliveries have effects: an event for a message we cannot
-name (another system sharing the SendGrid account, an unsubscribe from another list) is
-recorded and changes nobody. Each effect runs once, for a newly recorded event (a replay
-is a duplicate and does nothing), and every one is idempotent anyway.
+Only an event about one of our deliveries *and naming the address it was sent to*
+(:attr:`EventRecord.recipient`, set by :mod:`campaigns.ingest`) has effects: an event for
+a message we cannot name (another system sharing the SendGrid account, an unsubscribe from
+another list), or one that names some other address, is recorded and changes nobody. So
+does a first-party event, which names no address (an unsubscribe through our own link has
+taken effect already, for the subject of its own signed token). Each effect runs once, for
+a newly recorded event (a replay is a duplicate and does nothing), and every one is
+idempotent anyway.
 
 - a hard bounce, a drop because the address bounced before or is invalid: the address is
   suppressed as ``bounced``;
@@ -18,8 +22,7 @@ is a duplicate and does nothing), and every one is idempotent anyway.
   whose last N deliveries all soft-bounced and none was delivered is suppressed as
   ``bounced`` (N is ``NEWSLETTER_SOFT_BOUNCE_LIMIT``; 0 never suppresses).
 
-The address suppressed is the one the event names (it is what bounced; the subscriber
-may have changed theirs since), else the subscriber's.
+The address suppressed is the recipient's, which is the one the event names: never another.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.events import Event, EventRecord
 from campaigns.model import Delivery
-from newsletter.errors import InvalidInput
-from subscribers.addresses import Address, parse_address
+from subscribers.addresses import Address
 from subscribers.model import Subscriber, SuppressionReason
 from subscribers.preferences import unsubscribe
 from subscribers.signup import Origin
@@ -51,19 +53,16 @@ _DROP_UNSUBSCRIBED = "unsubscribed address"
 def apply_effects(session: Session, events: Sequence[EventRecord], soft_bounce_limit: int) -> None:
     """Suppress or unsubscribe as the newly recorded ``events`` require."""
     mapped = sorted(
-        (e for e in events if e.subscriber_id is not None), key=lambda e: e.subscriber_id or 0
+        (e for e in events if e.recipient is not None and e.subscriber_id is not None),
+        key=lambda e: e.subscriber_id or 0,
     )
     suppressions: list[tuple[Address, SuppressionReason]] = []
     soft: set[int] = set()
     for event in mapped:
-        assert event.subscriber_id is not None
+        assert event.subscriber_id is not None and event.recipient is not None
         reason = _suppression_reason(event)
         if reason is not None:
-            address = _event_address(event.email) or _subscriber_address(
-                session, event.subscriber_id
-            )
-            if address is not None:  # None: erased, so suppressed already
-                suppressions.append((address, reason))
+            suppressions.append((event.recipient, reason))
         elif _unsubscribes(event):
             _unsubscribe(session, event.subscriber_id)
         elif event.type == "deferred" or (event.type == "bounced" and event.bounce_type == "soft"):
@@ -87,15 +86,6 @@ def _unsubscribes(event: EventRecord) -> bool:
     if event.type == "unsubscribed":
         return True
     return event.type == "dropped" and (event.reason or "").strip().lower() == _DROP_UNSUBSCRIBED
-
-
-def _event_address(email: str | None) -> Address | None:
-    if not email:
-        return None
-    try:
-        return parse_address(email)
-    except InvalidInput:
-        return None
 
 
 def _subscriber_address(session: Session, subscriber_id: int) -> Address | None:

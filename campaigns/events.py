@@ -2,11 +2,14 @@
 
 One normalised row per event, whatever its source (django-anymail's model: a fixed set of
 event types, the provider's raw event kept beside them). An event is tied to its delivery,
-campaign, variant (segment) and subscriber when the ids it carries name a delivery we know;
-otherwise those stay empty: an event is never matched to a recipient by guessing.
+campaign, variant (segment) and subscriber when the ids it carries name a delivery we know
+and the address it names is that delivery's recipient's; otherwise those stay empty: an
+event is never matched to a recipient by guessing.
 
 ``(source, event_id)`` is unique: SendGrid delivers every event at least once and often
-several times, so a replayed batch must change nothing. First-party events get a random id.
+several times, so a replayed batch must change nothing. First-party events get ids that
+make repeats collide on purpose (see :mod:`campaigns.tracking`): one open or click per
+delivery, link, minute and kind of visitor, one unsubscribe per delivery.
 
 Events are a log, not part of the delivery state machine, so the table has no foreign keys:
 ids are checked against ``deliveries`` when an event is recorded, and a batch of a thousand
@@ -37,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.model import BigId, _in
 from newsletter.db import Base
+from subscribers.addresses import Address
 
 EventType = Literal[
     "processed",  # the provider accepted the message for delivery
@@ -89,7 +93,7 @@ class Event(Base):
     source: Mapped[str] = mapped_column(String(12))
     event_id: Mapped[str] = mapped_column(
         String(EVENT_ID_LENGTH),
-        doc="The provider's event id (SendGrid: sg_event_id); first-party: a random id.",
+        doc="The provider's event id (SendGrid: sg_event_id); first-party: made from the hit.",
     )
     type: Mapped[str] = mapped_column(String(12))
     occurred_at: Mapped[datetime] = mapped_column(doc="When it happened (the provider's time).")
@@ -193,6 +197,9 @@ class EventRecord:
     section: str | None = None
     narrative: str | None = None
     sent_at: datetime | None = None  # the delivery's, for judging clicks (not stored)
+    # the delivery's recipient, set only when the event names that very address: the one
+    # thing that lets an event suppress or unsubscribe anyone (not stored)
+    recipient: Address | None = None
 
     @property
     def machine(self) -> bool:

@@ -7,10 +7,17 @@ JSON document, see :mod:`subscribers.bulk`) stores the events that are new, and 
 go on to :mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes
 nothing.
 
-An event is tied to a delivery only when the delivery id it carries exists and, if the
-event names a campaign too, belongs to that campaign; the delivery then supplies the
-campaign, variant and subscriber. Anything else is stored untied (and counted as
-``unmatched``), never matched by guessing.
+An event is tied to a delivery only when the delivery id it carries exists, the campaign
+it names (if any) is that delivery's, and the address it names (if any) is the one the
+delivery was sent to; the delivery then supplies the campaign, variant and subscriber.
+Anything else is stored untied (and counted as ``unmatched``), never matched by guessing.
+
+The address a delivery was sent to is its subscriber's: deliveries keep only the
+subscriber's id, and a subscriber's address never changes (its key is unique, and nothing
+rewrites it; erasure clears it, after which no event names its recipient any more). Only an
+event that names the recipient's address gets :attr:`EventRecord.recipient`, which is
+what lets :mod:`campaigns.effects` suppress or unsubscribe anyone: a first-party event
+(tied by our signed token, naming no address) counts in reports and changes nobody.
 """
 
 from __future__ import annotations
@@ -31,11 +38,13 @@ from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
 from newsletter.config import Settings
 from newsletter.errors import InvalidInput
-from subscribers.addresses import email_digest, parse_address
+from subscribers.addresses import Address, email_digest, parse_address
 from subscribers.bulk import insert_rows, one_of
+from subscribers.model import Subscriber
 
 EVENTS = cast(Table, Event.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
+SUBSCRIBERS = cast(Table, Subscriber.__table__)
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
@@ -77,6 +86,9 @@ def record_events(
 ) -> IngestResult:
     """Store the new events among ``records`` and apply their effects."""
     unique = _first_of_each(records)
+    for record in unique:
+        if record.email_hash is None:
+            record.email_hash = address_digest(record.email)
     _resolve(session, unique)
     _attach_links(session, unique, links)
     for record in unique:
@@ -87,8 +99,6 @@ def record_events(
                 sent_at=record.sent_at,
                 window_seconds=policy.scanner_window_seconds,
             )
-        if record.email_hash is None:
-            record.email_hash = address_digest(record.email)
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
     return IngestResult(
@@ -108,20 +118,12 @@ def _first_of_each(records: Sequence[EventRecord]) -> list[EventRecord]:
 
 
 def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
-    """Tie records whose delivery (and campaign) ids check out to that delivery."""
+    """Tie records whose delivery (and campaign) ids and address check out to that delivery."""
     wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
     if not wanted:
         return
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
-    table = DELIVERIES.c
-    found = {
-        row[0]: row
-        for row in connection.execute(
-            select(table.id, table.campaign_id, table.variant_id, table.subscriber_id).where(
-                one_of(connection, table.id, wanted, BigInteger())
-            )
-        ).all()  # one fetch, not one per row
-    }
+    found = _deliveries(connection, wanted)
     clicked = {
         r.delivery_ref
         for r in records
@@ -132,14 +134,56 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
         target = found.get(record.delivery_ref) if record.delivery_ref is not None else None
         if target is None:
             continue
-        delivery_id, campaign_id, variant_id, subscriber_id = target
-        if record.campaign_ref is not None and record.campaign_ref != campaign_id:
+        if record.campaign_ref is not None and record.campaign_ref != target.campaign_id:
             continue  # ids that contradict each other are not ours
-        record.delivery_id = delivery_id
-        record.campaign_id = campaign_id
-        record.variant_id = variant_id
-        record.subscriber_id = subscriber_id
-        record.sent_at = sent_at.get(delivery_id)
+        names_address = record.email is not None or record.source == "sendgrid"
+        if names_address and (record.email_hash is None or record.email_hash != target.digest):
+            continue  # about another address (or none SendGrid would send): not this delivery's
+        record.delivery_id = target.delivery_id
+        record.campaign_id = target.campaign_id
+        record.variant_id = target.variant_id
+        record.subscriber_id = target.subscriber_id
+        record.sent_at = sent_at.get(target.delivery_id)
+        if names_address:
+            record.recipient = target.recipient()
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """What an event needs of the delivery it names, and of the address it was sent to."""
+
+    delivery_id: int
+    campaign_id: int
+    variant_id: int
+    subscriber_id: int
+    email: str | None
+    key: str | None
+    digest: str | None
+
+    def recipient(self) -> Address | None:
+        if self.email and self.key and self.digest:
+            return Address(self.email, self.key, self.digest)
+        return None
+
+
+def _deliveries(connection: Connection, ids: set[int]) -> dict[int, _Delivery]:
+    """The deliveries among ``ids`` with their recipient's address (none once erased)."""
+    table = DELIVERIES.c
+    people = SUBSCRIBERS.c
+    rows = connection.execute(
+        select(
+            table.id,
+            table.campaign_id,
+            table.variant_id,
+            table.subscriber_id,
+            people.email,
+            people.email_key,
+            people.email_hash,
+        )
+        .select_from(DELIVERIES.outerjoin(SUBSCRIBERS, people.id == table.subscriber_id))
+        .where(one_of(connection, table.id, ids, BigInteger()))
+    ).all()  # one fetch, not one per row
+    return {row[0]: _Delivery(*row) for row in rows}
 
 
 def _sent_at(connection: Connection, ids: set[int]) -> dict[int, datetime]:

@@ -5,16 +5,20 @@ holding what the routes need. Routes only translate HTTP; parsing lives in
 :mod:`campaigns.sendgrid_events`, recording in :mod:`campaigns.ingest` and
 :mod:`campaigns.tracking`, and database work runs in the thread pool.
 
-``POST /webhooks/sendgrid`` answers ``403`` (signature missing, wrong or stale) and ``400``
-(not a JSON array of objects) before anything is written, and ``200`` with counts once
-the batch is committed. SendGrid retries any other answer for a day, which is what a
-database outage should get.
+``POST /webhooks/sendgrid`` answers ``403`` (no verification key configured: SendGrid
+events are off; or the signature is missing, wrong or stale) and ``400`` (not a JSON array
+of objects) before anything is written, and ``200`` with counts once the batch is
+committed. SendGrid retries any other answer for a day, which is what a database outage
+should get. Without a key the endpoint is off rather than open: anyone could otherwise
+post a bounce or an unsubscribe.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Request
@@ -55,6 +59,7 @@ class TrackingSite:
     links: LinkIndexCache
     signature: SendGridSignature | None
     tracker: FirstPartyTracker
+    clock: Callable[[], datetime] = utcnow  # when a pixel or link is hit
 
     @classmethod
     def build(cls, settings: Settings, database: Database) -> TrackingSite:
@@ -94,6 +99,22 @@ class TrackingSite:
                     raise
                 log.info("webhook batch lost a race (try %s of %s): again", attempt, _TRIES)
         raise AssertionError("unreachable")
+
+
+SENDGRID_EVENTS_OFF = (
+    "SendGrid events are off: set NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY to the Signed Event "
+    "Webhook's verification key"
+)
+
+
+def sendgrid_events_notice(settings: Settings) -> str | None:
+    """What ``newsletter serve`` says at start when SendGrid's events would be refused."""
+    if settings.sendgrid_webhook_public_key:
+        return None
+    return (
+        f"SendGrid events are off (POST {WEBHOOK_PATH} answers 403) until "
+        "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY is set"
+    )
 
 
 _TRIES = 3
@@ -138,7 +159,7 @@ WEBHOOK_BODY: dict[str, Any] = {
             "in": "header",
             "required": False,
             "schema": {"type": "string"},
-            "description": "Signed Event Webhook header (required when a key is configured).",
+            "description": "Signed Event Webhook header; a request without it is refused (403).",
         }
         for header in (SIGNATURE_HEADER, TIMESTAMP_HEADER)
     ],
@@ -155,19 +176,24 @@ router = APIRouter(tags=["tracking"])
     responses={
         200: {"description": "The batch is recorded (duplicates ignored).", "model": BatchRecorded},
         400: {"description": "The body is not a JSON array of events.", "model": Problems},
-        403: {"description": "The signature is missing, wrong or stale.", "model": Problems},
+        403: {
+            "description": "No verification key is configured (SendGrid events are off), "
+            "or the signature is missing, wrong or stale.",
+            "model": Problems,
+        },
         413: {"description": "The body is too large.", "model": Problems},
     },
 )
 async def sendgrid_webhook(request: Request) -> Response:
     """SendGrid's Event Webhook: one batch of events per request."""
     site = _site(request)
+    if site.signature is None:  # off: not even the body is read
+        return JSONResponse({"detail": SENDGRID_EVENTS_OFF}, status_code=403)
     body = await request.body()
-    if site.signature is not None:
-        try:
-            site.signature.verify(body, request.headers)
-        except WebhookVerificationError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=403)
+    try:
+        site.signature.verify(body, request.headers)
+    except WebhookVerificationError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
     try:
         result = await run_in_threadpool(site.ingest_sendgrid, body)
     except InvalidInput as exc:
@@ -199,8 +225,7 @@ async def open_pixel(request: Request, token: Token) -> Response:
     """The open pixel. Always the GIF, so a mail never shows a broken image; only a token
     we signed is recorded (a ``HEAD`` as a machine's)."""
     site = _site(request)
-    hit = _hit(request)
-    await run_in_threadpool(site.tracker.record_open, token, hit)
+    await run_in_threadpool(site.tracker.record_open, token, _hit(request, site))
     return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
 
 
@@ -214,15 +239,15 @@ async def open_pixel(request: Request, token: Token) -> Response:
 async def click_redirect(request: Request, token: Token, link_id: LinkId) -> Response:
     """A tracked link: record the click, then redirect to the frozen variant's link."""
     site = _site(request)
-    destination = await run_in_threadpool(site.tracker.click, token, link_id, _hit(request))
+    destination = await run_in_threadpool(site.tracker.click, token, link_id, _hit(request, site))
     return RedirectResponse(
         destination, status_code=302, headers={**NO_CACHE, "Referrer-Policy": "no-referrer"}
     )
 
 
-def _hit(request: Request) -> Hit:
+def _hit(request: Request, site: TrackingSite) -> Hit:
     return Hit(
-        at=utcnow(),
+        at=site.clock(),
         user_agent=request.headers.get("user-agent"),
         head=request.method == "HEAD",
     )

@@ -9,11 +9,19 @@ A click redirects only to a link of that delivery's own frozen variant, chosen b
 link id, and only to one the compiler rewrote for tracking (an http(s) destination without
 per-recipient parts): the redirect is never open, whatever the URL says. A bad token or an
 unknown link is a :class:`NotFoundError`, never a redirect.
+
+Hits are recorded at most once per delivery (and link), minute and kind of visitor, so a
+loop of requests cannot grow the events table without bound: the event id is made of
+those (:func:`hit_event_id`), and the insert's ``(source, event_id)`` de-duplication drops
+a repeat with no look-up of earlier hits (the pixel and the redirect still answer every
+time). The
+kind of visitor is the machine reason, or ``reader``: a ``HEAD`` probe, a scanner's
+``GET`` and a reader's ``GET`` in the same minute are three rows, so a machine's hit never
+hides a reader's from the reports, which count the two apart.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +32,7 @@ from sqlalchemy.orm import Session
 from campaigns.events import USER_AGENT_LENGTH, EventRecord, EventType
 from campaigns.ingest import IngestPolicy, record_events
 from campaigns.linkmap import LinkIndexCache, LinkInfo
-from campaigns.machines import HEAD, open_flag
+from campaigns.machines import click_flag, open_flag
 from campaigns.model import Delivery, Variant
 from newsletter.db import Database
 from newsletter.errors import InvalidToken, NotFoundError
@@ -90,20 +98,21 @@ class FirstPartyTracker:
         if delivery_id is None:
             raise NotFoundError(NOT_A_LINK)
         with self.database.transaction() as session:
-            variant_id = session.scalar(
-                select(Delivery.variant_id).where(Delivery.id == delivery_id)
-            )
-            link = self._link(session, variant_id, link_id) if variant_id is not None else None
-            if link is None or not link.redirectable:
+            found = session.execute(
+                select(Delivery.variant_id, Delivery.sent_at).where(Delivery.id == delivery_id)
+            ).one_or_none()
+            link = self._link(session, found.variant_id, link_id) if found else None
+            if found is None or link is None or not link.redirectable:
                 raise NotFoundError(NOT_A_LINK)
+            reason = click_flag(
+                user_agent=hit.user_agent,
+                at=hit.at,
+                sent_at=found.sent_at,
+                window_seconds=self.policy.scanner_window_seconds,
+                head=hit.head,
+            )
             self._record(
-                session,
-                "clicked",
-                delivery_id,
-                hit,
-                HEAD if hit.head else None,
-                link_id=link.link_id,
-                url=link.url,
+                session, "clicked", delivery_id, hit, reason, link_id=link.link_id, url=link.url
             )
         return link.url
 
@@ -157,7 +166,7 @@ class FirstPartyTracker:
     ) -> None:
         record = EventRecord(
             source="first-party",
-            event_id=uuid.uuid4().hex,
+            event_id=hit_event_id(kind, delivery_id, hit.at, machine_reason, link_id),
             type=kind,
             occurred_at=hit.at,
             received_at=hit.at,
@@ -169,6 +178,22 @@ class FirstPartyTracker:
             raw={"method": "HEAD" if hit.head else "GET", "user_agent": _clean(hit.user_agent)},
         )
         record_events(session, [record], self.policy, self.links)
+
+
+def hit_event_id(
+    kind: EventType,
+    delivery_id: int,
+    at: datetime,
+    machine_reason: str | None,
+    link_id: str | None = None,
+) -> str:
+    """The id of a hit: the same for every hit of one delivery (and link), UTC minute and
+    kind of visitor (``open-12-29012345-reader``, ``click-12-a1b2-29012345-head``)."""
+    minute = int(at.timestamp() // 60)
+    visitor = machine_reason or "reader"
+    if kind == "clicked":
+        return f"click-{delivery_id}-{link_id}-{minute}-{visitor}"
+    return f"open-{delivery_id}-{minute}-{visitor}"
 
 
 def _clean(user_agent: str | None) -> str | None:

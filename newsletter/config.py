@@ -125,8 +125,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "The Signed Event Webhook's verification key (base64, from SendGrid's mail "
-            "settings). Set: POST /webhooks/sendgrid accepts only batches SendGrid signed. "
-            "Unset: it accepts any batch, so set it in production."
+            "settings). POST /webhooks/sendgrid accepts only batches signed with it; unset, "
+            "SendGrid events are off (every batch gets 403) and `serve` says so at start."
         ),
     )
     sendgrid_webhook_max_age: int = Field(

@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from campaigns.background import BackgroundWorker
+from campaigns.routes import sendgrid_events_notice
 from newsletter.cli.common import console, open_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
@@ -51,6 +52,9 @@ def serve_command(
     console.print(
         f"serving on http://{host}:{port}/subscribe and /editor (public URL {settings.public_url})"
     )
+    notice = sendgrid_events_notice(settings)
+    if notice is not None:
+        console.print(notice)
     try:
         uvicorn.run(
             "newsletter.web.app:served_app",

@@ -2,7 +2,9 @@
 
 The links come from real messages in the outbox, so these tests follow exactly what a
 reader's mail client would. A click goes only to a link of that mail; everything else is a
-friendly 404 and never a redirect; machines are recorded but flagged.
+friendly 404 and never a redirect; machines are recorded but flagged; a hit is recorded at
+most once per delivery, link, minute and kind of visitor (the site's clock is set where a
+test depends on it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import email
 import mailbox
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from urllib.parse import quote
@@ -24,7 +27,7 @@ from campaigns.events import Event
 from campaigns.model import Delivery, Variant
 from campaigns.sending import send_campaign
 from campaigns.tracking import PIXEL
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.tokens import Purpose, TokenSigner
 from tests.campaigns.helpers import (
     add_subscribers,
@@ -32,6 +35,7 @@ from tests.campaigns.helpers import (
     import_examples,
     new_campaign,
 )
+from tests.campaigns.webhooks import SiteClock
 from tests.subscribers.conftest import LiveServer
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
@@ -109,7 +113,9 @@ def test_the_pixel_is_a_gif_and_records_a_human_open(db: Database, server: LiveS
 def test_machine_user_agents_are_flagged(db: Database, server: LiveServer) -> None:
     mails = outbox_send(db, server, 1)
     path = pixel_of(mails["reader0@example.org"], server)
+    clock = SiteClock(server, utcnow())
     for agent in ("python-requests/2.32", "Barracuda Sentinel (EE)", "", "Mozilla/5.0"):
+        clock.now += timedelta(minutes=1)
         httpx.get(server.url + path, headers={"User-Agent": agent})
     httpx.get(
         server.url + path, headers={"User-Agent": "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"}
@@ -117,6 +123,72 @@ def test_machine_user_agents_are_flagged(db: Database, server: LiveServer) -> No
     flags = [(e.machine, e.machine_reason) for e in events(db)]
     # Apple's prefetching proxy says only "Mozilla/5.0"; Gmail's proxy fetches for a reader
     assert flags == [(True, "user-agent")] * 3 + [(True, "machine-open"), (False, None)]
+
+
+def test_a_loop_of_hits_is_recorded_once_per_minute_and_always_answered(
+    db: Database, server: LiveServer
+) -> None:
+    """100 pixel hits and 100 clicks of one link, 1.5 s apart: 150 s, three minutes, so
+    three rows each; every pixel is a GIF and every click a redirect."""
+    mails = outbox_send(db, server, 1)
+    pixel = pixel_of(mails["reader0@example.org"], server)
+    click = clicks_of(mails["reader0@example.org"], server)[0]
+    clock = SiteClock(server, datetime(2030, 1, 7, 12, 0, tzinfo=UTC))
+    with httpx.Client(base_url=server.url, headers={"User-Agent": BROWSER}) as client:
+        for _ in range(100):
+            assert client.get(pixel).content == PIXEL
+            answer = client.get(click)
+            assert answer.status_code == 302 and answer.headers["location"].startswith("http")
+            clock.now += timedelta(seconds=1.5)
+    rows = events(db)
+    minutes = [(e.type, e.occurred_at.minute) for e in rows]
+    assert sorted(minutes) == [("clicked", m) for m in (0, 1, 2)] + [
+        ("opened", m) for m in (0, 1, 2)
+    ]
+    assert not any(e.machine for e in rows)
+
+
+def test_a_loop_at_full_speed_adds_a_row_per_minute_it_spans(
+    db: Database, server: LiveServer
+) -> None:
+    """The same on the real clock: however fast the loop, one row per minute bucket."""
+    mails = outbox_send(db, server, 1)
+    pixel = pixel_of(mails["reader0@example.org"], server)
+    started = utcnow()
+    with httpx.Client(base_url=server.url, headers={"User-Agent": BROWSER}) as client:
+        for _ in range(100):
+            assert client.get(pixel).content == PIXEL
+    ended = utcnow()
+    buckets = int(ended.timestamp() // 60) - int(started.timestamp() // 60) + 1
+    assert 1 <= len(events(db)) <= buckets
+
+
+def test_a_machines_hit_never_hides_a_readers_in_the_same_minute(
+    db: Database, server: LiveServer
+) -> None:
+    """Each kind of visitor has its own row per minute: a HEAD probe and a scanner's GET
+    first, then the reader's GET, still count the reader's open and click."""
+    from campaigns.reports import campaign_report
+
+    mails = outbox_send(db, server, 1)
+    pixel = pixel_of(mails["reader0@example.org"], server)
+    click = clicks_of(mails["reader0@example.org"], server)[0]
+    SiteClock(server, utcnow())
+    for _ in range(3):
+        for path in (pixel, click):
+            httpx.head(server.url + path, headers={"User-Agent": BROWSER})
+            httpx.get(server.url + path, headers={"User-Agent": "Barracuda Sentinel (EE)"})
+            httpx.get(server.url + path, headers={"User-Agent": BROWSER})
+    kinds = sorted((e.type, e.machine_reason or "reader") for e in events(db))
+    assert kinds == [
+        (kind, visitor)
+        for kind in ("clicked", "opened")
+        for visitor in ("head", "reader", "user-agent")
+    ]
+    with db.transaction() as session:
+        (campaign_id,) = {e.campaign_id for e in events(db)}
+        totals = campaign_report(session, campaign_id).totals
+    assert (totals.opened, totals.opens, totals.clicked) == (1, 1, 1)
 
 
 def test_a_click_redirects_to_its_link_and_knows_brief_section_and_narrative(

@@ -35,8 +35,9 @@ from tests.campaigns.helpers import (
     new_campaign,
     sendgrid_settings,
 )
-from tests.campaigns.webhooks import Recipient, SendGridKey, event, ingest, recipients_of
+from tests.campaigns.webhooks import Recipient, SiteClock, event, ingest, recipients_of
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.sendgrid_signing import SendGridKey
 from tests.subscribers.conftest import LiveServer
 
 Serve = Callable[..., LiveServer]
@@ -135,7 +136,9 @@ def test_send_post_events_read_the_report(
         clicks = [(r, narrative_link) for r in e[2:6]] + [(e[2], narrative_link)]
         clicks += [(r, source_link) for r in e[6:8]] + [(e[8], fact_link)]
         clicks += [(r, rest_fact) for r in o[1:3]]
-        for r, link in clicks:
+        clock = SiteClock(server, utcnow())
+        for r, link in clicks:  # a minute apart: e[2]'s second click is a click of its own
+            clock.now += timedelta(minutes=1)
             answer = client.get(click_path(r, link), headers={"User-Agent": HUMAN})
             assert answer.status_code == 302 and answer.headers["location"] == link["url"]
         client.head(click_path(e[9], fact_link), headers={"User-Agent": HUMAN})

@@ -1,6 +1,7 @@
 """What provider events do to subscribers: bounces, complaints and unsubscribes keep an
-address out of every later send; soft bounces only after N in a row; foreign events do
-nothing. Campaigns go through the fake SendGrid, events through the webhook's code path."""
+address out of every later send; soft bounces only after N in a row; foreign events, and
+events naming another address than the delivery's recipient, do nothing. Campaigns go
+through the fake SendGrid, events through the webhook's code path."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from sqlalchemy import select
 
 from campaigns.sending import send_campaign
@@ -22,8 +22,16 @@ from tests.campaigns.helpers import (
     new_campaign,
     sendgrid_settings,
 )
-from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.campaigns.webhooks import (
+    event,
+    event_count,
+    ingest,
+    post_batch,
+    post_signed,
+    recipients_of,
+)
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.sendgrid_signing import SendGridKey
 from tests.subscribers.conftest import LiveServer
 
 
@@ -169,14 +177,10 @@ def test_concurrent_deliveries_of_one_batch_record_and_suppress_once(
     events += [event(to[a], "unsubscribe") for a in addresses[20:]]
     events += [event(to[a], "delivered") for a in addresses]
     body = json.dumps(events).encode()
-    server = serve()
+    key = SendGridKey()
+    server = serve(sendgrid_webhook_public_key=key.public_key)
     with ThreadPoolExecutor(6) as pool:
-        answers = list(
-            pool.map(
-                lambda _: httpx.post(f"{server.url}/webhooks/sendgrid", content=body, timeout=30),
-                range(6),
-            )
-        )
+        answers = list(pool.map(lambda _: post_signed(server, key, body), range(6)))
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     assert sum(a.json()["recorded"] for a in answers) == len(events)
     assert len(suppressions(db)) == 20
@@ -186,3 +190,71 @@ def test_concurrent_deliveries_of_one_batch_record_and_suppress_once(
         ).all()
     assert len(unsubscribes) == 20
     assert sorted(statuses(db).values()) == ["bounced"] * 20 + ["unsubscribed"] * 20
+
+
+def test_without_a_key_a_forged_batch_is_refused_and_changes_nobody(
+    db: Database, sendgrid_server: FakeSendGrid, serve: Callable[..., LiveServer]
+) -> None:
+    """Anyone can post to the webhook: with no key configured (the default), a batch
+    bouncing, reporting and unsubscribing real readers of a real issue is a 403."""
+    import_examples(db)
+    addresses = add_subscribers(db, 3)
+    to = recipients_of(sendgrid_server, sent(db, sendgrid_server))
+    forged = [
+        event(to[addresses[0]], "bounce", type="bounce", reason="550 5.1.1 no such user"),
+        event(to[addresses[1]], "spamreport"),
+        event(to[addresses[2]], "unsubscribe"),
+    ]
+    answer = post_batch(serve(), json.dumps(forged).encode())
+    assert answer.status_code == 403
+    assert "SendGrid events are off" in answer.json()["detail"]
+    assert event_count(db) == 0
+    assert set(statuses(db).values()) == {"active"}
+    assert suppressions(db) == {}
+
+
+def test_a_signed_event_naming_another_address_changes_nobody(
+    db: Database, sendgrid_server: FakeSendGrid, serve: Callable[..., LiveServer]
+) -> None:
+    """Events carrying a real delivery's ids but another address than its recipient's (a
+    reader of ours, a stranger, garbage) are stored untied and suppress or unsubscribe
+    nobody; the recipient's own address, however capitalised, still does."""
+    import_examples(db)
+    reader, victim = add_subscribers(db, 2)
+    ours = recipients_of(sendgrid_server, sent(db, sendgrid_server))[reader]
+    stranger = "someone.else@example.net"
+    events = [
+        event(ours, "bounce", type="bounce", reason="550 5.1.1 no such user", email=victim),
+        event(ours, "spamreport", email=victim),
+        event(ours, "unsubscribe", email=victim),
+        event(ours, "group_unsubscribe", email=stranger),
+        event(ours, "dropped", reason="Bounced Address", email=stranger),
+        event(ours, "dropped", reason="Unsubscribed Address", email=victim),
+        event(ours, "bounce", email="not an address"),
+        {k: v for k, v in event(ours, "spamreport").items() if k != "email"},
+    ]
+    key = SendGridKey()
+    server = serve(sendgrid_webhook_public_key=key.public_key)
+    answer = post_signed(server, key, json.dumps(events).encode())
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"received": 8, "recorded": 8, "duplicates": 0, "unmatched": 8}
+    assert statuses(db) == {reader: "active", victim: "active"}
+    assert suppressions(db) == {}
+    bounce = event(ours, "bounce", type="bounce", email=f"  {reader.upper()} ")
+    assert post_signed(server, key, json.dumps([bounce]).encode()).json()["unmatched"] == 0
+    assert statuses(db) == {reader: "bounced", victim: "active"}
+    assert suppressions(db) == {email_digest(reader): "bounced"}
+    with db.transaction() as session:
+        assert session.scalars(select(ConsentRecord.kind)).all() == []
+
+
+def test_a_soft_bounce_streak_counts_only_the_recipients_own_deferrals(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    import_examples(db)
+    (address,) = add_subscribers(db, 1)
+    ours = recipients_of(sendgrid_server, sent(db, sendgrid_server))[address]
+    ingest(db, [event(ours, "deferred", email="someone.else@example.net")], soft_bounce_limit=1)
+    assert statuses(db) == {address: "active"}
+    ingest(db, [event(ours, "deferred", email=address.upper())], soft_bounce_limit=1)
+    assert statuses(db) == {address: "bounced"}

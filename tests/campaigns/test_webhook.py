@@ -1,7 +1,8 @@
 """POST /webhooks/sendgrid over real HTTP: signatures, SendGrid's samples, replays, bad input.
 
-Nothing but a correctly and recently signed array of events is written; a replayed batch
-changes no count; events for deliveries we do not know are stored untied.
+Nothing but a correctly and recently signed array of events is written, and nothing at all
+without a key (SendGrid events are off); a replayed batch changes no count; events for
+deliveries we do not know are stored untied.
 """
 
 from __future__ import annotations
@@ -12,34 +13,22 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from campaigns.events import Event
+from campaigns.routes import sendgrid_events_notice
 from campaigns.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, SendGridSignature
+from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import ConfigurationError, WebhookVerificationError
-from tests.campaigns.webhooks import DATA, SendGridKey, sample_events
+from tests.campaigns.webhooks import DATA, event_count, post_batch, post_signed, sample_events
+from tests.fakes.sendgrid_signing import SendGridKey
 from tests.subscribers.conftest import LiveServer
 
 Serve = Callable[..., LiveServer]
 VECTOR = json.loads((DATA / "signed-vector.json").read_text())
 VECTOR_BODY = (DATA / "signed-vector-body.bin").read_bytes()
-
-
-def event_count(db: Database) -> int:
-    with db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(Event)) or 0
-
-
-def post(server: LiveServer, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(
-        f"{server.url}/webhooks/sendgrid",
-        content=body,
-        headers=headers or {"Content-Type": "application/json"},
-        timeout=10,
-    )
 
 
 @pytest.fixture
@@ -52,9 +41,11 @@ def signed(serve: Serve, key: SendGridKey) -> LiveServer:
     return serve(sendgrid_webhook_public_key=key.public_key)
 
 
-def test_the_documented_sample_events_are_all_understood(db: Database, serve: Serve) -> None:
-    server = serve()
-    answer = post(server, json.dumps(sample_events("events-sample-per-type.json")).encode())
+def test_the_documented_sample_events_are_all_understood(
+    db: Database, signed: LiveServer, key: SendGridKey
+) -> None:
+    body = json.dumps(sample_events("events-sample-per-type.json")).encode()
+    answer = post_signed(signed, key, body)
     assert answer.status_code == 200, answer.text
     # 13 events, two of which share one sg_event_id in SendGrid's own example
     assert answer.json() == {"received": 13, "recorded": 12, "duplicates": 1, "unmatched": 12}
@@ -89,13 +80,14 @@ def test_the_documented_sample_events_are_all_understood(db: Database, serve: Se
     assert rows[0].email_hash is not None and len(rows[0].email_hash) == 64
 
 
-def test_blocked_bounces_are_soft_and_machine_opens_are_flagged(db: Database, serve: Serve) -> None:
-    server = serve()
+def test_blocked_bounces_are_soft_and_machine_opens_are_flagged(
+    db: Database, signed: LiveServer, key: SendGridKey
+) -> None:
     base = sample_events("events-sample-per-type.json")
     blocked = {**base[5], "sg_event_id": "blocked-1"}
     mpp = {**base[6], "sg_event_id": "mpp-1", "sg_machine_open": True}
     human = {**base[6], "sg_event_id": "human-1", "sg_machine_open": False}
-    assert post(server, json.dumps([blocked, mpp, human]).encode()).status_code == 200
+    assert post_signed(signed, key, json.dumps([blocked, mpp, human]).encode()).status_code == 200
     with db.transaction() as session:
         found = {e.event_id: e for e in session.scalars(select(Event))}
     assert found["blocked-1"].bounce_type == "soft"
@@ -107,9 +99,9 @@ def test_a_replayed_batch_changes_nothing(
     db: Database, signed: LiveServer, key: SendGridKey
 ) -> None:
     body = json.dumps(sample_events("events-sample-per-type.json")).encode()
-    first = post(signed, body, key.headers(body))
+    first = post_signed(signed, key, body)
     assert first.json()["recorded"] == 12
-    again = post(signed, body, key.headers(body))
+    again = post_signed(signed, key, body)
     assert again.status_code == 200
     assert again.json() == {"received": 13, "recorded": 0, "duplicates": 13, "unmatched": 0}
     assert event_count(db) == 12
@@ -134,24 +126,44 @@ def test_a_signed_batch_is_accepted_and_every_bad_signature_is_refused(
         "timestamp not a number": {**good, TIMESTAMP_HEADER: "yesterday"},
     }
     for name, headers in refusals.items():
-        answer = post(signed, body, headers)
+        answer = post_batch(signed, body, headers)
         assert answer.status_code == 403, (name, answer.text)
         assert answer.json()["detail"], name
     assert event_count(db) == 0
-    accepted = post(signed, body, good)
+    accepted = post_batch(signed, body, good)
     assert accepted.status_code == 200
     # SendGrid's first sample gives all eleven events the same sg_event_id: one event
     assert accepted.json() == {"received": 11, "recorded": 1, "duplicates": 10, "unmatched": 1}
     assert event_count(db) == 1
 
 
+def test_without_a_key_sendgrid_events_are_off(db: Database, serve: Serve) -> None:
+    """The default: every batch is a 403 naming the setting, signed or not, well-formed or
+    not (nothing is even parsed), and nothing is written."""
+    server = serve()
+    body = json.dumps(sample_events("events-sample-per-type.json")).encode()
+    for batch, headers in ((body, None), (body, SendGridKey().headers(body)), (b"{", None)):
+        answer = post_batch(server, batch, headers)
+        assert answer.status_code == 403, answer.text
+        assert "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY" in answer.json()["detail"]
+    assert event_count(db) == 0
+
+
+def test_serve_says_when_sendgrid_events_are_off(key: SendGridKey) -> None:
+    off = sendgrid_events_notice(Settings())
+    assert off is not None and "off" in off and "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY" in off
+    assert sendgrid_events_notice(Settings(sendgrid_webhook_public_key=key.public_key)) is None
+
+
 def test_a_bad_signature_is_refused_before_the_body_is_read(
     db: Database, signed: LiveServer, key: SendGridKey
 ) -> None:
     """Malformed JSON that is not signed is a 403, not a 400: nothing unsigned is parsed."""
-    assert post(signed, b"{not json").status_code == 403
-    signed_garbage = post(signed, b"{not json", key.headers(b"{not json"))
+    assert post_batch(signed, b"{not json").status_code == 403
+    signed_garbage = post_batch(signed, b"{not json", key.headers(b"{not json"))
     assert signed_garbage.status_code == 400
+    # what is not UTF-8 is no text SendGrid signed (its helper checks the decoded body)
+    assert post_signed(signed, key, b"\xff\xfe").status_code == 403
     assert event_count(db) == 0
 
 
@@ -166,13 +178,13 @@ def test_the_real_sendgrid_test_vector(db: Database, serve: Serve) -> None:
     with pytest.raises(WebhookVerificationError, match="does not match"):
         at_signing.verify(VECTOR_BODY.rstrip(b"\r\n"), headers)
     server = serve(sendgrid_webhook_public_key=VECTOR["public_key"])
-    stale = post(server, VECTOR_BODY, headers)
+    stale = post_batch(server, VECTOR_BODY, headers)
     assert stale.status_code == 403 and "old" in stale.json()["detail"]
     assert event_count(db) == 0
     # the same server, its clock set back to the moment SendGrid signed it
     app = server.app
     app.state.tracking_site = dataclasses.replace(app.state.tracking_site, signature=at_signing)
-    answer = post(server, VECTOR_BODY, headers)
+    answer = post_batch(server, VECTOR_BODY, headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["recorded"] == 1
     assert event_count(db) == 1
@@ -197,7 +209,6 @@ def test_a_pem_key_works_and_a_bad_key_stops_the_app(key: SendGridKey, tmp_path:
     [
         (b"", "is not JSON"),
         (b"{", "is not JSON"),
-        (b"\xff\xfe", "is not JSON"),
         (b'{"event": "open"}', "must be a JSON array"),
         (b'"text"', "must be a JSON array"),
         (b"[1, 2]", "event 0 is not a JSON object"),
@@ -209,15 +220,17 @@ def test_a_pem_key_works_and_a_bad_key_stops_the_app(key: SendGridKey, tmp_path:
     ],
 )
 def test_malformed_batches_are_400_and_write_nothing(
-    db: Database, serve: Serve, body: bytes, why: str
+    db: Database, signed: LiveServer, key: SendGridKey, body: bytes, why: str
 ) -> None:
-    answer = post(serve(), body)
+    answer = post_signed(signed, key, body)
     assert answer.status_code == 400, answer.text
     assert why in answer.json()["detail"]
     assert event_count(db) == 0
 
 
-def test_odd_but_valid_events_are_stored_not_refused(db: Database, serve: Serve) -> None:
+def test_odd_but_valid_events_are_stored_not_refused(
+    db: Database, signed: LiveServer, key: SendGridKey
+) -> None:
     """SendGrid retries a refused batch for a day: odd values are kept, never a 400 or 500."""
     odd = [
         {},  # nothing at all
@@ -234,7 +247,7 @@ def test_odd_but_valid_events_are_stored_not_refused(db: Database, serve: Serve)
         {"event": "open", "sg_event_id": "odd-4", "email": "Ünïcode@bücher.example"},
         {"event": "open", "sg_event_id": "deep", "x": json.loads("[" * 300 + "]" * 300)},
     ]
-    answer = post(serve(), json.dumps(odd).encode())
+    answer = post_signed(signed, key, json.dumps(odd).encode())
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"received": 8, "recorded": 8, "duplicates": 0, "unmatched": 8}
     with db.transaction() as session:
@@ -245,16 +258,19 @@ def test_odd_but_valid_events_are_stored_not_refused(db: Database, serve: Serve)
     assert rows["odd-4"].email_hash is not None
     hashed = [key for key in rows if key.startswith("sha256:")]
     assert len(hashed) == 2  # no usable sg_event_id: an id from the content, stable on replay
-    again = post(serve(), json.dumps(odd).encode())
+    again = post_signed(signed, key, json.dumps(odd).encode())
     assert again.json()["recorded"] == 0
 
 
-def test_an_oversized_batch_is_413_but_sendgrid_sized_ones_pass(db: Database, serve: Serve) -> None:
-    server = serve(webhook_max_body_bytes=100_000)
+def test_an_oversized_batch_is_413_but_sendgrid_sized_ones_pass(
+    db: Database, serve: Serve, key: SendGridKey
+) -> None:
+    server = serve(webhook_max_body_bytes=100_000, sendgrid_webhook_public_key=key.public_key)
     events = sample_events() * 400  # about 150 KB
-    assert post(server, json.dumps(events).encode()).status_code == 413
+    assert post_signed(server, key, json.dumps(events).encode()).status_code == 413
     assert event_count(db) == 0
-    small_form_limit = serve(max_body_bytes=16_384)  # the default limit of every other route
+    # the default limit of every other route
+    small_form_limit = serve(max_body_bytes=16_384, sendgrid_webhook_public_key=key.public_key)
     big = [{**e, "sg_event_id": f"e{n}"} for n, e in enumerate(sample_events() * 100)]
-    answer = post(small_form_limit, json.dumps(big).encode())  # ~40 KB > 16 KB
+    answer = post_signed(small_form_limit, key, json.dumps(big).encode())  # ~40 KB > 16 KB
     assert answer.status_code == 200 and answer.json()["recorded"] == 1100

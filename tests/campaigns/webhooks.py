@@ -1,24 +1,28 @@
-"""Test helpers for tracking: sign webhook batches as SendGrid does, and make the events
-SendGrid would post for what the fake server accepted."""
+"""Test helpers for tracking: the events SendGrid would post for what the fake server
+accepted, and ways to record them (signing is :mod:`tests.fakes.sendgrid_signing`'s)."""
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import itertools
 import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+import httpx
+from sqlalchemy import func, select
 
+from campaigns.events import Event
 from campaigns.ingest import IngestResult
-from campaigns.routes import TrackingSite
-from campaigns.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from campaigns.routes import WEBHOOK_PATH, TrackingSite
 from newsletter.config import Settings
+from newsletter.db import Database
 from tests.conftest import ROOT
+from tests.fakes.sendgrid_signing import SendGridKey
+from tests.subscribers.conftest import LiveServer
 
 DATA = ROOT / "tests" / "data" / "sendgrid"
 
@@ -27,32 +31,6 @@ def sample_events(name: str = "events-sample.json") -> list[dict[str, Any]]:
     """SendGrid's documented sample events (tests/data/sendgrid)."""
     events: list[dict[str, Any]] = json.loads((DATA / name).read_text(encoding="utf-8"))
     return events
-
-
-@dataclass
-class SendGridKey:
-    """A P-256 key pair; signs ``timestamp + body`` with ECDSA/SHA-256 like SendGrid."""
-
-    private: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
-    )
-
-    @property
-    def public_key(self) -> str:
-        """The base64 DER public key, as SendGrid's settings page shows it."""
-        der = self.private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return base64.b64encode(der).decode("ascii")
-
-    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self.private.sign(stamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
-        return {
-            SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"),
-            TIMESTAMP_HEADER: stamp,
-            "Content-Type": "application/json",
-        }
 
 
 _ids = itertools.count(1)
@@ -123,3 +101,38 @@ def ingest(database: Any, events: list[dict[str, Any]], **settings: Any) -> Inge
     """Record events exactly as POST /webhooks/sendgrid does, without the HTTP round trip."""
     site = TrackingSite.build(Settings(**settings), database)
     return site.ingest_sendgrid(json.dumps(events).encode())
+
+
+class SiteClock:
+    """The tracking routes' clock, set by the test: ``server``'s hits happen at ``now``."""
+
+    def __init__(self, server: LiveServer, now: datetime) -> None:
+        self.now = now
+        app = server.app
+        app.state.tracking_site = dataclasses.replace(app.state.tracking_site, clock=self)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def post_batch(
+    server: LiveServer, body: bytes, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST ``body`` to the server's webhook as it is (unsigned unless ``headers`` sign it)."""
+    return httpx.post(
+        f"{server.url}{WEBHOOK_PATH}",
+        content=body,
+        headers=headers or {"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def post_signed(server: LiveServer, key: SendGridKey, body: bytes) -> httpx.Response:
+    """POST ``body`` to the server's webhook signed with ``key``, as SendGrid would."""
+    return post_batch(server, body, key.headers(body))
+
+
+def event_count(db: Database) -> int:
+    """How many events are stored."""
+    with db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(Event)) or 0

@@ -65,3 +65,5 @@ def test_serve_answers_and_sends_the_queued_confirmation(tmp_path: Path) -> None
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=15)[0].decode()
     assert f"serving on http://127.0.0.1:{port}/subscribe" in output
+    # no webhook key is configured: one line says so
+    assert output.count("SendGrid events are off") == 1
