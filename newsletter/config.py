@@ -241,8 +241,10 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description=(
-            "Proxies whose X-Forwarded-For is trusted for the client IP (uvicorn's "
-            "--forwarded-allow-ips); the rate limit counts per client IP."
+            "Proxies (comma-separated addresses or networks, '*' for any) whose "
+            "X-Forwarded-For and X-Forwarded-Proto the app believes; from any other peer "
+            "those headers are ignored. The signup rate limit and the editor's login "
+            "throttle count per client address."
         ),
     )
 
@@ -274,14 +276,45 @@ class Settings(BaseSettings):
             "the public URL is https)."
         ),
     )
-    editor_login_max_failures: int = Field(
-        default=5,
+    editor_login_free_failures: int = Field(
+        default=3,
         ge=1,
         le=100,
-        description="Wrong passwords in a row that lock an editor account for a while.",
+        description=(
+            "Failed logins to one account from one client address before each further "
+            "attempt from there must wait (the first delay, doubling with each further "
+            "failure); other addresses are not slowed, and a success clears the count."
+        ),
     )
-    editor_lockout_minutes: int = Field(
-        default=15, ge=1, le=24 * 60, description="How long a locked editor account stays locked."
+    editor_login_address_free_failures: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed logins from one client address, whatever the account, before each "
+            "further attempt from there must wait (the first delay, then doubling)."
+        ),
+    )
+    editor_login_first_delay_seconds: int = Field(
+        default=1,
+        ge=1,
+        le=3600,
+        description="The login throttle's first wait, once the free failures are used up.",
+    )
+    editor_login_max_delay_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=24 * 3600,
+        description="The longest wait the login throttle imposes between two attempts.",
+    )
+    editor_login_forget_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description=(
+            "A count of failed logins is forgotten after this long without a failure "
+            "(counted from the end of its last wait)."
+        ),
     )
     editor_login_rate_limit: int = Field(
         default=10,

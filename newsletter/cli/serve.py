@@ -58,8 +58,9 @@ def serve_command(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
+            # The app reads X-Forwarded-* itself, from NEWSLETTER_FORWARDED_ALLOW_IPS only
+            # (newsletter.web.app), so that it behaves the same under any server.
+            proxy_headers=False,
             server_header=False,
             access_log=False,
         )

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from newsletter.config import Settings, env_names, shown
-from newsletter.db import utcnow
 from newsletter.editors.accounts import create_editor, list_editors, set_active
 from newsletter.editors.model import ROLES, Editor
 from newsletter.errors import NewsletterError
@@ -36,7 +35,6 @@ async def _editors_page(
         "roles": ROLES,
         "error": error,
         "values": values or {"email": "", "role": "editor"},
-        "now": utcnow(),
     }
     return render(request, "editors.html", context, status=422 if error else 200)
 
