@@ -10,17 +10,21 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from newsletter.errors import ConfigurationError
 
 ProviderName = Literal["outbox", "smtp", "sendgrid"]
 
 SECRET_FILE = Path(".newsletter-secret")
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 class Settings(BaseSettings):
@@ -401,14 +405,54 @@ def env_names(name: str, field: FieldInfo) -> list[str]:
     return [f"NEWSLETTER_{name.upper()}"]
 
 
+def without_password(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``, parsed the way its user parses
+    it: SQLAlchemy for database URLs, :func:`urllib.parse.urlsplit` for the rest (SMTP).
+
+    A password that the parser cuts short (an unescaped ``@``, ``/``, ``?`` or ``#`` in it)
+    is hidden up to the last ``@`` too, so no piece of it shows either.
+    """
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    if scheme in _DATABASE_SCHEMES:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            return _hidden_up_to_last_at(url)
+        if parsed.password is None:
+            return url
+        if "@" in (parsed.host or ""):
+            return _hidden_up_to_last_at(url)
+        return parsed.render_as_string(hide_password=True)
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            user, _, host = parts.netloc.rpartition("@")
+            return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+        parts.port  # noqa: B018  (raises when the netloc is not host:port)
+    except ValueError:
+        return _hidden_up_to_last_at(url)
+    return url
+
+
+def _hidden_up_to_last_at(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+
+
 def shown(value: Any) -> str:
-    """A setting's value as people may see it: secrets only as set or unset."""
+    """A setting's value as people may see it: secrets only as set or unset, URLs with
+    their password as ``***``."""
     if isinstance(value, SecretStr):
         return "(set)"
     if value is None:
         return "(unset)"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, str) and "://" in value:
+        return without_password(value)
     return str(value)
 
 

@@ -27,6 +27,7 @@ from newsletter.web.editor.install import session_key
 from tests.conftest import SEED_BRIEF
 from tests.editor.conftest import PASSWORD, Editor, add_editor, client, csrf_of, log_in
 from tests.subscribers.conftest import LiveServer
+from tests.test_cli import POSTGRES_WITH_PASSWORD, SMTP_URL
 
 PAGES = (
     "/editor",
@@ -224,6 +225,18 @@ def test_x_forwarded_for_counts_only_from_a_configured_proxy(
             for n in range(10, 13)
         ]
         assert codes == [401, 401, 401]
+
+
+def test_the_settings_page_hides_every_password(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
+    server = serve(smtp_url=SMTP_URL, database_url=POSTGRES_WITH_PASSWORD)  # shown, not used
+    add_editor(db, "root@example.org", role="admin")
+    with log_in(server, "root@example.org") as admin:
+        page = admin.get("/editor/admin/settings").text
+    assert "hunter2" not in page and "pg-pass-7f3a" not in page
+    assert "smtp://mailer:***@smtp.example.org:587" in page
+    assert "postgresql+psycopg://news:***@db.internal:5432/newsletter" in page
 
 
 def test_logins_from_one_address_are_rate_limited(

@@ -1,7 +1,8 @@
 """Admin-only pages: editor accounts (add, disable, enable) and the settings in effect.
 
 Settings are read-only here (they come from the environment, see
-:mod:`newsletter.config`); secrets show only whether they are set.
+:mod:`newsletter.config`); secrets show only whether they are set, and URLs their password
+as ``***`` (:func:`newsletter.config.shown`, as ``newsletter config show``).
 """
 
 from __future__ import annotations
