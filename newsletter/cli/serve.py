@@ -40,6 +40,7 @@ def serve_command(
     settings = get_settings()
     database = open_db()  # migrate once, before any worker starts
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    settings.signing_key()  # a refused key stops us here; a new one is made (and said) once
     sender = confirmation_sender(settings, database) if send_confirmations else None
     if sender is not None:
         sender.start()
