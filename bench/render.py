@@ -81,7 +81,7 @@ def bench_variant(case: Case, runs: int) -> tuple[dict[str, float], CompiledVari
 def per_recipient(variant: CompiledVariant, loops: int = 2_000) -> tuple[float, float]:
     """Median µs to compute one recipient's values, and to fill subject + HTML + text."""
     values = RecipientValues(
-        TokenSigner("bench-secret-0123456789abcdef"), "https://news.example.org"
+        TokenSigner("bench-secret-key-0123456789abcdef"), "https://news.example.org"
     )
     recipient = RecipientInfo("s" * 22, "Maximiliana", view_id="v" * 22, tracking_id="t" * 22)
     filled = values.values_for(variant, recipient)

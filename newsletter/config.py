@@ -6,21 +6,32 @@ reading ``os.environ``; tests build their own ``Settings`` or clear the cache.
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from newsletter.errors import ConfigurationError
 
+log = logging.getLogger("newsletter.config")
+
 ProviderName = Literal["outbox", "smtp", "sendgrid"]
 
-SECRET_FILE = Path(".newsletter-secret")
+SECRET_FILE_NAME = ".newsletter-secret"  # noqa: S105  (a file name, not a secret)
+MIN_KEY_BYTES = 32
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 class Settings(BaseSettings):
@@ -85,7 +96,19 @@ class Settings(BaseSettings):
     # secrets
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs links and sessions; unset: a random key kept in ./.newsletter-secret.",
+        description=(
+            "Signs links and sessions; at least 32 bytes (shorter keys are refused). Unset: "
+            "a random key kept in the key file (NEWSLETTER_SECRET_KEY_FILE)."
+        ),
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "Where the generated key is kept when NEWSLETTER_SECRET_KEY is unset: made on "
+            "first use (mode 0600) and refused if it is a symbolic link, readable by group "
+            "or others, or under 32 bytes. Unset: .newsletter-secret in the SQLite "
+            "database's folder; with PostgreSQL set this or NEWSLETTER_SECRET_KEY."
+        ),
     )
 
     # delivery
@@ -241,8 +264,10 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description=(
-            "Proxies whose X-Forwarded-For is trusted for the client IP (uvicorn's "
-            "--forwarded-allow-ips); the rate limit counts per client IP."
+            "Proxies (comma-separated addresses or networks, '*' for any) whose "
+            "X-Forwarded-For and X-Forwarded-Proto the app believes; from any other peer "
+            "those headers are ignored. The signup rate limit and the editor's login "
+            "throttle count per client address."
         ),
     )
 
@@ -274,14 +299,45 @@ class Settings(BaseSettings):
             "the public URL is https)."
         ),
     )
-    editor_login_max_failures: int = Field(
-        default=5,
+    editor_login_free_failures: int = Field(
+        default=3,
         ge=1,
         le=100,
-        description="Wrong passwords in a row that lock an editor account for a while.",
+        description=(
+            "Failed logins to one account from one client address before each further "
+            "attempt from there must wait (the first delay, doubling with each further "
+            "failure); other addresses are not slowed, and a success clears the count."
+        ),
     )
-    editor_lockout_minutes: int = Field(
-        default=15, ge=1, le=24 * 60, description="How long a locked editor account stays locked."
+    editor_login_address_free_failures: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed logins from one client address, whatever the account, before each "
+            "further attempt from there must wait (the first delay, then doubling)."
+        ),
+    )
+    editor_login_first_delay_seconds: int = Field(
+        default=1,
+        ge=1,
+        le=3600,
+        description="The login throttle's first wait, once the free failures are used up.",
+    )
+    editor_login_max_delay_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=24 * 3600,
+        description="The longest wait the login throttle imposes between two attempts.",
+    )
+    editor_login_forget_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description=(
+            "A count of failed logins is forgotten after this long without a failure "
+            "(counted from the end of its last wait)."
+        ),
     )
     editor_login_rate_limit: int = Field(
         default=10,
@@ -335,28 +391,124 @@ class Settings(BaseSettings):
         """
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
-            if len(value) < 16:
-                raise ConfigurationError("NEWSLETTER_SECRET_KEY must be at least 16 characters")
+            _check_key_length(value, "NEWSLETTER_SECRET_KEY")
             return value
-        return _local_secret(SECRET_FILE)
+        return _local_secret(self.key_file())
+
+    def key_file(self) -> Path:
+        """Where the generated key lives: the configured file, or next to the SQLite file.
+
+        Next to the data, not in the working directory, so that a command run from another
+        folder finds the same key instead of making one that breaks every mailed link.
+        A PostgreSQL database has no folder here, and processes on several hosts would
+        each make their own key: the operator must choose.
+        """
+        if self.secret_key_file is not None:
+            return Path(os.path.abspath(self.secret_key_file))
+        folder = _sqlite_folder(self.database_url)
+        if folder is None:
+            raise ConfigurationError(
+                "NEWSLETTER_SECRET_KEY is not set and the database is not a SQLite file, so "
+                "there is no folder to keep a generated key in: set NEWSLETTER_SECRET_KEY "
+                f"({MIN_KEY_BYTES}+ random bytes, the same for every process) or "
+                "NEWSLETTER_SECRET_KEY_FILE"
+            )
+        return folder / SECRET_FILE_NAME
+
+
+def _check_key_length(value: str, source: str) -> None:
+    size = len(value.encode("utf-8"))
+    if size < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"{source} holds a {size}-byte key: it must be at least {MIN_KEY_BYTES} bytes "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+def _sqlite_folder(database_url: str) -> Path | None:
+    """The absolute folder of a SQLite database file; ``None`` for other databases."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(os.path.abspath(name)).parent
 
 
 def _local_secret(path: Path) -> str:
-    try:
-        existing = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
+    """The key kept in ``path``, made there (and announced) the first time."""
+    existing = _read_key_file(path)
+    if existing is not None:
         return existing
-    value = secrets.token_urlsafe(32)
+    if _create_key_file(path, secrets.token_urlsafe(32)):
+        log.warning("created a new secret key in %s (keep it: every mailed link needs it)", path)
+    existing = _read_key_file(path)  # ours, or the one another process made first
+    if existing is None:
+        raise ConfigurationError(f"the secret key file {path} vanished while it was made")
+    return existing
+
+
+def _read_key_file(path: Path) -> str | None:
+    """The key in ``path`` (``None`` if there is no file), refusing files others could
+    read or replace: a symbolic link, a group/world-accessible mode, a short key."""
     try:
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text(value + "\n", encoding="ascii")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise ConfigurationError(
+                f"the secret key file {path} is a symbolic link: refused (use the file itself)"
+            ) from None
+        raise ConfigurationError(f"cannot read the secret key file {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigurationError(f"the secret key file {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigurationError(
+                f"the secret key file {path} is open to group or others (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}): refused; run chmod 600 {path}"
+            )
+        data = handle.read(64 * 1024)
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the secret key file {path} is not UTF-8 text") from None
+    _check_key_length(value, f"the secret key file {path}")
+    return value
+
+
+def _create_key_file(path: Path, value: str) -> bool:
+    """Write ``value`` to a new file at ``path``, readable by its owner only from the first
+    byte; ``False`` if another process made it first. The key is written to a private
+    temporary file that is then linked into place, so nobody ever reads a half-written key.
+    """
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(temporary, flags, 0o600)
+        try:
+            os.write(fd, (value + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        finally:
+            temporary.unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigurationError(
-            f"NEWSLETTER_SECRET_KEY is not set and {path} cannot be written: {exc}"
+            f"NEWSLETTER_SECRET_KEY is not set and the key file {path} cannot be made: "
+            f"{exc.strerror or exc}"
         ) from exc
-    return value
+    return True
 
 
 def env_names(name: str, field: FieldInfo) -> list[str]:
@@ -368,14 +520,54 @@ def env_names(name: str, field: FieldInfo) -> list[str]:
     return [f"NEWSLETTER_{name.upper()}"]
 
 
+def without_password(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``, parsed the way its user parses
+    it: SQLAlchemy for database URLs, :func:`urllib.parse.urlsplit` for the rest (SMTP).
+
+    A password that the parser cuts short (an unescaped ``@``, ``/``, ``?`` or ``#`` in it)
+    is hidden up to the last ``@`` too, so no piece of it shows either.
+    """
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    if scheme in _DATABASE_SCHEMES:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            return _hidden_up_to_last_at(url)
+        if parsed.password is None:
+            return url
+        if "@" in (parsed.host or ""):
+            return _hidden_up_to_last_at(url)
+        return parsed.render_as_string(hide_password=True)
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            user, _, host = parts.netloc.rpartition("@")
+            return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+        parts.port  # noqa: B018  (raises when the netloc is not host:port)
+    except ValueError:
+        return _hidden_up_to_last_at(url)
+    return url
+
+
+def _hidden_up_to_last_at(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+
+
 def shown(value: Any) -> str:
-    """A setting's value as people may see it: secrets only as set or unset."""
+    """A setting's value as people may see it: secrets only as set or unset, URLs with
+    their password as ``***``."""
     if isinstance(value, SecretStr):
         return "(set)"
     if value is None:
         return "(unset)"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, str) and "://" in value:
+        return without_password(value)
     return str(value)
 
 

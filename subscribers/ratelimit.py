@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from starlette.requests import Request
+
 
 class RateLimiter:
     """Allows ``limit`` hits per ``period`` seconds per key, refilled continuously.
@@ -67,3 +69,10 @@ class RateLimiter:
         ]
         for key in full:
             del self._buckets[key]
+
+
+def client_address(request: Request) -> str:
+    """The address a request counts under. The app believes ``X-Forwarded-For`` only from
+    the proxies in ``NEWSLETTER_FORWARDED_ALLOW_IPS`` (``newsletter.web.app`` installs
+    that), so this is the peer's own address unless a trusted proxy named another."""
+    return request.client.host if request.client else "-"

@@ -45,7 +45,7 @@ from subscribers.forms import (
 from subscribers.links import preferences_url
 from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
 from subscribers.preferences import unsubscribe, update_preferences
-from subscribers.ratelimit import RateLimiter
+from subscribers.ratelimit import RateLimiter, client_address
 from subscribers.signup import (
     ConfirmResult,
     Origin,
@@ -298,7 +298,7 @@ async def signup_page(
 )
 async def signup_post(request: Request) -> Response:
     site = _site(request)
-    wait = site.limiter.hit(request.client.host if request.client else "-")
+    wait = site.limiter.hit(client_address(request))
     if wait is not None:
         headers = {**PRIVATE, "Retry-After": RateLimiter.retry_after_header(wait)}
         message = "Too many signups from your network just now. Please try again later."

@@ -95,3 +95,27 @@ def test_installed_console_script_runs_without_traceback(tmp_path: Path) -> None
     assert done.returncode == 1
     assert done.stderr.strip() == "error: no brief with slug 'missing'"
     assert (ROOT / "newsletter").is_dir()
+
+
+SMTP_URL = "smtp://mailer:hunter2@smtp.example.org:587"
+POSTGRES_WITH_PASSWORD = "postgresql+psycopg://news:pg-pass-7f3a@db.internal:5432/newsletter"
+
+
+def test_config_show_hides_every_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SMTP_URL", SMTP_URL)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", POSTGRES_WITH_PASSWORD)
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key-that-stays-inside")
+    monkeypatch.setenv("COLUMNS", "250")  # one line per setting
+    code, table, _ = run("config", "show")
+    assert code == 0
+    code, as_json, _ = run("config", "show", "--format", "json")
+    assert code == 0 and as_json == run("config", "show", "--json")[1]
+    for output in (table, as_json):
+        for secret in ("hunter2", "pg-pass-7f3a", "key-that-stays-inside", "test-secret-key"):
+            assert secret not in output
+    values = json.loads(as_json)
+    assert values["smtp_url"] == "smtp://mailer:***@smtp.example.org:587"
+    assert values["database_url"] == "postgresql+psycopg://news:***@db.internal:5432/newsletter"
+    assert values["secret_key"] == values["sendgrid_api_key"] == "(set)"
+    assert "smtp://mailer:***@smtp.example.org:587" in table
+    assert "postgresql+psycopg://news:***@db.internal:5432/newsletter" in table

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from pydantic.fields import FieldInfo
@@ -32,14 +34,22 @@ def reference_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
 @app.command("show")
 def show_command(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output: Annotated[
+        Format, typer.Option("--format", "-f", help="table (for people) or json.")
+    ] = Format.table,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
-    """The settings in effect (secrets shown only as set or unset)."""
+    """The settings in effect (secrets only as set or unset, URLs' passwords as ***)."""
     settings = get_settings()
     values = {name: shown(getattr(settings, name)) for name in Settings.model_fields}
-    if as_json:
+    if as_json or output is Format.json:
         typer.echo(json.dumps(values, indent=2))
         return
     table = Table("setting", "value")

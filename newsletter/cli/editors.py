@@ -11,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from newsletter.cli.common import console, opened_db
-from newsletter.db import utcnow
 from newsletter.editors.accounts import create_editor, list_editors, set_active, set_password
 
 app = typer.Typer(help="Editor accounts of the web app.", no_args_is_help=True)
@@ -59,16 +58,13 @@ def list_command() -> None:
     """Every editor account, with its role and last login."""
     with opened_db() as database, database.transaction() as session:
         editors = list_editors(session)
-        now = utcnow()
-        table = Table("email", "role", "active", "last login (UTC)", "locked")
+        table = Table("email", "role", "active", "last login (UTC)")
         for editor in editors:
-            locked = editor.locked_until is not None and editor.locked_until > now
             table.add_row(
                 Text(editor.email),
                 editor.role,
                 "yes" if editor.active else "no",
                 f"{editor.last_login_at:%Y-%m-%d %H:%M}" if editor.last_login_at else "never",
-                f"until {editor.locked_until:%H:%M}" if locked and editor.locked_until else "",
             )
     console.print(table if editors else "no editors yet: try `newsletter editors add EMAIL`")
 
@@ -91,7 +87,7 @@ def enable_command(email: str) -> None:
 
 @app.command("password")
 def password_command(email: str, password_stdin: PasswordStdin = False) -> None:
-    """Set a new password (ends the account's sessions and lifts a lockout)."""
+    """Set a new password (ends the account's sessions; its failed logins are forgotten)."""
     password = read_password(password_stdin)
     with opened_db() as database, database.transaction() as session:
         editor = set_password(session, email, password)

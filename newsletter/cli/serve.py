@@ -41,6 +41,7 @@ def serve_command(
     settings = get_settings()
     database = open_db()  # migrate once, before any worker starts
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    settings.signing_key()  # a refused key stops us here; a new one is made (and said) once
     sender = confirmation_sender(settings, database) if send_confirmations else None
     if sender is not None:
         sender.start()
@@ -62,8 +63,9 @@ def serve_command(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
+            # The app reads X-Forwarded-* itself, from NEWSLETTER_FORWARDED_ALLOW_IPS only
+            # (newsletter.web.app), so that it behaves the same under any server.
+            proxy_headers=False,
             server_header=False,
             access_log=False,
         )

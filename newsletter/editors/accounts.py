@@ -1,19 +1,19 @@
-"""Editor accounts: create, disable, change passwords, and check a login (with lockout).
+"""Editor accounts: create, disable, change passwords, and check a login.
 
 Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's low-memory
 profile) and re-hashed on login when those defaults change. A login attempt costs the same
 whether or not the address belongs to an account (a dummy hash is verified), and its outcome
 is told apart only here, for the server's log: the web page gives every failure one answer,
-so nobody can learn which addresses have accounts or which are locked.
+so nobody can learn which addresses have accounts.
 
-After ``max_failures`` wrong passwords in a row an account is locked for ``lockout``;
-while locked, even the right password is refused, so guessing cannot go on in the meantime.
+Accounts are never locked (that would let anyone lock an editor out): repeated failures slow
+down the address they come from instead (:mod:`newsletter.editors.throttle`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.editors.model import ROLES, Editor, new_stamp
+from newsletter.editors.throttle import forget_account
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 
 MIN_PASSWORD_LENGTH = 12
@@ -32,7 +33,7 @@ MAX_PASSWORD_LENGTH = 1024
 
 _hasher = PasswordHasher()
 
-LoginOutcome = Literal["ok", "unknown", "wrong-password", "locked", "disabled"]
+LoginOutcome = Literal["ok", "unknown", "wrong-password", "disabled"]
 
 
 @lru_cache(maxsize=1)
@@ -112,26 +113,27 @@ def set_active(session: Session, email: str, active: bool) -> Editor:
     if editor.active != active:
         editor.active = active
         editor.session_stamp = new_stamp()
-        editor.failed_logins = 0
-        editor.locked_until = None
     return editor
 
 
 def set_password(session: Session, email: str, password: str) -> Editor:
-    """A new password; every session of the account ends, and any lock is lifted."""
+    """A new password; every session of the account ends, and the login throttle's counts
+    for the account start afresh."""
     editor = find_editor(session, email, lock=True)
     check_password_rules(password, editor.email)
     editor.password_hash = _hasher.hash(password)
     editor.session_stamp = new_stamp()
-    editor.failed_logins = 0
-    editor.locked_until = None
+    forget_account(session, editor.email)
     return editor
 
 
-@dataclass(frozen=True)
-class LoginPolicy:
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+def login_account(email: str) -> str | None:
+    """The account a login form's address names (normalised), or ``None`` when it cannot
+    name any: the key of the login throttle, whether or not the account exists."""
+    try:
+        return normalise_email(email)
+    except InvalidInput:
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,37 +147,23 @@ class LoginResult:
 
 
 def authenticate(
-    session: Session,
-    email: str,
-    password: str,
-    policy: LoginPolicy,
-    *,
-    now: datetime | None = None,
+    session: Session, email: str, password: str, *, now: datetime | None = None
 ) -> LoginResult:
-    """Check a login. Failures are counted (and commit with the caller's transaction)."""
-    now = now or utcnow()
+    """Check a login: one argon2 verification whatever the outcome. Counting failures is
+    the login throttle's job (:mod:`newsletter.editors.throttle`)."""
     try:
-        editor = find_editor(session, email, lock=True)
+        editor = find_editor(session, email)
     except (InvalidInput, NotFoundError):
         _waste_time(password)
         return LoginResult("unknown")
     if not editor.active:
         _waste_time(password)
         return LoginResult("disabled")
-    if editor.locked_until is not None and editor.locked_until > now:
-        _waste_time(password)
-        return LoginResult("locked")
     if not _verify(editor.password_hash, password):
-        editor.failed_logins += 1
-        if editor.failed_logins >= policy.max_failures:
-            editor.locked_until = now + policy.lockout
-            editor.failed_logins = 0
         return LoginResult("wrong-password")
     if _hasher.check_needs_rehash(editor.password_hash):
         editor.password_hash = _hasher.hash(password)
-    editor.failed_logins = 0
-    editor.locked_until = None
-    editor.last_login_at = now
+    editor.last_login_at = now or utcnow()
     return LoginResult("ok", editor)
 
 

@@ -1,8 +1,9 @@
 """The FastAPI app factory: the shell that puts every package's routes into one web app.
 
 ``create_app`` opens (and migrates) the configured database, builds the page templates,
-installs the error handlers and the body-size limit, and includes the routers of the
-packages. Packages never build apps themselves; they export a router plus what it needs.
+installs the error handlers, the body-size limit and the reading of proxy headers, and
+includes the routers of the packages. Packages never build apps themselves; they export a
+router plus what it needs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from campaigns.routes import WEBHOOK_PATH, TrackingSite
 from campaigns.routes import router as tracking_router
@@ -82,6 +84,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             UPLOAD_PATH: settings.editor_upload_max_bytes,
         },
     )
+    # Outermost: the client address (X-Forwarded-For) and scheme (X-Forwarded-Proto) are
+    # taken from the headers only when the peer is one of the configured proxies, whatever
+    # server runs the app; every rate limit and the login throttle read the result.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app
 
 

@@ -1,9 +1,10 @@
-"""Who may use the editor, over real HTTP: login, sessions, CSRF, lockout, roles, headers."""
+"""Who may use the editor, over real HTTP: login, sessions, CSRF, throttle, roles, headers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from base64 import b64encode
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from newsletter.web.editor.install import session_key
 from tests.conftest import SEED_BRIEF
 from tests.editor.conftest import PASSWORD, Editor, add_editor, client, csrf_of, log_in
 from tests.subscribers.conftest import LiveServer
+from tests.test_cli import POSTGRES_WITH_PASSWORD, SMTP_URL
 
 PAGES = (
     "/editor",
@@ -160,23 +162,81 @@ def test_every_failed_login_gets_the_same_answer(db: Database, site: LiveServer)
     assert len(set(answers)) == 1
 
 
-def test_an_account_locks_after_repeated_wrong_passwords(
+def _login_from(http: httpx.Client, email: str, password: str, address: str) -> httpx.Response:
+    """A login that the proxy in front (127.0.0.1, trusted by default) says comes from
+    ``address``."""
+    token = csrf_of(http.get("/editor/login").text)
+    data = {"email": email, "password": password, "csrf_token": token}
+    return http.post("/editor/login", data=data, headers={"X-Forwarded-For": address})
+
+
+def test_failed_logins_slow_their_address_down_but_never_lock_the_editor_out(
     db: Database, serve: Callable[..., LiveServer]
 ) -> None:
-    server = serve(editor_login_max_failures=3, editor_lockout_minutes=10)
+    server = serve(editor_login_free_failures=2, editor_login_first_delay_seconds=60)
     add_editor(db, "ann@example.org")
     with client(server) as http:
-        token = csrf_of(http.get("/editor/login").text)
+        guesses = [_login_from(http, "ann@example.org", "guess", "203.0.113.9") for _ in range(3)]
+        assert [a.status_code for a in guesses] == [401, 401, 429]
+        wait = int(guesses[2].headers["retry-after"])
+        assert 50 <= wait <= 60 and f"please wait {wait} s" in guesses[2].text
+        right = _login_from(http, "ann@example.org", PASSWORD, "203.0.113.9")
+        assert right.status_code == 429  # from there even the right one waits its turn
+    with client(server) as http:  # ann, from elsewhere: in at once
+        assert _login_from(http, "ann@example.org", PASSWORD, "198.51.100.7").status_code == 303
+    with client(server) as http:  # and her success there left her count there at nothing
+        codes = [_login_from(http, "ann@example.org", "typo", "198.51.100.7") for _ in range(2)]
+        assert [a.status_code for a in codes] == [401, 401]
 
-        def attempt(password: str) -> int:
-            data = {"email": "ann@example.org", "password": password, "csrf_token": token}
-            return http.post("/editor/login", data=data).status_code
 
-        assert [attempt("guess number one") for _ in range(3)] == [401, 401, 401]
-        assert attempt(PASSWORD) == 401  # locked: even the right password is refused
-    with db.transaction() as session:
-        locked_until = session.scalars(select(EditorRow.locked_until)).one()
-    assert locked_until is not None and locked_until.timestamp() > time.time() + 9 * 60
+def test_the_throttle_answers_alike_for_accounts_and_unknown_addresses(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
+    server = serve(editor_login_free_failures=2, editor_login_first_delay_seconds=60)
+    add_editor(db, "ann@example.org")
+    pages = {}
+    for email in ("ann@example.org", "nobody@example.org"):
+        with client(server) as http:
+            answers = [_login_from(http, email, "guess", "203.0.113.9") for _ in range(3)]
+            assert [a.status_code for a in answers] == [401, 401, 429]
+            page = (
+                answers[2].text.replace(email, "EMAIL").replace(csrf_of(answers[2].text), "TOKEN")
+            )
+            pages[email] = re.sub(r"wait \d+ s", "wait N s", page)
+    assert pages["ann@example.org"] == pages["nobody@example.org"]
+
+
+def test_x_forwarded_for_counts_only_from_a_configured_proxy(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
+    add_editor(db, "ann@example.org")
+    throttle = {"editor_login_free_failures": 2, "editor_login_first_delay_seconds": 60}
+    spoofed = serve(**throttle, forwarded_allow_ips="192.0.2.1")
+    with client(spoofed) as http:  # 127.0.0.1 is no proxy here: its header is ignored
+        codes = [
+            _login_from(http, "ann@example.org", "guess", f"203.0.113.{n}").status_code
+            for n in range(3)
+        ]
+        assert codes == [401, 401, 429]
+    proxied = serve(**throttle, forwarded_allow_ips="127.0.0.1")
+    with client(proxied) as http:  # from the proxy, each named client counts apart
+        codes = [
+            _login_from(http, "ann@example.org", "guess", f"203.0.113.{n}").status_code
+            for n in range(10, 13)
+        ]
+        assert codes == [401, 401, 401]
+
+
+def test_the_settings_page_hides_every_password(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
+    server = serve(smtp_url=SMTP_URL, database_url=POSTGRES_WITH_PASSWORD)  # shown, not used
+    add_editor(db, "root@example.org", role="admin")
+    with log_in(server, "root@example.org") as admin:
+        page = admin.get("/editor/admin/settings").text
+    assert "hunter2" not in page and "pg-pass-7f3a" not in page
+    assert "smtp://mailer:***@smtp.example.org:587" in page
+    assert "postgresql+psycopg://news:***@db.internal:5432/newsletter" in page
 
 
 def test_logins_from_one_address_are_rate_limited(

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.app import app
 from newsletter.db import Database
-from newsletter.editors.accounts import LoginPolicy, authenticate
+from newsletter.editors.accounts import authenticate
 
 runner = CliRunner()
 PASSWORD = "correct horse battery staple"
@@ -19,7 +19,7 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 def _can_log_in(db: Database, email: str, password: str) -> bool:
     with db.transaction() as session:
-        return authenticate(session, email, password, LoginPolicy()).ok
+        return authenticate(session, email, password).ok
 
 
 def test_add_asks_for_the_password_twice_without_echoing_it(db: Database) -> None:

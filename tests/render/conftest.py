@@ -19,7 +19,7 @@ from newsletter.render.variant import CompiledVariant, FilledEmail
 from newsletter.tokens import TokenSigner
 
 PUBLIC_URL = "https://news.example.org"
-SECRET = "render-tests-secret-0123456789"
+SECRET = "render-tests-secret-0123456789abcdef"
 
 
 def context(**changes: Any) -> CompileContext:

@@ -121,7 +121,7 @@ def serve(db: Database, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         }
         settings = Settings(**values)
         app = create_app(settings, database=db)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         running.append((server, thread, sock))

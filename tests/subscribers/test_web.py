@@ -294,6 +294,24 @@ def test_signups_are_rate_limited_per_client(serve: Callable[..., LiveServer]) -
     assert _rows(server.database)[0] == 3
 
 
+def test_signups_count_under_x_forwarded_for_only_from_a_configured_proxy(
+    serve: Callable[..., LiveServer],
+) -> None:
+    def codes(server: LiveServer) -> list[int]:
+        with httpx.Client(base_url=server.url) as client:
+            return [
+                client.post(
+                    "/subscribe",
+                    json={"email": f"x{n}-{server.url[-5:]}@example.com"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                ).status_code
+                for n in range(3)
+            ]
+
+    assert codes(serve(signup_rate_limit=2, forwarded_allow_ips="192.0.2.1")) == [202, 202, 429]
+    assert codes(serve(signup_rate_limit=2, forwarded_allow_ips="127.0.0.1")) == [202, 202, 202]
+
+
 def test_the_limiter_refills_and_keeps_clients_apart() -> None:
     now = [0.0]
     limiter = RateLimiter(2, 60, clock=lambda: now[0])

@@ -1,7 +1,8 @@
 """Admin-only pages: editor accounts (add, disable, enable) and the settings in effect.
 
 Settings are read-only here (they come from the environment, see
-:mod:`newsletter.config`); secrets show only whether they are set.
+:mod:`newsletter.config`); secrets show only whether they are set, and URLs their password
+as ``***`` (:func:`newsletter.config.shown`, as ``newsletter config show``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from newsletter.config import Settings, env_names, shown
-from newsletter.db import utcnow
 from newsletter.editors.accounts import create_editor, list_editors, set_active
 from newsletter.editors.model import ROLES, Editor
 from newsletter.errors import NewsletterError
@@ -36,7 +36,6 @@ async def _editors_page(
         "roles": ROLES,
         "error": error,
         "values": values or {"email": "", "role": "editor"},
-        "now": utcnow(),
     }
     return render(request, "editors.html", context, status=422 if error else 200)
 

@@ -15,9 +15,11 @@ session's token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header
 in constant time; a request whose ``Origin`` names another site is refused even before.
 The login form is protected the same way (against logging a victim into our account).
 
-Failed logins all get one answer (no account enumeration); each client IP has a rate
-limit, and each account locks after repeated wrong passwords
-(:mod:`newsletter.editors.accounts`).
+Failed logins all get one answer (no account enumeration). Each client address has a
+rate limit on attempts (in this process), and failures slow down the address they come from
+with growing waits, per account and overall (:mod:`newsletter.editors.throttle`, in the
+database): an account is never locked, so nobody can lock an editor out. The client address
+is the peer's, or what a configured proxy says (:func:`subscribers.ratelimit.client_address`).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from newsletter.editors.accounts import (
-    LoginPolicy,
     authenticate,
     editor_for_session,
     end_sessions,
+    login_account,
 )
+from newsletter.editors.throttle import ThrottlePolicy, forgive, reserve_attempt
 from newsletter.web.editor.site import csrf_token, editor_site, flash, render
-from subscribers.ratelimit import RateLimiter
+from subscribers.ratelimit import RateLimiter, client_address
 
 log = logging.getLogger("newsletter.web.editor")
 
@@ -54,10 +57,9 @@ LOGIN = "/editor/login"
 _SEEN_RESOLUTION = (
     60  # seconds: the "last seen" time (and so the cookie) changes at most this often
 )
-LOGIN_FAILED = (
-    "That email address and password do not match an active account, or the account is "
-    "locked for a while after too many wrong passwords."
-)
+LOGIN_FAILED = "That email address and password do not match an active account."
+TOO_MANY_ATTEMPTS = "Too many login attempts. Please wait."
+SLOWED_DOWN = "Too many failed logins from your network: please wait {seconds} s and try again."
 
 
 @dataclass(frozen=True)
@@ -225,18 +227,18 @@ async def login_post(
 ) -> Response:
     site = editor_site(request)
     target = safe_next(next)
-    client = request.client.host if request.client else "-"
-    wait = site.login_limiter.hit(client)
+    address = client_address(request)
+    wait = site.login_limiter.hit(address)
     if wait is not None:
-        log.warning("editor login rate limit hit from %s", client)
-        return render(
-            request,
-            "login.html",
-            {"next": target, "email": email, "error": "Too many login attempts. Please wait."},
-            status=429,
-            headers={"Retry-After": RateLimiter.retry_after_header(wait)},
-        )
-    result = await site.run(lambda session: _login(session, email, password, site.login_policy))
+        log.warning("editor login rate limit hit from %s", address)
+        return _too_soon(request, target, email, TOO_MANY_ATTEMPTS, wait)
+    account, policy = login_account(email), site.login_throttle
+    wait = await site.run(lambda session: reserve_attempt(session, account, address, policy))
+    if wait is not None:
+        log.warning("editor login from %s slowed down (%.0f s to wait)", address, wait)
+        seconds = RateLimiter.retry_after_header(wait)
+        return _too_soon(request, target, email, SLOWED_DOWN.format(seconds=seconds), wait)
+    result = await site.run(lambda session: _login(session, email, password, address, policy))
     if result is None:
         return render(
             request,
@@ -252,13 +254,25 @@ async def login_post(
     return RedirectResponse(target, status_code=303)
 
 
+def _too_soon(request: Request, target: str, email: str, error: str, wait: float) -> Response:
+    """``429`` with ``Retry-After``: the same for every address typed, account or not."""
+    return render(
+        request,
+        "login.html",
+        {"next": target, "email": email, "error": error},
+        status=429,
+        headers={"Retry-After": RateLimiter.retry_after_header(wait)},
+    )
+
+
 def _login(
-    session: Session, email: str, password: str, policy: LoginPolicy
+    session: Session, email: str, password: str, address: str, policy: ThrottlePolicy
 ) -> tuple[int, str] | None:
-    result = authenticate(session, email, password, policy)
+    result = authenticate(session, email, password)
     if not result.ok or result.editor is None:
-        log.warning("editor login refused (%s)", result.outcome)
+        log.warning("editor login refused from %s (%s)", address, result.outcome)
         return None
+    forgive(session, result.editor.email, address, policy)
     return result.editor.id, result.editor.session_stamp
 
 

@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.editors.accounts import LoginPolicy
+from newsletter.editors.throttle import ThrottlePolicy
 from subscribers.ratelimit import RateLimiter
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ class EditorSite:
     database: Database
     pages: Jinja2Templates
     login_limiter: RateLimiter
-    login_policy: LoginPolicy
+    login_throttle: ThrottlePolicy
     zone: ZoneInfo
 
     @classmethod
@@ -47,9 +47,12 @@ class EditorSite:
             database=database,
             pages=pages,
             login_limiter=RateLimiter(settings.editor_login_rate_limit, 60),
-            login_policy=LoginPolicy(
-                max_failures=settings.editor_login_max_failures,
-                lockout=timedelta(minutes=settings.editor_lockout_minutes),
+            login_throttle=ThrottlePolicy(
+                free_failures=settings.editor_login_free_failures,
+                address_free_failures=settings.editor_login_address_free_failures,
+                first_delay=timedelta(seconds=settings.editor_login_first_delay_seconds),
+                max_delay=timedelta(seconds=settings.editor_login_max_delay_seconds),
+                forget=timedelta(minutes=settings.editor_login_forget_minutes),
             ),
             zone=ZoneInfo(settings.editor_timezone),
         )
