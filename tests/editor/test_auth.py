@@ -418,4 +418,4 @@ def test_error_pages_under_the_editor_keep_its_layout_and_policy(
     as_json = editor.get("/editor/api/briefs/no-such-brief")
     assert as_json.status_code == 404 and as_json.json()["detail"].startswith("no brief")
     public = editor.http.get("/confirm/broken-token", headers=html)
-    assert "<style>" in public.text  # the public pages keep their own layout
+    assert "/static/public.css" in public.text  # the public pages keep their own layout
