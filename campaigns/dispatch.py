@@ -16,6 +16,9 @@ Outcomes, by what the provider said:
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
 - credentials refused (401/403) → rows back in the queue, campaign paused with the reason;
 - ambiguous (timeout after sending) → ``unknown``: never resent automatically.
+
+Before any request: a batch whose frozen provider this worker cannot make (its settings lack
+the credentials) → rows back in the queue, campaign paused with the missing setting.
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.editors.accounts import create_editor
 from tests.campaigns.helpers import (
     SentIssue,
@@ -24,6 +25,7 @@ from tests.campaigns.helpers import (
     new_campaign,
     send_issue,
 )
+from tests.campaigns.webhooks import SiteClock
 from tests.subscribers.conftest import LiveServer, serve  # noqa: F401  (the server fixture)
 
 PASSWORD = "correct horse battery staple"
@@ -111,8 +113,10 @@ def sent_and_read(db: Database, site: LiveServer) -> SentIssue:
     tokens = issue.tokens
     tech = links_by_section(db, issue.variants["reader0@example.org"])
     economy = links_by_section(db, issue.variants["reader100@example.org"])
+    clock = SiteClock(site, utcnow())
     with client(site) as http:
         for reader in (0, 0, 1, 2, 100):
+            clock.now += timedelta(minutes=1)  # reader0's second open is one of its own
             open_mail(http, tokens[f"reader{reader}@example.org"])
         open_mail(http, tokens["reader101@example.org"], "Mozilla/5.0")
         for reader in (0, 1):
