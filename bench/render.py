@@ -1,12 +1,17 @@
-"""Rendering benchmark: an 8-brief digest compiled per variant, and personalised per recipient.
+"""Rendering benchmark: sizes of a 12-brief week, and an 8-brief digest's time per stage.
 
-Prints the median time of each stage (Jinja, MJML, inlining, text) and the total for each
+First the sizes (deterministic, no timing): for the 8-brief test digest and the 12-brief
+week of ``examples/briefs``, untracked and tracked, the HTML as a reader gets it (filled with
+values as long as real ones), the text part, their ratio, and how many briefs arrive in full
+under the size budget and how many only as links to the web version.
+
+Then the median time of each stage (Jinja, MJML, inlining, text) and the total for each
 variant, the per-recipient cost (computing the values, filling subject + HTML + text), and,
 when the official ``mjml`` npm package is installed (``make node-mjml`` puts it in
 ``tests/.node``; or ``--node-mjml DIR``), the official compiler's time for the MJML stage
 alone, measured inside one node process, with the ratio.
 
-    .venv/bin/python bench/render.py [--runs 50] [--node-mjml DIR]
+    .venv/bin/python bench/render.py [--runs 50] [--node-mjml DIR] [--sizes-only]
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import timeit
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -34,7 +39,7 @@ from newsletter.render.options import NarrativeDisplay, VariantOptions  # noqa: 
 from newsletter.render.recipient import RecipientInfo, RecipientValues  # noqa: E402
 from newsletter.render.variant import CompiledVariant  # noqa: E402
 from newsletter.tokens import TokenSigner  # noqa: E402
-from tests.render.fixtures import DIGEST  # noqa: E402
+from tests.render.fixtures import DIGEST, WEEK  # noqa: E402
 
 STAGES = ("jinja", "mjml", "inline", "text", "total")
 
@@ -62,6 +67,36 @@ def context(tracked: bool) -> CompileContext:
         postal_address="The Briefing, 12 Harbour Street, Lisbon, Portugal",
         track_clicks=tracked,
         track_opens=tracked,
+    )
+
+
+SIZE_SETS = (("8-brief digest", DIGEST), ("12-brief week", WEEK))
+
+
+def size_report() -> None:
+    """HTML and text bytes of each set, untracked and tracked, and what fits the budget."""
+    print("Sizes (all narratives; HTML filled with values as long as real ones)\n")
+    header = (
+        f"{'digest':<16}{'tracking':<10}{'HTML':>10}{'text':>10}{'HTML/text':>11}"
+        f"{'whole HTML':>12}{'in full':>9}{'as links':>10}"
+    )
+    print(header + "\n" + "-" * len(header))
+    for name, briefs in SIZE_SETS:
+        for tracked in (False, True):
+            options = VariantOptions(intro="This week's briefs.")
+            fitted = compile_variant(briefs, options, context(tracked))
+            whole = compile_variant(briefs, options, replace(context(tracked), fit_to_budget=False))
+            html = fitted.estimated_size
+            text = len(fitted.typical.text.encode())
+            whole_text = len(whole.typical.text.encode())
+            print(
+                f"{name:<16}{'on' if tracked else 'off':<10}{html:>10,}{text:>10,}"
+                f"{whole.estimated_size / whole_text:>11.2f}{whole.estimated_size:>12,}"
+                f"{len(fitted.brief_slugs):>9}{len(fitted.online_slugs):>10}"
+            )
+    print(
+        "\nHTML, text: the parts a reader gets under the budget; whole HTML: every brief in "
+        "full; HTML/text: both parts with every brief in full.\n"
     )
 
 
@@ -123,7 +158,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--node-mjml", type=Path, help="folder holding node_modules/mjml")
+    parser.add_argument("--sizes-only", action="store_true", help="print the sizes and stop")
     args = parser.parse_args()
+
+    size_report()
+    if args.sizes_only:
+        return
 
     print(
         f"Rendering an 8-brief digest: medians of {args.runs} compilations per variant "

@@ -16,8 +16,9 @@ from newsletter.briefs.model import BriefRow
 from newsletter.db import Database
 from newsletter.errors import NotFoundError
 
+# The top story leads (a phone shows the first ~40 characters); name and date follow.
 DIGEST_SUBJECT = (
-    "{{ newsletter_name }} weekly · {{ issue_date.strftime('%d %B') }}: {{ first_title }}"
+    "{{ first_title }} · {{ newsletter_name }} weekly, {{ issue_date.strftime('%d %B') }}"
 )
 
 

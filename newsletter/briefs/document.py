@@ -123,7 +123,8 @@ class Narrative(_Strict):
     """One competing account of the story.
 
     ``perspective``: a side's framing; ``forecast``: a prediction-market figure with its
-    probability; ``establishment``: one side of the establishment split.
+    probability (and optionally ``url``, the question or market it comes from);
+    ``establishment``: one side of the establishment split.
     """
 
     kind: NarrativeKind = "perspective"
@@ -133,6 +134,7 @@ class Narrative(_Strict):
     forecaster: Annotated[Line, StringConstraints(min_length=1, max_length=120)] | None = None
     question: Annotated[Paragraph, StringConstraints(max_length=1_000)] | None = None
     as_of: date | None = None
+    url: HttpUrl | None = None
 
     @model_validator(mode="after")
     def _forecast_fields(self) -> Self:
@@ -141,6 +143,7 @@ class Narrative(_Strict):
             "forecaster": self.forecaster,
             "question": self.question,
             "as_of": self.as_of,
+            "url": self.url,
         }
         if self.kind == "forecast":
             if self.probability is None:

@@ -36,8 +36,9 @@ def _date_text(value: date) -> str:
 def dump_plaintext(brief: Brief) -> str:
     """The brief in the plain-text format, with a ``Slug:`` line so it re-imports in place.
 
-    Lossless for briefs the text format can express (a forecast's figures must be stated in
-    its first paragraph, establishment narratives come last); JSON and YAML always are.
+    Lossless for briefs the text format can express (a forecast's figures and date must be
+    stated in its first paragraph, establishment narratives come last); JSON and YAML always
+    are.
     """
     out = [brief.title, "", f"    Last updated {_date_text(brief.updated)}"]
     out.append(f"    Slug: {brief.slug}")
@@ -77,4 +78,6 @@ def _narrative_text(narrative: Narrative) -> list[str]:
     out = ["", f"    {narrative.label}"]
     for paragraph in narrative.paragraphs:
         out += ["", "    " + paragraph]
+    if narrative.url:
+        out += ["", f"    Link: {narrative.url}"]
     return out

@@ -85,3 +85,4 @@ class NarrativeRow(Base):
     forecaster: Mapped[str | None] = mapped_column(String(120))
     question: Mapped[str | None] = mapped_column(Text)
     as_of: Mapped[date | None]
+    url: Mapped[str | None] = mapped_column(String(2000), doc="A forecast's question or market.")

@@ -42,6 +42,7 @@ _FORECAST = re.compile(
     r"(?:\s*\((?:as of|as at) (?P<as_of>[^)]+)\))?\s*(?:\.\s.*)?\.?$",
     re.IGNORECASE,
 )
+_LINK_LINE = re.compile(r"^link\s*:\s*(?P<url>\S+)$", re.IGNORECASE)
 _FORECAST_LABEL = re.compile(r"\b(?:nerd|forecast|prediction)", re.IGNORECASE)
 _CROWD = r"(?:super)?forecasters|traders|bettors|users"
 _FORECASTER_NOISE = re.compile(
@@ -60,6 +61,7 @@ class _Section:
     establishment: bool
     paragraphs: list[list[str]] = field(default_factory=list)
     paragraph_lines: list[int] = field(default_factory=list)
+    link: tuple[str, int] | None = None  # a forecast's "Link: URL" line, and its number
 
     def add_text(self, text: str, line: int, *, new_paragraph: bool) -> None:
         if new_paragraph or not self.paragraphs:
@@ -139,6 +141,8 @@ def _read(parse: _Parse, text: str) -> None:
             mode = "section"
         elif mode == "facts" and not blank_before and parse.facts:
             parse.facts[-1][0].append(line)
+        elif mode == "section" and section is not None and (link := _LINK_LINE.match(line)):
+            section.link = (link["url"], number)
         elif mode == "section" and section is not None:
             section.add_text(line, number, new_paragraph=blank_before)
         elif mode == "sources":
@@ -273,6 +277,9 @@ def _narrative(parse: _Parse, index: int, section: _Section) -> dict[str, Any]:
         "label": section.label,
         "paragraphs": paragraphs,
     }
+    if section.link:
+        narrative["url"] = section.link[0]
+        parse.lines[(*loc, "url")] = section.link[1]
     if section.establishment or not paragraphs:
         return narrative
     forecast = _FORECAST.match(paragraphs[0])
@@ -295,7 +302,6 @@ def _forecast_fields(parse: _Parse, loc: Loc, match: re.Match[str], line: int) -
         "kind": "forecast",
         "question": match["question"].strip(),
         "forecaster": _FORECASTER_NOISE.sub("", match["who"].strip()).strip(),
-        "as_of": parse.data.get("updated"),
     }
     fields["probability"] = round(percent / 100, 6)
     if not 0 <= percent <= 100:

@@ -48,7 +48,7 @@ def _guess(variant: CompiledVariant, briefs: Sequence[Brief], budget: int) -> in
     starts = [html.find(f'id="{anchor(b.slug)}"'.encode()) for b in briefs]
     if any(position < 0 for position in starts):
         return len(briefs) - 1
-    end = html.find(b"nl-foot", starts[-1])
+    end = html.find(b'class="ft', starts[-1])
     ends = [*starts[1:], end if end > 0 else len(html)]
     size = len(html)
     for in_full in range(len(briefs) - 1, -1, -1):

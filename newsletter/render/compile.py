@@ -46,9 +46,9 @@ from newsletter.render.recipient import (
 )
 from newsletter.render.selection import select_briefs
 from newsletter.render.variant import CompiledVariant, EmailKind
-from newsletter.render.view import build_digest
+from newsletter.render.view import ESTABLISHMENT_NOTE, ESTABLISHMENT_SPLIT, build_digest
 
-DEFAULT_SUBJECT = "{{ newsletter_name }}: {{ first_title }}"
+DEFAULT_SUBJECT = "{{ first_title }} · {{ newsletter_name }}"  # the top story leads
 # A header line may hold 998 characters (RFC 5322); a preheader is a line of preview text.
 SUBJECT_MAX = 998
 PREHEADER_MAX = 500
@@ -203,6 +203,8 @@ def _compile_digest(
         **_shared(context, footer, view_online=view_online),
         "digest": digest,
         "intro": paragraphs(options.intro),
+        "establishment_split": ESTABLISHMENT_SPLIT,
+        "establishment_note": ESTABLISHMENT_NOTE,
     }
     if context.track_opens:
         shared["open_pixel"] = trusted(routes.open_pixel_url(context.public_url, TRACKING_TOKEN))

@@ -25,7 +25,7 @@ class VariantOptions(BaseModel):
     - ``narratives``: ``all``; ``facts-only`` (no narratives at all); ``no-forecast``;
     - ``intro``: plain text shown under the greeting (blank lines separate paragraphs);
     - ``greeting``: text where ``{name}`` becomes the reader's first name, or
-      ``name_fallback`` when we do not know it;
+      ``name_fallback`` when we do not know it (the default reads "Hello there,");
     - ``subject`` / ``preheader``: Jinja templates (``issue_date``, ``first_title``,
       ``brief_count``, ``newsletter_name``); unset: the campaign's own.
     """
@@ -37,7 +37,7 @@ class VariantOptions(BaseModel):
     narratives: NarrativeDisplay = "all"
     intro: Annotated[str, StringConstraints(max_length=2_000)] | None = None
     greeting: Annotated[str, StringConstraints(max_length=200)] = "Hello {name},"
-    name_fallback: Annotated[str, StringConstraints(max_length=60)] = "reader"
+    name_fallback: Annotated[str, StringConstraints(max_length=60)] = "there"  # "Hello there,"
     subject: Annotated[str, StringConstraints(max_length=300)] | None = None
     preheader: Annotated[str, StringConstraints(max_length=300)] | None = None
     max_briefs: int | None = Field(default=None, ge=1, le=50)

@@ -45,7 +45,7 @@ def test_seed_brief_imports_exactly_as_described() -> None:
     assert nerd.question == (
         "Russia will capture or surround a large Ukrainian city before June 1, 2023"
     )
-    assert nerd.as_of == date(2023, 3, 24)
+    assert nerd.as_of is None  # the sentence states no date: none is invented
     assert brief.narratives_of("establishment") == []
     assert brief.sources == []
     dumped = brief.model_dump_json()
@@ -184,7 +184,7 @@ def test_boilerplate_above_the_facts_is_dropped() -> None:
             0.35,
             "Metaculus",
             "the bill passes before 2027",
-            date(2026, 11, 18),
+            None,
         ),
         (
             "There's a 62% chance of a cut in December, according to traders on Polymarket "
@@ -200,19 +200,19 @@ def test_boilerplate_above_the_facts_is_dropped() -> None:
             0.40,
             "Good Judgment Open",
             "it happens",
-            date(2026, 11, 18),
+            None,
         ),
         (
             "There is an 8% chance that the U.S. wins, according to the Kalshi.com prediction market",
             0.08,
             "Kalshi.com",
             "the U.S. wins",
-            date(2026, 11, 18),
+            None,
         ),
     ],
 )
 def test_forecast_sentence_shapes(
-    sentence: str, probability: float, forecaster: str, question: str, as_of: date
+    sentence: str, probability: float, forecaster: str, question: str, as_of: date | None
 ) -> None:
     # The forecast sentence may be followed by commentary in the same paragraph; the
     # forecaster is the name alone, without "traders on" or "superforecasters".
@@ -227,6 +227,21 @@ def test_forecast_sentence_shapes(
     assert nerd.question == question
     assert nerd.as_of == as_of
     assert nerd.paragraphs == [sentence]
+
+
+def test_forecast_link_line_names_the_question() -> None:
+    brief = load_plaintext(
+        "Title\nLast updated Nov 18, 2026\n\n• A fact.[1]\n\nNerd narrative\n\n"
+        "There is a 5% chance that it rains, according to Metaculus.\n\n"
+        "Link: https://www.metaculus.com/questions/123/\n\nA comment.\n",
+        source="brief.txt",
+    )
+    (nerd,) = brief.narratives
+    assert nerd.url == "https://www.metaculus.com/questions/123/"
+    assert nerd.paragraphs == [
+        "There is a 5% chance that it rains, according to Metaculus.",
+        "A comment.",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -264,6 +279,16 @@ def test_forecast_sentence_shapes(
         (
             "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nNerd narrative\n\nIt may rain.\n",
             "brief.txt:6: the 'Nerd narrative' needs a forecast sentence",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nNerd narrative\n\n"
+            "There is a 5% chance that it rains, according to Metaculus.\n\nLink: ftp://x/q\n",
+            "brief.txt:10: narrative 1 url must be an http(s) URL",
+        ),
+        (
+            "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nX narrative\n\nOne.\n\n"
+            "Link: https://example.org/q\n",
+            "brief.txt:6: narrative 1 url only belong to a forecast narrative",
         ),
         (
             "Title\nLast updated Mar 1, 2023\n\n• A fact.[1]\n\nA stray paragraph.\n",

@@ -49,7 +49,8 @@ def import_cited_brief(
     db: Database, *, slug: str = CITED, edit: Callable[[dict[str, Any]], object] | None = None
 ) -> str:
     """An example brief whose narratives cite its sources (the examples' narratives cite
-    none), so that clicks can be told apart by narrative; returns its slug. Narrative N
+    none; two forecasts link their question), so that clicks can be told apart by
+    narrative; returns its slug. Narrative N
     cites source N % 6 + 1; ``edit`` may change the brief's data before it is stored."""
     brief = read_brief_file(EXAMPLES / "001_eu-gas-prices-cold-snap.txt")
     data = brief.model_dump()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from campaigns.digest import create_weekly_digest
+from campaigns.digest import DIGEST_SUBJECT, create_weekly_digest
 from campaigns.freeze import freeze_campaign
 from campaigns.model import Delivery, Variant
 from campaigns.service import (
@@ -24,9 +24,12 @@ from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import ConflictError, NotFoundError, RenderError
+from newsletter.render.options import VariantOptions
 from subscribers.model import Subscriber
 from subscribers.suppression import suppress
 from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
+from tests.render.conftest import compile_
+from tests.render.fixtures import WEEK
 
 
 def make(db: Database, **changes: object) -> int:
@@ -158,13 +161,19 @@ def test_the_web_version_has_every_brief_and_nothing_personal(db: Database) -> N
     slugs = import_examples(db)
     add_subscribers(db, 2)
     campaign_id = make(db, brief_slugs=slugs)
-    freeze_campaign(db, campaign_id, Settings())  # outbox: first-party tracking in the email
+    # outbox: first-party tracking in the email; a budget the twelve briefs do not fit
+    freeze_campaign(db, campaign_id, Settings(email_size_budget=50_000))
     with db.transaction() as session:
         variant = session.scalar(select(Variant))
         assert variant is not None
-        assert variant.online_slugs, "twelve briefs should not all fit the email's size budget"
+        assert variant.online_slugs, "twelve briefs should not all fit a 50 KB budget"
         for slug in slugs:
             assert f'id="brief-{slug}"' in variant.web_html
         assert "/t/o/" in variant.html and "/t/c/" in variant.html
         for trace in ("%%nl_", "/t/o/", "/t/c/", "/unsubscribe/", "/preferences/"):
             assert trace not in variant.web_html
+
+
+def test_the_weekly_digests_subject_leads_with_the_top_story() -> None:
+    subject = compile_(WEEK, VariantOptions(subject=DIGEST_SUBJECT)).subject
+    assert subject == f"{WEEK[0].title} · The Briefing weekly, 20 November"

@@ -153,7 +153,7 @@ def test_a_preview_is_filled_with_links_that_do_nothing(db: Database) -> None:
     with pytest.raises(InvalidToken):
         signer.verify(Purpose.UNSUBSCRIBE, token)
     anonymous = sample_copy(email)
-    assert "Hello reader," in anonymous.text and TYPICAL_NAME not in anonymous.text
+    assert "Hello there," in anonymous.text and TYPICAL_NAME not in anonymous.text
 
 
 def test_addresses_for_a_test_are_checked_and_limited() -> None:
@@ -190,7 +190,7 @@ def test_a_test_send_is_marked_untracked_and_refused_once_frozen(
     mails = _mails(tmp_path / "outbox")
     assert sorted(str(m["To"]) for m in mails) == ["ann@example.org", "ed@example.org"]
     for mail in mails:
-        assert str(mail["Subject"]) == "[TEST] Hello reader"
+        assert str(mail["Subject"]) == "[TEST] Hello there"  # no name: the fallback
         html = cast(EmailMessage, mail.get_body(("html",))).get_content()
         assert "/t/o/" not in html and "/t/c/" not in html and "%%nl_" not in html
         assert "Test send." in html  # the banner

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from email.message import EmailMessage
 
 from newsletter.delivery.base import Batch, Message, Recipient, list_unsubscribe_headers
 
@@ -83,3 +84,14 @@ def in_threads(count: int, work: Callable[[int], None]) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def lines(text: str) -> str:
+    """Text with its line breaks as ``\\n``. A text part's line breaks travel as the wire's
+    (CRLF over SMTP, canonical MIME), so decoded parts are compared line by line."""
+    return text.replace("\r\n", "\n")
+
+
+def content(part: EmailMessage) -> str:
+    """A decoded body part, line breaks as ``\\n``."""
+    return lines(part.get_content())

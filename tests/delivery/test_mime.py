@@ -23,7 +23,10 @@ from newsletter.delivery.mime import (
     encode_address,
 )
 from newsletter.placeholders import remaining_placeholders
+from newsletter.render.recipient import typical_values
 from tests.delivery import samples
+from tests.render.conftest import compile_
+from tests.render.fixtures import WEEK
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -80,9 +83,10 @@ def test_headers_and_both_parts_decode_back_exactly() -> None:
     text, html = parts(parsed)
     assert text.get_content_type() == "text/plain"
     assert html.get_content_type() == "text/html"
-    assert text["Content-Transfer-Encoding"] == "base64"
-    assert text.get_content() == samples.filled(samples.TEXT, rcpt)
-    assert html.get_content() == samples.filled(samples.HTML, rcpt)
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html["Content-Transfer-Encoding"] == "quoted-printable"
+    assert samples.content(text) == samples.filled(samples.TEXT, rcpt)
+    assert samples.content(html) == samples.filled(samples.HTML, rcpt)
     assert not remaining_placeholders(built.data.decode("ascii"))
     assert not remaining_placeholders(text.get_content() + html.get_content())
     assert not parsed.defects and not text.defects and not html.defects
@@ -109,8 +113,8 @@ def test_maildir_variant_uses_bare_lf() -> None:
     built = MimeBuilder(samples.message(), linesep=LF).build(samples.recipient(1))
     assert b"\r" not in built.data
     text, html = parts(parse(built.data))
-    assert text.get_content() == samples.filled(samples.TEXT, samples.recipient(1))
-    assert html.get_content() == samples.filled(samples.HTML, samples.recipient(1))
+    assert samples.content(text) == samples.filled(samples.TEXT, samples.recipient(1))
+    assert samples.content(html) == samples.filled(samples.HTML, samples.recipient(1))
 
 
 @pytest.mark.parametrize(
@@ -212,5 +216,74 @@ def test_any_text_round_trips(subject: str, name: str, body: str) -> None:
     assert display_name(built) == name
     assert parsed["To"].addresses[0].addr_spec == "a@example.com"
     text, html = parts(parsed)
-    assert text.get_content() == body
-    assert html.get_content() == body + "<p>x</p>"
+    assert samples.content(text) == samples.lines(body)
+    assert samples.content(html) == samples.lines(body) + "<p>x</p>"
+
+
+def body_lines(data: bytes) -> list[bytes]:
+    """The lines of the message after its headers."""
+    return data.partition(b"\r\n\r\n")[2].split(b"\r\n")
+
+
+def test_a_digest_travels_close_to_its_size() -> None:
+    variant = compile_(WEEK)
+    values = typical_values(variant.public_url, variant.placeholders, name_fallback="there")
+    message = samples.message(subject=variant.subject, html=variant.html, text=variant.text)
+    rcpt = Recipient("1", "a@example.com", substitutions=values)
+    built = MimeBuilder(message).build(rcpt).data
+    filled = variant.fill(values)
+    size = len(filled.html.encode()) + len(filled.text.encode())
+    assert len(built) < 1.12 * size  # base64 would be 1.35×
+    assert all(len(line) <= 76 for line in body_lines(built))
+    text, html = parts(parse(built))
+    assert samples.content(text) == filled.text and samples.content(html) == filled.html
+
+
+def test_bodies_are_quoted_printable_with_short_lines() -> None:
+    # A digest-like HTML: one very long line with attributes ("=" must be encoded), a
+    # placeholder right after a 75- and a 76-character stretch, trailing spaces, a lone CR.
+    long_line = "".join(f'<p class="m" style="x:{i}">Zoë’s fact {i}</p>' for i in range(300))
+    html = (
+        long_line + "a" * 75 + samples.FIRST_NAME + "b" * 76 + samples.UNSUBSCRIBE + " \n"
+        "trailing space \n.dot line\nbare\rcarriage return\n"
+    )
+    text = "Hello " + samples.FIRST_NAME + ",\n\n" + "word " * 200 + "\n"
+    rcpt = samples.recipient(2)
+    built = MimeBuilder(samples.message(html=html, text=text)).build(rcpt).data
+    assert all(len(line) <= 76 for line in body_lines(built))
+    assert not any(line.endswith((b" ", b"\t")) for line in body_lines(built))
+    text_part, html_part = parts(parse(built))
+    assert samples.content(html_part) == samples.filled(html, rcpt)
+    assert samples.content(text_part) == samples.filled(text, rcpt)
+    assert b"word word word" in built  # the source stays readable; each value starts a line:
+    assert b"\r\nHello=20=\r\nReader2=\r\n,\r\n" in built
+
+
+placeholder_key = st.sampled_from([samples.FIRST_NAME, samples.UNSUBSCRIBE, samples.TOKEN])
+one_line = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    max_size=90,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chunks=st.lists(st.tuples(st.text(max_size=200), placeholder_key), max_size=6),
+    tail=st.text(max_size=100),
+    values=st.tuples(one_line, one_line, one_line),
+)
+def test_pieces_encoded_apart_decode_to_the_filled_text(
+    chunks: list[tuple[str, str]], tail: str, values: tuple[str, str, str]
+) -> None:
+    body = "".join(piece + key for piece, key in chunks) + tail
+    keys = (samples.FIRST_NAME, samples.UNSUBSCRIBE, samples.TOKEN)
+    substitutions = dict(zip(keys, values, strict=True))
+    rcpt = Recipient("1", "a@example.com", substitutions=substitutions)
+    message = samples.message(subject="s", html=body, text=body, custom_args={})
+    built = MimeBuilder(message).build(rcpt).data
+    assert all(len(line) <= 76 for line in body_lines(built))
+    filled = body
+    for key, value in substitutions.items():
+        filled = filled.replace(key, value)
+    text, html = parts(parse(built))
+    assert samples.content(text) == samples.lines(filled) == samples.content(html)

@@ -68,8 +68,8 @@ def test_one_message_per_recipient_with_headers_and_filled_parts(
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert custom_args_from_headers(message.items())["delivery_id"] == rcpt.key
         text, html = message.iter_parts()
-        assert text.get_content() == samples.filled(samples.TEXT, rcpt)
-        assert html.get_content() == samples.filled(samples.HTML, rcpt)
+        assert samples.content(text) == samples.filled(samples.TEXT, rcpt)
+        assert samples.content(html) == samples.filled(samples.HTML, rcpt)
         assert not remaining_placeholders(got.data.decode("ascii"))
 
 

@@ -70,7 +70,7 @@ def test_the_archive_lists_sent_issues_newest_first_and_nothing_else(
         assert page.status_code == 200
         listed = re.findall(r'<a href="/archive/(\d+)">([^<]+)</a>', page.text)
         assert listed == [
-            (str(newer), "Hello reader"),
+            (str(newer), "Hello there"),
             (str(older), "Older: EU Gas Prices Climb as Early Cold Snap Drains Storage"),
         ]
         assert "newsletter_editor" not in page.headers.get("set-cookie", "")
@@ -97,7 +97,7 @@ def test_an_archived_issue_is_its_web_version_with_nothing_personal(
         assert page.status_code == 200
         for trace in TRACES:
             assert trace not in page.text, trace
-        assert "For tech readers." in page.text and "<title>Hi reader</title>" in page.text
+        assert "For tech readers." in page.text and "<title>Hi there</title>" in page.text
         for slug in SLUGS:
             assert f'id="brief-{slug}"' in page.text
         policy = page.headers["content-security-policy"]

@@ -105,7 +105,7 @@ def test_an_editor_builds_previews_tests_and_schedules_an_issue(
     # The preview: the email at both widths, the inbox line, the size, the links.
     page.get_by_role("link", name="Preview and test").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Preview: Friday issue")
-    expect(page.locator("#preview-subject")).to_have_text("reader, ECB holds rates at 2%")
+    expect(page.locator("#preview-subject")).to_have_text("there, ECB holds rates at 2%")
     expect(page.get_by_text("where Gmail clips")).to_be_visible()
     for width in (600, 375):
         frame = page.frame_locator(f"iframe.w{width}")
@@ -123,7 +123,7 @@ def test_an_editor_builds_previews_tests_and_schedules_an_issue(
     )
     (mail,) = site.mails()
     assert str(mail["To"]) == "desk@example.org"
-    assert str(mail["Subject"]) == "[TEST] reader, ECB holds rates at 2%"
+    assert str(mail["Subject"]) == "[TEST] there, ECB holds rates at 2%"
     html = cast(EmailMessage, mail.get_body(("html",))).get_content()
     assert "Test send." in html and "/t/o/" not in html
 

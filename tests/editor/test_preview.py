@@ -5,6 +5,7 @@ risk; sending a test through the outbox."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import cast
 
@@ -15,7 +16,7 @@ from campaigns.service import CampaignDraft, create_campaign
 from newsletter.db import Database
 from subscribers.model import Subscriber
 from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
-from tests.editor.conftest import Editor, client, flashes
+from tests.editor.conftest import Editor, add_editor, client, flashes, log_in
 from tests.subscribers.conftest import LiveServer, add_subscriber
 
 
@@ -50,7 +51,7 @@ def test_each_segment_has_a_tab_with_frames_inbox_line_size_links_and_warnings(
     )
     assert tabs == [("0", "tech"), ("1", "everyone else")]
     assert 'aria-current="page">tech</a>' in page.text
-    assert 'id="preview-subject">reader, Judge Orders Google' in page.text
+    assert 'id="preview-subject">there, Judge Orders Google' in page.text
     for width in (600, 375):
         assert (
             f'<iframe class="w{width}" sandbox src="/editor/campaigns/{campaign_id}/preview/0/email"'
@@ -137,7 +138,7 @@ def test_a_test_goes_through_the_outbox_marked_as_a_test(
     mails = site.mails()
     assert sorted(str(m["To"]) for m in mails) == ["ed@example.org", "sub@example.org"]
     for mail in mails:
-        assert str(mail["Subject"]).startswith("[TEST] reader, ")
+        assert str(mail["Subject"]).startswith("[TEST] there, ")
         html = cast(EmailMessage, mail.get_body(("html",))).get_content()
         assert "Test send." in html and "/t/o/" not in html and "/t/c/" not in html
 
@@ -181,3 +182,21 @@ def test_a_frozen_campaign_shows_what_was_sent_and_takes_no_tests(
     )
     assert any("is frozen" in text for text in flashes(refused.text))
     assert site.mails() == []
+
+
+def test_briefs_that_would_become_links_are_named_before_sending(
+    db: Database, serve: Callable[..., LiveServer]
+) -> None:
+    site = serve(email_size_budget=15_000)
+    add_editor(db, "ann@example.org")
+    editor = log_in(site, "ann@example.org")
+    import_examples(db)
+    campaign_id = _campaign(db)
+    page = editor.get(f"/editor/campaigns/{campaign_id}/preview")
+    (notice,) = re.findall(r'<p class="notice" id="online-briefs">(.*?)</p>', page.text, re.S)
+    online = re.search(r"<strong>([^<]+)</strong>", notice)
+    assert online is not None
+    slugs = online.group(1).split(", ")
+    assert slugs and slugs == list(SLUGS)[-len(slugs) :]  # the last briefs of the campaign
+    assert f'href="/editor/campaigns/{campaign_id}/edit">reorder or drop briefs</a>' in notice
+    editor.http.close()

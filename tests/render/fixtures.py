@@ -1,7 +1,9 @@
-"""Eight realistic briefs for the renderer's tests and benchmark (an honest size budget test).
+"""Realistic briefs for the renderer's tests and benchmark (an honest size budget test).
 
-Long-ish facts, sources with URLs (and a few without a URL or a label), images with credits,
-two or three perspectives, forecasts and establishment splits, as the newsroom writes them.
+``DIGEST``: eight briefs with long-ish facts, sources with URLs (and a few without a URL or
+a label), images with credits, two or three perspectives, forecasts and establishment
+splits, as the newsroom writes them. ``WEEK``: the twelve briefs of ``examples/briefs``, a
+whole week with every narrative (the size budget's goal: it fits whole).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from newsletter.briefs.document import Brief
+from newsletter.briefs.importer import brief_files, read_brief_file
 from newsletter.briefs.plaintext import load_plaintext
 from tests.conftest import SEED_BRIEF
 
@@ -666,3 +669,11 @@ HOUSING = _brief(
 )
 
 DIGEST: tuple[Brief, ...] = (CLIMATE, BRAZIL, CHIPS, SUDAN, POWER, JAPAN, ICE, HOUSING)
+
+
+def example_week() -> tuple[Brief, ...]:
+    """The twelve example briefs, in file order (the seed first)."""
+    return tuple(read_brief_file(path) for path in brief_files([SEED_BRIEF.parent]))
+
+
+WEEK: tuple[Brief, ...] = example_week()

@@ -1,4 +1,5 @@
-"""The size budget: an 8-brief digest fits under Gmail's clipping point; overflow goes online."""
+"""The size budget: a 12-brief week fits whole under Gmail's clipping point, its HTML at most
+2.5× its text; overflow goes online in the HTML, never in the text."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from newsletter.render.context import GMAIL_CLIP_BYTES
 from newsletter.render.recipient import VIEW_ONLINE_URL, RecipientInfo, RecipientValues
 from newsletter.tokens import TokenSigner
 from tests.render.conftest import PUBLIC_URL, SECRET, compile_, fill, parse, visible_text
-from tests.render.fixtures import DIGEST
+from tests.render.fixtures import DIGEST, WEEK
+
+MAX_HTML_TO_TEXT = 2.5  # lean markup: the goal that lets a 12-brief week fit whole
 
 
 def test_eight_brief_digest_fits_in_full_under_gmails_clip() -> None:
@@ -22,6 +25,30 @@ def test_eight_brief_digest_fits_in_full_under_gmails_clip() -> None:
         values = RecipientValues(TokenSigner(SECRET), PUBLIC_URL).values_for(variant, typical)
         assert len(variant.fill(values).html.encode()) == variant.estimated_size
         assert not [w for w in variant.warnings if "budget" in w]
+
+
+def test_twelve_brief_week_fits_whole_with_lean_markup() -> None:
+    # The examples: 5–6 facts, sources with URLs, two perspectives, a forecast, establishment
+    # splits. Before the lean markup, 4 of them went online (HTML 3.6–3.8× the text).
+    assert len(WEEK) == 12
+    for tracked in (False, True):
+        variant = compile_(WEEK, track_clicks=tracked, track_opens=tracked)
+        assert variant.brief_slugs == tuple(b.slug for b in WEEK), variant.warnings
+        assert variant.online_slugs == ()
+        filled = fill(variant)
+        html, text = len(filled.html.encode()), len(filled.text.encode())
+        assert html <= variant.estimated_size <= variant.size_budget < GMAIL_CLIP_BYTES
+        assert html / text <= MAX_HTML_TO_TEXT, (tracked, html, text)
+
+
+def test_the_text_part_is_never_cut() -> None:
+    whole = compile_(WEEK, fit_to_budget=False)
+    cut = compile_(WEEK, size_budget=whole.estimated_size // 2)
+    assert cut.online_slugs  # the HTML lists some briefs as links …
+    assert cut.text == whole.text  # … the text has every one in full
+    for brief in WEEK:
+        for fact in brief.facts:
+            assert fact.text[:60] in " ".join(cut.text.split())
 
 
 def test_briefs_that_do_not_fit_are_listed_online_and_said_so() -> None:
@@ -44,20 +71,20 @@ def test_briefs_that_do_not_fit_are_listed_online_and_said_so() -> None:
     online = [b for b in DIGEST if b.slug in variant.online_slugs]
     assert [a.text_content() for a in listed] == [b.title for b in online]
     assert [a.get("href") for a in listed] == [f"{VIEW_ONLINE_URL}#brief-{b.slug}" for b in online]
+    contents = root.xpath("//h2[text()='Also in this issue']/following-sibling::ol[1]//a")
+    assert [a.text_content() for a in contents][-len(online) :] == [b.title for b in online]
+    hrefs = {a.get("href") for a in root.xpath("//a[@href]")}
     for brief in online:
         assert brief.facts[0].text not in visible_text(variant.html)
-        assert f"{VIEW_ONLINE_URL}#brief-{brief.slug}" in variant.text
-    assert "MORE IN THIS ISSUE ONLINE" in variant.text
-    assert {link.section for link in variant.links if link.brief_slug in variant.online_slugs} == {
-        "more-online"
-    }
+        assert not {s.url for s in brief.sources} & hrefs  # only the link to the web version
+        assert brief.facts[0].text in " ".join(variant.text.split())  # the text has it all
 
 
 def test_over_budget_without_fitting_is_a_warning() -> None:
-    variant = compile_(DIGEST, size_budget=50_000, fit_to_budget=False)
+    variant = compile_(DIGEST, size_budget=30_000, fit_to_budget=False)
     assert variant.online_slugs == ()
     (warning,) = [w for w in variant.warnings if "budget" in w]
     assert warning.startswith(f"the HTML is {variant.estimated_size / 1000:.1f} KB once filled")
-    assert "over the 50 KB budget" in warning
-    huge = compile_(DIGEST * 2, size_budget=50_000, fit_to_budget=False)
+    assert "over the 30 KB budget" in warning
+    huge = compile_(DIGEST * 3, size_budget=30_000, fit_to_budget=False)
     assert any(w.endswith("Gmail will clip it") for w in huge.warnings)

@@ -42,7 +42,7 @@ def test_render_writes_the_variant_files(db: Database, tmp_path: Path) -> None:
     assert (out / "default.mjml").read_text(encoding="utf-8").startswith("<mjml")
     text = (out / "default.txt").read_text(encoding="utf-8")
     assert DIGEST[2].facts[0].text[:40] in " ".join(text.split())
-    assert f"default: The Briefing: {DIGEST[0].title}" in " ".join(stdout.split())
+    assert f"default: {DIGEST[0].title} · The Briefing" in " ".join(stdout.split())
     assert re.search(r"\d+\.\d KB HTML once filled \(budget 100 KB\), 3 brief\(s\)", stdout)
     assert "warning: brazil-central-bank-holds-selic: citations without a source URL" in stdout
 

@@ -15,7 +15,7 @@ from newsletter.render.options import NarrativeDisplay, VariantOptions
 from newsletter.render.recipient import FIRST_NAME, FIRST_NAME_HTML, KNOWN_PLACEHOLDERS
 from newsletter.render.variant import CompiledVariant
 from tests.render.conftest import compile_, fill, parse, visible_text
-from tests.render.fixtures import DIGEST, seed_brief
+from tests.render.fixtures import DIGEST, WEEK, seed_brief
 
 MODES: tuple[NarrativeDisplay, ...] = ("all", "facts-only", "no-forecast")
 SEED = seed_brief()
@@ -84,22 +84,42 @@ def test_filling_leaves_no_placeholder(
 def test_citations_link_to_their_sources_or_stay_plain_numbers() -> None:
     brazil = DIGEST[1]
     html = parse(compile_([brazil]).html)
-    sups = html.xpath("//li/sup")
-    assert len(sups) == len(brazil.facts)
-    for sup, fact in zip(sups, brazil.facts, strict=True):
-        assert sup.text_content() == ",".join(str(n) for n in fact.citations)
-        hrefs = [a.get("href") for a in sup.xpath("a")]
-        expected = [brazil.source(n).url for n in fact.citations]  # type: ignore[union-attr]
-        assert hrefs == [url for url in expected if url]
+    facts = html.xpath("//ul/li")
+    assert len(facts) == len(brazil.facts)
+    for item, fact in zip(facts, brazil.facts, strict=True):
+        chips = item.xpath("*[@class='c']")
+        assert [c.text_content() for c in chips] == [str(n) for n in fact.citations]
+        for chip, number in zip(chips, fact.citations, strict=True):
+            source = brazil.source(number)
+            assert source is not None
+            if source.url:  # a link named for screen readers: "source 2: Banco Central do Brasil"
+                assert chip.tag == "a" and chip.get("href") == source.url
+                assert chip.get("aria-label") == f"source {number}: {source.label}"
+            else:
+                assert chip.tag == "span" and chip.get("href") is None
     seed_html = parse(compile_([SEED]).html)
-    assert seed_html.xpath("//li/sup/a") == []  # the seed has no sources: plain numbers
-    assert [s.text_content() for s in seed_html.xpath("//li/sup")] == ["1", "2", "3", "4", "5", "6"]
+    assert seed_html.xpath("//li/a") == []  # the seed has no sources: plain numbers
+    assert [s.text_content() for s in seed_html.xpath("//li/span")] == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]
+
+
+def test_a_citation_names_the_outlet_not_the_headline() -> None:
+    gas = next(b for b in WEEK if b.slug.startswith("eu-gas-prices"))
+    assert gas.sources[0].label and gas.sources[0].label.startswith("Reuters: Europe gas")
+    chip = parse(compile_([gas]).html).xpath("//li/a[@class='c']")[0]
+    assert chip.get("aria-label") == "source 1: Reuters"
 
 
 def test_compact_sources_line_links_each_label() -> None:
     brazil = DIGEST[1]
     html = parse(compile_([brazil]).html)
-    (line,) = html.xpath("//p[contains(@class, 'nl-sources')]")
+    (line,) = html.xpath("//p[@class='src']")
     links = {a.text_content(): a.get("href") for a in line.xpath("a")}
     for source in brazil.sources:
         shown = f"[{source.number}]\xa0{source.label}"
@@ -120,12 +140,12 @@ def test_narrative_citation_markers_become_links() -> None:
         }
     )
     variant = compile_([brief])
-    card = parse(variant.html).xpath("//td[contains(@class, 'nl-card-text')]")[0]
-    assert [a.get("href") for a in card.xpath(".//sup/a")] == [
+    card = parse(variant.html).xpath("//td[@class='cd']")[0]
+    assert [a.get("href") for a in card.xpath(".//a[@class='c']")] == [
         brief.sources[0].url,
         brief.sources[1].url,
     ]
-    assert [s.text_content() for s in card.xpath(".//sup")] == ["1,2", "9"]
+    assert [s.text_content() for s in card.xpath(".//*[@class='c']")] == ["1", "2", "9"]
     narrative_links = [link for link in variant.links if link.section == "narrative"]
     assert {link.narrative for link in narrative_links} == {brief.narratives[0].label}
     assert "Officials said so [1][2] and more [9]." in variant.text
@@ -133,22 +153,23 @@ def test_narrative_citation_markers_become_links() -> None:
 
 def test_forecast_shows_number_bar_forecaster_and_date() -> None:
     climate = DIGEST[0]
-    forecast = climate.narratives_of("forecast")[0]
     html = parse(compile_([climate]).html)
-    (card,) = html.xpath("//table[contains(@class, 'nl-forecast')]")
-    assert card.xpath(".//td[contains(@class, 'nl-pct')]")[0].text_content() == "62%"
-    assert card.xpath(".//td[contains(@class, 'nl-bar-on')]")[0].get("width") == "62%"
-    assert card.xpath(".//td[contains(@class, 'nl-bar-off')]")[0].get("width") == "38%"
+    (card,) = html.xpath("//td[@class='cd'][h3='Nerd narrative']")
+    assert card.xpath(".//td[@class='pc']")[0].text_content() == "62%"
+    assert card.xpath(".//td[@class='on']")[0].get("width") == "62%"
+    assert card.xpath(".//td[@class='of']")[0].get("width") == "38%"
     assert "Metaculus · as of 19 November 2026" in folded(card.text_content())
-    assert forecast.question and forecast.question in folded(card.text_content())
 
 
 def test_establishment_split_shows_both_sides_or_nothing() -> None:
     climate, brazil = DIGEST[0], DIGEST[1]
+    root = parse(compile_([climate]).html)
     html = visible_text(compile_([climate]).html)
-    assert html.count("Establishment split") == 2
-    for side in climate.narratives_of("establishment"):
-        assert side.label in html
+    assert html.count("Establishment split") == 1  # labelled once, with one line saying what it is
+    (note,) = root.xpath("//h3[text()='Establishment split']/following-sibling::p[1]")
+    assert note.text_content().startswith("How outlets close to the establishment and outlets")
+    headings = [h.text_content() for h in root.xpath("//h4")]
+    assert headings == [side.label for side in climate.narratives_of("establishment")]
     assert "Establishment split" not in visible_text(compile_([brazil]).html)
     assert "Establishment split" not in visible_text(compile_([SEED]).html)
 
@@ -190,8 +211,10 @@ def test_outlook_conditional_comments_survive_inlining() -> None:
 def test_only_the_templates_inline_css_is_inlined() -> None:
     variant = compile_([SEED])
     root = parse(variant.html)
-    meta = root.xpath("//p[contains(@class, 'nl-meta')]")[0]
-    assert "color:#5b6470" in meta.get("style").replace(" ", "")
+    card = root.xpath("//td[@class='cd']")[0]  # Outlook needs a cell's padding inline
+    assert "padding:12px16px" in card.get("style").replace(" ", "")
+    meta = root.xpath("//p[@class='m']")[0]  # the rest stays in <style>, once
+    assert meta.get("style") is None
     # MJML's reset stays in <style>: it is not copied onto every cell
     assert not [td for td in root.xpath("//td") if "mso-table-lspace" in (td.get("style") or "")]
     assert "data-premailer" not in variant.html
@@ -230,10 +253,15 @@ def test_greeting_intro_and_name_fallback() -> None:
 def test_table_of_contents_links_each_brief_anchor() -> None:
     variant = compile_(DIGEST[:3])
     root = parse(variant.html)
-    toc = [a.get("href") for a in root.xpath("//ol[contains(@class, 'nl-toc')]//a")]
-    assert toc == [f"#brief-{b.slug}" for b in DIGEST[:3]]
+    toc = [
+        a.get("href")
+        for a in root.xpath("//h2[text()='Also in this issue']/following-sibling::ol[1]//a")
+    ]
+    assert toc == [f"#brief-{b.slug}" for b in DIGEST[1:3]]  # after the lead, the others
     for href in toc:
         assert root.xpath(f"//h2[@id='{href[1:]}']")
+    headings = [h.get("id") or h.text_content() for h in root.xpath("//h2")]
+    assert headings[:2] == [f"brief-{DIGEST[0].slug}", "Also in this issue"]
     assert "IN THIS ISSUE" in variant.text
     assert "ol" not in [e.tag for e in parse(compile_([SEED]).html).iter()]  # one brief: no TOC
 

@@ -57,8 +57,8 @@ def test_click_tracking_rewrites_content_links_only() -> None:
             rewritten += 1
         else:
             assert any(link.url == href and not link.tracked for link in by_id.values()), href
-    assert rewritten == len(root.xpath("//li/sup/a")) + len(
-        root.xpath("//p[contains(@class, 'nl-sources')]/a")
+    assert rewritten == len(root.xpath("//li/a[@class='c']")) + len(
+        root.xpath("//p[@class='src']/a")
     )
     footer = [link for link in variant.links if link.section in ("footer", "masthead", "toc")]
     assert footer and not [link for link in footer if link.tracked]

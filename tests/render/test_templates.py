@@ -17,7 +17,7 @@ from tests.render.fixtures import DIGEST
 
 def test_default_subject_and_preheader() -> None:
     variant = compile_(DIGEST[:3])
-    assert variant.subject == f"The Briefing: {DIGEST[0].title}"
+    assert variant.subject == f"{DIGEST[0].title} · The Briefing"  # the top story leads
     assert variant.preheader.startswith(f"{DIGEST[1].title} · ")
     assert variant.preheader.endswith("…") and len(variant.preheader) <= 141
     root = parse(variant.html)

@@ -63,5 +63,6 @@ def test_lines_fit_a_terminal_except_unbreakable_urls() -> None:
 def test_forecast_in_text() -> None:
     text = compile_([seed_brief()]).text
     block = text.split("NERD NARRATIVE (forecast)\n")[1]
-    assert block.startswith("  10% [##..................]\n  Question: Russia will capture")
-    assert "  Metaculus, as of 24 March 2023\n\n  There is a 10% chance" in block
+    # the question is in the forecast's own words: not repeated; the source states no date
+    assert block.startswith("  10% [##..................]\n  Metaculus, brief updated 24 March")
+    assert "2023\n\n  There is a 10% chance that Russia will capture" in block

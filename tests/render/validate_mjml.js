@@ -1,5 +1,5 @@
 // Validates MJML documents with the official compiler in strict mode.
-// stdin: a JSON array of {name, mjml}; stdout: a JSON array of {name, errors: [...]}.
+// stdin: a JSON array of {name, mjml}; stdout: a JSON array of {name, errors: [...], html}.
 const mjml2html = require("mjml");
 
 let input = "";
@@ -9,10 +9,10 @@ process.stdin.on("end", () => {
   const results = JSON.parse(input).map(({ name, mjml }) => {
     try {
       const out = mjml2html(mjml, { validationLevel: "strict" });
-      return { name, errors: out.errors.map((e) => e.formattedMessage) };
+      return { name, errors: out.errors.map((e) => e.formattedMessage), html: out.html };
     } catch (err) {
       const details = (err.errors || []).map((e) => e.formattedMessage);
-      return { name, errors: details.length ? details : [String(err.message || err)] };
+      return { name, errors: details.length ? details : [String(err.message || err)], html: "" };
     }
   });
   process.stdout.write(JSON.stringify(results));
