@@ -6,6 +6,7 @@ reading ``os.environ``; tests build their own ``Settings`` or clear the cache.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from newsletter.errors import ConfigurationError
 
 ProviderName = Literal["outbox", "smtp", "sendgrid"]
+# RFC 2919's list-id: a list-label and a namespace, dot-atoms with at least one dot.
+LIST_ID = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
 
 SECRET_FILE = Path(".newsletter-secret")
 
@@ -202,8 +205,34 @@ class Settings(BaseSettings):
         default=None,
         description="Address for the mailto: form of List-Unsubscribe (unset: URL form only).",
     )
+    list_id: str | None = Field(
+        default=None,
+        description=(
+            "The List-Id of every campaign (RFC 2919), e.g. 'briefing.example.org'; unset: "
+            "the newsletter's name as a slug, a dot, and the From address's domain."
+        ),
+    )
+    compliance_checks: bool = Field(
+        default=True,
+        description=(
+            "Refuse to start a campaign through smtp or sendgrid without a postal address, "
+            "an https public URL (List-Unsubscribe) and a List-Id. Off only for test set-ups "
+            "against local fake servers; the outbox is never checked."
+        ),
+    )
     worker_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often an idle worker or scheduler looks for work."
+    )
+
+    # the weekly digest
+    digest_grace_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description=(
+            "A weekly digest holds the ready briefs updated in its week or this many days "
+            "before it; older ready briefs are left out (and named) unless included on purpose."
+        ),
     )
 
     # subscribers and the public signup pages
@@ -311,6 +340,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use e.g. Europe/Berlin)") from exc
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _list_id_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().strip("<>").lower()
+        if not LIST_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a List-Id: write a label and a domain, e.g. briefing.example.org"
+            )
         return value
 
     @field_validator("public_url")
