@@ -106,4 +106,3 @@ def require_startable(campaign: Campaign, briefs: Iterable[Brief], settings: Set
     problem = content_problem(campaign, briefs)
     if problem:
         raise StartRefused(problem)
-

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from campaigns.checks import require_startable
 from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
-from campaigns.checks import require_startable
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow

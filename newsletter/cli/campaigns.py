@@ -32,6 +32,7 @@ from newsletter.briefs.model import BriefRow
 from newsletter.cli.common import console, open_db, split_values
 from newsletter.config import get_settings
 from newsletter.db import Database
+from newsletter.render.environment import long_date
 
 app = typer.Typer(help="Create campaigns and steer their sending.", no_args_is_help=True)
 digest_app = typer.Typer(help="The weekly digest.", no_args_is_help=True)
@@ -142,7 +143,7 @@ def show_command(campaign_id: int) -> None:
         if campaign.status_reason:
             console.print(f"[yellow]{campaign.status_reason}[/]", markup=True, soft_wrap=True)
         when = campaign.send_at.isoformat() if campaign.send_at else "not scheduled"
-        console.print(f"issue date {campaign.issue_date} · send at {when}")
+        console.print(f"issue date {long_date(campaign.issue_date)} · send at {when}")
         _print_briefs(session, campaign)
         _print_variants(session, campaign)
         counts = delivery_counts(session, campaign.id)
