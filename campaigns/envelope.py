@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from newsletter.config import ProviderName, Settings
+from newsletter.briefs.document import slugify
+from newsletter.config import LIST_ID, ProviderName, Settings
 from newsletter.delivery.base import EmailParts, Message, list_unsubscribe_headers
 from newsletter.render.recipient import UNSUBSCRIBE_URL
 
@@ -110,6 +111,31 @@ class Envelope(BaseModel):
             ) from exc
 
 
+def list_id(settings: Settings) -> str | None:
+    """The List-Id (RFC 2919) of every campaign: ``NEWSLETTER_LIST_ID``, or the newsletter's
+    name as a slug under the From address's domain (``the-briefing.example.org``); None when
+    the From address has no domain to use."""
+    if settings.list_id:
+        return settings.list_id
+    domain = settings.from_email.rpartition("@")[2].strip().lower().rstrip(".")
+    label = slugify(settings.newsletter_name, max_length=60) or "newsletter"
+    candidate = f"{label}.{domain}"
+    if "@" not in settings.from_email or not LIST_ID.fullmatch(candidate):
+        return None
+    return candidate
+
+
+def list_id_header(settings: Settings) -> dict[str, str]:
+    """``List-Id: "The Briefing" <the-briefing.example.org>`` (the phrase only when it is plain
+    printable ASCII, so the header needs no encoding); empty when no List-Id can be made."""
+    value = list_id(settings)
+    if value is None:
+        return {}
+    name = settings.newsletter_name
+    plain = name.isascii() and name.isprintable() and not any(c in name for c in '"\\')
+    return {"List-Id": f'"{name}" <{value}>' if plain and name.strip() else f"<{value}>"}
+
+
 def envelope_for(settings: Settings, campaign_id: int, variant_name: str) -> Envelope:
     """The envelope a variant frozen now gets: the settings in force, decided once."""
     return Envelope(
@@ -118,7 +144,10 @@ def envelope_for(settings: Settings, campaign_id: int, variant_name: str) -> Env
         from_name=settings.from_name,
         reply_to=settings.reply_to,
         public_url=settings.public_url,
-        list_headers=list_unsubscribe_headers(UNSUBSCRIBE_URL, settings.unsubscribe_mailto),
+        list_headers={
+            **list_unsubscribe_headers(UNSUBSCRIBE_URL, settings.unsubscribe_mailto),
+            **list_id_header(settings),
+        },
         tracking=tracking_plan(settings),
         categories=("newsletter", f"campaign-{campaign_id}", segment_category(variant_name)),
     )

@@ -18,12 +18,10 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from campaigns.checks import require_startable
 from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
-from campaigns.service import get_campaign, require_status
-from newsletter.briefs.document import Brief
-from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import brief_from_row
+from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.placeholders import PlaceholderTemplate
@@ -64,12 +62,6 @@ class FreezeResult:
     @property
     def recipients(self) -> int:
         return sum(v.recipients for v in self.variants)
-
-
-def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
-    ids = [b.brief_id for b in campaign.briefs]
-    rows = {r.id: r for r in session.scalars(select(BriefRow).where(BriefRow.id.in_(ids)))}
-    return [brief_from_row(rows[i]) for i in ids]
 
 
 def variant_plan(
@@ -163,6 +155,9 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         if campaign.frozen_at is not None:
             return FreezeResult(campaign.id, False, _frozen(session, campaign.id))
         require_status(campaign, "start")
+        require_startable(campaign, campaign_briefs(session, campaign), settings)
+        now = utcnow()
+        campaign.issue_date = issue_day(campaign, now, settings)
         compiled = compile_campaign(session, campaign, settings)
         plan: list[tuple[int, Rule]] = []
         for position, (name, segment, options, rule, variant) in enumerate(compiled):
@@ -192,7 +187,6 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             session.flush()
             plan.append((row.id, rule))
         _queue_recipients(session, campaign.id, plan)
-        now = utcnow()
         campaign.frozen_at = now
         campaign.started_at = now
         campaign.status = "sending"

@@ -78,6 +78,12 @@ class Campaign(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     provider: Mapped[str | None] = mapped_column(String(20))
+    overrides: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON,
+        default=list,
+        doc="Checks an editor chose to pass, each recorded as {check, reason, by, at} "
+        "(campaigns.checks): a scheduled start, made by no one, relies on these.",
+    )
 
     briefs: Mapped[list[CampaignBrief]] = relationship(
         order_by="CampaignBrief.position", cascade="all, delete-orphan", lazy="selectin"

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.envelope import Envelope, envelope_for
-from campaigns.freeze import campaign_briefs, variant_context, variant_plan
+from campaigns.freeze import variant_context, variant_plan
 from campaigns.model import Campaign, Variant
+from campaigns.service import campaign_briefs
 from newsletter.config import Settings
 from newsletter.errors import NotFoundError
 from newsletter.render.compile import compile_variant

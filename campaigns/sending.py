@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from campaigns.checks import StartRefused
 from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, RetryPolicy
 from campaigns.freeze import FreezeResult, freeze_campaign
 from campaigns.messages import CampaignBatchFactory
@@ -173,8 +174,21 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
             return started
         try:
             started.append(freeze_campaign(database, campaign_id, settings))
+        except StartRefused as exc:
+            _refuse_start(database, campaign_id, exc)
         except ConflictError:  # another scheduler started it between our two queries
             continue
+
+
+def _refuse_start(database: Database, campaign_id: int, refusal: StartRefused) -> None:
+    """A due campaign that may not start is paused with the reason, for an editor to act on
+    (nobody is there to confirm an override when a schedule falls due)."""
+    log.warning("scheduled campaign %s not started: %s", campaign_id, refusal)
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id, lock=True)
+        if campaign.status == "scheduled":
+            campaign.status = "paused"
+            campaign.status_reason = f"not started when due: {refusal}"[:2000]
 
 
 def sending_campaigns(database: Database) -> list[int]:

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from campaigns.checks import Check, record_override, require_startable
 from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
+from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
+from newsletter.briefs.store import brief_from_row
+from newsletter.config import Settings, get_settings
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, NotFoundError, RenderError
 from newsletter.render.compile import subject_lines
@@ -63,8 +68,10 @@ def create_campaign(
     *,
     kind: str = "manual",
     digest_week: str | None = None,
+    settings: Settings | None = None,
 ) -> Campaign:
-    """A new campaign in ``draft`` (or ``scheduled`` when ``send_at`` is given)."""
+    """A new campaign in ``draft`` (or ``scheduled`` when ``send_at`` is given: then it must
+    pass the checks of :mod:`campaigns.checks`, as :func:`schedule_campaign` does)."""
     name, briefs, segments = _checked_draft(session, draft)
     if draft.send_at is not None and draft.send_at.tzinfo is None:
         raise ConflictError("send_at needs a time zone (e.g. 2026-11-30T07:00:00+01:00)")
@@ -82,6 +89,8 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
+    if draft.send_at is not None:
+        require_startable(campaign, campaign_briefs(session, campaign), settings or get_settings())
     return campaign
 
 
@@ -177,6 +186,27 @@ def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> C
     return campaign
 
 
+def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
+    """The campaign's briefs, in its order, as documents."""
+    ids = [b.brief_id for b in campaign.briefs]
+    rows = {r.id: r for r in session.scalars(select(BriefRow).where(BriefRow.id.in_(ids)))}
+    return [brief_from_row(rows[i]) for i in ids]
+
+
+def local_day(moment: datetime, settings: Settings) -> date:
+    """The calendar day of ``moment`` where the editors are (``NEWSLETTER_EDITOR_TIMEZONE``)."""
+    return moment.astimezone(ZoneInfo(settings.editor_timezone)).date()
+
+
+def issue_day(campaign: Campaign, sent: datetime, settings: Settings) -> date:
+    """The date an issue sent (or scheduled) at ``sent`` carries: a digest is dated by that
+    day; any issue at the latest by that day, so no mail names a date still to come."""
+    day = local_day(sent, settings)
+    if campaign.kind == "digest":
+        return day
+    return min(campaign.issue_date, day)
+
+
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
 
@@ -197,14 +227,34 @@ def require_status(campaign: Campaign, action: str) -> None:
         )
 
 
-def schedule_campaign(session: Session, campaign_id: int, send_at: datetime) -> Campaign:
+def schedule_campaign(
+    session: Session, campaign_id: int, send_at: datetime, settings: Settings | None = None
+) -> Campaign:
+    """Schedule (or send now: ``send_at`` is now); refused as a start would be (see
+    :mod:`campaigns.checks`), so that a scheduled start made by no one does not fail."""
+    settings = settings or get_settings()
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "schedule")
     if send_at.tzinfo is None:
         raise ConflictError("send_at needs a time zone (e.g. 2026-11-30T07:00:00+01:00)")
+    require_startable(campaign, campaign_briefs(session, campaign), settings)
     campaign.send_at = send_at
+    campaign.issue_date = issue_day(campaign, send_at, settings)
     campaign.status = "scheduled"
     campaign.status_reason = None
+    return campaign
+
+
+def override_check(
+    session: Session, campaign_id: int, check: Check, reason: str, by: str
+) -> Campaign:
+    """Record on a campaign that has not started that ``by`` passes ``check``, and why."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    if not can(campaign, "edit"):
+        raise ConflictError(
+            f"campaign {campaign.id} is {campaign.status}: its checks were made already"
+        )
+    record_override(campaign, check, reason, by)
     return campaign
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import secrets
 import stat
 from functools import lru_cache
@@ -28,6 +29,8 @@ from newsletter.errors import ConfigurationError
 log = logging.getLogger("newsletter.config")
 
 ProviderName = Literal["outbox", "smtp", "sendgrid"]
+# RFC 2919's list-id: a list-label and a namespace, dot-atoms with at least one dot.
+LIST_ID = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
 
 SECRET_FILE_NAME = ".newsletter-secret"  # noqa: S105  (a file name, not a secret)
 MIN_KEY_BYTES = 32
@@ -225,8 +228,34 @@ class Settings(BaseSettings):
         default=None,
         description="Address for the mailto: form of List-Unsubscribe (unset: URL form only).",
     )
+    list_id: str | None = Field(
+        default=None,
+        description=(
+            "The List-Id of every campaign (RFC 2919), e.g. 'briefing.example.org'; unset: "
+            "the newsletter's name as a slug, a dot, and the From address's domain."
+        ),
+    )
+    compliance_checks: bool = Field(
+        default=True,
+        description=(
+            "Refuse to start a campaign through smtp or sendgrid without a postal address, "
+            "an https public URL (List-Unsubscribe) and a List-Id. Off only for test set-ups "
+            "against local fake servers; the outbox is never checked."
+        ),
+    )
     worker_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often an idle worker or scheduler looks for work."
+    )
+
+    # the weekly digest
+    digest_grace_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description=(
+            "A weekly digest holds the ready briefs updated in its week or this many days "
+            "before it; older ready briefs are left out (and named) unless included on purpose."
+        ),
     )
 
     # subscribers and the public signup pages
@@ -367,6 +396,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use e.g. Europe/Berlin)") from exc
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _list_id_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().strip("<>").lower()
+        if not LIST_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a List-Id: write a label and a domain, e.g. briefing.example.org"
+            )
         return value
 
     @field_validator("public_url")

@@ -207,6 +207,13 @@ class Brief(_Strict):
         """Every cited source number, in order of first citation."""
         return list(dict.fromkeys(n for fact in self.facts for n in fact.citations))
 
+    @property
+    def unsourced_citations(self) -> list[int]:
+        """Cited numbers that no source carries (a brief copied without its Sources):
+        readers would see [1]–[6] pointing nowhere."""
+        listed = {source.number for source in self.sources}
+        return sorted(n for n in self.cited_numbers if n not in listed)
+
     def narratives_of(self, kind: NarrativeKind) -> list[Narrative]:
         return [n for n in self.narratives if n.kind == kind]
 
@@ -220,9 +227,10 @@ class Brief(_Strict):
         uncited = [s.number for s in self.sources if s.number not in cited]
         if uncited:
             found.append("sources never cited: " + ", ".join(f"[{n}]" for n in uncited))
-        if not self.sources and cited:
+        if self.unsourced_citations:
             found.append(
-                "cited numbers without a source: " + ", ".join(f"[{n}]" for n in sorted(cited))
+                "cited numbers without a source: "
+                + ", ".join(f"[{n}]" for n in self.unsourced_citations)
             )
         unlinked = [s.number for s in self.sources if s.url is None]
         if self.sources and unlinked:

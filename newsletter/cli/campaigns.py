@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime
 from typing import Annotated
 
@@ -11,7 +12,8 @@ from rich.text import Text
 from sqlalchemy import select
 
 from campaigns.audience import delivery_problems, delivery_totals
-from campaigns.digest import create_weekly_digest
+from campaigns.checks import Check
+from campaigns.digest import DigestResult, create_weekly_digest
 from campaigns.model import Campaign, Variant
 from campaigns.service import (
     CampaignDraft,
@@ -20,6 +22,7 @@ from campaigns.service import (
     delivery_counts,
     get_campaign,
     list_campaigns,
+    override_check,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
@@ -27,11 +30,40 @@ from campaigns.service import (
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
 from newsletter.cli.common import console, open_db, split_values
+from newsletter.config import get_settings
+from newsletter.db import Database
+from newsletter.render.environment import long_date
 
 app = typer.Typer(help="Create campaigns and steer their sending.", no_args_is_help=True)
 digest_app = typer.Typer(help="The weekly digest.", no_args_is_help=True)
 
 STATUS_ORDER = ("queued", "sending", "sent", "failed", "unknown", "skipped")
+
+OverrideOption = Annotated[
+    list[Check] | None,
+    typer.Option(
+        "--override",
+        help="Pass a check on purpose (recorded with --reason): unsourced-citations.",
+    ),
+]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why the check is overridden (recorded).")
+]
+
+
+def record_overrides(
+    database: Database, campaign_id: int, checks: list[Check] | None, reason: str | None
+) -> None:
+    """Record ``--override`` choices on the campaign before it is scheduled or sent."""
+    if not checks:
+        return
+    if not (reason or "").strip():
+        raise typer.BadParameter("--override needs --reason: say why", param_hint="--reason")
+    by = f"cli:{getpass.getuser()}"
+    with database.transaction() as session:
+        for check in checks:
+            override_check(session, campaign_id, check, reason or "", by)
+            console.print(f"override recorded on campaign {campaign_id}: {check} ({reason})")
 
 
 def parse_when(text: str | None) -> datetime | None:
@@ -75,7 +107,7 @@ def create_command(
         send_at=parse_when(send_at),
     )
     with open_db().transaction() as session:
-        campaign = create_campaign(session, draft)
+        campaign = create_campaign(session, draft, settings=get_settings())
         campaign_id = campaign.id
     typer.echo(campaign_id)
 
@@ -111,7 +143,7 @@ def show_command(campaign_id: int) -> None:
         if campaign.status_reason:
             console.print(f"[yellow]{campaign.status_reason}[/]", markup=True, soft_wrap=True)
         when = campaign.send_at.isoformat() if campaign.send_at else "not scheduled"
-        console.print(f"issue date {campaign.issue_date} · send at {when}")
+        console.print(f"issue date {long_date(campaign.issue_date)} · send at {when}")
         _print_briefs(session, campaign)
         _print_variants(session, campaign)
         counts = delivery_counts(session, campaign.id)
@@ -160,12 +192,16 @@ def _print_errors(session, campaign: Campaign) -> None:  # type: ignore[no-untyp
 def schedule_command(
     campaign_id: int,
     at: Annotated[str, typer.Option("--at", help="ISO time with zone, e.g. 2026-11-30T07:00Z")],
+    override: OverrideOption = None,
+    reason: ReasonOption = None,
 ) -> None:
     """Schedule a campaign; `newsletter scheduler` (or cron) sends it when it is due."""
     moment = parse_when(at)
     assert moment is not None
-    with open_db().transaction() as session:
-        campaign = schedule_campaign(session, campaign_id, moment)
+    database = open_db()
+    record_overrides(database, campaign_id, override, reason)
+    with database.transaction() as session:
+        campaign = schedule_campaign(session, campaign_id, moment, get_settings())
         console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}")
 
 
@@ -202,16 +238,34 @@ def digest_create_command(
         list[str] | None, typer.Option("--segment", "-s", help="Target segments, in order.")
     ] = None,
     send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", "-i", help="A ready brief to take although left out (SLUG)."),
+    ] = None,
 ) -> None:
-    """Make the week's digest from the briefs marked ready that week (or return it)."""
+    """Make the week's digest from the ready briefs updated that week (or return it).
+
+    Ready briefs left out (stale, or in an earlier digest) are listed with the reason."""
     iso_week = IsoWeek.parse(week) if week else IsoWeek.current()
     result = create_weekly_digest(
         open_db(),
         iso_week,
+        settings=get_settings(),
         segment_names=tuple(split_values(segments)),
         send_at=parse_when(send_at),
+        include=split_values(include),
     )
+    _print_digest(result)
+
+
+def _print_digest(result: DigestResult) -> None:
     verb = "created" if result.created else "already exists:"
     console.print(f"digest {result.week} {verb} campaign {result.campaign_id}")
     for slug in result.brief_slugs:
-        console.print(f"  {slug}")
+        console.print(f"  {slug}", markup=False)
+    if result.left_out:
+        console.print(f"[yellow]left out ({len(result.left_out)}):[/]")
+    for item in result.left_out:
+        console.print(f"  {item.slug}: {item.reason}", markup=False, soft_wrap=True)
+    if result.left_out:
+        console.print("include one on purpose: newsletter digest create --include SLUG")

@@ -85,17 +85,18 @@ def demo_command() -> None:
     console.print(f"database: {settings.database_url} · provider: {settings.provider}")
     database = open_db()
     try:
-        _import_briefs(database)
+        samples = _import_briefs(database)
         _add_readers(database)
         _add_segments(database)
-        campaign_id = _digest(database)
+        campaign_id = _digest(database, settings, samples)
         _send(database, settings, campaign_id)
         _report(database, settings, campaign_id)
     finally:
         database.dispose()
 
 
-def _import_briefs(database: Database) -> None:
+def _import_briefs(database: Database) -> list[str]:
+    """Import the samples; returns the slugs of those whose citations all have a source."""
     console.rule("1. import the sample briefs")
     imported = import_briefs(database, [data_path("examples") / "briefs"], mark_ready=True)
     for item in imported:
@@ -106,6 +107,7 @@ def _import_briefs(database: Database) -> None:
             f"topics {', '.join(brief.topics) or '-'}"
         )
     console.print(f"{len(imported)} briefs imported and marked ready")
+    return [item.brief.slug for item in imported if not item.brief.unsourced_citations]
 
 
 def _add_readers(database: Database) -> None:
@@ -140,17 +142,31 @@ def _add_segments(database: Database) -> None:
             console.print(f"[bold]{name}[/]: {description}")
 
 
-def _digest(database: Database) -> int:
+def _digest(database: Database, settings: Settings, samples: list[str]) -> int:
+    """This week's digest. The samples are dated November 2026, so most are not this week's
+    news: the demo includes the ones whose citations have sources *on purpose*, and says so;
+    the seed brief (2023, no Sources section) stays out and is named with the reason."""
     console.rule("4. this week's digest")
     week = IsoWeek.current()
+    console.print(
+        f"a digest holds the ready briefs updated in {week} or the "
+        f"{settings.digest_grace_days} days before; the sample briefs are older, so the demo "
+        f"includes these {len(samples)} explicitly (--include)"
+    )
     result = create_weekly_digest(
-        database, week, segment_names=tuple(name for name, *_ in SAMPLE_SEGMENTS)
+        database,
+        week,
+        settings=settings,
+        segment_names=tuple(name for name, *_ in SAMPLE_SEGMENTS),
+        include=samples,
     )
     state = "created" if result.created else "already existed"
     console.print(
         f"digest {week} {state}: campaign {result.campaign_id} with "
         f"{len(result.brief_slugs)} briefs"
     )
+    for item in result.left_out:
+        console.print(f"left out {item.slug}: {item.reason}", markup=False, soft_wrap=True)
     return result.campaign_id
 
 

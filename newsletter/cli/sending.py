@@ -14,6 +14,7 @@ from rich.table import Table
 from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
+from newsletter.cli.campaigns import OverrideOption, ReasonOption, record_overrides
 from newsletter.cli.common import console, open_db
 from newsletter.config import get_settings
 
@@ -40,9 +41,12 @@ def send_command(
             help="Also resend recipients whose outcome is unknown (they may get it twice).",
         ),
     ] = False,
+    override: OverrideOption = None,
+    reason: ReasonOption = None,
 ) -> None:
     """Freeze a campaign (compile its variants, queue its recipients) and send it now."""
     database = open_db()
+    record_overrides(database, campaign_id, override, reason)
     stop = _stop_on_signals()
     with Progress(
         TextColumn("[bold]sending"),

@@ -10,6 +10,7 @@ import jinja2
 from starlette.templating import Jinja2Templates
 
 from newsletter.config import Settings
+from newsletter.render.environment import long_date
 from newsletter.resources import data_path
 
 
@@ -21,6 +22,7 @@ def page_templates(settings: Settings) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["long_date"] = long_date  # one date format: emails, pages, subjects
     environment.globals.update(
         newsletter_name=settings.newsletter_name,
         language=settings.language,

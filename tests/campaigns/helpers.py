@@ -7,7 +7,7 @@ import mailbox
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -63,6 +63,20 @@ def import_cited_brief(
         ]
     if edit is not None:
         edit(data)
+    with db.transaction() as session:
+        save_brief(session, Brief.model_validate(data))
+    return slug
+
+
+def ready_brief(
+    db: Database, slug: str, updated: date, *, status: str = "ready", sourced: bool = True
+) -> str:
+    """A brief titled "Story <slug>" updated on ``updated`` (example 001's content); without
+    ``sourced`` it keeps its citations [1]–[6] but loses its sources, like the seed brief."""
+    data = read_brief_file(EXAMPLES / "001_eu-gas-prices-cold-snap.txt").model_dump()
+    data.update(slug=slug, title=f"Story {slug}", updated=updated, status=status)
+    if not sourced:
+        data["sources"] = []
     with db.transaction() as session:
         save_brief(session, Brief.model_validate(data))
     return slug
@@ -220,6 +234,12 @@ def links_by_section(db: Database, variant_id: int) -> dict[str, list[dict[str, 
     for link in links:
         found.setdefault(link["section"], []).append(link)
     return found
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return cast(str, part.get_content())
 
 
 def outbox_mails(folder: Path) -> list[EmailMessage]:

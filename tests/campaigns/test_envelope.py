@@ -27,6 +27,7 @@ from newsletter.db import Database
 from newsletter.migrate import alembic_config
 from tests.campaigns.helpers import (
     add_subscribers,
+    html_of,
     import_examples,
     new_campaign,
     outbox_mails,
@@ -61,12 +62,6 @@ def frozen_campaign(db: Database, settings: Settings, recipients: int = 3) -> in
     campaign_id = new_campaign(db)
     freeze_campaign(db, campaign_id, settings)
     return campaign_id
-
-
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return cast(str, part.get_content())
 
 
 def assert_frozen_headers(message: EmailMessage) -> None:

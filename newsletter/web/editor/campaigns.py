@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from campaigns.audience import (
@@ -31,15 +32,18 @@ from campaigns.audience import (
     delivery_totals,
     frozen_counts,
 )
-from campaigns.digest import create_weekly_digest
+from campaigns.checks import Check, content_problem, unsourced_citations
+from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
 from campaigns.model import Campaign
 from campaigns.service import (
+    campaign_briefs,
     can,
     cancel_campaign,
     create_campaign,
     delivery_counts,
     get_campaign,
     list_campaigns,
+    override_check,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
@@ -47,6 +51,7 @@ from campaigns.service import (
 )
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
+from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput, NewsletterError
 from newsletter.web.editor.auth import csrf_protect, editor_page
@@ -124,7 +129,9 @@ async def create_campaign_post(request: Request) -> Response:
     choices = await site.run(choices_of)
     try:
         draft = values.draft(choices.segment_names)
-        campaign_id = await site.run(lambda session: create_campaign(session, draft).id)
+        campaign_id = await site.run(
+            lambda session: create_campaign(session, draft, settings=site.settings).id
+        )
     except NewsletterError as exc:
         return _form_page(request, choices, values, error=str(exc))
     flash(request, "Campaign created. Check the preview, then schedule it.")
@@ -136,12 +143,15 @@ async def create_digest_post(request: Request) -> Response:
     site = editor_site(request)
     week = IsoWeek.current()
     try:
-        result = await run_in_threadpool(create_weekly_digest, site.database, week)
+        result = await run_in_threadpool(
+            lambda: create_weekly_digest(site.database, week, settings=site.settings)
+        )
     except NewsletterError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse("/editor/campaigns/new", status_code=303)
     if result.created:
-        flash(request, f"Created the digest of {week} from {len(result.brief_slugs)} briefs.")
+        left = f"; {len(result.left_out)} ready briefs left out (see below)" * bool(result.left_out)
+        flash(request, f"Created the digest of {week} from {len(result.brief_slugs)} briefs{left}.")
     else:
         flash(request, f"The digest of {week} exists already: here it is.")
     return RedirectResponse(f"/editor/campaigns/{result.campaign_id}", status_code=303)
@@ -191,10 +201,13 @@ class CampaignView:
     counts: dict[str, int]
     variants: list[VariantProgress]
     problems: list[DeliveryProblem]
+    left_out: list[LeftOut]
+    unsourced: dict[str, list[int]]
 
 
-def campaign_view(session: Session, campaign_id: int) -> CampaignView:
+def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
     campaign = get_campaign(session, campaign_id)
+    unstarted = campaign.frozen_at is None
     ids = [b.brief_id for b in campaign.briefs]
     rows = {
         r.id: (r.slug, r.title)
@@ -213,6 +226,8 @@ def campaign_view(session: Session, campaign_id: int) -> CampaignView:
         counts=delivery_counts(session, campaign_id),
         variants=frozen_counts(session, campaign_id),
         problems=delivery_problems(session, campaign_id),
+        left_out=left_out_of(session, campaign, settings) if unstarted else [],
+        unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
     )
 
 
@@ -222,7 +237,8 @@ def available_actions(campaign: Campaign) -> list[str]:
 
 @router.get("/editor/campaigns/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: CampaignId) -> Response:
-    view = await editor_site(request).run(lambda session: campaign_view(session, campaign_id))
+    site = editor_site(request)
+    view = await site.run(lambda session: campaign_view(session, campaign_id, site.settings))
     context = {
         "view": view,
         "campaign": view.campaign,
@@ -272,6 +288,23 @@ def reach(session: Session, campaign: Campaign) -> Reach:
     return Reach(audience(session, campaign), [])
 
 
+@router.post("/editor/campaigns/{campaign_id}/include")
+async def include_post(request: Request, campaign_id: CampaignId) -> Response:
+    """Take a brief the digest left out, on the editor's explicit choice."""
+    site = editor_site(request)
+    form = await request.form()
+    slug = form.get("slug")
+    try:
+        if not isinstance(slug, str) or not slug.strip():
+            raise InvalidInput("slug", "names no brief")
+        await site.run(lambda session: include_brief(session, campaign_id, slug.strip()))
+    except NewsletterError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, f"Included {slug.strip()}.")
+    return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+
+
 @router.get("/editor/campaigns/{campaign_id}/confirm/{action}")
 async def confirm_page(
     request: Request,
@@ -281,11 +314,14 @@ async def confirm_page(
 ) -> Response:
     site = editor_site(request)
 
-    def load(session: Session) -> tuple[Campaign, Reach]:
+    def load(session: Session) -> tuple[Campaign, Reach, str | None]:
         campaign = get_campaign(session, campaign_id)
-        return campaign, reach(session, campaign)
+        blocked = None
+        if action in ("schedule", "send-now"):
+            blocked = content_problem(campaign, campaign_briefs(session, campaign))
+        return campaign, reach(session, campaign), blocked
 
-    campaign, who = await site.run(load)
+    campaign, who, blocked = await site.run(load)
     if not can(campaign, TRANSITION[action]):
         flash(request, f"This campaign is {campaign.status}: it cannot {action} now.", "error")
         return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
@@ -304,6 +340,8 @@ async def confirm_page(
         "send_at": send_at,
         "moment": moment,
         "past": moment is not None and moment <= utcnow(),
+        "blocked": blocked,
+        "override_check": str(Check.UNSOURCED_CITATIONS),
     }
     return render(request, "confirm.html", context)
 
@@ -319,7 +357,15 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
             if action == "schedule"
             else utcnow()
         )
-        message = await site.run(lambda session: _perform(session, campaign_id, action, moment))
+        override = _override_of(form)
+        by = request.state.editor.email
+
+        def perform(session: Session) -> str:
+            if override is not None:
+                override_check(session, campaign_id, override[0], override[1], by)
+            return _perform(session, campaign_id, action, moment, site.settings)
+
+        message = await site.run(perform)
     except NewsletterError as exc:
         flash(request, str(exc), "error")
     else:
@@ -327,12 +373,22 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
 
-def _perform(session: Session, campaign_id: int, action: str, moment: datetime) -> str:
+def _override_of(form: FormData) -> tuple[Check, str] | None:
+    """The confirmation page's "send anyway" choice: (check, reason), or None if not ticked."""
+    if form.get("override") != Check.UNSOURCED_CITATIONS:
+        return None
+    reason = form.get("override_reason")
+    return Check.UNSOURCED_CITATIONS, reason if isinstance(reason, str) else ""
+
+
+def _perform(
+    session: Session, campaign_id: int, action: str, moment: datetime, settings: Settings
+) -> str:
     if action == "schedule":
-        schedule_campaign(session, campaign_id, moment)
+        schedule_campaign(session, campaign_id, moment, settings)
         return "Scheduled. A worker starts it when the time comes."
     if action == "send-now":
-        schedule_campaign(session, campaign_id, moment)
+        schedule_campaign(session, campaign_id, moment, settings)
         return "Sending starts as soon as a worker picks it up (within seconds)."
     if action == "pause":
         pause_campaign(session, campaign_id)
