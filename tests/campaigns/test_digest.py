@@ -134,7 +134,7 @@ def test_an_issue_is_dated_by_the_day_it_is_sent_in_subject_and_masthead(
     with db.transaction() as session:
         assert get_campaign(session, result.campaign_id).issue_date == today
     for message in outbox_mails(tmp_path / "outbox"):
-        assert str(message["Subject"]) == f"The Briefing weekly · {long_date(today)}: Story fresh"
+        assert str(message["Subject"]) == f"Story fresh · The Briefing weekly, {long_date(today)}"
         assert f"{long_date(today)} · " in html_of(message)  # the masthead
         assert "30 November" not in str(message["Subject"]) + html_of(message)
 
