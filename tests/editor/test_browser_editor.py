@@ -135,10 +135,16 @@ def test_an_editor_builds_previews_tests_and_schedules_an_issue(
     expect(page.get_by_role("heading", level=1)).to_have_text("Schedule: Friday issue?")
     expect(page.locator("#reach-total")).to_have_text("3")
     page.screenshot(path=str(artifacts_dir / "confirm-schedule.png"), full_page=True)
+    # The seed brief's [1]–[6] have no source: it goes only with a ticked box and a reason.
+    expect(page.locator("#blocked")).to_contain_text("cites [1], [2], [3], [4], [5], [6]")
+    page.get_by_role("checkbox", name="Send anyway: I checked these briefs").check()
+    page.get_by_label("Why (recorded on the campaign, with your name)").fill("reference input")
     page.get_by_role("button", name="Schedule").click()
     expect(page.get_by_role("status").first).to_contain_text("Scheduled.")
+    expect(page.locator("#unsourced")).to_contain_text("“reference input” (ann@example.org")
     campaign = _campaign(db)
     assert campaign.status == "scheduled" and campaign.send_at is not None
+    assert [entry["check"] for entry in campaign.overrides] == ["unsourced-citations"]
     assert campaign.send_at.strftime("%Y-%m-%dT%H:%M") == when.strftime("%Y-%m-%dT%H:%M")
 
     # Logging out closes the door for pages and for the API.
