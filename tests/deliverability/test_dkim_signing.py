@@ -26,12 +26,10 @@ from newsletter.delivery.base import Batch
 from newsletter.delivery.factory import make_provider
 from newsletter.delivery.mime import MimeBuilder
 from newsletter.errors import ConfigurationError, ProviderRejected
+from tests.deliverability.common import DOMAIN, SELECTOR, dkim_settings
 from tests.delivery import samples
 from tests.fakes.dns_server import LoopbackDns
 from tests.fakes.smtp_server import FakeSmtpServer
-
-DOMAIN = "news.example.org"  # samples.message() is from briefing@news.example.org
-SELECTOR = "nl2026"
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +45,6 @@ def published(dns_server: LoopbackDns, key_file: Path, domain: str = DOMAIN) -> 
 
     record = dns_record(load_private_key(key_file))
     dns_server.zone.load(zone_line(f"{SELECTOR}._domainkey.{domain}", record))
-
-
-def settings(key_file: Path, dns_server: LoopbackDns, **more: object) -> Settings:
-    values: dict[str, object] = {
-        "from_email": f"briefing@{DOMAIN}",
-        "dkim_domain": DOMAIN,
-        "dkim_selector": SELECTOR,
-        "dkim_key_file": key_file,
-        "dns_resolver": dns_server.address,
-        "dns_timeout": 2.0,
-    }
-    values.update(more)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def verify(data: bytes, config: Settings) -> bool:
@@ -79,7 +64,7 @@ def test_smtp_message_is_signed_and_verifies_against_published_key(
     smtp_server: FakeSmtpServer, dns_server: LoopbackDns, key_pem: Path
 ) -> None:
     published(dns_server, key_pem)
-    config = settings(key_pem, dns_server, provider="smtp",
+    config = dkim_settings(key_pem, dns_server, provider="smtp",
                       smtp_url=f"smtp://127.0.0.1:{smtp_server.port}?starttls=never")  # fmt: skip
     provider = make_provider(config)
     try:
@@ -104,7 +89,7 @@ def test_outbox_message_is_signed_and_verifies(
     tmp_path: Path, dns_server: LoopbackDns, key_pem: Path
 ) -> None:
     published(dns_server, key_pem)
-    config = settings(key_pem, dns_server, outbox=tmp_path / "outbox")
+    config = dkim_settings(key_pem, dns_server, outbox=tmp_path / "outbox")
     provider = make_provider(config)
     message = samples.message(headers={"List-Id": "<briefing.news.example.org>",
                                        "Feedback-ID": "7:12:digest:briefing"})  # fmt: skip
@@ -121,7 +106,7 @@ def test_outbox_message_is_signed_and_verifies(
 def test_a_changed_message_or_another_key_does_not_verify(
     tmp_path: Path, dns_server: LoopbackDns, key_pem: Path
 ) -> None:
-    config = settings(key_pem, dns_server, outbox=tmp_path / "outbox")
+    config = dkim_settings(key_pem, dns_server, outbox=tmp_path / "outbox")
     signer = DkimSigner.from_settings(config)
     assert signer is not None
     data = MimeBuilder(samples.message(), signer=signer).build(samples.recipient(1)).data
@@ -142,13 +127,13 @@ def test_a_changed_message_or_another_key_does_not_verify(
 def test_unaligned_dkim_domain_is_refused_before_sending(
     tmp_path: Path, dns_server: LoopbackDns, key_pem: Path
 ) -> None:
-    config = settings(key_pem, dns_server, dkim_domain="other.example.net",
-                      outbox=tmp_path / "outbox")  # fmt: skip
+    config = dkim_settings(
+        key_pem, dns_server, dkim_domain="other.example.net", outbox=tmp_path / "outbox"
+    )
     with pytest.raises(ConfigurationError, match="does not align with the From address"):
         make_provider(config)
-    parent = settings(
-        key_pem, dns_server, dkim_domain="example.org", outbox=tmp_path / "o"
-    )  # parent
+    # a parent of the From domain aligns (relaxed)
+    parent = dkim_settings(key_pem, dns_server, dkim_domain="example.org", outbox=tmp_path / "o")
     signer = DkimSigner.from_settings(parent)
     assert signer is not None and signer.domain == "example.org"
     with pytest.raises(ProviderRejected, match="does not align with the DKIM domain"):
@@ -159,14 +144,14 @@ def test_half_configured_dkim_and_unsafe_keys_are_refused(
     tmp_path: Path, dns_server: LoopbackDns, key_pem: Path
 ) -> None:
     with pytest.raises(ConfigurationError, match="NEWSLETTER_DKIM_SELECTOR unset"):
-        DkimSigner.from_settings(settings(key_pem, dns_server, dkim_selector=None))
+        DkimSigner.from_settings(dkim_settings(key_pem, dns_server, dkim_selector=None))
     with pytest.raises(ConfigurationError, match="dkim keygen"):
-        DkimSigner.from_settings(settings(tmp_path / "none.pem", dns_server))
+        DkimSigner.from_settings(dkim_settings(tmp_path / "none.pem", dns_server))
     loose = tmp_path / "loose.pem"
     loose.write_bytes(key_pem.read_bytes())
     loose.chmod(0o644)
     with pytest.raises(ConfigurationError, match="chmod 600") as caught:
-        DkimSigner.from_settings(settings(loose, dns_server))
+        DkimSigner.from_settings(dkim_settings(loose, dns_server))
     assert "PRIVATE KEY" not in str(caught.value)
 
 
