@@ -1,6 +1,7 @@
 """Provider benchmarks: MIME build, outbox, SMTP and SendGrid throughput on this machine.
 
     .venv/bin/python -m bench.providers [--quick] [--threads 1,4,8,16] [--latency-ms 50]
+    .venv/bin/python -m bench.providers --dkim-only [--runs 5]   # signing on vs off
 
 Every server runs on loopback in a process of its own (aiosmtpd's ``Sink`` handler, the fake
 SendGrid server with ``--no-schema --no-record``), so the figures measure the client side,
@@ -37,6 +38,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from newsletter.deliverability.dkim import DkimSigner, generate_key
 from newsletter.delivery.base import Batch, Message, Recipient, list_unsubscribe_headers
 from newsletter.delivery.mime import MimeBuilder
 from newsletter.delivery.outbox import OutboxProvider
@@ -150,9 +152,9 @@ def bench_mime(repeat: int) -> dict[str, float]:
     }
 
 
-def bench_outbox(count: int) -> dict[str, float]:
+def bench_outbox(count: int, signer: DkimSigner | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        provider = OutboxProvider(Path(folder))
+        provider = OutboxProvider(Path(folder), signer=signer)
         work = batches(max(count // 100, 1), 100)
         started = time.perf_counter()
         for batch in work:
@@ -197,7 +199,9 @@ def run_threads(threads: int, work: Callable[[int], int]) -> tuple[float, int, f
     return time.perf_counter() - started, sum(totals), time.process_time() - cpu
 
 
-def bench_smtp(count: int, thread_counts: list[int]) -> dict[str, float]:
+def bench_smtp(
+    count: int, thread_counts: list[int], signer: DkimSigner | None = None
+) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
@@ -209,7 +213,7 @@ def bench_smtp(count: int, thread_counts: list[int]) -> dict[str, float]:
         wait_listening(port)
         figures: dict[str, float] = {}
         for threads in thread_counts:
-            provider = SmtpProvider(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"))
+            provider = SmtpProvider(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), signer=signer)
             per_thread = max(count // threads // 50, 1)
             work = [batches(per_thread, 50, start=t * 100_000) for t in range(threads)]
 
@@ -327,6 +331,30 @@ def _fake_alone(fake: FakeSendGridProcess, batch: Batch, seconds: float) -> dict
     }
 
 
+def bench_dkim(runs: int, count: int) -> dict[str, float]:
+    """Signing on vs off: build, outbox and SMTP (1 thread) messages/s, median of ``runs``."""
+    signer = DkimSigner("news.example.org", "bench", generate_key())
+    message, rcpt = digest_message(), recipient(1)
+    figures: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for label, chosen in (("off", None), ("on", signer)):
+            builder = MimeBuilder(message, signer=chosen)
+            build = 1e6 / per_call_us(lambda b=builder: b.build(rcpt), 200)  # type: ignore[misc]
+            outbox = bench_outbox(count, chosen)["messages/s"]
+            smtp = bench_smtp(count, [1], chosen)
+            for name, value in (
+                ("build messages/s", build),
+                ("outbox messages/s", outbox),
+                ("SMTP messages/s", smtp["messages/s, 1 thread(s)"]),
+                (
+                    "SMTP client CPU per message (µs)",
+                    smtp["client CPU per message, 1 thread(s) (µs)"],
+                ),
+            ):
+                figures.setdefault(f"{name}, DKIM {label}", []).append(value)
+    return {name: median(values) for name, values in sorted(figures.items())}
+
+
 def report(title: str, figures: dict[str, float]) -> None:
     print(f"\n{title}")
     for name, value in figures.items():
@@ -339,12 +367,19 @@ def main() -> None:
     parser.add_argument("--threads", default="1,4,8,16", help="SendGrid sender threads")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=None, help="per SendGrid run")
+    parser.add_argument("--dkim-only", action="store_true", help="signing on vs off only")
+    parser.add_argument("--runs", type=int, default=5, help="runs of the DKIM comparison")
     options = parser.parse_args()
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     quick = options.quick
     thread_counts = [int(n) for n in options.threads.split(",")]
     seconds = options.seconds or (1.0 if quick else 5.0)
     print(f"providers benchmark · {os.cpu_count()} CPUs · Python {sys.version.split()[0]}")
+    if options.dkim_only:
+        count = 200 if quick else 1000
+        title = f"DKIM signing (RSA-2048, relaxed/relaxed), median of {options.runs} runs"
+        report(title, bench_dkim(options.runs, count))
+        return
     report("MIME (one recipient's message)", bench_mime(50 if quick else 500))
     report("Outbox (Maildir, fsync per file)", bench_outbox(200 if quick else 2000))
     report("SMTP (aiosmtpd Sink, loopback)", bench_smtp(200 if quick else 2000, [1, 2]))

@@ -10,6 +10,9 @@ sent now, and again when it starts (a scheduled start has no one to ask):
   the footer, an https List-Unsubscribe URL and a List-Id. These cannot be overridden; the
   message names the setting to fix. The outbox writes to a local folder and is exempt, as
   are test set-ups that turn ``NEWSLETTER_COMPLIANCE_CHECKS`` off.
+- **authentication**: a DKIM key whose domain does not align with the From address (or
+  half-configured DKIM) would sign every message with a signature DMARC does not count;
+  refused for every provider that signs (SMTP and the outbox).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from campaigns.model import Campaign
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import utcnow
+from newsletter.deliverability.dkim import alignment_problem
 from newsletter.errors import ConflictError, InvalidInput
 
 MAX_REASON = 500
@@ -98,6 +102,9 @@ def compliance_problems(settings: Settings) -> list[str]:
 def require_startable(campaign: Campaign, briefs: Iterable[Brief], settings: Settings) -> None:
     """Raise :class:`StartRefused` if ``campaign`` may not start now with ``settings``."""
     problems = compliance_problems(settings)
+    dkim_problem = alignment_problem(settings)
+    if dkim_problem:
+        problems.append(dkim_problem)
     if problems:
         raise StartRefused(
             f"campaign {campaign.id} cannot be sent through {settings.provider}: "

@@ -147,6 +147,46 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for each SMTP connect, command or reply."
     )
+    dkim_domain: str | None = Field(
+        default=None,
+        description=(
+            "The d= of DKIM signatures on SMTP and outbox mail: the From address's domain or "
+            "a parent of it (refused otherwise). Signing is on when the three DKIM settings "
+            "are set; see docs/deliverability.md."
+        ),
+    )
+    dkim_selector: str | None = Field(
+        default=None,
+        description="The s= of DKIM signatures: the key's record is at SELECTOR._domainkey.DOMAIN.",
+    )
+    dkim_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "The DKIM private key (PEM, mode 0600: others' access is refused), as written by "
+            "`newsletter dkim keygen`."
+        ),
+    )
+    sendgrid_return_path: str | None = Field(
+        default=None,
+        description=(
+            "The em… host of SendGrid's domain authentication (e.g. em1234.example.org); "
+            "`newsletter domain check` then checks its CNAME too."
+        ),
+    )
+    bounce_domain: str | None = Field(
+        default=None,
+        description="Domain that receives bounces (its MX is checked); unset: the From domain.",
+    )
+    dns_resolver: str | None = Field(
+        default=None,
+        description=(
+            "DNS server `newsletter domain check` asks, as HOST or HOST:PORT (e.g. "
+            "127.0.0.1:5353); unset: the system's resolvers."
+        ),
+    )
+    dns_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds a DNS check waits for one answer."
+    )
     sendgrid_webhook_public_key: str | None = Field(
         default=None,
         description=(

@@ -12,6 +12,7 @@ from newsletter.cli import (
     campaigns,
     config,
     database,
+    deliverability,
     demo,
     editors,
     render,
@@ -45,6 +46,8 @@ app.command("scheduler")(sending.scheduler_command)
 app.command("report")(report.report_command)
 app.add_typer(config.app, name="config")
 app.add_typer(editors.app, name="editors")
+app.add_typer(deliverability.dkim_app, name="dkim")
+app.add_typer(deliverability.domain_app, name="domain")
 
 
 def _version(value: bool) -> None:

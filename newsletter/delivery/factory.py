@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable
 
 from newsletter.config import ProviderName, Settings
+from newsletter.deliverability.dkim import DkimSigner
 from newsletter.delivery.base import Provider
 from newsletter.delivery.outbox import OutboxProvider
 from newsletter.delivery.sendgrid import SendGridProvider
@@ -23,7 +24,8 @@ def make_provider(settings: Settings, name: ProviderName | None = None) -> Provi
     ``settings``; a clear error if it cannot be.
 
     One provider object serves every thread of a worker (see ``newsletter.delivery.base``);
-    call ``close()`` when the worker stops.
+    call ``close()`` when the worker stops. SMTP and outbox sign with the DKIM key the
+    settings name, read here once.
     """
     name = name or settings.provider
     which = f"NEWSLETTER_PROVIDER={name}" if name == settings.provider else f"sending with {name}"
@@ -33,7 +35,8 @@ def make_provider(settings: Settings, name: ProviderName | None = None) -> Provi
                 f"{which} needs NEWSLETTER_SMTP_URL, e.g. "
                 "smtp://user:password@mail.example.org:587 or smtps://…:465"
             )
-        return SmtpProvider(SmtpConfig.from_url(settings.smtp_url, timeout=settings.smtp_timeout))
+        config = SmtpConfig.from_url(settings.smtp_url, timeout=settings.smtp_timeout)
+        return SmtpProvider(config, signer=DkimSigner.from_settings(settings))
     if name == "sendgrid":
         key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
         if not key.strip():
@@ -46,7 +49,7 @@ def make_provider(settings: Settings, name: ProviderName | None = None) -> Provi
             timeout=settings.sendgrid_timeout,
             sandbox=settings.sendgrid_sandbox,
         )
-    return OutboxProvider(settings.outbox)
+    return OutboxProvider(settings.outbox, signer=DkimSigner.from_settings(settings))
 
 
 class ProviderPool:

@@ -24,10 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from newsletter.delivery.base import RESERVED_HEADERS, Message, Recipient, RecipientResult
 from newsletter.errors import ProviderRejected
 from newsletter.placeholders import PLACEHOLDER, PlaceholderTemplate
+
+if TYPE_CHECKING:
+    from newsletter.deliverability.dkim import DkimSigner
 
 CRLF = b"\r\n"
 LF = b"\n"
@@ -266,8 +270,16 @@ class MimeBuilder:
     """
 
     def __init__(
-        self, message: Message, *, linesep: bytes = CRLF, now: datetime | None = None
+        self,
+        message: Message,
+        *,
+        linesep: bytes = CRLF,
+        now: datetime | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
+        if signer is not None:
+            signer.check_from(message.from_email)
+        self._signer = signer
         self._linesep = linesep
         self._sep = linesep.decode("ascii")
         self._subject = PlaceholderTemplate(message.subject)
@@ -316,7 +328,10 @@ class MimeBuilder:
         text = self._text.fill(values)
         html = self._html.fill(values)
         parts = (self._head, self._encode(lines), tail, self._text_open, text, self._html_open)
-        return BuiltMessage(message_id, address, b"".join((*parts, html, self._close)))
+        data = b"".join((*parts, html, self._close))
+        if self._signer is not None:  # the final bytes: signed here, once, for SMTP and outbox
+            data = self._signer.sign(data, self._linesep)
+        return BuiltMessage(message_id, address, data)
 
     def try_build(self, recipient: Recipient) -> BuiltMessage | RecipientResult:
         """The recipient's message, or their ``failed`` result saying what is wrong."""
@@ -342,10 +357,13 @@ class MimeBuilder:
         return self._encode(lines) + self._linesep
 
 
-def batch_builder(message: Message, *, linesep: bytes = CRLF) -> MimeBuilder:
-    """A builder for the batch, or ``ProviderRejected`` when the shared message is malformed."""
+def batch_builder(
+    message: Message, *, linesep: bytes = CRLF, signer: DkimSigner | None = None
+) -> MimeBuilder:
+    """A builder for the batch (signing each message when ``signer`` is given), or
+    ``ProviderRejected`` when the shared message is malformed or its From cannot be signed."""
     try:
-        return MimeBuilder(message, linesep=linesep)
+        return MimeBuilder(message, linesep=linesep, signer=signer)
     except ValueError as exc:
         raise ProviderRejected(f"the message cannot be sent: {exc}", reasons=[str(exc)]) from exc
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import mailbox
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsletter.delivery.base import Batch, RecipientResult
 from newsletter.delivery.mime import LF, batch_builder
 from newsletter.errors import ConfigurationError, ProviderRetryable
+
+if TYPE_CHECKING:
+    from newsletter.deliverability.dkim import DkimSigner
 
 
 class OutboxProvider:
@@ -26,8 +30,9 @@ class OutboxProvider:
     name = "outbox"
     max_batch_size = 1000
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, signer: DkimSigner | None = None) -> None:
         self.path = Path(path)
+        self.signer = signer
         try:  # mailbox makes the three folders only when the Maildir itself is new
             for folder in ("tmp", "new", "cur"):
                 (self.path / folder).mkdir(parents=True, exist_ok=True)
@@ -39,7 +44,7 @@ class OutboxProvider:
         self._lock = threading.Lock()
 
     def send(self, batch: Batch) -> list[RecipientResult]:
-        builder = batch_builder(batch.message, linesep=LF)
+        builder = batch_builder(batch.message, linesep=LF, signer=self.signer)
         results: list[RecipientResult] = []
         for recipient in batch.recipients:
             built = builder.try_build(recipient)

@@ -27,7 +27,7 @@ import smtplib
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.delivery.base import Batch, RecipientResult
@@ -40,6 +40,9 @@ from newsletter.errors import (
     ProviderRejected,
     ProviderRetryable,
 )
+
+if TYPE_CHECKING:
+    from newsletter.deliverability.dkim import DkimSigner
 
 StartTLS = Literal["auto", "require", "never"]
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -133,15 +136,16 @@ class SmtpProvider:
     name = "smtp"
     max_batch_size = 1000
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, signer: DkimSigner | None = None) -> None:
         self.config = config
+        self.signer = signer
         self._local = threading.local()
         self._open: set[smtplib.SMTP] = set()
         self._lock = threading.Lock()
         self._tls = ssl.create_default_context(cafile=config.cafile)
 
     def send(self, batch: Batch) -> list[RecipientResult]:
-        builder = batch_builder(batch.message)
+        builder = batch_builder(batch.message, signer=self.signer)
         sender = encode_address(batch.message.from_email)
         outcome = _Outcome()
         for recipient in batch.recipients:
