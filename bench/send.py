@@ -1,6 +1,7 @@
 """Send benchmark: freeze and dispatch a campaign to N subscribers on PostgreSQL.
 
     .venv/bin/python -m bench.send [--sizes 100000,1000000] [--latency-ms 50] [--workers 1,2]
+    .venv/bin/python -m bench.send --choices 200 --workers 0   # readers' own choices: freeze
 
 For each size it seeds N active subscribers in a throw-away schema, freezes a three-brief
 campaign (compile + one INSERT … SELECT), then dispatches it with `newsletter worker --once`
@@ -12,12 +13,15 @@ and prints the freeze time, recipients/s per worker count, and each worker's pea
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import resource
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import create_engine, text, update
@@ -38,6 +42,9 @@ SLUGS = (
     "judge-orders-google-to-sell-its-ad-exchange",
 )
 SECRET = "bench-secret-key-0123456789abcdef"
+# What a real provider's send needs (campaigns.checks): the links are never followed here.
+PUBLIC_URL = "https://news.example.org"
+POSTAL_ADDRESS = "1 Bench Street, Testville"
 
 SEED = """
 INSERT INTO subscribers (uid, email, email_key, email_hash, name, status, topics, narratives,
@@ -47,9 +54,16 @@ SELECT substr(md5(i::text || random()::text), 1, 22),
        'reader' || i || '@example.org',
        encode(sha256(convert_to('reader' || i || '@example.org', 'UTF8')), 'hex'),
        CASE WHEN i % 3 = 0 THEN NULL ELSE 'Reader ' || i END,
-       'active', '[]'::jsonb, 'all', '{}'::jsonb, 'bench', now(), now()
+       'active', {topics}, {narratives}, '{{}}'::jsonb, 'bench', now(), now()
 FROM generate_series(1, :n) AS i
 """
+NO_CHOICES = {"topics": "'[]'::jsonb", "narratives": "'all'"}
+# The i-th reader takes combination i mod k of the :topics / :narratives arrays.
+SPREAD_CHOICES = {
+    "topics": "(CAST(:topics AS text[]))[1 + i % :k]::jsonb",
+    "narratives": "(CAST(:narratives AS text[]))[1 + i % :k]",
+}
+NARRATIVE_MODES = ("all", "no-forecast", "facts-only")
 
 
 def scratch_schema(base_url: str) -> tuple[str, str]:
@@ -69,26 +83,51 @@ def drop_schema(base_url: str, schema: str) -> None:
     engine.dispose()
 
 
-def seed(database: Database, size: int) -> float:
+def reader_choices(count: int, topics: list[str]) -> list[tuple[str, str]]:
+    """``count`` distinct (narratives, topics JSON): no topics, then one, then pairs …"""
+    sets: list[tuple[str, ...]] = [()]
+    sets += [(t,) for t in topics]
+    sets += list(itertools.combinations(topics, 2))
+    combos = [(mode, json.dumps(list(s))) for s in sets for mode in NARRATIVE_MODES]
+    if len(combos) < count:
+        raise SystemExit(f"only {len(combos)} combinations of these briefs' topics")
+    return combos[:count]
+
+
+def seed(database: Database, size: int, choices: list[tuple[str, str]] | None = None) -> float:
     started = time.perf_counter()
     with database.transaction() as session:
-        session.execute(text(SEED), {"n": size})
+        if choices:
+            params = {
+                "n": size,
+                "k": len(choices),
+                "narratives": [mode for mode, _ in choices],
+                "topics": [topics for _, topics in choices],
+            }
+            session.execute(text(SEED.format(**SPREAD_CHOICES)), params)
+        else:
+            session.execute(text(SEED.format(**NO_CHOICES)), {"n": size})
     with database.engine.connect() as connection:
         connection.execute(text("ANALYZE subscribers"))
         connection.commit()
     return time.perf_counter() - started
 
 
-def prepare_campaign(database: Database, settings: Settings) -> tuple[int, float]:
-    import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)
+def prepare_campaign(
+    database: Database, settings: Settings, slugs: Sequence[str] = SLUGS
+) -> tuple[int, float]:
     with database.transaction() as session:
         campaign_id = create_campaign(
-            session, CampaignDraft(name="Benchmark", brief_slugs=list(SLUGS))
+            session, CampaignDraft(name="Benchmark", brief_slugs=list(slugs))
         ).id
     started = time.perf_counter()
     result = freeze_campaign(database, campaign_id, settings)
     elapsed = time.perf_counter() - started
-    print(f"  freeze: {result.recipients:,} recipients in {elapsed:.1f} s", flush=True)
+    print(
+        f"  freeze: {result.recipients:,} recipients, {len(result.variants)} variants "
+        f"of {len(slugs)} briefs in {elapsed:.1f} s",
+        flush=True,
+    )
     return campaign_id, elapsed
 
 
@@ -128,7 +167,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000", help="Comma-separated recipient counts.")
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--workers", default="1,2", help="Worker counts to measure.")
+    parser.add_argument(
+        "--workers", default="1,2", help="Worker counts to measure (0: freeze only)."
+    )
+    parser.add_argument(
+        "--choices",
+        type=int,
+        default=0,
+        help="Spread the readers over this many (narratives, topics) combinations and freeze "
+        "a digest of every example brief, instead of three briefs and no choices.",
+    )
     parser.add_argument("--lanes", type=int, default=8, help="Requests in flight per worker.")
     parser.add_argument(
         "--check-every",
@@ -166,15 +214,25 @@ def measure(size: int, args: argparse.Namespace, fake: FakeSendGridProcess) -> N
     schema, url = scratch_schema(args.postgres)
     try:
         database = open_database(url)
-        print(f"  seed: {seed(database, size):.1f} s", flush=True)
+        imported = import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)
+        slugs: Sequence[str] = SLUGS
+        choices = None
+        if args.choices:
+            slugs = [r.brief.slug for r in imported if not r.brief.unsourced_citations]
+            topics = sorted({t for r in imported for t in r.brief.topics})
+            choices = reader_choices(args.choices, topics)
+            print(f"  {len(choices)} reader choices over {len(topics)} topics", flush=True)
+        print(f"  seed: {seed(database, size, choices):.1f} s", flush=True)
         settings = Settings(
             database_url=url,
             provider="sendgrid",
             sendgrid_api_key=DEFAULT_KEY,
             sendgrid_host=fake.url,
             secret_key=SECRET,
+            public_url=PUBLIC_URL,
+            postal_address=POSTAL_ADDRESS,
         )
-        campaign_id, _ = prepare_campaign(database, settings)
+        campaign_id, _ = prepare_campaign(database, settings, slugs)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
         env.update(
             NEWSLETTER_DATABASE_URL=url,
@@ -182,10 +240,13 @@ def measure(size: int, args: argparse.Namespace, fake: FakeSendGridProcess) -> N
             SENDGRID_API_KEY=DEFAULT_KEY,
             NEWSLETTER_SENDGRID_HOST=fake.url,
             NEWSLETTER_SECRET_KEY=SECRET,
+            NEWSLETTER_PUBLIC_URL=PUBLIC_URL,
+            NEWSLETTER_POSTAL_ADDRESS=POSTAL_ADDRESS,
             NEWSLETTER_SEND_LANES=str(args.lanes),
             NO_PROXY="127.0.0.1,localhost",
         )
-        for index, workers in enumerate(int(w) for w in args.workers.split(",")):
+        counts = [int(w) for w in args.workers.split(",") if int(w) > 0]
+        for index, workers in enumerate(counts):
             if index:
                 requeue(database, campaign_id)
             before = fake.stats().get("accepted_personalizations", 0)

@@ -1,27 +1,38 @@
-"""Freeze a campaign: compile each segment's variant once, store it, queue every recipient.
+"""Freeze a campaign: compile each variant once, store it, queue every recipient.
 
 Freezing is one transaction: the variants exactly as they will be sent (content, and the
 envelope: sender, reply-to, list headers, tracking, provider; see
-:mod:`campaigns.envelope`), decided once from the settings in force, then one
-``INSERT … SELECT`` that gives every mailable subscriber the variant of the first segment
-that matches (suppressed and inactive addresses excluded), then the campaign moves to
+:mod:`campaigns.envelope`), decided once from the settings in force. Each segment gets its
+own variant, and the readers' own choices (narrative mode, topics) get one more per distinct
+result within their segment (:mod:`campaigns.choices`). Then one ``INSERT … SELECT`` gives
+every mailable subscriber the variant of the first segment that matches, as their choices
+shape it (suppressed and inactive addresses excluded), and the campaign moves to
 ``sending``. Freezing a frozen campaign changes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.checks import require_startable
+from campaigns.choices import (
+    ChoiceVariant,
+    audience_choices,
+    plan_choice_variants,
+    queue_readers,
+    record_choices,
+)
 from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
+from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.placeholders import PlaceholderTemplate
@@ -35,10 +46,11 @@ from newsletter.render.recipient import (
     UNSUBSCRIBE_URL,
     VIEW_ONLINE_URL,
 )
+from newsletter.render.selection import for_reader
 from newsletter.render.variant import CompiledVariant
 from subscribers.model import Segment
 from subscribers.segment_store import context_for, options_of, rule_of
-from subscribers.segments import Everyone, Rule, recipients_by_segment
+from subscribers.segments import Everyone, Rule
 
 EVERYONE = "everyone"
 
@@ -116,10 +128,16 @@ def variant_context(
 
 
 def compile_campaign(
-    session: Session, campaign: Campaign, settings: Settings, *, test_send: bool = False
+    session: Session,
+    campaign: Campaign,
+    settings: Settings,
+    *,
+    test_send: bool = False,
+    briefs: Sequence[Brief] | None = None,
 ) -> list[tuple[str, Segment | None, VariantOptions, Rule, CompiledVariant]]:
-    """Every variant of the campaign, compiled (used by freezing and by previews)."""
-    briefs = campaign_briefs(session, campaign)
+    """Every segment's own variant of the campaign, compiled (freezing and previews)."""
+    if briefs is None:
+        briefs = campaign_briefs(session, campaign)
     compiled = []
     for name, segment, options, rule in variant_plan(session, campaign):
         context = variant_context(settings, campaign, name, test_send=test_send)
@@ -128,7 +146,11 @@ def compile_campaign(
 
 
 def web_version(
-    session: Session, campaign: Campaign, settings: Settings, options: VariantOptions, name: str
+    campaign: Campaign,
+    settings: Settings,
+    options: VariantOptions,
+    name: str,
+    briefs: Sequence[Brief],
 ) -> str:
     """The variant as the archive and view-online link show it: every brief (no size budget,
     so the "more online" anchors exist), no tracking, and no one's personal data: the
@@ -136,7 +158,7 @@ def web_version(
     context = CompileContext.from_settings(
         settings, campaign.issue_date, variant=name, fit_to_budget=False
     )
-    variant = compile_variant(campaign_briefs(session, campaign), options, context)
+    variant = compile_variant(briefs, options, context)
     signup = f"{context.public_url}/subscribe"
     neutral = {
         FIRST_NAME: variant.name_fallback,
@@ -154,39 +176,28 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         campaign = get_campaign(session, campaign_id, lock=True)
         if campaign.frozen_at is not None:
             return FreezeResult(campaign.id, False, _frozen(session, campaign.id))
+        briefs = campaign_briefs(session, campaign)
         require_status(campaign, "start")
-        require_startable(campaign, campaign_briefs(session, campaign), settings)
+        require_startable(campaign, briefs, settings)
         now = utcnow()
         campaign.issue_date = issue_day(campaign, now, settings)
-        compiled = compile_campaign(session, campaign, settings)
-        plan: list[tuple[int, Rule]] = []
-        for position, (name, segment, options, rule, variant) in enumerate(compiled):
-            envelope = envelope_for(settings, campaign.id, name)
-            tracking = envelope.tracking
-            row = Variant(
-                campaign_id=campaign.id,
-                position=position,
-                segment_id=segment.id if segment else None,
-                name=name,
-                subject=variant.subject,
-                preheader=variant.preheader,
-                html=variant.html,
-                text=variant.text,
-                web_html=web_version(session, campaign, settings, options, name),
-                links=[dataclasses.asdict(link) for link in variant.links],
-                warnings=list(variant.warnings),
-                brief_slugs=list(variant.brief_slugs),
-                online_slugs=list(variant.online_slugs),
-                options={**options.model_dump(mode="json"), "name_fallback": variant.name_fallback},
-                size_bytes=variant.size_bytes,
-                track_opens=tracking.provider_opens or tracking.own_opens,
-                track_clicks=tracking.provider_clicks or any(lk.tracked for lk in variant.links),
-                envelope=envelope.to_json(),
-            )
-            session.add(row)
-            session.flush()
-            plan.append((row.id, rule))
-        _queue_recipients(session, campaign.id, plan)
+        freezer = _Freezer(session, campaign, settings, briefs)
+        compiled = compile_campaign(session, campaign, settings, briefs=briefs)
+        own = [
+            freezer.store(name, segment, options, variant, name, None).id
+            for name, segment, options, _, variant in compiled
+        ]
+        rules = [(position, rule) for position, (_, _, _, rule, _) in enumerate(compiled)]
+        ctx = context_for(session)
+        groups = audience_choices(session, rules, ctx)
+        readers_own, needed = plan_choice_variants([c[2] for c in compiled], briefs, groups)
+        assignments = [(own[pos], group) for pos, gs in readers_own.items() for group in gs]
+        for needed_variant in needed:
+            segment_name, segment, segment_options, _, _ = compiled[needed_variant.segment_position]
+            row = freezer.compile_for_choice(segment_name, segment, segment_options, needed_variant)
+            assignments += [(row.id, group) for group in needed_variant.groups]
+        record_choices(session, campaign.id, assignments)
+        queue_readers(session, campaign.id, rules, ctx, own)
         campaign.frozen_at = now
         campaign.started_at = now
         campaign.status = "sending"
@@ -196,21 +207,95 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         return FreezeResult(campaign.id, True, _frozen(session, campaign.id))
 
 
-def _queue_recipients(session: Session, campaign_id: int, plan: list[tuple[int, Rule]]) -> None:
-    """One INSERT … SELECT: each mailable subscriber gets the first matching variant."""
-    chosen = recipients_by_segment(plan, context_for(session)).subquery("chosen")
-    session.execute(
-        insert(Delivery).from_select(
-            ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"],
-            select(
-                literal(campaign_id),
-                chosen.c.segment_id,
-                chosen.c.subscriber_id,
-                literal("queued"),
-                literal(0),
-            ),
+class _Freezer:
+    """Stores one campaign's frozen variants, in order, with unique names."""
+
+    def __init__(
+        self, session: Session, campaign: Campaign, settings: Settings, briefs: Sequence[Brief]
+    ) -> None:
+        self.session = session
+        self.campaign = campaign
+        self.settings = settings
+        self.briefs = tuple(briefs)
+        self.names: set[str] = set()
+
+    def compile_for_choice(
+        self,
+        segment_name: str,
+        segment: Segment | None,
+        segment_options: VariantOptions,
+        needed: ChoiceVariant,
+    ) -> Variant:
+        """Compile and store the variant readers' choices need within one segment."""
+        label = needed.label(
+            segment_options, len(for_reader(self.briefs, segment_options, frozenset()))
         )
-    )
+        name = self._unique(f"{segment_name} · {label}")
+        options = needed.options(segment_options)
+        context = variant_context(self.settings, self.campaign, name)
+        variant = compile_variant(needed.briefs, options, context)
+        return self.store(
+            name,
+            segment,
+            options,
+            variant,
+            segment_name,
+            needed.choice(segment_name),
+            needed.briefs,
+        )
+
+    def store(
+        self,
+        name: str,
+        segment: Segment | None,
+        options: VariantOptions,
+        variant: CompiledVariant,
+        segment_name: str,
+        choice: dict[str, Any] | None,
+        briefs: Sequence[Brief] | None = None,
+    ) -> Variant:
+        self.names.add(name)
+        envelope = envelope_for(self.settings, self.campaign.id, segment_name)
+        tracking = envelope.tracking
+        row = Variant(
+            campaign_id=self.campaign.id,
+            position=len(self.names) - 1,
+            segment_id=segment.id if segment else None,
+            name=name,
+            subject=variant.subject,
+            preheader=variant.preheader,
+            html=variant.html,
+            text=variant.text,
+            web_html=web_version(
+                self.campaign,
+                self.settings,
+                options,
+                name,
+                self.briefs if briefs is None else briefs,
+            ),
+            links=[dataclasses.asdict(link) for link in variant.links],
+            warnings=list(variant.warnings),
+            brief_slugs=list(variant.brief_slugs),
+            online_slugs=list(variant.online_slugs),
+            options={**options.model_dump(mode="json"), "name_fallback": variant.name_fallback},
+            size_bytes=variant.size_bytes,
+            track_opens=tracking.provider_opens or tracking.own_opens,
+            track_clicks=tracking.provider_clicks or any(lk.tracked for lk in variant.links),
+            envelope=envelope.to_json(),
+            choice=choice,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def _unique(self, name: str) -> str:
+        """``name`` cut to the column's 100 characters, numbered if already taken."""
+        candidate, number = name[:100], 1
+        while candidate in self.names:
+            number += 1
+            suffix = f" #{number}"
+            candidate = name[: 100 - len(suffix)] + suffix
+        return candidate
 
 
 def _frozen(session: Session, campaign_id: int) -> tuple[FrozenVariant, ...]:

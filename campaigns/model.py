@@ -147,7 +147,35 @@ class Variant(Base):
         doc="Sender, reply-to, list headers, tracking and provider as frozen "
         "(campaigns.envelope.Envelope): batches are built from this, never from settings."
     )
+    choice: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON,
+        doc="NULL: a segment's own variant. Else the readers' own choice it was compiled for: "
+        "{segment, narratives, topics} (campaigns.choices).",
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VariantChoice(Base):
+    """One combination of (segment, narrative mode, topics) present in a campaign's audience
+    at the freeze, and the variant its readers were given: how deliveries were assigned, and
+    what a report by choice groups."""
+
+    __tablename__ = "campaign_variant_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    variant_id: Mapped[int] = mapped_column(ForeignKey("campaign_variants.id", ondelete="CASCADE"))
+    segment_position: Mapped[int] = mapped_column(doc="The segment's place in match order.")
+    narratives: Mapped[str] = mapped_column(String(12))
+    topics_key: Mapped[str] = mapped_column(
+        Text,
+        doc="The subscribers' topics column as this database renders it as text: the join key "
+        "of the freeze's INSERT … SELECT, so it must be read and matched the same way.",
+    )
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    readers: Mapped[int] = mapped_column(doc="Readers with this combination at the freeze.")
 
 
 class Delivery(Base):

@@ -14,7 +14,14 @@ import io
 from enum import StrEnum
 from typing import Any
 
-from campaigns.reports import BriefClicks, CampaignReport, Figures, LinkClicks, NarrativeClicks
+from campaigns.reports import (
+    BriefClicks,
+    CampaignReport,
+    ChoiceReport,
+    Figures,
+    LinkClicks,
+    NarrativeClicks,
+)
 from newsletter.spreadsheet import as_text_cell
 
 
@@ -22,6 +29,7 @@ class CsvTable(StrEnum):
     """The tables of a report that download as CSV."""
 
     segments = "segments"
+    choices = "choices"
     briefs = "briefs"
     narratives = "narratives"
     links = "links"
@@ -63,12 +71,28 @@ def _figure_row(segment: str, variant_id: int | None, figures: Figures) -> dict[
     return {"segment": segment, "variant_id": variant_id, **dataclasses.asdict(figures)}
 
 
+CHOICE_COLUMNS = ("variant", "narratives", "topics")
+
+
+def _choice_row(choice: ChoiceReport) -> dict[str, Any]:
+    """A variant's row: its choice's topics in one cell, ``;``-separated."""
+    topics = None if choice.topics is None else "; ".join(choice.topics)
+    return {
+        **_figure_row(choice.segment, choice.variant_id, choice.figures),
+        "variant": choice.variant,
+        "narratives": choice.narratives,
+        "topics": topics,
+    }
+
+
 def report_csv(report: CampaignReport, which: CsvTable) -> str:
     """One table of the report as CSV (header first)."""
     rows: list[dict[str, Any]]
     if which is CsvTable.segments:
         rows = [_figure_row(s.segment, s.variant_id, s.figures) for s in report.segments]
         rows.append(_figure_row("all", None, report.totals))
+    elif which is CsvTable.choices:
+        rows = [_choice_row(c) for c in report.choices]
     elif which is CsvTable.briefs:
         rows = [dataclasses.asdict(b) for b in report.briefs]
     elif which is CsvTable.narratives:
@@ -86,6 +110,7 @@ def report_csv(report: CampaignReport, which: CsvTable) -> str:
 def _fields(which: CsvTable) -> list[str]:
     kinds: dict[CsvTable, list[str]] = {
         CsvTable.segments: ["segment", "variant_id", *_names(Figures)],
+        CsvTable.choices: ["segment", "variant_id", *CHOICE_COLUMNS, *_names(Figures)],
         CsvTable.briefs: _names(BriefClicks),
         CsvTable.narratives: _names(NarrativeClicks),
         CsvTable.links: _names(LinkClicks),

@@ -103,10 +103,25 @@ def _ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True)
 class SegmentReport:
-    """One variant: the segment it was compiled for and its figures."""
+    """One segment: the figures of all its variants added up (``variant_id`` and ``subject``
+    are its own variant's, the one readers without choices of their own were sent)."""
 
     variant_id: int
     segment: str
+    subject: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class ChoiceReport:
+    """One variant: its segment, the readers' choice it was compiled for (``narratives`` and
+    ``topics`` ``None`` for the segment's own variant) and its figures."""
+
+    variant_id: int
+    segment: str
+    variant: str
+    narratives: str | None
+    topics: tuple[str, ...] | None
     subject: str
     figures: Figures
 
@@ -157,6 +172,7 @@ class CampaignReport:
     tracks_clicks: bool
     totals: Figures
     segments: tuple[SegmentReport, ...]
+    choices: tuple[ChoiceReport, ...]
     briefs: tuple[BriefClicks, ...]
     narratives: tuple[NarrativeClicks, ...]
     top_links: tuple[LinkClicks, ...]
@@ -210,7 +226,8 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         tracks_opens=any(v.track_opens for v in variants),
         tracks_clicks=any(v.track_clicks for v in variants),
         totals=totals,
-        segments=tuple(SegmentReport(v.id, v.name, v.subject, per_variant[v.id]) for v in variants),
+        segments=_by_segment(variants, per_variant, base),
+        choices=tuple(_choice_report(v, per_variant[v.id]) for v in variants),
         briefs=_brief_clicks(session, campaign_id, [b.brief_id for b in campaign.briefs]),
         narratives=_narrative_clicks(session, campaign_id, links.values()),
         top_links=_top_links(session, campaign_id, links, top_links),
@@ -388,6 +405,42 @@ def _sum(figures: Iterable[Figures], base: RateBase) -> Figures:
             if isinstance(value, int) and not isinstance(value, bool):
                 totals[field.name] = totals.get(field.name, 0) + value
     return Figures(**totals, rate_base=base).with_rates()
+
+
+def segment_of(variant: Variant) -> str:
+    """The segment a variant belongs to: its own name, or the one its choice was made in."""
+    return str(variant.choice["segment"]) if variant.choice else variant.name
+
+
+def _by_segment(
+    variants: list[Variant], per_variant: dict[int, Figures], base: RateBase
+) -> tuple[SegmentReport, ...]:
+    """Per segment, in match order, with its own variant's id and subject (own variants
+    come before the ones readers' choices added)."""
+    heads: dict[str, Variant] = {}
+    members: dict[str, list[Figures]] = {}
+    for variant in variants:
+        name = segment_of(variant)
+        heads.setdefault(name, variant)
+        members.setdefault(name, []).append(per_variant[variant.id])
+    return tuple(
+        SegmentReport(heads[name].id, name, heads[name].subject, _sum(figures, base))
+        for name, figures in members.items()
+    )
+
+
+def _choice_report(variant: Variant, figures: Figures) -> ChoiceReport:
+    choice = variant.choice or {}
+    topics = choice.get("topics")
+    return ChoiceReport(
+        variant.id,
+        segment_of(variant),
+        variant.name,
+        choice.get("narratives"),
+        tuple(topics) if topics is not None else None,
+        variant.subject,
+        figures,
+    )
 
 
 def _links(variants: Iterable[Variant]) -> dict[str, LinkInfo]:

@@ -45,6 +45,7 @@ from pydantic import (
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Subquery,
     and_,
     case,
     exists,
@@ -57,6 +58,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.types import Integer, Text
 
@@ -381,10 +383,34 @@ def recipients_by_segment(
     Feed it to ``insert(…).from_select(["subscriber_id", "segment_id"], …)`` to queue a
     campaign's deliveries in one statement.
     """
-    assigned = first_matching_segment(segments, ctx).label("segment_id")
-    inner = (
-        select(Subscriber.id.label("subscriber_id"), assigned)
+    inner = _assigned(segments, ctx)
+    return select(inner.c.subscriber_id, inner.c.segment_id).where(inner.c.segment_id.is_not(None))
+
+
+def recipients_with_choices(
+    segments: Sequence[tuple[int, Rule]], ctx: RuleContext
+) -> Select[tuple[int, int, str, str]]:
+    """:func:`recipients_by_segment` plus each reader's own choices: ``narratives`` and
+    ``topics_key``, their topics as the database renders the column as text ('' for none).
+
+    Grouping by the last three columns gives the combinations present in an audience; the
+    same expressions joined back assign each reader the variant of their combination.
+    """
+    inner = _assigned(segments, ctx)
+    return select(
+        inner.c.subscriber_id, inner.c.segment_id, inner.c.narratives, inner.c.topics_key
+    ).where(inner.c.segment_id.is_not(None))
+
+
+def _assigned(segments: Sequence[tuple[int, Rule]], ctx: RuleContext) -> Subquery:
+    """Every mailable subscriber with the first matching segment (NULL: none) and choices."""
+    return (
+        select(
+            Subscriber.id.label("subscriber_id"),
+            first_matching_segment(segments, ctx).label("segment_id"),
+            func.coalesce(Subscriber.narratives, "all").label("narratives"),
+            func.coalesce(sql_cast(Subscriber.topics, Text), "").label("topics_key"),
+        )
         .where(mailable())
         .subquery("assigned")
     )
-    return select(inner.c.subscriber_id, inner.c.segment_id).where(inner.c.segment_id.is_not(None))

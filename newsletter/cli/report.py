@@ -15,6 +15,11 @@ from campaigns.reports import CampaignReport, campaign_report
 from newsletter.cli.common import console, opened_db
 
 
+class Grouping(StrEnum):
+    segment = "segment"
+    choice = "choice"
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -30,6 +35,12 @@ def report_command(
         CsvTable, typer.Option("--table", help="Which table --format csv prints.")
     ] = CsvTable.segments,
     top: Annotated[int, typer.Option(min=1, max=1000, help="How many top links.")] = 10,
+    by: Annotated[
+        Grouping,
+        typer.Option(
+            "--by", help="The table's columns: per segment, or per readers' choice (variant)."
+        ),
+    ] = Grouping.segment,
 ) -> None:
     """A campaign's report: sending, delivery, opens and clicks per segment, brief, narrative."""
     with opened_db() as database, database.transaction() as session:
@@ -39,10 +50,10 @@ def report_command(
     elif output is Format.csv:
         typer.echo(report_csv(report, csv_table), nl=False)
     else:
-        print_report(report)
+        print_report(report, by)
 
 
-def print_report(report: CampaignReport) -> None:
+def print_report(report: CampaignReport, by: Grouping = Grouping.segment) -> None:
     switches = (("opens", report.tracks_opens), ("clicks", report.tracks_clicks))
     tracked = [what for what, on in switches if on]
     console.print(
@@ -53,10 +64,13 @@ def print_report(report: CampaignReport) -> None:
             f" · rates of {report.totals.rate_base}",
         )
     )
-    figures = [(s.segment, s.figures) for s in report.segments]
+    if by is Grouping.choice:
+        figures = [(c.variant, c.figures) for c in report.choices]
+    else:
+        figures = [(s.segment, s.figures) for s in report.segments]
     if len(figures) != 1:
         figures.append(("all", report.totals))
-    table = Table("", title="segments")
+    table = Table("", title="readers' choices" if by is Grouping.choice else "segments")
     for name, _ in figures:
         table.add_column(Text(name), justify="right")
     for label, name, is_rate in FIGURE_ROWS:

@@ -26,7 +26,7 @@ def select_briefs(briefs: Sequence[Brief], options: VariantOptions) -> Selection
     left_out: list[tuple[str, str]] = []
     chosen: list[Brief] = []
     for brief in briefs:
-        if wanted and not set(brief.topics) & set(wanted):
+        if not _in_segment(brief, options):
             left_out.append((brief.slug, "no topic of this segment"))
         else:
             chosen.append(brief)
@@ -42,6 +42,11 @@ def select_briefs(briefs: Sequence[Brief], options: VariantOptions) -> Selection
     return Selection(tuple(chosen), tuple(left_out))
 
 
+def _in_segment(brief: Brief, options: VariantOptions) -> bool:
+    """Whether the segment's topics (none: every topic) take ``brief``."""
+    return not options.topics or bool(set(brief.topics) & set(options.topics))
+
+
 def shown_narratives(brief: Brief, display: NarrativeDisplay) -> list[Narrative]:
     """The narratives a variant shows: all, none (``facts-only``), or all but forecasts."""
     if display == "facts-only":
@@ -49,3 +54,28 @@ def shown_narratives(brief: Brief, display: NarrativeDisplay) -> list[Narrative]
     if display == "no-forecast":
         return [n for n in brief.narratives if n.kind != "forecast"]
     return list(brief.narratives)
+
+
+# From the fullest display to the barest: combining two choices keeps the barer one.
+NARRATIVES_BY_BARENESS: tuple[NarrativeDisplay, ...] = ("all", "no-forecast", "facts-only")
+
+
+def stricter_display(first: NarrativeDisplay, second: NarrativeDisplay) -> NarrativeDisplay:
+    """The barer of two narrative displays: a reader's "no forecasts" holds even in a segment
+    that shows everything, and a segment's "facts only" holds whatever its readers chose."""
+    return max(first, second, key=NARRATIVES_BY_BARENESS.index)
+
+
+def for_reader(
+    briefs: Sequence[Brief], options: VariantOptions, reader_topics: frozenset[str]
+) -> tuple[Brief, ...]:
+    """The briefs a variant shows a reader who chose ``reader_topics``: of the segment's
+    briefs, those with one of the reader's topics, or all of them when none has one (a
+    reader never gets an empty issue, nor one cut down to nothing by their own choice).
+
+    Order and ``max_briefs`` are left to :func:`select_briefs`, which the compiler applies."""
+    segment_briefs = [b for b in briefs if _in_segment(b, options)]
+    if not reader_topics:
+        return tuple(segment_briefs)
+    chosen = tuple(b for b in segment_briefs if reader_topics & set(b.topics))
+    return chosen or tuple(segment_briefs)

@@ -91,6 +91,7 @@ def add_subscribers(
     topics: Sequence[str] = (),
     domain: str = "example.org",
     named: bool = True,
+    narratives: str = "all",
 ) -> list[str]:
     """``count`` subscribers inserted in bulk; returns their addresses."""
     now = utcnow()
@@ -106,7 +107,7 @@ def add_subscribers(
                 "name": f"Reader {n}" if named else None,
                 "status": status,
                 "topics": list(topics),
-                "narratives": "all",
+                "narratives": narratives,
                 "attributes": {},
                 "source": "test",
                 "created_at": now,

@@ -70,12 +70,18 @@ def test_first_match_counts_agree_with_what_the_freeze_queues(db: Database) -> N
         before = audience(session, get_campaign(session, campaign_id))
     assert [(s.name, s.recipients) for s in before] == [("tech", 4), ("economy", 4)]
     result = freeze_campaign(db, campaign_id, Settings())
-    assert [(v.name, v.recipients) for v in result.variants] == [("tech", 4), ("economy", 4)]
+    # The tech readers chose "tech", so they read only that brief; every brief is economy's.
+    assert [(v.name, v.recipients) for v in result.variants] == [
+        ("tech", 0),
+        ("economy", 4),
+        ("tech · topics: tech", 4),
+    ]
     with db.transaction() as session:
         after = frozen_counts(session, campaign_id)
     assert [(v.name, v.counts) for v in after] == [
-        ("tech", {"queued": 4}),
+        ("tech", {}),
         ("economy", {"queued": 4}),
+        ("tech · topics: tech", {"queued": 4}),
     ]
 
     everyone = _campaign(db)

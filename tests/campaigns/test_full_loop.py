@@ -167,7 +167,9 @@ def check_report(
     assert report.tracks_opens and report.tracks_clicks
     eu, rest = (s.figures for s in report.segments)
     assert [s.segment for s in report.segments] == ["europe", "everyone else"]
-    assert [s.variant_id for s in report.segments] == [eu_variant, rest_variant]
+    given = {c.variant_id: c for c in report.choices}  # the europe readers chose "europe"
+    assert (given[eu_variant].segment, given[eu_variant].topics) == ("europe", ("europe",))
+    assert (given[rest_variant].segment, given[rest_variant].narratives) == ("everyone else", None)
     assert (eu.recipients, eu.sent, eu.delivered) == (30, 30, 28)
     assert (eu.bounced, eu.hard_bounced, eu.soft_bounced, eu.deferred) == (2, 2, 0, 1)
     assert (eu.opened, eu.opens, eu.machine_opened) == (12, 15, 3)  # e[2]'s machine open aside

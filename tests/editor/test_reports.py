@@ -151,7 +151,7 @@ def test_downloads_and_the_api_tell_the_report(
     bad = editor.get(f"{base}.csv", params={"table": "everything"})
     assert bad.status_code == 400
     assert bad.json()["detail"] == (
-        "There is no report table 'everything': pick one of segments, briefs, narratives, links."
+        "There is no report table 'everything': pick one of segments, choices, briefs, narratives, links."
     )
     bad_page = editor.get(f"{base}.csv", params={"table": "x" * 41}, headers=HTML)
     assert bad_page.status_code == 422 and "<h1>That did not work</h1>" in bad_page.text
