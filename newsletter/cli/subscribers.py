@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy import select
 
 from newsletter.cli.common import console, err_console, opened_db
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 from newsletter.db import Database
@@ -128,28 +127,41 @@ def add_command(
     console.print(f"added {subscriber.email}: {what}", markup=False)
 
 
+LIST_COLUMNS = (
+    Column("email", identifier=True),
+    Column("name"),
+    Column("status"),
+    Column("topics"),
+    Column("narratives"),
+    Column("source"),
+    Column("created_at", "since", shown=lambda at: f"{at:%Y-%m-%d}"),
+)
+
+
 @app.command("list")
 def list_command(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    fmt: ListFormatOption = ListFormat.table,
 ) -> None:
-    """List subscribers, newest first, with a count per status."""
+    """List subscribers, newest first, with a count per status (on stderr for json and csv)."""
     with opened_db() as database, database.transaction() as session:
-        rows = list_subscribers(session, status=status, limit=limit)
+        rows = [
+            {
+                "email": row.email,
+                "name": row.name,
+                "status": row.status,
+                "topics": list(row.topics),
+                "narratives": row.narratives,
+                "source": row.source,
+                "created_at": row.created_at,
+            }
+            for row in list_subscribers(session, status=status, limit=limit)
+        ]
         counts = status_counts(session)
-        table = Table("email", "name", "status", "topics", "narratives", "source", "since")
-        for row in rows:
-            table.add_row(
-                Text(row.email or ""),
-                Text(row.name or ""),
-                row.status,
-                Text(", ".join(row.topics)),
-                row.narratives,
-                Text(row.source or ""),
-                f"{row.created_at:%Y-%m-%d}",
-            )
-    console.print(table if rows else "no subscribers yet")
-    console.print(" · ".join(f"{name}: {count}" for name, count in counts.items()))
+    print_listing(rows, LIST_COLUMNS, fmt, empty="no subscribers yet")
+    summary = " · ".join(f"{name}: {count}" for name, count in counts.items())
+    (console if fmt is ListFormat.table else err_console).print(summary, markup=False)
 
 
 @app.command("show")
