@@ -17,7 +17,7 @@ from newsletter.config import get_settings
 from newsletter.db import Database
 from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import InvalidInput
-from subscribers.csv_io import ImportOptions, export_csv, import_csv
+from subscribers.csv_io import TOPIC_SEPARATORS, ImportOptions, export_csv, import_csv
 from subscribers.directory import (
     NewSubscriber,
     add_subscriber,
@@ -102,22 +102,47 @@ def export_command(
     err_console.print(f"{count} subscriber(s) exported")
 
 
+def _attributes(pairs: list[str] | None) -> dict[str, str]:
+    """``--attr KEY=VALUE`` options as a mapping (each checked by ``add_subscriber``)."""
+    attributes: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput("--attr", f"{pair!r}: write KEY=VALUE")
+        attributes[key.strip()] = value
+    return attributes
+
+
 @app.command("add")
 def add_command(
     email: str,
     name: Annotated[str | None, typer.Option(help="The reader's name.")] = None,
-    topics: Annotated[str, typer.Option(help="Comma-separated topics.")] = "",
+    topics: Annotated[
+        str, typer.Option(help="Topics, separated by commas (or ; or |, as in the CSV).")
+    ] = "",
+    narratives: Annotated[
+        str | None,
+        typer.Option(help="Which narratives they get: all (default), facts-only, no-forecast."),
+    ] = None,
+    source: Annotated[str, typer.Option(help="Where they signed up (recorded).")] = "cli",
+    attr: Annotated[
+        list[str] | None,
+        typer.Option("--attr", help="A custom attribute, KEY=VALUE (repeat for more)."),
+    ] = None,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Active now; else pending with a mail queued.")
     ] = False,
 ) -> None:
-    """Add one subscriber by hand."""
+    """Add one subscriber by hand, with the fields a CSV import takes and the same checks."""
     new = NewSubscriber(
         email=email,
         name=name,
-        topics=[t for t in topics.split(",") if t.strip()],
+        topics=TOPIC_SEPARATORS.split(topics),
         confirmed=confirmed,
+        source=source,
         ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
+        narratives=narratives,
+        attributes=_attributes(attr),
     )
     with opened_db() as database:
         known = _topics(database)
