@@ -43,10 +43,10 @@ from subscribers.addresses import parse_address
 from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
     clean_attribute_key,
+    clean_attributes,
     clean_name,
     clean_narratives,
     clean_source,
-    clean_text,
     clean_topics,
 )
 from subscribers.model import (
@@ -86,7 +86,6 @@ EXPORT_COLUMNS = (
 )
 IGNORED_ON_IMPORT = ("unsubscribed_at",)
 ATTRIBUTE_PREFIX = "attr."
-ATTRIBUTE_MAX = 500
 TOPIC_SEPARATORS = re.compile(r"[;,|]")
 BATCH = 1000
 SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at")
@@ -375,12 +374,14 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
     created = _timestamp(cells.get("created_at"), "created_at", options.started)
     created = created or options.started
     confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at", options.started)
-    attributes: dict[str, str] = {}
-    for name, cell in cells.items():
-        if name.startswith(ATTRIBUTE_PREFIX):
-            value = clean_text(cell, name, ATTRIBUTE_MAX)
-            if value is not None:
-                attributes[name.removeprefix(ATTRIBUTE_PREFIX)] = value
+    attributes = clean_attributes(
+        {
+            name.removeprefix(ATTRIBUTE_PREFIX): cell
+            for name, cell in cells.items()
+            if name.startswith(ATTRIBUTE_PREFIX)
+        },
+        ATTRIBUTE_PREFIX,
+    )
     return {
         "uid": new_uid(),
         "email": address.email,

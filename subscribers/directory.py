@@ -7,7 +7,7 @@ operator cannot opt someone in by typing their address.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -17,7 +17,13 @@ from newsletter.db import utcnow
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 from subscribers.addresses import parse_address
 from subscribers.confirmations import queue_confirmation
-from subscribers.fields import clean_name, clean_source, clean_topics
+from subscribers.fields import (
+    clean_attributes,
+    clean_name,
+    clean_narratives,
+    clean_source,
+    clean_topics,
+)
 from subscribers.model import STATUSES, ConsentRecord, Subscriber
 from subscribers.signup import Origin, consent_values
 from subscribers.suppression import is_suppressed
@@ -40,12 +46,16 @@ class NewSubscriber:
     confirmed: bool = False
     source: str | None = "cli"
     ascii_local_part: bool = True  # the provider cannot deliver to zoë@… (parse_address)
+    narratives: str | None = None  # all (the default), facts-only or no-forecast
+    attributes: Mapping[str, str] = field(default_factory=dict)  # custom, as CSV's attr.NAME
 
 
 def add_subscriber(
     session: Session, new: NewSubscriber, *, known_topics: Collection[str], origin: Origin
 ) -> Subscriber:
-    """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued."""
+    """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued.
+
+    Every field goes through the rules of :mod:`subscribers.fields`, as a CSV row does."""
     address = parse_address(new.email, ascii_local_part=new.ascii_local_part)
     if is_suppressed(session, address.digest):
         raise ConflictError(
@@ -60,6 +70,8 @@ def add_subscriber(
         email_hash=address.digest,
         name=clean_name(new.name),
         topics=clean_topics(new.topics, known_topics),
+        narratives=clean_narratives(new.narratives),
+        attributes=clean_attributes(new.attributes),
         status="active" if new.confirmed else "pending",
         source=clean_source(new.source),
         created_at=now,

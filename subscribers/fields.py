@@ -9,7 +9,7 @@ in mail headers and CSV files, where a CR/LF is an injection.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
 from newsletter.errors import InvalidInput
@@ -17,6 +17,7 @@ from newsletter.render.options import NarrativeDisplay
 from subscribers.model import NARRATIVE_DISPLAYS
 
 NAME_MAX = 100
+ATTRIBUTE_MAX = 500
 SOURCE_MAX = 100
 TOPICS_MAX = 50
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -94,3 +95,16 @@ def clean_attribute_key(key: str, field: str = "attributes") -> str:
             field, f"attribute name {key!r} must be a letter or _ then letters, digits, _ or -"
         )
     return key
+
+
+def clean_attributes(values: Mapping[str, str | None], prefix: str = "attr.") -> dict[str, str]:
+    """Custom attributes: each name checked, each value a one-line text; blank ones left out.
+
+    A value's errors name the field ``{prefix}NAME``, as the CSV column is called."""
+    attributes: dict[str, str] = {}
+    for key, value in values.items():
+        field = prefix + clean_attribute_key(key, prefix + key)
+        text = clean_text(value, field, ATTRIBUTE_MAX)
+        if text is not None:
+            attributes[key] = text
+    return attributes

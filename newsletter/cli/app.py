@@ -1,4 +1,14 @@
-"""The root `newsletter` command: assembles the command groups of every package."""
+"""The root `newsletter` command: names every command and group, imports none until used.
+
+`COMMANDS` maps each name to where it is defined and its one-line help (see
+:mod:`newsletter.cli.lazy`), so `newsletter --version` and `--help` start without importing
+SQLAlchemy, FastAPI or the renderer. Adding a command group is one line here, e.g.::
+
+    "deliverability": LazyCommand("newsletter.cli.deliverability:app", "First line of its help."),
+
+(the summary is the first paragraph of the group's ``help=`` or the command's docstring;
+tests/cli/test_startup.py fails when they disagree). The order is the order of `--help`.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +17,72 @@ from typing import Annotated
 import typer
 
 from newsletter import __version__
-from newsletter.cli import (
-    briefs,
-    campaigns,
-    config,
-    database,
-    deliverability,
-    demo,
-    editors,
-    render,
-    report,
-    segments,
-    sending,
-    serve,
-    subscribers,
-)
-from newsletter.cli.common import ErrorReportingGroup, console
+from newsletter.cli.common import console
+from newsletter.cli.lazy import LazyCommand, LazyGroup
+
+COMMANDS: dict[str, LazyCommand] = {
+    "serve": LazyCommand(
+        "newsletter.cli.serve:serve_command",
+        "Serve the public pages, the archive and the editor (at /editor), and their APIs.",
+    ),
+    "demo": LazyCommand(
+        "newsletter.cli.demo:demo_command",
+        "Run the main job end to end on the configured (by default embedded) database.",
+    ),
+    "render": LazyCommand(
+        "newsletter.cli.render:render_command",
+        "Compile briefs into DIR/<variant>.html, .txt and .mjml; print subject, size and warnings.",
+    ),
+    "send": LazyCommand(
+        "newsletter.cli.sending:send_command",
+        "Freeze a campaign (compile its variants, queue its recipients) and send it now.",
+    ),
+    "worker": LazyCommand(
+        "newsletter.cli.sending:worker_command",
+        "Send every campaign that is sending; run as many as you like against PostgreSQL.",
+    ),
+    "scheduler": LazyCommand(
+        "newsletter.cli.sending:scheduler_command",
+        "Start scheduled campaigns when they fall due (safe to run as several copies).",
+    ),
+    "report": LazyCommand(
+        "newsletter.cli.report:report_command",
+        "A campaign's report: sending, delivery, opens and clicks per segment, brief, narrative.",
+    ),
+    "briefs": LazyCommand("newsletter.cli.briefs:app", "Import, inspect and export briefs."),
+    "db": LazyCommand("newsletter.cli.database:app", "Database schema management."),
+    "subscribers": LazyCommand("newsletter.cli.subscribers:app", "Who receives the newsletter."),
+    "segments": LazyCommand(
+        "newsletter.cli.segments:app", "Named rules that pick subscribers (and their variant)."
+    ),
+    "campaigns": LazyCommand(
+        "newsletter.cli.campaigns:app", "Create campaigns and steer their sending."
+    ),
+    "digest": LazyCommand("newsletter.cli.campaigns:digest_app", "The weekly digest."),
+    "config": LazyCommand("newsletter.cli.config:app", "Inspect the configuration."),
+    "editors": LazyCommand("newsletter.cli.editors:app", "Editor accounts of the web app."),
+    "dkim": LazyCommand(
+        "newsletter.cli.deliverability:dkim_app", "The DKIM key that signs SMTP and outbox mail."
+    ),
+    "domain": LazyCommand(
+        "newsletter.cli.deliverability:domain_app", "Check a sending domain's DNS records."
+    ),
+}
+
+
+class RootGroup(LazyGroup):
+    """The `newsletter` group: every command of :data:`COMMANDS`, loaded on first use."""
+
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
-    cls=ErrorReportingGroup,
+    cls=RootGroup,
     help="Turn news briefs into personalised email newsletters and deliver them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(briefs.app, name="briefs")
-app.add_typer(database.app, name="db")
-app.add_typer(subscribers.app, name="subscribers")
-app.add_typer(segments.app, name="segments")
-app.command("serve")(serve.serve_command)
-app.command("demo")(demo.demo_command)
-app.command("render")(render.render_command)
-app.add_typer(campaigns.app, name="campaigns")
-app.add_typer(campaigns.digest_app, name="digest")
-app.command("send")(sending.send_command)
-app.command("worker")(sending.worker_command)
-app.command("scheduler")(sending.scheduler_command)
-app.command("report")(report.report_command)
-app.add_typer(config.app, name="config")
-app.add_typer(editors.app, name="editors")
-app.add_typer(deliverability.dkim_app, name="dkim")
-app.add_typer(deliverability.domain_app, name="domain")
 
 
 def _version(value: bool) -> None:

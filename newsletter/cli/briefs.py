@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from newsletter.briefs.document import Brief, BriefStatus
@@ -18,6 +17,7 @@ from newsletter.briefs.importer import import_briefs
 from newsletter.briefs.schema import brief_json_schema
 from newsletter.briefs.store import list_brief_rows, load_brief, set_status
 from newsletter.cli.common import console, open_db
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 
 app = typer.Typer(help="Import, inspect and export briefs.", no_args_is_help=True)
 
@@ -43,28 +43,42 @@ def import_command(
     console.print(f"{len(results)} brief(s) imported")
 
 
+LIST_COLUMNS = (
+    Column("slug", identifier=True),
+    Column("title"),
+    Column("updated"),
+    Column("status"),
+    Column("topics"),
+    Column("facts"),
+    Column("narratives"),
+)
+
+
 @app.command("list")
 def list_command(
     status: Annotated[str | None, typer.Option(help="Only 'draft' or 'ready' briefs.")] = None,
+    fmt: ListFormatOption = ListFormat.table,
 ) -> None:
     """List stored briefs, newest first."""
     if status not in (None, "draft", "ready"):
         raise typer.BadParameter("status must be 'draft' or 'ready'", param_hint="--status")
     database = open_db()
     with database.transaction() as session:
-        rows = list_brief_rows(session, status=status)  # type: ignore[arg-type]
-        table = Table("slug", "title", "updated", "status", "topics", "facts", "narratives")
-        for row in rows:
-            table.add_row(
-                row.slug,
-                Text(row.title),
-                row.updated.isoformat(),
-                row.status,
-                ", ".join(row.topics),
-                str(len(row.facts)),
-                str(len(row.narratives)),
-            )
-    console.print(table if rows else "no briefs yet: try `newsletter briefs import FILE`")
+        rows = [
+            {
+                "slug": row.slug,
+                "title": row.title,
+                "updated": row.updated,
+                "status": row.status,
+                "topics": list(row.topics),
+                "facts": len(row.facts),
+                "narratives": len(row.narratives),
+            }
+            for row in list_brief_rows(session, status=status)  # type: ignore[arg-type]
+        ]
+    print_listing(
+        rows, LIST_COLUMNS, fmt, empty="no briefs yet: try `newsletter briefs import FILE`"
+    )
 
 
 @app.command("show")

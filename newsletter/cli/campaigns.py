@@ -30,6 +30,7 @@ from campaigns.service import (
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
 from newsletter.cli.common import console, open_db, split_values
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.config import get_settings
 from newsletter.db import Database
 from newsletter.render.environment import long_date
@@ -112,26 +113,35 @@ def create_command(
     typer.echo(campaign_id)
 
 
+LIST_COLUMNS = (
+    Column("id", identifier=True),
+    Column("name"),
+    Column("status"),
+    Column("send_at", "send at", shown=lambda at: f"{at:%Y-%m-%d %H:%M} UTC" if at else ""),
+    Column("briefs"),
+    Column("recipients"),
+    Column("sent"),
+)
+
+
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
     """Campaigns, newest first, with their progress."""
-    database = open_db()
-    table = Table("id", "name", "status", "send at", "briefs", "recipients", "sent")
-    with database.transaction() as session:
-        campaigns = list_campaigns(session)
+    with open_db().transaction() as session:
         totals = delivery_totals(session)
-        for c in campaigns:
-            total, sent = totals.get(c.id, (None, None))
-            table.add_row(
-                str(c.id),
-                Text(c.name),
-                c.status,
-                f"{c.send_at:%Y-%m-%d %H:%M} UTC" if c.send_at else "",
-                str(len(c.briefs)),
-                "" if total is None else str(total),
-                "" if sent is None else str(sent),
-            )
-    console.print(table if campaigns else "no campaigns yet: try `newsletter digest create`")
+        rows = [
+            {
+                "id": c.id,
+                "name": c.name,
+                "status": c.status,
+                "send_at": c.send_at,
+                "briefs": len(c.briefs),
+                "recipients": totals.get(c.id, (None, None))[0],
+                "sent": totals.get(c.id, (None, None))[1],
+            }
+            for c in list_campaigns(session)
+        ]
+    print_listing(rows, LIST_COLUMNS, fmt, empty="no campaigns yet: try `newsletter digest create`")
 
 
 @app.command("show")

@@ -6,7 +6,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,9 +14,13 @@ from typer._click.core import Context  # typer vendors click since 0.20
 from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
-from newsletter.config import get_settings
-from newsletter.db import Database, open_database
 from newsletter.errors import BriefFormatError, NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.db import Database
+
+# The settings and the database are imported where they are used, not here: this module is
+# imported by the root command, and `newsletter --version` must not pay for SQLAlchemy.
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -24,6 +28,9 @@ err_console = Console(stderr=True, highlight=False)
 
 def open_db() -> Database:
     """The configured database, migrated to the current schema."""
+    from newsletter.config import get_settings
+    from newsletter.db import open_database
+
     return open_database(get_settings().database_url)
 
 
@@ -53,6 +60,8 @@ def report_error(exc: BaseException) -> None:
         markup=False,
         soft_wrap=True,
     )
+    from newsletter.config import get_settings
+
     if get_settings().debug:
         err_console.print(traceback.format_exc(), markup=False)
 

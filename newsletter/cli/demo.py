@@ -119,13 +119,10 @@ def _add_readers(database: Database) -> None:
             exists = session.scalar(select(Subscriber).where(Subscriber.email == email))
             if exists is not None:
                 continue
-            subscriber = add_subscriber(
-                session,
-                NewSubscriber(email, name, list(topics), confirmed=True, source="demo"),
-                known_topics=known,
-                origin=Origin(source="demo"),
+            new = NewSubscriber(
+                email, name, list(topics), confirmed=True, source="demo", narratives=narratives
             )
-            subscriber.narratives = narratives
+            add_subscriber(session, new, known_topics=known, origin=Origin(source="demo"))
             added += 1
         total = session.scalar(
             select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")

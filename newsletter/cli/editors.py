@@ -7,10 +7,9 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from newsletter.cli.common import console, opened_db
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.editors.accounts import create_editor, list_editors, set_active, set_password
 
 app = typer.Typer(help="Editor accounts of the web app.", no_args_is_help=True)
@@ -53,20 +52,34 @@ def add_command(
         console.print(f"added {editor.role} {editor.email}", markup=False)
 
 
+LIST_COLUMNS = (
+    Column("email", identifier=True),
+    Column("role"),
+    Column("active"),
+    Column(
+        "last_login_at",
+        "last login (UTC)",
+        shown=lambda at: f"{at:%Y-%m-%d %H:%M}" if at else "never",
+    ),
+)
+
+
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
     """Every editor account, with its role and last login."""
     with opened_db() as database, database.transaction() as session:
-        editors = list_editors(session)
-        table = Table("email", "role", "active", "last login (UTC)")
-        for editor in editors:
-            table.add_row(
-                Text(editor.email),
-                editor.role,
-                "yes" if editor.active else "no",
-                f"{editor.last_login_at:%Y-%m-%d %H:%M}" if editor.last_login_at else "never",
-            )
-    console.print(table if editors else "no editors yet: try `newsletter editors add EMAIL`")
+        rows = [
+            {
+                "email": editor.email,
+                "role": editor.role,
+                "active": editor.active,
+                "last_login_at": editor.last_login_at,
+            }
+            for editor in list_editors(session)
+        ]
+    print_listing(
+        rows, LIST_COLUMNS, fmt, empty="no editors yet: try `newsletter editors add EMAIL`"
+    )
 
 
 @app.command("disable")

@@ -1,7 +1,9 @@
 """`newsletter render`: compile stored briefs into a variant's HTML, text and MJML files.
 
 For editors and template work: what a segment's readers would get, written to a folder, with
-the subject, the size and every warning printed. ``--preview`` also writes a copy filled with
+the subject, the size and every warning printed. The options come from a stored segment
+(``--segment``, as freezing a campaign applies them), a file (``--options``) or the defaults;
+``--narratives`` and ``--topics`` override them. ``--preview`` also writes a copy filled with
 made-up recipient values, to open in a browser.
 """
 
@@ -26,6 +28,7 @@ from newsletter.render.context import CompileContext
 from newsletter.render.options import VariantOptions
 from newsletter.render.variant import CompiledVariant
 from newsletter.untrusted import MalformedInput, load_yaml
+from subscribers.segment_store import get_segment, options_of
 
 
 class Narratives(StrEnum):
@@ -47,19 +50,24 @@ def render_command(
         ),
     ] = None,
     segment: Annotated[
-        str | None, typer.Option(help="Render a segment's variant (not available yet).")
+        str | None,
+        typer.Option(help="Render this stored segment's variant (its options, its name)."),
     ] = None,
     options_file: Annotated[
         Path | None,
         typer.Option("--options", help="VariantOptions as a YAML or JSON file.", exists=True),
     ] = None,
     narratives: Annotated[
-        Narratives | None, typer.Option(help="Which narratives to show (overrides --options).")
+        Narratives | None,
+        typer.Option(help="Which narratives to show (overrides --options or the segment's)."),
     ] = None,
     topics: Annotated[
-        list[str] | None, typer.Option("--topics", help="Only briefs with these topics.")
+        list[str] | None,
+        typer.Option("--topics", help="Only briefs with these topics (overrides them too)."),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Variant name (file names).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Variant name (file names; default: segment or file).")
+    ] = None,
     issue_date: Annotated[
         str | None, typer.Option("--date", help="Issue date, YYYY-MM-DD (default: today).")
     ] = None,
@@ -72,18 +80,22 @@ def render_command(
     ] = False,
 ) -> None:
     """Compile briefs into DIR/<variant>.html, .txt and .mjml; print subject, size and warnings."""
-    if segment is not None:
-        raise typer.BadParameter(
-            "segments are not wired into rendering yet: pass the segment's options with --options",
-            param_hint="--segment",
-        )
+    if segment is not None and options_file is not None:
+        raise typer.BadParameter("give --segment or --options, not both", param_hint="--segment")
     slugs = split_values(briefs) + list(more_slugs or [])
     if not slugs:
         raise typer.BadParameter("name at least one brief", param_hint="--briefs")
-    options = _options(options_file, narratives, split_values(topics))
-    variant_name = name or (options_file.stem if options_file else "default")
+    variant_name = name or _default_name(segment, options_file)
     if not re.fullmatch(r"[\w.-]+", variant_name):
         raise typer.BadParameter("letters, digits, '.', '_' and '-' only", param_hint="--name")
+    base: VariantOptions | dict[str, Any]
+    with open_db().transaction() as session:
+        if segment is not None:
+            base, where = options_of(get_segment(session, segment)), f"segment {segment}"
+        else:
+            base, where = _file_options(options_file), str(options_file or "options")
+        chosen = load_briefs(session, slugs)
+    options = _options(base, narratives, split_values(topics), where)
     context = CompileContext.from_settings(
         get_settings(),
         _issue_date(issue_date),
@@ -92,23 +104,32 @@ def render_command(
         track_clicks=track,
         track_opens=track,
     )
-    with open_db().transaction() as session:
-        chosen = load_briefs(session, slugs)
     variant = compile_variant(chosen, options, context)
     _write(variant, out, preview=preview)
     _report(variant, out)
 
 
-def _options(path: Path | None, narratives: Narratives | None, topics: list[str]) -> VariantOptions:
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = load_yaml(path.read_text(encoding="utf-8"), field=str(path))
-        except (OSError, UnicodeDecodeError, MalformedInput) as exc:
-            raise ConfigurationError(f"{path}: cannot read the options: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigurationError(f"{path}: the options must be a mapping")
-        data.update(loaded)
+def _file_options(path: Path | None) -> dict[str, Any]:
+    """The options a YAML or JSON file gives (none without a file), not validated yet."""
+    if path is None:
+        return {}
+    try:
+        loaded = load_yaml(path.read_text(encoding="utf-8"), field=str(path))
+    except (OSError, UnicodeDecodeError, MalformedInput) as exc:
+        raise ConfigurationError(f"{path}: cannot read the options: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(f"{path}: the options must be a mapping")
+    return loaded
+
+
+def _options(
+    base: VariantOptions | dict[str, Any],
+    narratives: Narratives | None,
+    topics: list[str],
+    where: str,
+) -> VariantOptions:
+    """``base`` with the command line's --narratives and --topics on top, validated."""
+    data = base.model_dump(mode="json") if isinstance(base, VariantOptions) else dict(base)
     if narratives is not None:
         data["narratives"] = narratives.value
     if topics:
@@ -117,8 +138,15 @@ def _options(path: Path | None, narratives: Narratives | None, topics: list[str]
         return VariantOptions.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "options"
-        raise ConfigurationError(f"{path or 'options'}: {where}: {first['msg']}") from exc
+        field = ".".join(str(part) for part in first["loc"]) or "options"
+        raise ConfigurationError(f"{where}: {field}: {first['msg']}") from exc
+
+
+def _default_name(segment: str | None, path: Path | None) -> str:
+    """The segment's name made a file name, the options file's stem, or ``default``."""
+    if segment is not None:
+        return re.sub(r"[^\w.-]+", "-", segment).strip("-.") or "segment"
+    return path.stem if path is not None else "default"
 
 
 def _issue_date(text: str | None) -> date:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsletter.cli.common import console, opened_db
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.errors import InvalidInput
 from newsletter.untrusted import MalformedInput, load_json
 from subscribers.segment_store import (
@@ -115,22 +116,31 @@ def add_command(
     )
 
 
+LIST_COLUMNS = (
+    Column("name", identifier=True),
+    Column("matching"),
+    Column("mailable"),
+    Column("description"),
+)
+
+
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
     """Segments with how many subscribers match and how many a send would reach now."""
     with opened_db() as database, database.transaction() as session:
         ctx = context_for(session)
-        table = Table("name", "matching", "mailable", "description")
-        segments = list_segments(session)
-        for segment in segments:
+        rows = []
+        for segment in list_segments(session):
             counts = count_members(session, rule_of(segment), ctx)
-            table.add_row(
-                Text(segment.name),
-                str(counts.matching),
-                str(counts.mailable),
-                Text(segment.description or ""),
+            rows.append(
+                {
+                    "name": segment.name,
+                    "matching": counts.matching,
+                    "mailable": counts.mailable,
+                    "description": segment.description,
+                }
             )
-    console.print(table if segments else "no segments yet: try `newsletter segments add`")
+    print_listing(rows, LIST_COLUMNS, fmt, empty="no segments yet: try `newsletter segments add`")
 
 
 @app.command("show")

@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy import select
 
 from newsletter.cli.common import console, err_console, opened_db
+from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
 from newsletter.db import Database
 from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import InvalidInput
-from subscribers.csv_io import ImportOptions, export_csv, import_csv
+from subscribers.csv_io import TOPIC_SEPARATORS, ImportOptions, export_csv, import_csv
 from subscribers.directory import (
     NewSubscriber,
     add_subscriber,
@@ -103,22 +102,47 @@ def export_command(
     err_console.print(f"{count} subscriber(s) exported")
 
 
+def _attributes(pairs: list[str] | None) -> dict[str, str]:
+    """``--attr KEY=VALUE`` options as a mapping (each checked by ``add_subscriber``)."""
+    attributes: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput("--attr", f"{pair!r}: write KEY=VALUE")
+        attributes[key.strip()] = value
+    return attributes
+
+
 @app.command("add")
 def add_command(
     email: str,
     name: Annotated[str | None, typer.Option(help="The reader's name.")] = None,
-    topics: Annotated[str, typer.Option(help="Comma-separated topics.")] = "",
+    topics: Annotated[
+        str, typer.Option(help="Topics, separated by commas (or ; or |, as in the CSV).")
+    ] = "",
+    narratives: Annotated[
+        str | None,
+        typer.Option(help="Which narratives they get: all (default), facts-only, no-forecast."),
+    ] = None,
+    source: Annotated[str, typer.Option(help="Where they signed up (recorded).")] = "cli",
+    attr: Annotated[
+        list[str] | None,
+        typer.Option("--attr", help="A custom attribute, KEY=VALUE (repeat for more)."),
+    ] = None,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Active now; else pending with a mail queued.")
     ] = False,
 ) -> None:
-    """Add one subscriber by hand."""
+    """Add one subscriber by hand, with the fields a CSV import takes and the same checks."""
     new = NewSubscriber(
         email=email,
         name=name,
-        topics=[t for t in topics.split(",") if t.strip()],
+        topics=TOPIC_SEPARATORS.split(topics),
         confirmed=confirmed,
+        source=source,
         ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
+        narratives=narratives,
+        attributes=_attributes(attr),
     )
     with opened_db() as database:
         known = _topics(database)
@@ -128,28 +152,41 @@ def add_command(
     console.print(f"added {subscriber.email}: {what}", markup=False)
 
 
+LIST_COLUMNS = (
+    Column("email", identifier=True),
+    Column("name"),
+    Column("status"),
+    Column("topics"),
+    Column("narratives"),
+    Column("source"),
+    Column("created_at", "since", shown=lambda at: f"{at:%Y-%m-%d}"),
+)
+
+
 @app.command("list")
 def list_command(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    fmt: ListFormatOption = ListFormat.table,
 ) -> None:
-    """List subscribers, newest first, with a count per status."""
+    """List subscribers, newest first, with a count per status (on stderr for json and csv)."""
     with opened_db() as database, database.transaction() as session:
-        rows = list_subscribers(session, status=status, limit=limit)
+        rows = [
+            {
+                "email": row.email,
+                "name": row.name,
+                "status": row.status,
+                "topics": list(row.topics),
+                "narratives": row.narratives,
+                "source": row.source,
+                "created_at": row.created_at,
+            }
+            for row in list_subscribers(session, status=status, limit=limit)
+        ]
         counts = status_counts(session)
-        table = Table("email", "name", "status", "topics", "narratives", "source", "since")
-        for row in rows:
-            table.add_row(
-                Text(row.email or ""),
-                Text(row.name or ""),
-                row.status,
-                Text(", ".join(row.topics)),
-                row.narratives,
-                Text(row.source or ""),
-                f"{row.created_at:%Y-%m-%d}",
-            )
-    console.print(table if rows else "no subscribers yet")
-    console.print(" · ".join(f"{name}: {count}" for name, count in counts.items()))
+    print_listing(rows, LIST_COLUMNS, fmt, empty="no subscribers yet")
+    summary = " · ".join(f"{name}: {count}" for name, count in counts.items())
+    (console if fmt is ListFormat.table else err_console).print(summary, markup=False)
 
 
 @app.command("show")

@@ -77,6 +77,6 @@ def test_render_errors_are_one_line(db: Database, tmp_path: Path) -> None:
     code, _, stderr = run("render", "--options", str(bad), "--out", str(tmp_path), DIGEST[0].slug)
     assert code == 1 and stderr.startswith(f"error: {bad}: narratives: Input should be")
     code, _, stderr = run("render", "--segment", "climate", "--out", str(tmp_path), "x")
-    assert code == 2 and "segments are not wired into rendering yet" in stderr
+    assert code == 1 and stderr.startswith("error: no segment named 'climate'")
     code, _, stderr = run("render", "--out", str(tmp_path))
     assert code == 2 and "name at least one brief" in stderr
