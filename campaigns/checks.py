@@ -36,6 +36,9 @@ class Check(StrEnum):
     """A check an editor may pass with a recorded reason."""
 
     UNSOURCED_CITATIONS = "unsourced-citations"
+    DOMAIN_AUTHENTICATION = "domain-authentication"
+    BROKEN_LINKS = "broken-links"
+    COMPLAINT_RATE = "complaint-rate"
 
 
 class StartRefused(ConflictError):

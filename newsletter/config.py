@@ -287,6 +287,24 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often an idle worker or scheduler looks for work."
     )
 
+    # the pre-send check (campaigns.preflight)
+    link_check_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds the pre-send check waits for one link or image to answer.",
+    )
+    link_check_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Links and images the pre-send check asks at once."
+    )
+    link_check_limit: int = Field(
+        default=300,
+        ge=0,
+        le=5000,
+        description="Most distinct links (and as many images) one pre-send check asks; the "
+        "rest are listed as not checked.",
+    )
+
     # the weekly digest
     digest_grace_days: int = Field(
         default=7,

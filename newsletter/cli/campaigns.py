@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from campaigns.audience import delivery_problems, delivery_totals
 from campaigns.checks import Check
 from campaigns.digest import DigestResult, create_weekly_digest
 from campaigns.model import Campaign, Variant
+from campaigns.preflight import PreflightReport, refusal, require_preflight, run_preflight
 from campaigns.service import (
     CampaignDraft,
     cancel_campaign,
@@ -33,6 +35,7 @@ from newsletter.cli.common import console, open_db, split_values
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.config import get_settings
 from newsletter.db import Database
+from newsletter.deliverability.dns_check import Status
 from newsletter.render.environment import long_date
 
 app = typer.Typer(help="Create campaigns and steer their sending.", no_args_is_help=True)
@@ -44,7 +47,9 @@ OverrideOption = Annotated[
     list[Check] | None,
     typer.Option(
         "--override",
-        help="Pass a check on purpose (recorded with --reason): unsourced-citations.",
+        help="Pass a check on purpose (recorded with --reason): "
+        + ", ".join(str(c) for c in Check)
+        + ".",
     ),
 ]
 ReasonOption = Annotated[
@@ -210,9 +215,49 @@ def schedule_command(
     assert moment is not None
     database = open_db()
     record_overrides(database, campaign_id, override, reason)
+    require_preflight(database, campaign_id, get_settings())
     with database.transaction() as session:
         campaign = schedule_campaign(session, campaign_id, moment, get_settings())
         console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}")
+
+
+STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red"}
+
+
+@app.command("check")
+def check_command(
+    campaign_id: int,
+    output: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table (for people) or json.")
+    ] = ListFormat.table,
+) -> None:
+    """Run every pre-send check (compliance, domain, size, links, images, briefs, complaints).
+
+    Exits 1 when a failure would hold the send back."""
+    if output is ListFormat.csv:
+        raise typer.BadParameter("choose table or json", param_hint="--format")
+    report = run_preflight(open_db(), campaign_id, get_settings())
+    if output is ListFormat.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_preflight(report)
+    if report.blocking:
+        raise typer.Exit(1)
+
+
+def _print_preflight(report: PreflightReport) -> None:
+    table = Table("check", "", "finding", title=f"pre-send checks of campaign {report.campaign_id}")
+    for item in report.items:
+        mark = Text(str(item.status), style=STATUS_STYLE[item.status])
+        if item.overridden:
+            mark = Text("overridden", style="cyan")
+        lines = [item.summary, *(f"  {d}" for d in item.details)]
+        table.add_row(item.check, mark, Text("\n".join(lines)))
+    console.print(table)
+    if not report.enforced:
+        console.print(f"(not enforced for the {report.provider} provider)")
+    elif report.blocking:
+        console.print(Text(refusal(report), style="red"))
 
 
 @app.command("pause")

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
+from campaigns.preflight import require_preflight
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
 from newsletter.cli.campaigns import OverrideOption, ReasonOption, record_overrides
 from newsletter.cli.common import console, open_db
@@ -47,6 +48,7 @@ def send_command(
     """Freeze a campaign (compile its variants, queue its recipients) and send it now."""
     database = open_db()
     record_overrides(database, campaign_id, override, reason)
+    require_preflight(database, campaign_id, get_settings())
     stop = _stop_on_signals()
     with Progress(
         TextColumn("[bold]sending"),

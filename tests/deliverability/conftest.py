@@ -8,6 +8,7 @@ import pytest
 
 from tests.delivery.conftest import smtp_server, smtp_server_factory
 from tests.fakes.dns_server import LoopbackDns
+from tests.fakes.web_pages import pages  # noqa: F401  (a fixture for the tests here)
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from campaigns.audience import (
 from campaigns.checks import Check, content_problem, unsourced_citations
 from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
 from campaigns.model import Campaign
+from campaigns.preflight import enforced, require_preflight, run_preflight
 from campaigns.service import (
     campaign_briefs,
     can,
@@ -322,6 +323,10 @@ async def confirm_page(
         return campaign, reach(session, campaign), blocked
 
     campaign, who, blocked = await site.run(load)
+    checks = None
+    if action in ("schedule", "send-now") and enforced(site.settings):
+        checks = await run_in_threadpool(run_preflight, site.database, campaign_id, site.settings)
+        blocked = None  # the checks show it, with everything else
     if not can(campaign, TRANSITION[action]):
         flash(request, f"This campaign is {campaign.status}: it cannot {action} now.", "error")
         return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
@@ -342,6 +347,7 @@ async def confirm_page(
         "past": moment is not None and moment <= utcnow(),
         "blocked": blocked,
         "override_check": str(Check.UNSOURCED_CITATIONS),
+        "checks": checks,
     }
     return render(request, "confirm.html", context)
 
@@ -357,15 +363,20 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
             if action == "schedule"
             else utcnow()
         )
-        override = _override_of(form)
+        overrides, reason = _overrides_of(form)
         by = request.state.editor.email
 
-        def perform(session: Session) -> str:
-            if override is not None:
-                override_check(session, campaign_id, override[0], override[1], by)
-            return _perform(session, campaign_id, action, moment, site.settings)
+        def record(session: Session) -> None:
+            for check in overrides:
+                override_check(session, campaign_id, check, reason, by)
 
-        message = await site.run(perform)
+        if overrides:
+            await site.run(record)
+        if action in ("schedule", "send-now"):
+            await run_in_threadpool(require_preflight, site.database, campaign_id, site.settings)
+        message = await site.run(
+            lambda session: _perform(session, campaign_id, action, moment, site.settings)
+        )
     except NewsletterError as exc:
         flash(request, str(exc), "error")
     else:
@@ -373,12 +384,13 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
 
-def _override_of(form: FormData) -> tuple[Check, str] | None:
-    """The confirmation page's "send anyway" choice: (check, reason), or None if not ticked."""
-    if form.get("override") != Check.UNSOURCED_CITATIONS:
-        return None
+def _overrides_of(form: FormData) -> tuple[list[Check], str]:
+    """The confirmation page's "send anyway" choices and their reason (checks unknown to
+    :class:`Check` are ignored: a form cannot invent a check to pass)."""
+    known = {str(c): c for c in Check}
+    checks = [known[v] for v in form.getlist("override") if isinstance(v, str) and v in known]
     reason = form.get("override_reason")
-    return Check.UNSOURCED_CITATIONS, reason if isinstance(reason, str) else ""
+    return list(dict.fromkeys(checks)), reason if isinstance(reason, str) else ""
 
 
 def _perform(
