@@ -8,6 +8,7 @@ import typer
 
 from newsletter import __version__
 from newsletter.cli import (
+    bounces,
     briefs,
     campaigns,
     config,
@@ -48,6 +49,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(editors.app, name="editors")
 app.add_typer(deliverability.dkim_app, name="dkim")
 app.add_typer(deliverability.domain_app, name="domain")
+app.add_typer(bounces.app, name="bounces")
 
 
 def _version(value: bool) -> None:
