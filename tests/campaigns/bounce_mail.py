@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from campaigns.events import Event
@@ -15,7 +16,7 @@ from campaigns.sending import send_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from subscribers.model import Subscriber, Suppression
-from tests.campaigns.helpers import new_campaign, outbox_mails
+from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign, outbox_mails
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "bounces"
@@ -57,6 +58,15 @@ def _sent(message: EmailMessage) -> Sent:
         verp,
         str(message["Message-ID"]),
     )
+
+
+@pytest.fixture
+def readers(db: Database, tmp_path: Path) -> list[Sent]:
+    """Ten readers of an issue sent through the outbox, in address order."""
+    import_examples(db)
+    addresses = add_subscribers(db, 10)
+    sent = send_to_outbox(db, outbox_settings(tmp_path / "outbox"))
+    return [sent[a] for a in addresses]
 
 
 def corpus(name: str, sent: Sent, **changes: str) -> bytes:

@@ -26,7 +26,6 @@ from tests.campaigns.bounce_mail import (
     statuses,
     suppressed,
 )
-from tests.campaigns.helpers import add_subscribers, import_examples
 
 CASES = [  # corpus file, the subscriber status after, the event (type, bounce type, status)
     ("gmail_hard.eml", "bounced", ("bounced", "hard", "5.1.1")),
@@ -38,15 +37,6 @@ CASES = [  # corpus file, the subscriber status after, the event (type, bounce t
     ("aol_arf_redacted.eml", "complained", ("complained", None, None)),
     ("out_of_office.eml", "active", None),
 ]
-
-
-@pytest.fixture
-def readers(db: Database, tmp_path: Path) -> list[Sent]:
-    """Ten readers of an issue sent through the outbox, in address order."""
-    import_examples(db)
-    addresses = add_subscribers(db, 10)
-    sent = send_to_outbox(db, outbox_settings(tmp_path / "outbox"))
-    return [sent[a] for a in addresses]
 
 
 def poll(db: Database, folder: Path, **changes: object) -> tuple[int, ...]:
