@@ -43,7 +43,7 @@ def poll_command(
         ),
     ] = None,
 ) -> None:
-    """Move each bounce, complaint or auto-reply to 'processed' (unreadable mail to 'review')."""
+    """Read bounces and complaints into events; move each message to processed or review."""
     settings = get_settings()
     imap, maildir = _source(settings, imap, maildir)
     with opened_db() as database:
@@ -57,7 +57,9 @@ def poll_command(
         wait = interval or settings.bounce_poll_seconds
         while not stop.is_set():
             try:
-                _report(_poll_once(poller, imap, maildir))
+                result = _poll_once(poller, imap, maildir)
+                if result.messages:  # an idle poll says nothing
+                    _report(result)
             except NewsletterError as exc:  # a mailbox away for a while: say so, try again
                 err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
             stop.wait(wait)
@@ -92,4 +94,5 @@ def _report(result: PollResult) -> None:
         f"{result.reviewed} kept for review; {result.recorded} event(s) recorded, "
         f"{result.duplicates} already known, {result.unmatched} tied to no delivery",
         markup=False,
+        soft_wrap=True,
     )

@@ -66,22 +66,24 @@ class MaildirMailbox:
 
     def waiting(self) -> list[MailItem]:
         items = []
-        for sub in ("new", "cur"):
-            with os.scandir(self.path / sub) as entries:
-                for entry in entries:
-                    if entry.is_file() and not entry.name.startswith("."):
-                        items.append(MailItem(f"{sub}/{entry.name}", entry.stat().st_size))
+        with _os_errors(f"bounce Maildir {self.where}: cannot list the messages"):
+            for sub in ("new", "cur"):
+                with os.scandir(self.path / sub) as entries:
+                    for entry in entries:
+                        if entry.is_file() and not entry.name.startswith("."):
+                            items.append(MailItem(f"{sub}/{entry.name}", entry.stat().st_size))
         return sorted(items, key=lambda item: item.handle)
 
     def read(self, item: MailItem) -> bytes:
-        return (self.path / item.handle).read_bytes()
+        with _os_errors(f"bounce Maildir {self.where}: cannot read {item.handle}"):
+            return (self.path / item.handle).read_bytes()
 
     def move(self, item: MailItem, folder: str) -> None:
-        target = self._folder(folder) / "cur"
         name = item.handle.partition("/")[2]
         if ":2," not in name:
             name += ":2,S"  # what a mail client does when it has seen a new message
-        os.replace(self.path / item.handle, target / name)
+        with _os_errors(f"bounce Maildir {self.where}: cannot move {item.handle} to {folder}"):
+            os.replace(self.path / item.handle, self._folder(folder) / "cur" / name)
 
     def _folder(self, folder: str) -> Path:
         root = self.path / f".{folder}"
@@ -92,6 +94,14 @@ class MaildirMailbox:
 
     def close(self) -> None:
         """Nothing is held open."""
+
+
+@contextmanager
+def _os_errors(doing: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise MailboxError(f"{doing}: {exc.strerror or exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ outbox; each message's effect on deliveries, subscribers, suppressions, events a
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +30,7 @@ from tests.campaigns.bounce_mail import (
     statuses,
     suppressed,
 )
+from tests.conftest import ROOT
 
 CASES = [  # corpus file, the subscriber status after, the event (type, bounce type, status)
     ("gmail_hard.eml", "bounced", ("bounced", "hard", "5.1.1")),
@@ -173,3 +178,22 @@ def test_oversized_unclassifiable_and_broken_mail_is_kept_for_review(
     assert "neither a bounce, a complaint nor an auto-reply" in reasons
     assert "naming no failure" in reasons
     assert set(statuses(db).values()) == {"active"}
+
+
+def test_the_command_keeps_polling_until_sigterm(
+    db: Database, readers: list[Sent], tmp_path: Path
+) -> None:
+    box = bounce_maildir(tmp_path / "bounces", corpus("exim_hard.eml", readers[0]))
+    command = [sys.executable, "-c", "from newsletter.cli.app import main; main()",
+               "bounces", "poll", "--maildir", str(box), "--interval", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        bounce_maildir(box, corpus("postfix_hard.eml", readers[1]))
+        second = process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    assert first.startswith("1 message(s): 1 processed") and second.startswith("1 message(s)")
+    people = statuses(db)
+    assert people[readers[0].email] == people[readers[1].email] == "bounced"
