@@ -19,6 +19,7 @@ from campaigns.envelope import Envelope
 from campaigns.model import Variant
 from newsletter.config import ProviderName, Settings
 from newsletter.db import Database
+from newsletter.deliverability.verp import ReturnPaths
 from newsletter.delivery.base import Batch, Message, Recipient
 from newsletter.delivery.factory import ProviderPool
 from newsletter.placeholders import PlaceholderTemplate
@@ -43,6 +44,7 @@ class PreparedVariant:
     needed: frozenset[str]  # the placeholders, and the unsubscribe URL for the header
     name_fallback: str
     view_id: str
+    verp: bool  # SMTP and the outbox send from a return path naming the delivery
 
 
 class CampaignBatchFactory:
@@ -52,6 +54,7 @@ class CampaignBatchFactory:
         self.database = database
         self.providers = providers
         self._signer = TokenSigner(settings.signing_key())
+        self._return_paths = ReturnPaths.from_settings(settings)
         self._values: dict[str, RecipientValues] = {}
         self._variants: dict[int, PreparedVariant] = {}
         self._lock = threading.Lock()
@@ -82,6 +85,11 @@ class CampaignBatchFactory:
             substitutions=values,
             custom_args={DELIVERY_ARG: str(delivery_id)},
             headers=headers,
+            return_path=(
+                self._return_paths.address(delivery_id, prepared.message.from_email)
+                if prepared.verp
+                else None
+            ),
         )
 
     def _prepared(self, variant_id: int) -> PreparedVariant:
@@ -120,6 +128,7 @@ class CampaignBatchFactory:
             needed=frozenset(placeholders).union(*(t.placeholders for _, t in headers)),
             name_fallback=str(variant.options.get("name_fallback", "reader")),
             view_id=f"v{variant.id}",
+            verp=envelope.provider in ("smtp", "outbox"),
         )
 
     def _values_under(self, public_url: str) -> RecipientValues:

@@ -175,7 +175,31 @@ class Settings(BaseSettings):
     )
     bounce_domain: str | None = Field(
         default=None,
-        description="Domain that receives bounces (its MX is checked); unset: the From domain.",
+        description=(
+            "Domain that receives bounces (its MX is checked): SMTP and outbox mail goes out "
+            "from bounces+REF@this domain (VERP); unset: the From domain."
+        ),
+    )
+    bounce_mailbox: str | None = Field(
+        default=None,
+        description=(
+            "Where `newsletter bounces poll` reads bounces and complaints when given neither "
+            "--imap nor --maildir: imaps://user:pass@host/INBOX (imap:// only on a trusted "
+            "network; ?cafile=PATH trusts a private CA) or a Maildir folder."
+        ),
+    )
+    bounce_poll_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often `newsletter bounces poll` (without --once) reads the mailbox.",
+    )
+    bounce_max_bytes: int = Field(
+        default=1_000_000,
+        ge=10_000,
+        description=(
+            "Largest bounce mailbox message read; larger ones are moved to the review folder "
+            "unread."
+        ),
     )
     dns_resolver: str | None = Field(
         default=None,

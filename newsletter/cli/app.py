@@ -67,6 +67,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "domain": LazyCommand(
         "newsletter.cli.deliverability:domain_app", "Check a sending domain's DNS records."
     ),
+    "bounces": LazyCommand(
+        "newsletter.cli.bounces:app", "Bounces and complaints for SMTP and outbox sends."
+    ),
 }
 
 

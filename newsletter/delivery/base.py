@@ -79,7 +79,10 @@ class Recipient(NamedTuple):
     ``key`` is the caller's identifier (a delivery id) echoed in the result;
     ``substitutions`` maps full placeholder strings (``%%nl_first_name%%``) to values;
     ``custom_args`` travel with the message so provider events can be mapped back;
-    ``headers`` are per-recipient (``List-Unsubscribe`` carries their own signed URL).
+    ``headers`` are per-recipient (``List-Unsubscribe`` carries their own signed URL);
+    ``return_path`` is the envelope sender for this message (a VERP address that names the
+    delivery, :mod:`newsletter.deliverability.verp`): SMTP's ``MAIL FROM``, the outbox's
+    ``Return-Path``; ``None`` is the From address. SendGrid sets its own.
     A named tuple, not a frozen dataclass: a send makes one per recipient, and a tuple is
     built four times faster.
     """
@@ -90,6 +93,7 @@ class Recipient(NamedTuple):
     substitutions: Mapping[str, str] = _NONE
     custom_args: Mapping[str, str] = _NONE
     headers: Mapping[str, str] = _NONE
+    return_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

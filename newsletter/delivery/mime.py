@@ -103,6 +103,11 @@ def encode_address(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def return_path_header(address: str, linesep: bytes = CRLF) -> bytes:
+    """``Return-Path: <address>``, the line a delivering server puts on top of a message."""
+    return f"Return-Path: <{encode_address(address)}>".encode("ascii") + linesep
+
+
 def format_address(email: str, name: str | None, header: str = "To") -> tuple[str, list[str]]:
     """The encoded address and ``name <address>`` as header words (quoted or encoded-words)."""
     addr = encode_address(email)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.delivery.base import Batch, RecipientResult
-from newsletter.delivery.mime import LF, batch_builder
+from newsletter.delivery.mime import LF, batch_builder, return_path_header
 from newsletter.errors import ConfigurationError, ProviderRetryable
 
 if TYPE_CHECKING:
@@ -51,9 +51,12 @@ class OutboxProvider:
             if isinstance(built, RecipientResult):
                 results.append(built)
                 continue
+            data = built.data
+            if recipient.return_path:  # what a delivering server prepends (not DKIM-signed)
+                data = return_path_header(recipient.return_path, LF) + data
             try:
                 with self._lock:
-                    self._maildir.add(built.data)
+                    self._maildir.add(data)
             except OSError as exc:
                 raise ProviderRetryable(
                     f"cannot write to the outbox {self.path}: {exc}", settled=results

@@ -154,7 +154,10 @@ class SmtpProvider:
                 outcome.settled.append(built)
                 continue
             try:
-                self._deliver(sender, built, recipient.key, outcome)
+                envelope_from = sender
+                if recipient.return_path:  # VERP: the bounce names the delivery
+                    envelope_from = encode_address(recipient.return_path)
+                self._deliver(envelope_from, built, recipient.key, outcome)
             except DeliveryError as exc:
                 error = outcome.error(exc)
                 assert error is not None
