@@ -45,7 +45,7 @@ from subscribers.forms import (
 from subscribers.links import preferences_url
 from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
 from subscribers.preferences import unsubscribe, update_preferences
-from subscribers.ratelimit import RateLimiter, client_address
+from subscribers.ratelimit import RateLimiter, client_address, client_ip
 from subscribers.signup import (
     ConfirmResult,
     Origin,
@@ -138,7 +138,7 @@ def _site(request: Request) -> PublicSite:
 
 def _origin(request: Request, source: str | None = None) -> Origin:
     return Origin(
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         source=source,
     )
