@@ -173,6 +173,9 @@ def measure(size: int, args: argparse.Namespace, fake: FakeSendGridProcess) -> N
             sendgrid_api_key=DEFAULT_KEY,
             sendgrid_host=fake.url,
             secret_key=SECRET,
+            # the bulk-mail checks a real send needs (freeze refuses without them)
+            public_url="https://news.example.org",
+            postal_address="1 Example Street, 10115 Berlin",
         )
         campaign_id, _ = prepare_campaign(database, settings)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
