@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from operator import itemgetter
 
-from newsletter.delivery.base import RESERVED_HEADERS, Message, Recipient, RecipientResult
+from newsletter.delivery.base import (
+    RESERVED_HEADERS,
+    Message,
+    Recipient,
+    RecipientResult,
+    RecipientStatus,
+)
 from newsletter.errors import ProviderRejected
 from newsletter.placeholders import PLACEHOLDER, PlaceholderTemplate
 
@@ -326,7 +332,7 @@ class MimeBuilder:
             error = f"no value for placeholder {exc.args[0]}"
         except ValueError as exc:
             error = str(exc)
-        return RecipientResult(recipient.key, "failed", error=error)
+        return RecipientResult(recipient.key, RecipientStatus.FAILED, error=error)
 
     def _encode(self, lines: list[str]) -> bytes:
         return (self._sep.join(lines) + self._sep).encode("ascii")

@@ -11,7 +11,7 @@ import mailbox
 import threading
 from pathlib import Path
 
-from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
 from newsletter.delivery.mime import LF, batch_builder
 from newsletter.errors import ConfigurationError, ProviderRetryable
 
@@ -53,7 +53,9 @@ class OutboxProvider:
                 raise ProviderRetryable(
                     f"cannot write to the outbox {self.path}: {exc}", settled=results
                 ) from exc
-            results.append(RecipientResult(recipient.key, "sent", message_id=built.message_id))
+            results.append(
+                RecipientResult(recipient.key, RecipientStatus.SENT, message_id=built.message_id)
+            )
         return results
 
     def close(self) -> None:

@@ -50,7 +50,14 @@ import orjson
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
-from newsletter.delivery.base import RESERVED_HEADERS, Batch, Message, Recipient, RecipientResult
+from newsletter.delivery.base import (
+    RESERVED_HEADERS,
+    Batch,
+    Message,
+    Recipient,
+    RecipientResult,
+    RecipientStatus,
+)
 from newsletter.errors import (
     DeliveryError,
     ProviderAmbiguous,
@@ -102,7 +109,8 @@ class SendGridProvider:
         response = self._post(payload)
         message_id = response.headers.get("X-Message-Id") if response.status_code == 202 else None
         return [
-            refused.get(r.key) or RecipientResult(r.key, "sent", message_id=message_id)
+            refused.get(r.key)
+            or RecipientResult(r.key, RecipientStatus.SENT, message_id=message_id)
             for r in batch.recipients
         ]
 
@@ -188,7 +196,9 @@ def build_payload(
     for recipient in batch.recipients:
         problem = recipient_problem(recipient, needed)
         if problem:
-            refused[recipient.key] = RecipientResult(recipient.key, "failed", error=problem)
+            refused[recipient.key] = RecipientResult(
+                recipient.key, RecipientStatus.FAILED, error=problem
+            )
         else:
             personalizations.append(personalization(recipient))
     body = message_fields(message)
