@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import re
 import socket
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from newsletter.delivery.base import Batch, Recipient
@@ -266,3 +268,24 @@ def test_an_untrusted_certificate_is_an_auth_error(tmp_path: Path) -> None:
         finally:
             provider.close()
             server.join(5)
+
+
+def test_a_sent_body_is_not_left_for_the_garbage_collector(sendgrid_server: FakeSendGrid) -> None:
+    """httpx keeps a response in a reference cycle with its request; a megabyte body held
+    there until the collector ran doubled a sending worker's memory."""
+    provider = provider_for(sendgrid_server)
+    provider.send(samples.batch(20))
+    gc.collect()
+    gc.disable()
+    try:
+        provider.send(samples.batch(20))
+        kept = [
+            request
+            for request in gc.get_objects()
+            if isinstance(request, httpx.Request)
+            and isinstance(request.stream, httpx.ByteStream)
+            and b"".join(request.stream)
+        ]
+    finally:
+        gc.enable()
+    assert kept == []
