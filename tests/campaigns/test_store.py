@@ -9,21 +9,19 @@ from sqlalchemy import select
 
 from campaigns.freeze import freeze_campaign
 from campaigns.model import Delivery
-from campaigns.service import CampaignDraft, create_campaign
 from campaigns.states import DeliveryStatus
 from campaigns.store import _GROUPED_MESSAGE_IDS, SqlDeliveryStore
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.delivery.base import RecipientResult, RecipientStatus
-from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
+from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
 
 
 @pytest.mark.parametrize("distinct_ids", [1, _GROUPED_MESSAGE_IDS, _GROUPED_MESSAGE_IDS + 1])
 def test_record_stores_each_rows_message_id_and_failure(db: Database, distinct_ids: int) -> None:
     import_examples(db)
     add_subscribers(db, 12, named=False)
-    with db.transaction() as session:
-        campaign_id = create_campaign(session, CampaignDraft("Store", list(SLUGS))).id
+    campaign_id = new_campaign(db)
     freeze_campaign(db, campaign_id, Settings())
     store = SqlDeliveryStore(db)
     claim = store.claim(campaign_id, 100)
