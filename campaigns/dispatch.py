@@ -246,7 +246,7 @@ class Dispatcher:
                 results = provider.send(_only(batch, pending))
             except DeliveryError as exc:
                 if exc.settled:
-                    self._record(claim, exc.settled, stats)
+                    self._record(exc.settled, stats)
                     pending -= {r.key for r in exc.settled}
                 outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
                 if outcome is Outcome.RETRY:
@@ -257,7 +257,7 @@ class Dispatcher:
                 reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
                 self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
                 return False
-            self._record(claim, results, stats)
+            self._record(results, stats)
             return True
 
     def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
@@ -265,11 +265,9 @@ class Dispatcher:
         self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
         return False
 
-    def _record(
-        self, claim: Claim, results: Sequence[RecipientResult], stats: DispatchStats
-    ) -> None:
+    def _record(self, results: Sequence[RecipientResult], stats: DispatchStats) -> None:
         self.store.record(results)
-        sent = sum(1 for r in results if r.status is RecipientStatus.SENT)
+        sent = sum(1 for r in results if r.status == RecipientStatus.SENT)
         stats.add(sent=sent, failed=len(results) - sent)
 
     def _on_error(

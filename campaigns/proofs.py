@@ -90,11 +90,11 @@ def send_test(
             sender.close()
     by_key = {r.key: r for r in results}
     sent = tuple(
-        a for n, a in enumerate(addresses) if by_key[str(n)].status is RecipientStatus.SENT
+        a for n, a in enumerate(addresses) if by_key[str(n)].status == RecipientStatus.SENT
     )
     failed = tuple(
         (a, by_key[str(n)].error or "refused")
         for n, a in enumerate(addresses)
-        if by_key[str(n)].status is not RecipientStatus.SENT
+        if by_key[str(n)].status != RecipientStatus.SENT
     )
     return SentTest(email.name, email.subject, sender.name, sent, failed)

@@ -276,7 +276,7 @@ class SqlDeliveryStore:
         sent: dict[str | None, list[int]] = defaultdict(list)
         failed: list[dict[str, object]] = []
         for result in results:
-            if result.status is RecipientStatus.SENT:
+            if result.status == RecipientStatus.SENT:
                 sent[result.message_id].append(int(result.key))
             else:
                 failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
