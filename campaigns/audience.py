@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.freeze import variant_plan
 from campaigns.model import Campaign, Delivery, Variant
+from campaigns.states import DeliveryStatus
 from subscribers.model import Subscriber
 from subscribers.segment_store import context_for
 from subscribers.segments import first_matching_segment, recipients_by_segment
@@ -148,7 +149,14 @@ def delivery_problems(
         .where(
             Delivery.campaign_id == campaign_id,
             Delivery.error.is_not(None),
-            Delivery.status.in_(("failed", "unknown", "skipped", "queued")),
+            Delivery.status.in_(
+                (
+                    DeliveryStatus.FAILED,
+                    DeliveryStatus.UNKNOWN,
+                    DeliveryStatus.SKIPPED,
+                    DeliveryStatus.QUEUED,
+                )
+            ),
         )
         .group_by(Delivery.status, Delivery.error)
         .order_by(func.count().desc())
@@ -163,7 +171,7 @@ def delivery_totals(session: Session) -> dict[int, tuple[int, int]]:
         select(
             Delivery.campaign_id,
             func.count(),
-            func.count().filter(Delivery.status == "sent"),
+            func.count().filter(Delivery.status == DeliveryStatus.SENT),
         ).group_by(Delivery.campaign_id)
     ).all()
     return {campaign_id: (int(total), int(sent)) for campaign_id, total, sent in rows}

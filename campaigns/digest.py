@@ -27,6 +27,7 @@ from campaigns.service import (
     require_status,
     schedule_campaign,
 )
+from campaigns.states import CampaignStatus
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings, get_settings
@@ -146,7 +147,7 @@ def _other_digests(
         .where(
             CampaignBrief.brief_id.in_(brief_ids),
             Campaign.kind == "digest",
-            Campaign.status != "cancelled",
+            Campaign.status != CampaignStatus.CANCELLED,
         )
         .order_by(Campaign.issue_date)
     )

@@ -32,6 +32,7 @@ from campaigns.choices import (
 from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
+from campaigns.states import CampaignStatus
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
@@ -200,7 +201,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         queue_readers(session, campaign.id, rules, ctx, own)
         campaign.frozen_at = now
         campaign.started_at = now
-        campaign.status = "sending"
+        campaign.status = CampaignStatus.SENDING
         campaign.status_reason = None
         campaign.provider = settings.provider
         session.flush()

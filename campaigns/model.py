@@ -17,7 +17,7 @@ silent resend: rows whose lease runs out become ``unknown`` and are only resent 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -33,12 +33,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.db import Base, utcnow
 
-CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
-CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = get_args(CampaignStatus)
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "unknown", "skipped"]
-DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = tuple(CampaignStatus)
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = tuple(DeliveryStatus)
 CampaignKind = Literal["manual", "digest"]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
@@ -46,7 +45,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def _is_status(status: DeliveryStatus) -> str:
+    """A partial index's condition (text: the index is declared the same on both dialects)."""
+    return f"status = '{status.value}'"
 
 
 class Campaign(Base):
@@ -68,7 +72,7 @@ class Campaign(Base):
     subject_template: Mapped[str | None] = mapped_column(String(300))
     preheader_template: Mapped[str | None] = mapped_column(String(300))
     issue_date: Mapped[date]
-    status: Mapped[str] = mapped_column(String(10), default="draft")
+    status: Mapped[str] = mapped_column(String(10), default=CampaignStatus.DRAFT)
     status_reason: Mapped[str | None] = mapped_column(
         String(2000), doc="Why the campaign is paused or stopped, in words for a person."
     )
@@ -193,14 +197,14 @@ class Delivery(Base):
             "campaign_id",
             "variant_id",
             "id",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text(_is_status(DeliveryStatus.QUEUED)),
+            sqlite_where=text(_is_status(DeliveryStatus.QUEUED)),
         ),
         Index(
             "ix_deliveries_sending",
             "lease_until",
-            postgresql_where=text("status = 'sending'"),
-            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text(_is_status(DeliveryStatus.SENDING)),
+            sqlite_where=text(_is_status(DeliveryStatus.SENDING)),
         ),
     )
 
@@ -210,7 +214,7 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(8), default="queued")
+    status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     worker: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]

@@ -19,7 +19,7 @@ from campaigns.preview import preview_variant, sample_values
 from campaigns.service import get_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.delivery.base import Batch, Provider, Recipient, message_from_us
+from newsletter.delivery.base import Batch, Provider, Recipient, RecipientStatus, message_from_us
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConflictError, InvalidInput
 from subscribers.addresses import parse_address
@@ -89,10 +89,12 @@ def send_test(
         if provider is None:
             sender.close()
     by_key = {r.key: r for r in results}
-    sent = tuple(a for n, a in enumerate(addresses) if by_key[str(n)].status == "sent")
+    sent = tuple(
+        a for n, a in enumerate(addresses) if by_key[str(n)].status == RecipientStatus.SENT
+    )
     failed = tuple(
         (a, by_key[str(n)].error or "refused")
         for n, a in enumerate(addresses)
-        if by_key[str(n)].status != "sent"
+        if by_key[str(n)].status != RecipientStatus.SENT
     )
     return SentTest(email.name, email.subject, sender.name, sent, failed)

@@ -37,6 +37,7 @@ from campaigns.events import Event, reader_click
 from campaigns.linkmap import LinkInfo, link_info
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import get_campaign
+from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
 from newsletter.db import utcnow
 
@@ -293,13 +294,13 @@ def _rate_base(provider: str | None) -> RateBase:
     return "delivered" if provider in PROVIDERS_REPORTING_DELIVERY else "sent"
 
 
-_STATUS_FIGURE = {
-    "sent": "sent",
-    "failed": "failed",
-    "unknown": "unknown",
-    "skipped": "skipped",
-    "queued": "pending",
-    "sending": "pending",
+_STATUS_FIGURE: dict[str, str] = {
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.UNKNOWN: "unknown",
+    DeliveryStatus.SKIPPED: "skipped",
+    DeliveryStatus.QUEUED: "pending",
+    DeliveryStatus.SENDING: "pending",
 }
 
 

@@ -22,6 +22,7 @@ from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.ratelimit import RateLimiter
 from campaigns.service import delivery_counts, get_campaign
+from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
@@ -126,14 +127,14 @@ def _start(
         requeue_unknown(database, campaign_id)
         with database.transaction() as session:
             status = get_campaign(session, campaign_id).status
-    if status in ("cancelled",):
+    if status == CampaignStatus.CANCELLED:
         raise ConflictError(f"campaign {campaign_id} is cancelled")
-    if status == "sent" and not retry_unknown:
+    if status == CampaignStatus.SENT and not retry_unknown:
         raise ConflictError(
             f"campaign {campaign_id} was sent already; --retry-unknown resends only the "
             "recipients whose outcome is unknown"
         )
-    if status == "paused" and frozen:
+    if status == CampaignStatus.PAUSED and frozen:
         raise ConflictError(f"campaign {campaign_id} is paused: resume it first")
     if frozen:
         return None
@@ -146,12 +147,14 @@ def requeue_unknown(database: Database, campaign_id: int) -> int:
         campaign = get_campaign(session, campaign_id, lock=True)
         result = session.execute(
             update(Delivery)
-            .where(Delivery.campaign_id == campaign_id, Delivery.status == "unknown")
-            .values(status="queued", worker=None, lease_until=None, updated_at=utcnow())
+            .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.UNKNOWN)
+            .values(
+                status=DeliveryStatus.QUEUED, worker=None, lease_until=None, updated_at=utcnow()
+            )
         )
         count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        if count and campaign.status == "sent":
-            campaign.status = "sending"
+        if count and campaign.status == CampaignStatus.SENT:
+            campaign.status = CampaignStatus.SENDING
             campaign.finished_at = None
         return count
 
@@ -163,7 +166,7 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
         with database.transaction() as session:
             query = (
                 select(Campaign.id)
-                .where(Campaign.status == "scheduled", Campaign.send_at <= utcnow())
+                .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= utcnow())
                 .order_by(Campaign.send_at)
                 .limit(1)
             )
@@ -186,8 +189,8 @@ def _refuse_start(database: Database, campaign_id: int, refusal: StartRefused) -
     log.warning("scheduled campaign %s not started: %s", campaign_id, refusal)
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id, lock=True)
-        if campaign.status == "scheduled":
-            campaign.status = "paused"
+        if campaign.status == CampaignStatus.SCHEDULED:
+            campaign.status = CampaignStatus.PAUSED
             campaign.status_reason = f"not started when due: {refusal}"[:2000]
 
 
@@ -195,7 +198,9 @@ def sending_campaigns(database: Database) -> list[int]:
     with database.transaction() as session:
         return list(
             session.scalars(
-                select(Campaign.id).where(Campaign.status == "sending").order_by(Campaign.id)
+                select(Campaign.id)
+                .where(Campaign.status == CampaignStatus.SENDING)
+                .order_by(Campaign.id)
             )
         )
 

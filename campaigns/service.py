@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.checks import Check, record_override, require_startable
 from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row
@@ -29,13 +30,20 @@ from newsletter.render.context import CompileContext
 from newsletter.untrusted import reject_nul
 from subscribers.model import Segment
 
-_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "schedule": ("draft", "scheduled"),
-    "pause": ("scheduled", "sending"),
-    "resume": ("paused",),
-    "cancel": ("draft", "scheduled", "sending", "paused"),
-    "start": ("draft", "scheduled", "paused"),
-    "edit": ("draft", "scheduled", "paused"),
+_DRAFT, _SCHEDULED, _SENDING, _PAUSED = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+# The campaign statuses each action may start from.
+_TRANSITIONS: dict[str, tuple[CampaignStatus, ...]] = {
+    "schedule": (_DRAFT, _SCHEDULED),
+    "pause": (_SCHEDULED, _SENDING),
+    "resume": (_PAUSED,),
+    "cancel": (_DRAFT, _SCHEDULED, _SENDING, _PAUSED),
+    "start": (_DRAFT, _SCHEDULED, _PAUSED),
+    "edit": (_DRAFT, _SCHEDULED, _PAUSED),
 }
 
 
@@ -82,7 +90,7 @@ def create_campaign(
         subject_template=draft.subject,
         preheader_template=draft.preheader,
         issue_date=draft.issue_date or (draft.send_at or utcnow()).date(),
-        status="scheduled" if draft.send_at else "draft",
+        status=CampaignStatus.SCHEDULED if draft.send_at else CampaignStatus.DRAFT,
         send_at=draft.send_at,
         briefs=[CampaignBrief(position=i, brief_id=b.id) for i, b in enumerate(briefs)],
         segments=[CampaignSegment(position=i, segment_id=s.id) for i, s in enumerate(segments)],
@@ -240,7 +248,7 @@ def schedule_campaign(
     require_startable(campaign, campaign_briefs(session, campaign), settings)
     campaign.send_at = send_at
     campaign.issue_date = issue_day(campaign, send_at, settings)
-    campaign.status = "scheduled"
+    campaign.status = CampaignStatus.SCHEDULED
     campaign.status_reason = None
     return campaign
 
@@ -262,7 +270,7 @@ def pause_campaign(session: Session, campaign_id: int, reason: str | None = None
     """Stop handing out batches; rows already with the provider finish normally."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "pause")
-    campaign.status = "paused"
+    campaign.status = CampaignStatus.PAUSED
     campaign.status_reason = reason or "paused by an editor"
     return campaign
 
@@ -271,7 +279,7 @@ def resume_campaign(session: Session, campaign_id: int) -> Campaign:
     """A paused campaign goes on: back to sending if it had started, else to its schedule."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "resume")
-    campaign.status = "sending" if campaign.frozen_at else "scheduled"
+    campaign.status = CampaignStatus.SENDING if campaign.frozen_at else CampaignStatus.SCHEDULED
     campaign.status_reason = None
     return campaign
 
@@ -280,13 +288,13 @@ def cancel_campaign(session: Session, campaign_id: int) -> Campaign:
     """Cancel for good: queued recipients are skipped; nothing sent is undone."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "cancel")
-    campaign.status = "cancelled"
+    campaign.status = CampaignStatus.CANCELLED
     campaign.status_reason = "cancelled by an editor"
     campaign.finished_at = utcnow()
     session.execute(
         update(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
-        .values(status="skipped", error="campaign cancelled", updated_at=utcnow())
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SKIPPED, error="campaign cancelled", updated_at=utcnow())
     )
     return campaign
 

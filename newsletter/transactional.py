@@ -15,7 +15,7 @@ from html import escape
 
 from newsletter.config import Settings
 from newsletter.db import utcnow
-from newsletter.delivery.base import Batch, Provider, Recipient, message_from_us
+from newsletter.delivery.base import Batch, Provider, Recipient, RecipientStatus, message_from_us
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import DeliveryError
 from newsletter.render.compile import compile_confirmation
@@ -54,7 +54,7 @@ class ConfirmationMailer:
         needed = {key: values[key] for key in compiled.placeholders}
         recipient = Recipient(key="confirmation", email=email, name=name, substitutions=needed)
         (result,) = self.provider.send(Batch(message, [recipient]))
-        if result.status != "sent":
+        if result.status != RecipientStatus.SENT:
             raise DeliveryError(f"the confirmation mail to {email} was refused: {result.error}")
 
     def close(self) -> None:

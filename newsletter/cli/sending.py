@@ -15,9 +15,21 @@ from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
 from campaigns.preflight import require_preflight
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.cli.campaigns import OverrideOption, ReasonOption, record_overrides
 from newsletter.cli.common import console, open_db
 from newsletter.config import get_settings
+from newsletter.gc_tuning import tune_for_sending
+
+# The summary's rows: outcomes first, then what is still to do.
+SUMMARY_ORDER = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -50,6 +62,7 @@ def send_command(
     record_overrides(database, campaign_id, override, reason)
     require_preflight(database, campaign_id, get_settings())
     stop = _stop_on_signals()
+    tune_for_sending()
     with Progress(
         TextColumn("[bold]sending"),
         BarColumn(),
@@ -88,13 +101,13 @@ def send_command(
             on_frozen=frozen,
         )
     _summary(report)
-    if report.status == "paused":
+    if report.status == CampaignStatus.PAUSED:
         raise typer.Exit(1)
 
 
 def _summary(report: SendReport) -> None:
     table = Table("status", "recipients", title=f"campaign {report.campaign_id}: {report.status}")
-    for status in ("sent", "failed", "unknown", "skipped", "queued", "sending"):
+    for status in SUMMARY_ORDER:
         if report.counts.get(status):
             table.add_row(status, str(report.counts[status]))
     table.add_row("this run: batches", str(report.stats.batches))
@@ -112,7 +125,9 @@ def worker_command(
 ) -> None:
     """Send every campaign that is sending; run as many as you like against PostgreSQL."""
     stop = _stop_on_signals()
-    stats = run_worker(open_db(), get_settings(), stop=stop, once=once, schedule=schedule)
+    database = open_db()
+    tune_for_sending()
+    stats = run_worker(database, get_settings(), stop=stop, once=once, schedule=schedule)
     console.print(
         f"worker stopped: {stats.sent} sent, {stats.failed} failed, {stats.unknown} unknown"
     )
@@ -126,6 +141,7 @@ def scheduler_command(
     """Start scheduled campaigns when they fall due (safe to run as several copies)."""
     database = open_db()
     settings = get_settings()
+    tune_for_sending()
     if once:
         started = start_due_campaigns(database, settings)
         for result in started:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from newsletter.config import Settings
 from newsletter.placeholders import PLACEHOLDER
@@ -102,12 +103,20 @@ class Batch:
     recipients: Sequence[Recipient]
 
 
+class RecipientStatus(StrEnum):
+    """A provider's verdict on one recipient. The values are the delivery states the
+    campaign store records them as (``campaigns.model.DeliveryStatus``)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class RecipientResult(NamedTuple):
     """The provider's answer for one recipient: accepted (with its message id) or refused
     (a named tuple, like :class:`Recipient`: one per recipient of a send)."""
 
     key: str
-    status: Literal["sent", "failed"]
+    status: RecipientStatus
     message_id: str | None = None
     error: str | None = None
 

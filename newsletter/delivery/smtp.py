@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
 from newsletter.delivery.mime import BuiltMessage, batch_builder, encode_address
 from newsletter.errors import (
     ConfigurationError,
@@ -228,7 +228,9 @@ class SmtpProvider:
             outcome.ambiguous.append(f"{built.envelope_to}: no answer after the data ({exc})")
             return
         if code == 250:
-            outcome.settled.append(RecipientResult(key, "sent", message_id=built.message_id))
+            outcome.settled.append(
+                RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
+            )
             return
         self._refused(key, code, reply, outcome)
 
@@ -241,7 +243,7 @@ class SmtpProvider:
         if 400 <= code < 500:
             outcome.deferred.append((code, text))
         else:
-            outcome.settled.append(RecipientResult(key, "failed", error=text))
+            outcome.settled.append(RecipientResult(key, RecipientStatus.FAILED, error=text))
 
     def _sender_refused(self, code: int, reply: bytes) -> DeliveryError:
         text = _said(code, reply)

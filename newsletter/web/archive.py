@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from campaigns.model import Campaign, Variant
+from campaigns.states import CampaignStatus
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import NotFoundError
@@ -114,7 +115,7 @@ def sent_issues(
     returned when there is a next page)."""
     campaigns = session.scalars(
         select(Campaign)
-        .where(Campaign.status == "sent")
+        .where(Campaign.status == CampaignStatus.SENT)
         .order_by(Campaign.finished_at.desc(), Campaign.id.desc())
         .offset((page - 1) * size)
         .limit(size + 1)
@@ -133,7 +134,7 @@ def sent_issues(
 
 def archived_web_version(session: Session, campaign_id: int, variant: str | None) -> str:
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status != "sent":
+    if campaign is None or campaign.status != CampaignStatus.SENT:
         raise NotFoundError("there is no sent issue with this number")
     if variant is None:
         row = _default_variant(session, campaign_id)

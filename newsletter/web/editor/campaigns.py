@@ -50,6 +50,7 @@ from campaigns.service import (
     schedule_campaign,
     update_campaign,
 )
+from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings
@@ -246,7 +247,7 @@ async def campaign_page(request: Request, campaign_id: CampaignId) -> Response:
         "actions": available_actions(view.campaign),
         "labels": ACTION_LABELS,
         "can_edit": can(view.campaign, "edit"),
-        "due": view.campaign.status == "scheduled"
+        "due": view.campaign.status == CampaignStatus.SCHEDULED
         and view.campaign.send_at is not None
         and view.campaign.send_at <= utcnow(),
     }
@@ -410,4 +411,4 @@ def _perform(
         return f"Resumed: the campaign is {campaign.status} again."
     counts = delivery_counts(session, campaign_id)
     cancel_campaign(session, campaign_id)
-    return f"Cancelled; {counts.get('queued', 0)} queued recipients were skipped."
+    return f"Cancelled; {counts.get(DeliveryStatus.QUEUED, 0)} queued recipients were skipped."
