@@ -205,6 +205,7 @@ class CampaignView:
     problems: list[DeliveryProblem]
     left_out: list[LeftOut]
     unsourced: dict[str, list[int]]
+    shadowed: list[str]
 
 
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
@@ -230,7 +231,15 @@ def campaign_view(session: Session, campaign_id: int, settings: Settings) -> Cam
         problems=delivery_problems(session, campaign_id),
         left_out=left_out_of(session, campaign, settings) if unstarted else [],
         unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
+        shadowed=shadowed_segments(session, campaign) if unstarted else [],
     )
+
+
+def shadowed_segments(session: Session, campaign: Campaign) -> list[str]:
+    """Segments whose readers the segments above them take, in words (none without two)."""
+    if len(campaign.segments) < 2:
+        return []
+    return [s.shadowed for s in audience(session, campaign) if s.shadowed]
 
 
 def available_actions(campaign: Campaign) -> list[str]:
