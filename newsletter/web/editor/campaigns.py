@@ -36,6 +36,7 @@ from campaigns.checks import Check, content_problem, unsourced_citations
 from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
 from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
+from campaigns.preview import InboxLine, inbox_lines
 from campaigns.service import (
     campaign_briefs,
     can,
@@ -206,6 +207,7 @@ class CampaignView:
     left_out: list[LeftOut]
     unsourced: dict[str, list[int]]
     shadowed: list[str]
+    inbox: list[InboxLine]
 
 
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
@@ -232,6 +234,7 @@ def campaign_view(session: Session, campaign_id: int, settings: Settings) -> Cam
         left_out=left_out_of(session, campaign, settings) if unstarted else [],
         unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
         shadowed=shadowed_segments(session, campaign) if unstarted else [],
+        inbox=inbox_lines(session, campaign, settings),
     )
 
 
