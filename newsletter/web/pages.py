@@ -30,5 +30,6 @@ def page_templates(settings: Settings) -> Jinja2Templates:
         newsletter_name=settings.newsletter_name,
         language=settings.language,
         postal_address=settings.postal_address,
+        contact_email=settings.reply_to or settings.from_email,  # as every email's footer
     )
     return Jinja2Templates(env=environment)
