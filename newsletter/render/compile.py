@@ -47,6 +47,7 @@ from newsletter.render.recipient import (
 from newsletter.render.selection import select_briefs
 from newsletter.render.variant import CompiledVariant, EmailKind
 from newsletter.render.view import ESTABLISHMENT_NOTE, ESTABLISHMENT_SPLIT, build_digest
+from newsletter.topics import topic_label
 
 DEFAULT_SUBJECT = "{{ first_title }} · {{ newsletter_name }}"  # the top story leads
 # A header line may hold 998 characters (RFC 5322); a preheader is a line of preview text.
@@ -315,7 +316,9 @@ def _reason(options: VariantOptions, context: CompileContext) -> str:
         f"You are receiving {context.newsletter_name} because you subscribed at {context.site}."
     )
     if options.topics:
-        reason += " This edition covers: " + ", ".join(options.topics) + "."
+        labels = dict(context.topic_labels)
+        covered = (topic_label(topic, labels) for topic in options.topics)
+        reason += " This edition covers: " + ", ".join(covered) + "."
     return reason
 
 

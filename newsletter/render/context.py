@@ -48,6 +48,7 @@ class CompileContext:
     size_budget: int = DEFAULT_SIZE_BUDGET
     fit_to_budget: bool = True
     web_page: bool = False
+    topic_labels: tuple[tuple[str, str], ...] = ()  # NEWSLETTER_TOPIC_LABELS, as pairs
 
     @classmethod
     def from_settings(cls, settings: Settings, issue_date: date, **changes: Any) -> CompileContext:
@@ -65,6 +66,7 @@ class CompileContext:
             language=settings.language,
             utm=utm,
             size_budget=settings.email_size_budget,
+            topic_labels=tuple(settings.topic_labels.items()),
         )
         return replace(context, **changes)
 
