@@ -89,6 +89,14 @@ class Campaign(Base):
         "(campaigns.checks): a scheduled start, made by no one, relies on these.",
     )
 
+    archive_html: Mapped[str | None] = mapped_column(
+        Text,
+        deferred=True,
+        doc="The issue as the public archive shows it (campaigns.archive_page), made at freeze: "
+        "every brief and narrative, nothing personal. NULL before the freeze, and for "
+        "campaigns frozen before it existed (the archive shows their first variant then).",
+    )
+
     briefs: Mapped[list[CampaignBrief]] = relationship(
         order_by="CampaignBrief.position", cascade="all, delete-orphan", lazy="selectin"
     )

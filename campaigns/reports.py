@@ -11,10 +11,13 @@ Definitions, so every screen means the same thing:
   ``failed``, ``unknown`` (outcome not known: see DESIGN.md), ``skipped`` and ``pending``
   (queued or in flight) the rest.
 - Event figures count *deliveries*, not events: ``opened`` is the number of recipients
-  with at least one human open (``opens`` counts every human open), ``clicked`` likewise.
+  with at least one human open *or a human click*: a click proves the mail was opened, even
+  when the client showed no images and so sent no open (``opens`` counts every human open
+  event); ``clicked`` likewise, so ``clicked <= opened`` and click-to-open is at most 100 %.
   Clicks on our own links (view online, preferences, unsubscribe) count in no click figure.
-  Machine opens and clicks (see :mod:`campaigns.machines`) are counted apart:
-  ``machine_opened`` are recipients whose every open was a machine's.
+  Machine opens and clicks (see :mod:`campaigns.machines`) are counted apart and prove
+  nothing: ``machine_opened`` are recipients whose every open was a machine's and who did
+  not click.
 - Rates divide by ``delivered`` when the provider reports deliveries (SendGrid), else by
   ``sent`` (SMTP and the outbox know no more); ``rate_base`` says which. A rate is
   ``None`` when its base is zero.
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event, reader_click
@@ -330,7 +333,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
 
 def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
     """Per variant of these campaigns: how many deliveries had each kind of event (and the
-    human open and click totals)."""
+    human open and click totals); a delivery with a human click counts as opened."""
     human = Event.machine.is_(False)
     machine = Event.machine.is_(True)
     per_delivery = (
@@ -365,9 +368,9 @@ def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, 
             func.sum(c.soft),
             func.sum(c.dropped),
             func.sum(c.deferred),
-            func.sum(c.opened),
+            func.sum(case((or_(c.opened == 1, c.clicked == 1), 1), else_=0)),
             func.sum(c.opens),
-            func.sum(case((and_(c.machine_open == 1, c.opened == 0), 1), else_=0)),
+            func.sum(case((and_(c.machine_open == 1, c.opened == 0, c.clicked == 0), 1), else_=0)),
             func.sum(c.clicked),
             func.sum(c.clicks),
             func.sum(c.machine_clicks),
