@@ -15,7 +15,8 @@ Outcomes, by what the provider said:
   reset time), and after the last try put back in the queue and the campaign paused;
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
 - credentials refused (401/403) → rows back in the queue, campaign paused with the reason;
-- ambiguous (timeout after sending) → ``unknown``: never resent automatically.
+- ambiguous (timeout after sending) → ``unknown``: settled by the provider's events, or
+  resent after a quarantine only if the campaign allows it (:mod:`campaigns.unknowns`).
 
 Before any request: a batch whose frozen provider this worker cannot make (its settings lack
 the credentials) → rows back in the queue, campaign paused with the missing setting.
