@@ -6,15 +6,22 @@
   quarantine has passed, exactly once, and the report counts it apart;
 - events that arrived while the row was still ``sending`` are found at the quarantine's
   end: such a row is settled, not resent;
-- a campaign cannot ask for a shorter quarantine than the settings require.
+- a campaign cannot ask for a shorter quarantine than the settings require;
+- SMTP: each message the relay accepted is recorded at once, so a sender killed mid-batch
+  leaves only what it had not heard back about.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -32,7 +39,9 @@ from subscribers.model import Subscriber
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
 from tests.campaigns.helpers import sendgrid_settings as base_settings
 from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.conftest import ROOT
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.smtp_server import FakeSmtpServer
 
 QUARANTINE_MINUTES = 0.01  # 0.6 s: the tests wait it out for real
 
@@ -176,3 +185,50 @@ def test_a_campaign_cannot_shorten_the_quarantine(
     settings = base_settings(sendgrid_server)  # the default: 30 minutes
     with pytest.raises(InvalidInput, match="at least NEWSLETTER_UNKNOWN_QUARANTINE_MINUTES"):
         allow_unknown_retry(db, settings, campaign_id, 5)
+
+
+def test_smtp_acceptances_are_recorded_one_by_one_so_a_killed_worker_leaves_only_its_message(
+    db: Database, database_url: str, smtp_server: FakeSmtpServer, tmp_path: Path
+) -> None:
+    """A real `newsletter send` process, SIGKILLed while the relay holds its 31st message:
+    the 30 messages the relay accepted are ``sent`` already, the rest still in flight."""
+    import_examples(db)
+    add_subscribers(db, 100)
+    campaign_id = new_campaign(db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env.update(
+        NEWSLETTER_DATABASE_URL=database_url,
+        NEWSLETTER_PROVIDER="smtp",
+        NEWSLETTER_SMTP_URL=f"smtp://127.0.0.1:{smtp_server.port}?starttls=never",
+        NEWSLETTER_SECRET_KEY="test-secret-key-0123456789abcdef",
+        NEWSLETTER_COMPLIANCE_CHECKS="0",
+        NEWSLETTER_SEND_LANES="1",
+        PYTHONPATH=str(ROOT),  # this checkout's code
+    )
+    newsletter = Path(sys.executable).with_name("newsletter")
+    sender = subprocess.Popen(
+        [str(newsletter), "send", str(campaign_id)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp_server.received) < 30:
+            assert sender.poll() is None, sender.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the sender made no progress"
+            time.sleep(0.005)
+        smtp_server.behaviour.data_delay = 60.0  # the relay now holds every answer
+        while len(smtp_server.received) < 31 or len(smtp_server.received) > 31:
+            assert len(smtp_server.received) <= 32, "too late to stall the relay"
+            time.sleep(0.005)
+        answered = len(smtp_server.received) - 1
+        time.sleep(0.3)  # the sender's journal write for the last answered message
+    finally:
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(timeout=30)
+        smtp_server.behaviour.data_delay = 0.0
+    with db.transaction() as session:
+        counts = delivery_counts(session, campaign_id)
+    assert counts == {"sent": answered, "sending": 100 - answered}
