@@ -9,7 +9,9 @@ Definitions, so every screen means the same thing:
 
 - ``recipients`` are the campaign's delivery rows; ``sent`` those the provider accepted;
   ``failed``, ``unknown`` (outcome not known: see DESIGN.md), ``skipped`` and ``pending``
-  (queued or in flight) the rest.
+  (queued or in flight) the rest. ``resent_after_unknown`` counts, among all of them, the
+  recipients whose outcome was unknown with no evidence and who were queued again after the
+  quarantine (:mod:`campaigns.unknowns`).
 - Event figures count *deliveries*, not events: ``opened`` is the number of recipients
   with at least one human open *or a human click*: a click proves the mail was opened, even
   when the client showed no images and so sent no open (``opens`` counts every human open
@@ -58,6 +60,7 @@ class Figures:
     unknown: int = 0
     skipped: int = 0
     pending: int = 0
+    resent_after_unknown: int = 0
     delivered: int = 0
     bounced: int = 0
     hard_bounced: int = 0
@@ -311,13 +314,19 @@ def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[in
     """Per variant of these campaigns: recipients and deliveries by figure."""
     found: dict[int, dict[str, int]] = {}
     rows = session.execute(
-        select(Delivery.variant_id, Delivery.status, func.count())
+        select(
+            Delivery.variant_id,
+            Delivery.status,
+            func.count(),
+            func.count(Delivery.resent_after_unknown_at),
+        )
         .where(Delivery.campaign_id.in_(campaign_ids))
         .group_by(Delivery.variant_id, Delivery.status)
     )
-    for variant_id, status, count in rows:
-        figures = found.setdefault(variant_id, {"recipients": 0})
+    for variant_id, status, count, resent in rows:
+        figures = found.setdefault(variant_id, {"recipients": 0, "resent_after_unknown": 0})
         figures["recipients"] += count
+        figures["resent_after_unknown"] += resent
         name = _STATUS_FIGURE[status]
         figures[name] = figures.get(name, 0) + count
     return found

@@ -277,7 +277,16 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How long a claimed batch belongs to its worker; past it, rows still 'sending' "
-            "become 'unknown' (never resent automatically)."
+            "become 'unknown' (settled by the provider's events, else resent only on purpose)."
+        ),
+    )
+    unknown_quarantine_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long an 'unknown' delivery waits for the provider's events before a campaign "
+            "sent with --retry-unknown-after may resend it; no campaign may ask for less (the "
+            "provider's events must have had time to arrive)."
         ),
     )
     send_retry_attempts: int = Field(

@@ -103,6 +103,16 @@ def send_command(
             help="Also resend recipients whose outcome is unknown (they may get it twice).",
         ),
     ] = False,
+    retry_unknown_after: Annotated[
+        float | None,
+        typer.Option(
+            "--retry-unknown-after",
+            metavar="MINUTES",
+            help="Let workers resend recipients whose outcome is still unknown, with no event "
+            "from the provider, after this many minutes (at least "
+            "NEWSLETTER_UNKNOWN_QUARANTINE_MINUTES).",
+        ),
+    ] = None,
     override: OverrideOption = None,
     reason: ReasonOption = None,
     yes: Annotated[
@@ -164,6 +174,7 @@ def send_command(
             get_settings(),
             campaign_id,
             retry_unknown=retry_unknown,
+            retry_unknown_after=retry_unknown_after,
             stop=stop,
             progress=advanced,
             on_frozen=frozen,

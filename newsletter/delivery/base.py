@@ -17,7 +17,7 @@ files atomically). ``close`` is for the end, when no ``send`` is running.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -101,6 +101,11 @@ class Recipient(NamedTuple):
 class Batch:
     message: Message
     recipients: Sequence[Recipient]
+    on_accepted: Callable[[RecipientResult], None] | None = field(default=None, compare=False)
+    """Called with each accepted recipient's result as soon as the provider accepted it
+    (SMTP: the relay's 250 after the data), before ``send`` returns, so that a caller
+    killed mid-batch has recorded what was accepted. A provider that answers for the whole
+    request at once (SendGrid) need not call it."""
 
 
 class RecipientStatus(StrEnum):

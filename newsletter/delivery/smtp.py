@@ -26,6 +26,7 @@ import re
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -108,6 +109,7 @@ class _Outcome:
     settled: list[RecipientResult] = field(default_factory=list)
     deferred: list[tuple[int, str]] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    on_accepted: Callable[[RecipientResult], None] | None = None
 
     def error(self, fatal: DeliveryError | None = None) -> DeliveryError | None:
         """The exception that ends the batch, if any; ambiguity wins over everything."""
@@ -147,7 +149,7 @@ class SmtpProvider:
     def send(self, batch: Batch) -> list[RecipientResult]:
         builder = batch_builder(batch.message, signer=self.signer)
         sender = encode_address(batch.message.from_email)
-        outcome = _Outcome()
+        outcome = _Outcome(on_accepted=batch.on_accepted)
         for recipient in batch.recipients:
             built = builder.try_build(recipient)
             if isinstance(built, RecipientResult):
@@ -228,9 +230,10 @@ class SmtpProvider:
             outcome.ambiguous.append(f"{built.envelope_to}: no answer after the data ({exc})")
             return
         if code == 250:
-            outcome.settled.append(
-                RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
-            )
+            result = RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
+            outcome.settled.append(result)
+            if outcome.on_accepted is not None:
+                outcome.on_accepted(result)
             return
         self._refused(key, code, reply, outcome)
 
