@@ -1,7 +1,7 @@
 """unknown retry
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02
 
 Unknown deliveries are resolved from evidence after a crash (campaigns.unknowns): a campaign
@@ -21,8 +21,8 @@ from alembic import op
 
 import newsletter.db
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
