@@ -207,7 +207,7 @@ def test_smtp_acceptances_are_recorded_one_by_one_so_a_killed_worker_leaves_only
     )
     newsletter = Path(sys.executable).with_name("newsletter")
     sender = subprocess.Popen(
-        [str(newsletter), "send", str(campaign_id)],
+        [str(newsletter), "send", str(campaign_id), "--yes"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
