@@ -36,6 +36,7 @@ from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.sunset import revive_readers
 from newsletter.config import Settings
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
@@ -101,6 +102,7 @@ def record_events(
             )
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
+    revive_readers(session, new)
     return IngestResult(
         received=len(records),
         recorded=len(new),

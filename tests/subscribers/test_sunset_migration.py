@@ -55,7 +55,7 @@ def _queue(db: Database, kind: str, status: str = "queued") -> None:
 
 def _count(db: Database, table: str) -> int:
     with db.engine.connect() as connection:
-        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def test_0014_upgrade_and_downgrade_keep_the_rows(db: Database) -> None:
