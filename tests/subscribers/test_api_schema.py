@@ -43,6 +43,7 @@ PURPOSES = {
     "/confirm/{token}": Purpose.CONFIRM,
     "/preferences/{token}": Purpose.PREFERENCES,
     "/unsubscribe/{token}": Purpose.UNSUBSCRIBE,
+    "/keep/{token}": Purpose.KEEP,
 }
 
 
@@ -62,7 +63,7 @@ def test_no_request_breaks_the_api(
     operations = [result.ok() for result in schema.get_all_operations()]
     # 8 of subscribing, 5 of tracking (pixel and click, with HEAD), 3 of the archive
     # (the editor has its own schema, behind its login)
-    assert len(operations) == 16
+    assert len(operations) == 18
     if tokens == "valid":
         with db.transaction() as session:
             uid = add_subscriber(session, "fuzz@example.com", status="pending").uid
