@@ -96,6 +96,7 @@ def unengaged(policy: SunsetPolicy, now: datetime) -> Select[Any]:
     readers = (
         select(Subscriber.id, Subscriber.kept_at, window.label("since"))
         .where(mailable(), Subscriber.reengage_sent_at.is_(None))
+        .offset(0)  # a fence: PostgreSQL would otherwise inline it and look ``since`` up thrice
         .subquery("readers")
     )
     events = select(Event.id).where(
