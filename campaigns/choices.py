@@ -31,6 +31,7 @@ from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from campaigns.model import Delivery, VariantChoice
+from campaigns.states import DeliveryStatus
 from newsletter.briefs.document import Brief
 from newsletter.render.options import NarrativeDisplay, VariantOptions
 from newsletter.render.selection import NARRATIVES_BY_BARENESS, for_reader, stricter_display
@@ -189,7 +190,7 @@ def queue_readers(
         literal(campaign_id),
         func.coalesce(recorded.c.variant_id, segment_own),
         chosen.c.subscriber_id,
-        literal("queued"),
+        literal(DeliveryStatus.QUEUED.value),
         literal(0),
     ).select_from(
         chosen.outerjoin(

@@ -10,12 +10,15 @@ throughput; a shared :class:`~campaigns.ratelimit.RateLimiter` caps messages per
 
 Outcomes, by what the provider said:
 
-- accepted → ``sent`` (with its message id); refused for one recipient → ``failed``;
+- accepted → ``sent`` (with its message id); refused for one recipient → ``failed``; a
+  provider that answers per message (SMTP) reports each acceptance as it comes
+  (``Batch.on_accepted``), and the row is ``sent`` at once;
 - retryable (429, 5xx, connection refused) → retried with backoff (honouring the provider's
   reset time), and after the last try put back in the queue and the campaign paused;
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
 - credentials refused (401/403) → rows back in the queue, campaign paused with the reason;
-- ambiguous (timeout after sending) → ``unknown``: never resent automatically.
+- ambiguous (timeout after sending) → ``unknown``: settled by the provider's events, or
+  resent after a quarantine only if the campaign allows it (:mod:`campaigns.unknowns`).
 
 Before any request: a batch whose frozen provider this worker cannot make (its settings lack
 the credentials) → rows back in the queue, campaign paused with the missing setting.
@@ -23,19 +26,19 @@ the credentials) → rows back in the queue, campaign paused with the missing se
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Literal, NamedTuple, Protocol
 
 from campaigns.ratelimit import RateLimiter
-from newsletter.delivery.base import Batch, Provider, RecipientResult
+from campaigns.states import DeliveryStatus
+from newsletter.delivery.base import Batch, Provider, RecipientResult, RecipientStatus
 from newsletter.errors import (
     ConfigurationError,
     DeliveryError,
@@ -46,6 +49,17 @@ from newsletter.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+SettledStatus = Literal[DeliveryStatus.QUEUED, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN]
+"""Where :meth:`Dispatcher._settle` puts rows the provider did not accept."""
+
+
+class Outcome(StrEnum):
+    """What the dispatcher does after a failed request."""
+
+    RETRY = "retry"  # the same rows again, after a backoff
+    NEXT_BATCH = "next-batch"  # these rows are settled; go on with the campaign
+    STOP = "stop"  # the campaign is paused: this dispatcher stops
 
 
 class ClaimedRecipient(NamedTuple):
@@ -81,17 +95,17 @@ class DeliveryStore(Protocol):
 
     def extend_lease(self, claim: Claim) -> None: ...
 
-    def record(self, claim: Claim, results: Sequence[RecipientResult]) -> None:
+    def record(self, results: Sequence[RecipientResult]) -> None:
         """Store the provider's per-recipient answers (``sent``/``failed``)."""
         ...
 
-    def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+    def requeue(self, keys: Collection[str], reason: str) -> None:
         """The provider did not accept these: back to ``queued``."""
         ...
 
-    def fail(self, claim: Claim, keys: Collection[str], reason: str) -> None: ...
+    def fail(self, keys: Collection[str], reason: str) -> None: ...
 
-    def mark_unknown(self, claim: Claim, keys: Collection[str], reason: str) -> None: ...
+    def mark_unknown(self, keys: Collection[str], reason: str) -> None: ...
 
     def pause(self, campaign_id: int, reason: str) -> None: ...
 
@@ -135,7 +149,6 @@ class DispatchStats:
     requeued: int = 0
     batches: int = 0
     retries: int = 0
-    paused_reason: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **counts: int) -> None:
@@ -184,17 +197,16 @@ class Dispatcher:
             return outside.is_set() or halt.is_set()
 
         stats = DispatchStats()
-        with few_collections():
-            if self.lanes == 1:
-                self._lane(campaign_id, stopped, halt, stats, progress)
-                return stats
-            with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
-                futures = [
-                    pool.submit(self._lane, campaign_id, stopped, halt, stats, progress)
-                    for _ in range(self.lanes)
-                ]
-                for future in futures:
-                    future.result()
+        if self.lanes == 1:
+            self._lane(campaign_id, stopped, halt, stats, progress)
+            return stats
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
+            futures = [
+                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress)
+                for _ in range(self.lanes)
+            ]
+            for future in futures:
+                future.result()
         return stats
 
     def _lane(
@@ -223,10 +235,13 @@ class Dispatcher:
             provider, batch = self.factory.batch(claim)
         except ConfigurationError as exc:  # the frozen provider is not available here
             reason = f"this worker cannot send campaign {claim.campaign_id}: {exc}"
-            return self._hold(claim, reason + "; fix its settings, then resume", stats)
+            reason += "; fix its settings, then resume"
+            return self._hold(claim, reason, stats)
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
             return self._hold(claim, f"could not build the messages: {exc}", stats)
+        journaled: set[str] = set()
+        batch = replace(batch, on_accepted=self._journal(journaled))
         attempt = 0
         pending = set(claim.keys)
         while True:
@@ -236,36 +251,47 @@ class Dispatcher:
                 results = provider.send(_only(batch, pending))
             except DeliveryError as exc:
                 if exc.settled:
-                    self._record(claim, exc.settled, stats)
+                    self._record(exc.settled, stats, journaled)
                     pending -= {r.key for r in exc.settled}
                 outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
-                if outcome == "retry":
+                if outcome is Outcome.RETRY:
                     continue
-                return outcome == "go-on"
+                return outcome is Outcome.NEXT_BATCH
             except Exception as exc:  # a bug after the request may have left: ambiguous
                 log.exception("provider %s crashed", provider.name)
                 reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
-                self.store.mark_unknown(claim, pending, reason)
-                self.store.pause(claim.campaign_id, reason)
-                stats.add(unknown=len(pending))
-                stats.paused_reason = reason
+                self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
                 return False
-            self._record(claim, results, stats)
+            self._record(results, stats, journaled)
             return True
+
+    def _journal(self, journaled: set[str]) -> Callable[[RecipientResult], None]:
+        """What a provider that answers per message (SMTP) calls on each acceptance: the row
+        is ``sent`` at once, so a worker killed mid-batch leaves only the message in
+        flight, not the whole batch, ``unknown``."""
+
+        def accepted(result: RecipientResult) -> None:
+            self.store.record([result])
+            journaled.add(result.key)
+
+        return accepted
 
     def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
         """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""
-        self.store.requeue(claim, claim.keys, reason)
-        self.store.pause(claim.campaign_id, reason)
-        stats.add(requeued=len(claim.keys))
-        stats.paused_reason = reason
+        self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
         return False
 
     def _record(
-        self, claim: Claim, results: Sequence[RecipientResult], stats: DispatchStats
+        self,
+        results: Sequence[RecipientResult],
+        stats: DispatchStats,
+        journaled: Collection[str] = (),
     ) -> None:
-        self.store.record(claim, results)
-        sent = sum(1 for r in results if r.status == "sent")
+        """Store the results not recorded already (``journaled``) and count them all."""
+        unrecorded = [r for r in results if r.key not in journaled] if journaled else results
+        if unrecorded:
+            self.store.record(unrecorded)
+        sent = sum(1 for r in results if r.status == RecipientStatus.SENT)
         stats.add(sent=sent, failed=len(results) - sent)
 
     def _on_error(
@@ -276,85 +302,60 @@ class Dispatcher:
         attempt: int,
         stats: DispatchStats,
         provider: str,
-    ) -> str:
-        """What to do after a failed request: 'retry', 'go-on' (next batch) or 'stop'."""
+    ) -> Outcome:
+        """What to do after a failed request, by the error's class (see the module's list)."""
         if not pending:
-            return "go-on"
+            return Outcome.NEXT_BATCH
         if isinstance(exc, ProviderRetryable):
             if attempt < self.retry.attempts:
                 stats.add(retries=1)
                 self.store.extend_lease(claim)
                 self._sleep(self.retry.delay(attempt, exc.retry_after))
-                return "retry"
+                return Outcome.RETRY
             reason = f"{provider} kept refusing for now after {attempt} tries: {exc}"
-            self.store.requeue(claim, pending, reason)
-            self.store.pause(claim.campaign_id, reason + "; resume when it is back")
-            stats.add(requeued=len(pending))
-            stats.paused_reason = reason
-            return "stop"
+            pause = reason + "; resume when it is back"
+            return self._settle(claim, pending, DeliveryStatus.QUEUED, reason, stats, pause=pause)
         if isinstance(exc, ProviderRejected):
-            reasons = "; ".join(exc.reasons) or str(exc)
-            self.store.fail(claim, pending, f"{provider} rejected the request: {reasons}")
-            stats.add(failed=len(pending))
-            return "go-on"
+            reason = f"{provider} rejected the request: {'; '.join(exc.reasons) or exc}"
+            return self._settle(claim, pending, DeliveryStatus.FAILED, reason, stats)
         if isinstance(exc, ProviderAuthError):
             reason = f"{provider} refused our credentials: {exc}; fix them, then resume"
-            self.store.requeue(claim, pending, reason)
-            self.store.pause(claim.campaign_id, reason)
-            stats.add(requeued=len(pending))
-            stats.paused_reason = reason
-            return "stop"
+            return self._settle(claim, pending, DeliveryStatus.QUEUED, reason, stats, pause=reason)
         if isinstance(exc, ProviderAmbiguous):
-            self.store.mark_unknown(claim, pending, f"{provider} outcome unknown: {exc}")
-            stats.add(unknown=len(pending))
-            return "go-on"
+            reason = f"{provider} outcome unknown: {exc}"
+            return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats)
         reason = f"{provider} failed: {exc}"
-        self.store.mark_unknown(claim, pending, reason)
-        self.store.pause(claim.campaign_id, reason)
-        stats.add(unknown=len(pending))
-        stats.paused_reason = reason
-        return "stop"
+        return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
 
-
-_YOUNG_THRESHOLD = 50_000
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] = gc.get_threshold()
-_gc_thaw = True
-
-
-@contextmanager
-def few_collections() -> Iterator[None]:
-    """Fewer cyclic-GC passes while dispatching.
-
-    A send allocates millions of short-lived dicts and tuples that reference counting
-    frees; with CPython's defaults (a young-generation pass every 700 allocations, and
-    full passes over every object of the process) the collector took a quarter of a
-    worker's CPU. While any dispatch runs, the objects alive at its start are frozen out
-    of collection (``gc.freeze``) and young passes come every 50,000 allocations. A process
-    that had frozen its heap already (``newsletter serve``) keeps it frozen afterwards.
-    """
-    global _gc_users, _gc_saved, _gc_thaw
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            _gc_thaw = gc.get_freeze_count() == 0
-            gc.freeze()
-            gc.set_threshold(_YOUNG_THRESHOLD, _gc_saved[1], _gc_saved[2])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0:
-                gc.set_threshold(*_gc_saved)
-                if _gc_thaw:
-                    gc.unfreeze()
+    def _settle(
+        self,
+        claim: Claim,
+        keys: Collection[str],
+        status: SettledStatus,
+        reason: str,
+        stats: DispatchStats,
+        *,
+        pause: str | None = None,
+    ) -> Outcome:
+        """Rows the provider did not (knowingly) accept, to ``status`` with ``reason``; with
+        ``pause``, the campaign pauses saying so and this dispatcher stops."""
+        if status is DeliveryStatus.QUEUED:
+            self.store.requeue(keys, reason)
+            stats.add(requeued=len(keys))
+        elif status is DeliveryStatus.FAILED:
+            self.store.fail(keys, reason)
+            stats.add(failed=len(keys))
+        else:
+            self.store.mark_unknown(keys, reason)
+            stats.add(unknown=len(keys))
+        if pause is None:
+            return Outcome.NEXT_BATCH
+        self.store.pause(claim.campaign_id, pause)
+        return Outcome.STOP
 
 
 def _only(batch: Batch, keys: Collection[str]) -> Batch:
     """The batch restricted to ``keys`` (after a partial failure), or itself."""
     if len(keys) == len(batch.recipients):
         return batch
-    return Batch(batch.message, [r for r in batch.recipients if r.key in keys])
+    return replace(batch, recipients=[r for r in batch.recipients if r.key in keys])

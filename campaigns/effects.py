@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.events import Event, EventRecord
 from campaigns.model import Delivery
+from campaigns.states import DeliveryStatus
 from subscribers.addresses import Address
 from subscribers.model import Subscriber, SuppressionReason
 from subscribers.preferences import unsubscribe
@@ -128,7 +129,7 @@ def _soft_streaks(
             Event,
             (Event.subscriber_id == Delivery.subscriber_id) & (Event.delivery_id == Delivery.id),
         )
-        .where(Delivery.subscriber_id.in_(subscriber_ids), Delivery.status == "sent")
+        .where(Delivery.subscriber_id.in_(subscriber_ids), Delivery.status == DeliveryStatus.SENT)
         .group_by(Delivery.subscriber_id, Delivery.id)
     ).all()
     history: dict[int, list[tuple[int, bool]]] = defaultdict(list)

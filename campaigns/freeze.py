@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.archive_page import archive_page
 from campaigns.checks import require_startable
 from campaigns.choices import (
     ChoiceVariant,
@@ -32,6 +33,7 @@ from campaigns.choices import (
 from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
+from campaigns.states import CampaignStatus
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
@@ -183,6 +185,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         campaign.issue_date = issue_day(campaign, now, settings)
         freezer = _Freezer(session, campaign, settings, briefs)
         compiled = compile_campaign(session, campaign, settings, briefs=briefs)
+        campaign.archive_html = archive_page(campaign, settings, briefs)
         own = [
             freezer.store(name, segment, options, variant, name, None).id
             for name, segment, options, _, variant in compiled
@@ -200,7 +203,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         queue_readers(session, campaign.id, rules, ctx, own)
         campaign.frozen_at = now
         campaign.started_at = now
-        campaign.status = "sending"
+        campaign.status = CampaignStatus.SENDING
         campaign.status_reason = None
         campaign.provider = settings.provider
         session.flush()

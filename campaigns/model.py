@@ -6,23 +6,27 @@ A delivery row is the unit of truth for one recipient of one campaign. Its state
        ▲                 │
        │                 ├─ retryable error, or credentials refused ──▶ queued (not accepted)
        │                 ├─ ambiguous answer, or lease ran out ────────▶ unknown
-       └── --retry-unknown (a person's decision) ◀── unknown
+       ├── --retry-unknown (a person's decision) ◀── unknown ──provider's event──▶ sent
+       └── quarantine passed, no evidence, campaign allows it ◀┘
     queued ──subscriber left before their turn──▶ skipped
 
 ``sending`` is committed *before* the provider is called, so a crash can never lead to a
-silent resend: rows whose lease runs out become ``unknown`` and are only resent on purpose.
+silent resend: rows whose lease runs out become ``unknown``; the provider's events settle
+them as ``sent`` (:mod:`campaigns.unknowns`), and those without evidence are only resent on
+purpose: by a person, or after a quarantine when the campaign says so.
 ``(campaign_id, subscriber_id)`` is unique, so nobody is queued twice.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -33,12 +37,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.db import Base, utcnow
 
-CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
-CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = get_args(CampaignStatus)
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "unknown", "skipped"]
-DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = tuple(CampaignStatus)
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = tuple(DeliveryStatus)
 CampaignKind = Literal["manual", "digest"]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
@@ -46,7 +49,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def _is_status(status: DeliveryStatus) -> str:
+    """A partial index's condition (text: the index is declared the same on both dialects)."""
+    return f"status = '{status.value}'"
 
 
 class Campaign(Base):
@@ -68,7 +76,7 @@ class Campaign(Base):
     subject_template: Mapped[str | None] = mapped_column(String(300))
     preheader_template: Mapped[str | None] = mapped_column(String(300))
     issue_date: Mapped[date]
-    status: Mapped[str] = mapped_column(String(10), default="draft")
+    status: Mapped[str] = mapped_column(String(10), default=CampaignStatus.DRAFT)
     status_reason: Mapped[str | None] = mapped_column(
         String(2000), doc="Why the campaign is paused or stopped, in words for a person."
     )
@@ -83,6 +91,19 @@ class Campaign(Base):
         default=list,
         doc="Checks an editor chose to pass, each recorded as {check, reason, by, at} "
         "(campaigns.checks): a scheduled start, made by no one, relies on these.",
+    )
+    retry_unknown_after: Mapped[float | None] = mapped_column(
+        Float,
+        doc="Minutes after which an unknown delivery with no evidence from the provider is "
+        "resent automatically (campaigns.unknowns); NULL: only on a person's decision.",
+    )
+
+    archive_html: Mapped[str | None] = mapped_column(
+        Text,
+        deferred=True,
+        doc="The issue as the public archive shows it (campaigns.archive_page), made at freeze: "
+        "every brief and narrative, nothing personal. NULL before the freeze, and for "
+        "campaigns frozen before it existed (the archive shows their first variant then).",
     )
 
     briefs: Mapped[list[CampaignBrief]] = relationship(
@@ -193,14 +214,21 @@ class Delivery(Base):
             "campaign_id",
             "variant_id",
             "id",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text(_is_status(DeliveryStatus.QUEUED)),
+            sqlite_where=text(_is_status(DeliveryStatus.QUEUED)),
         ),
         Index(
             "ix_deliveries_sending",
             "lease_until",
-            postgresql_where=text("status = 'sending'"),
-            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text(_is_status(DeliveryStatus.SENDING)),
+            sqlite_where=text(_is_status(DeliveryStatus.SENDING)),
+        ),
+        Index(
+            "ix_deliveries_unknown",
+            "campaign_id",
+            "updated_at",
+            postgresql_where=text(_is_status(DeliveryStatus.UNKNOWN)),
+            sqlite_where=text(_is_status(DeliveryStatus.UNKNOWN)),
         ),
     )
 
@@ -210,7 +238,7 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(8), default="queued")
+    status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     worker: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
@@ -218,3 +246,6 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
+        doc="When this row, unknown with no evidence past its quarantine, was queued again."
+    )

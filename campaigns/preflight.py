@@ -44,6 +44,7 @@ from campaigns.linkcheck import Verdict, check_urls
 from campaigns.model import Campaign
 from campaigns.reports import started_campaigns
 from campaigns.service import campaign_briefs, get_campaign
+from campaigns.states import CampaignStatus
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
@@ -175,7 +176,7 @@ def _read_inputs(database: Database, campaign_id: int, settings: Settings) -> _I
         for *_, variant in compiled:
             inputs.urls += [link.url for link in variant.links if _outside(link.url, settings)]
         inputs.images = [str(b.image_url) for b in briefs if b.image_url]
-        recent = [s for s in started_campaigns(session) if s.status == "sent"]
+        recent = [s for s in started_campaigns(session) if s.status == CampaignStatus.SENT]
         inputs.complaints = [
             (s.name, s.totals.complained, s.totals.base)
             for s in recent[:RECENT_CAMPAIGNS]

@@ -18,24 +18,33 @@ from sqlalchemy.orm import Session
 
 from campaigns.checks import Check, record_override, require_startable
 from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import brief_from_row
+from newsletter.briefs.store import brief_from_row, brief_slugs
 from newsletter.config import Settings, get_settings
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, NotFoundError, RenderError
 from newsletter.render.compile import subject_lines
 from newsletter.render.context import CompileContext
+from newsletter.suggest import missing_names
 from newsletter.untrusted import reject_nul
 from subscribers.model import Segment
 
-_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "schedule": ("draft", "scheduled"),
-    "pause": ("scheduled", "sending"),
-    "resume": ("paused",),
-    "cancel": ("draft", "scheduled", "sending", "paused"),
-    "start": ("draft", "scheduled", "paused"),
-    "edit": ("draft", "scheduled", "paused"),
+_DRAFT, _SCHEDULED, _SENDING, _PAUSED = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+# The campaign statuses each action may start from.
+_TRANSITIONS: dict[str, tuple[CampaignStatus, ...]] = {
+    "schedule": (_DRAFT, _SCHEDULED),
+    "pause": (_SCHEDULED, _SENDING),
+    "resume": (_PAUSED,),
+    "cancel": (_DRAFT, _SCHEDULED, _SENDING, _PAUSED),
+    "start": (_DRAFT, _SCHEDULED, _PAUSED),
+    "edit": (_DRAFT, _SCHEDULED, _PAUSED),
 }
 
 
@@ -82,7 +91,7 @@ def create_campaign(
         subject_template=draft.subject,
         preheader_template=draft.preheader,
         issue_date=draft.issue_date or (draft.send_at or utcnow()).date(),
-        status="scheduled" if draft.send_at else "draft",
+        status=CampaignStatus.SCHEDULED if draft.send_at else CampaignStatus.DRAFT,
         send_at=draft.send_at,
         briefs=[CampaignBrief(position=i, brief_id=b.id) for i, b in enumerate(briefs)],
         segments=[CampaignSegment(position=i, segment_id=s.id) for i, s in enumerate(segments)],
@@ -162,7 +171,7 @@ def _briefs_by_slug(session: Session, slugs: Sequence[str]) -> list[BriefRow]:
     rows = {r.slug: r for r in session.scalars(select(BriefRow).where(BriefRow.slug.in_(slugs)))}
     missing = [s for s in slugs if s not in rows]
     if missing:
-        raise NotFoundError("no brief with slug " + ", ".join(repr(s) for s in missing))
+        raise NotFoundError(missing_names("no brief with slug", missing, brief_slugs(session)))
     return [rows[s] for s in slugs]
 
 
@@ -172,7 +181,8 @@ def _segments_by_name(session: Session, names: Sequence[str]) -> list[Segment]:
     rows = {s.name: s for s in session.scalars(select(Segment).where(Segment.name.in_(names)))}
     missing = [n for n in names if n not in rows]
     if missing:
-        raise NotFoundError("no segment named " + ", ".join(repr(n) for n in missing))
+        known = session.scalars(select(Segment.name))
+        raise NotFoundError(missing_names("no segment named", missing, known))
     return [rows[n] for n in names]
 
 
@@ -240,7 +250,7 @@ def schedule_campaign(
     require_startable(campaign, campaign_briefs(session, campaign), settings)
     campaign.send_at = send_at
     campaign.issue_date = issue_day(campaign, send_at, settings)
-    campaign.status = "scheduled"
+    campaign.status = CampaignStatus.SCHEDULED
     campaign.status_reason = None
     return campaign
 
@@ -262,7 +272,7 @@ def pause_campaign(session: Session, campaign_id: int, reason: str | None = None
     """Stop handing out batches; rows already with the provider finish normally."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "pause")
-    campaign.status = "paused"
+    campaign.status = CampaignStatus.PAUSED
     campaign.status_reason = reason or "paused by an editor"
     return campaign
 
@@ -271,7 +281,7 @@ def resume_campaign(session: Session, campaign_id: int) -> Campaign:
     """A paused campaign goes on: back to sending if it had started, else to its schedule."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "resume")
-    campaign.status = "sending" if campaign.frozen_at else "scheduled"
+    campaign.status = CampaignStatus.SENDING if campaign.frozen_at else CampaignStatus.SCHEDULED
     campaign.status_reason = None
     return campaign
 
@@ -280,13 +290,13 @@ def cancel_campaign(session: Session, campaign_id: int) -> Campaign:
     """Cancel for good: queued recipients are skipped; nothing sent is undone."""
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "cancel")
-    campaign.status = "cancelled"
+    campaign.status = CampaignStatus.CANCELLED
     campaign.status_reason = "cancelled by an editor"
     campaign.finished_at = utcnow()
     session.execute(
         update(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == "queued")
-        .values(status="skipped", error="campaign cancelled", updated_at=utcnow())
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SKIPPED, error="campaign cancelled", updated_at=utcnow())
     )
     return campaign
 

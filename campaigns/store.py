@@ -42,16 +42,40 @@ from sqlalchemy.types import NullType
 
 from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery
+from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.db import Database, utcnow
-from newsletter.delivery.base import RecipientResult
+from newsletter.delivery.base import RecipientResult, RecipientStatus
 from subscribers.model import Subscriber
 from subscribers.suppression import mailable
 
 _ERROR_LIMIT = 2000
-# Literals, not parameters, so the planners can use the partial indexes on these states.
-QUEUED: ColumnElement[str] = literal_column("'queued'")
-SENDING: ColumnElement[str] = literal_column("'sending'")
 DELIVERIES = cast(Table, Delivery.__table__)
+
+
+def _literal(status: DeliveryStatus) -> ColumnElement[str]:
+    """A state as an SQL literal, not a parameter, so that the planners can match it to the
+    partial indexes on that state (``ix_deliveries_queued``, ``ix_deliveries_sending``)."""
+    return literal_column(f"'{status.value}'")
+
+
+QUEUED = _literal(DeliveryStatus.QUEUED)
+SENDING = _literal(DeliveryStatus.SENDING)
+# The states a worker may still record an outcome over: its own ``sending`` rows, and
+# ``unknown`` ones (a lease that ran out mid-request), since the provider's answer beats it.
+_RECORDABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
+_LEFT = "no longer subscribed when their turn came"
+
+# Planner hint. Statements that reach deliveries by id (a claim's 1,000 ids) or through
+# the partial indexes run with sequential scans off on PostgreSQL: against a table of
+# 100,000–300,000 deliveries the planner otherwise preferred to read the whole table (a
+# third slower per update, and CPU the lanes and the other workers share; measured in
+# docs/benchmarks.md, Sending). Guarded by tests/campaigns/test_claims.py (the plans).
+_BY_KEY_HINT = "SET LOCAL enable_seqscan = off"
+
+# ``record`` writes sent rows with one set-based UPDATE per message id while there are at
+# most this many distinct ids (SendGrid: one per batch); past it (SMTP, outbox: one per
+# recipient) with one executemany UPDATE whose parameters carry each row's id.
+_GROUPED_MESSAGE_IDS = 8
 
 
 def worker_name() -> str:
@@ -89,12 +113,10 @@ class SqlDeliveryStore:
     @contextmanager
     def _by_key(self) -> Iterator[Connection]:
         """A transaction for statements that reach rows by id or through the partial
-        indexes. On PostgreSQL sequential scans are off in it: seeing 1,000 ids against a
-        table of 100,000–300,000 deliveries, the planner preferred to read the whole table
-        (a third slower per update, and CPU the lanes and the other workers share)."""
+        indexes: on PostgreSQL with :data:`_BY_KEY_HINT` (why: see there)."""
         with self.database.engine.begin() as conn:
             if self._skip_locked:
-                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                conn.exec_driver_sql(_BY_KEY_HINT)
             yield conn
 
     # --- claiming ---------------------------------------------------------------------
@@ -110,7 +132,9 @@ class SqlDeliveryStore:
         query (``FOR UPDATE OF deliveries SKIP LOCKED``), then mark those of the first
         variant ``sending``; rows of a following variant are only locked until commit."""
         sending = exists(
-            select(Campaign.id).where(Campaign.id == campaign_id, Campaign.status == "sending")
+            select(Campaign.id).where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
+            )
         )
         query = (
             select(
@@ -147,7 +171,7 @@ class SqlDeliveryStore:
         if recipients:
             self._mark_sending(conn, [r.delivery_id for r in recipients])
         if gone:
-            self._set(conn, gone, "skipped", "no longer subscribed when their turn came")
+            self._set(conn, gone, DeliveryStatus.SKIPPED, _LEFT)
         return Claim(campaign_id, variant_id, tuple(recipients))
 
     def _claim_single_writer(self, conn: Connection, campaign_id: int, limit: int) -> Claim | None:
@@ -180,7 +204,7 @@ class SqlDeliveryStore:
     def _sending_values(self, query: Update) -> Update:
         now = utcnow()
         return query.values(
-            status="sending",
+            status=DeliveryStatus.SENDING,
             worker=self.worker,
             lease_until=now + self.lease,
             attempts=Delivery.attempts + 1,
@@ -198,7 +222,7 @@ class SqlDeliveryStore:
             .where(
                 Delivery.campaign_id == campaign_id,
                 Delivery.status == QUEUED,
-                Campaign.status == "sending",
+                Campaign.status == CampaignStatus.SENDING,
             )
             .order_by(Delivery.variant_id, Delivery.id)
             .limit(1)
@@ -228,7 +252,7 @@ class SqlDeliveryStore:
                 gone.append(delivery_id)
         gone += by_subscriber.values()  # subscriber rows deleted outright
         if gone:
-            self._set(conn, gone, "skipped", "no longer subscribed when their turn came")
+            self._set(conn, gone, DeliveryStatus.SKIPPED, _LEFT)
         recipients.sort(key=lambda r: r.delivery_id)
         return tuple(recipients)
 
@@ -238,7 +262,7 @@ class SqlDeliveryStore:
                 _update_deliveries()
                 .where(
                     self._in(Delivery.id, [r.delivery_id for r in claim.recipients]),
-                    Delivery.status == "sending",
+                    Delivery.status == DeliveryStatus.SENDING,
                     Delivery.worker == self.worker,
                 )
                 .values(lease_until=utcnow() + self.lease)
@@ -246,21 +270,22 @@ class SqlDeliveryStore:
 
     # --- recording --------------------------------------------------------------------
 
-    def record(self, claim: Claim, results: Sequence[RecipientResult]) -> None:
+    def record(self, results: Sequence[RecipientResult]) -> None:
         """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates."""
         now = utcnow()
         sent: dict[str | None, list[int]] = defaultdict(list)
         failed: list[dict[str, object]] = []
         for result in results:
-            if result.status == "sent":
+            if result.status == RecipientStatus.SENT:
                 sent[result.message_id].append(int(result.key))
             else:
                 failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
         with self._by_key() as conn:
-            for message_id, ids in sent.items() if len(sent) <= 8 else ():
+            grouped = len(sent) <= _GROUPED_MESSAGE_IDS
+            for message_id, ids in sent.items() if grouped else ():
                 conn.execute(
                     self._mine(ids).values(
-                        status="sent",
+                        status=DeliveryStatus.SENT,
                         message_id=message_id,
                         sent_at=now,
                         updated_at=now,
@@ -268,10 +293,10 @@ class SqlDeliveryStore:
                         error=None,
                     )
                 )
-            if len(sent) > 8:  # one message id per recipient (SMTP, outbox)
+            if not grouped:
                 conn.execute(
                     self._mine_by_param().values(
-                        status="sent",
+                        status=DeliveryStatus.SENT,
                         message_id=bindparam("b_mid"),
                         sent_at=now,
                         updated_at=now,
@@ -283,7 +308,7 @@ class SqlDeliveryStore:
             if failed:
                 conn.execute(
                     self._mine_by_param().values(
-                        status="failed",
+                        status=DeliveryStatus.FAILED,
                         error=bindparam("b_error"),
                         updated_at=now,
                         lease_until=None,
@@ -292,10 +317,10 @@ class SqlDeliveryStore:
                 )
 
     def _mine(self, ids: Collection[int]) -> Update:
-        """Rows of this worker's claim; ``unknown`` too, since the truth beats a lease."""
+        """Rows of this worker's claim, in one of the :data:`_RECORDABLE` states."""
         return _update_deliveries().where(
             self._in(Delivery.id, ids),
-            Delivery.status.in_(("sending", "unknown")),
+            Delivery.status.in_(_RECORDABLE),
             Delivery.worker == self.worker,
         )
 
@@ -303,15 +328,15 @@ class SqlDeliveryStore:
         """Core UPDATE for executemany: one row per parameter set (``b_id``)."""
         return update(DELIVERIES).where(
             DELIVERIES.c.id == bindparam("b_id"),
-            or_(DELIVERIES.c.status == "sending", DELIVERIES.c.status == "unknown"),
+            or_(*(DELIVERIES.c.status == status for status in _RECORDABLE)),
             DELIVERIES.c.worker == self.worker,
         )
 
-    def requeue(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+    def requeue(self, keys: Collection[str], reason: str) -> None:
         with self._by_key() as conn:
             conn.execute(
                 self._mine([int(k) for k in keys]).values(
-                    status="queued",
+                    status=DeliveryStatus.QUEUED,
                     error=_clip(reason),
                     lease_until=None,
                     worker=None,
@@ -319,16 +344,22 @@ class SqlDeliveryStore:
                 )
             )
 
-    def fail(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+    def fail(self, keys: Collection[str], reason: str) -> None:
         with self._by_key() as conn:
-            self._set(conn, [int(k) for k in keys], "failed", reason, mine=True)
+            self._set(conn, [int(k) for k in keys], DeliveryStatus.FAILED, reason, mine=True)
 
-    def mark_unknown(self, claim: Claim, keys: Collection[str], reason: str) -> None:
+    def mark_unknown(self, keys: Collection[str], reason: str) -> None:
         with self._by_key() as conn:
-            self._set(conn, [int(k) for k in keys], "unknown", reason, mine=True)
+            self._set(conn, [int(k) for k in keys], DeliveryStatus.UNKNOWN, reason, mine=True)
 
     def _set(
-        self, conn: Connection, ids: list[int], status: str, reason: str, *, mine: bool = False
+        self,
+        conn: Connection,
+        ids: list[int],
+        status: DeliveryStatus,
+        reason: str,
+        *,
+        mine: bool = False,
     ) -> None:
         query = self._mine(ids) if mine else _update_deliveries().where(self._in(Delivery.id, ids))
         conn.execute(
@@ -341,8 +372,8 @@ class SqlDeliveryStore:
         with self.database.engine.begin() as conn:
             conn.execute(
                 update(Campaign)
-                .where(Campaign.id == campaign_id, Campaign.status == "sending")
-                .values(status="paused", status_reason=_clip(reason))
+                .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+                .values(status=CampaignStatus.PAUSED, status_reason=_clip(reason))
             )
 
     def expire_leases(self, campaign_id: int | None = None) -> int:
@@ -354,7 +385,7 @@ class SqlDeliveryStore:
         with self.database.engine.begin() as conn:
             result = conn.execute(
                 query.values(
-                    status="unknown",
+                    status=DeliveryStatus.UNKNOWN,
                     error="the worker sending it stopped before recording the outcome",
                     updated_at=now,
                 )
@@ -369,15 +400,15 @@ class SqlDeliveryStore:
                 .select_from(Delivery)
                 .where(
                     Delivery.campaign_id == campaign_id,
-                    Delivery.status.in_(("queued", "sending")),
+                    Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING)),
                 )
             )
             if busy:
                 return False
             result = conn.execute(
                 update(Campaign)
-                .where(Campaign.id == campaign_id, Campaign.status == "sending")
-                .values(status="sent", finished_at=utcnow())
+                .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+                .values(status=CampaignStatus.SENT, finished_at=utcnow())
             )
             return bool(result.rowcount)
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from campaigns.engagement import human_engagement
 from campaigns.events import OWN_LINK_SECTIONS, Event, EventRecord
 from campaigns.model import Delivery
+from campaigns.states import DeliveryStatus
 from newsletter.config import Settings
 from newsletter.db import utcnow
 from subscribers.lapse import revive_many
@@ -85,7 +86,7 @@ def unengaged(policy: SunsetPolicy, now: datetime) -> Select[Any]:
         select(Delivery.sent_at)
         .where(
             Delivery.subscriber_id == Subscriber.id,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
             Delivery.sent_at.is_not(None),
         )
         .order_by(Delivery.sent_at.desc())

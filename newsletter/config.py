@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from newsletter.errors import ConfigurationError
+from newsletter.topics import parse_topic_labels
 
 log = logging.getLogger("newsletter.config")
 
@@ -304,7 +305,16 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How long a claimed batch belongs to its worker; past it, rows still 'sending' "
-            "become 'unknown' (never resent automatically)."
+            "become 'unknown' (settled by the provider's events, else resent only on purpose)."
+        ),
+    )
+    unknown_quarantine_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long an 'unknown' delivery waits for the provider's events before a campaign "
+            "sent with --retry-unknown-after may resend it; no campaign may ask for less (the "
+            "provider's events must have had time to arrive)."
         ),
     )
     send_retry_attempts: int = Field(
@@ -374,6 +384,14 @@ class Settings(BaseSettings):
         description=(
             "Topics a reader may choose, comma-separated (e.g. 'europe,climate'); "
             "the topics of stored briefs are offered too."
+        ),
+    )
+    topic_labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "How topics are written on pages, comma-separated topic=Label "
+            "(e.g. 'ai=AI,middle-east=Middle East'); others are title-cased, known "
+            "acronyms (US, UK, EU, AI…) in capitals."
         ),
     )
     thank_you_url: str | None = Field(
@@ -524,6 +542,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("topic_labels", mode="before")
+    @classmethod
+    def _parse_topic_labels(cls, value: object) -> object:
+        return parse_topic_labels(value) if isinstance(value, str) else value
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -717,6 +740,8 @@ def shown(value: Any) -> str:
         return "(unset)"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict):  # as it is written: topic=Label,…
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
     if isinstance(value, str) and "://" in value:
         return without_password(value)
     return str(value)

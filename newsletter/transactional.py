@@ -21,6 +21,7 @@ from newsletter.delivery.base import (
     Batch,
     Provider,
     Recipient,
+    RecipientStatus,
     list_unsubscribe_headers,
     message_from_us,
 )
@@ -105,7 +106,7 @@ class ConfirmationMailer:
             key=kind, email=email, name=name, substitutions=needed, headers=headers or {}
         )
         (result,) = self.provider.send(Batch(message, [recipient]))
-        if result.status != "sent":
+        if result.status != RecipientStatus.SENT:
             raise DeliveryError(f"the {kind} mail to {email} was refused: {result.error}")
 
     def close(self) -> None:

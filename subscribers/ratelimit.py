@@ -71,8 +71,14 @@ class RateLimiter:
             del self._buckets[key]
 
 
+def client_ip(request: Request) -> str | None:
+    """The client's address, as recorded with consent and counted by limits. The app
+    believes ``X-Forwarded-For`` only from the proxies in ``NEWSLETTER_FORWARDED_ALLOW_IPS``
+    (``newsletter.web.app`` installs that), so this is the peer's own address unless a
+    trusted proxy named another; ``None`` when the server was not told one."""
+    return request.client.host if request.client else None
+
+
 def client_address(request: Request) -> str:
-    """The address a request counts under. The app believes ``X-Forwarded-For`` only from
-    the proxies in ``NEWSLETTER_FORWARDED_ALLOW_IPS`` (``newsletter.web.app`` installs
-    that), so this is the peer's own address unless a trusted proxy named another."""
-    return request.client.host if request.client else "-"
+    """The address a request counts under (``-`` for all requests without one)."""
+    return client_ip(request) or "-"

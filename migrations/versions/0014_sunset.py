@@ -1,7 +1,7 @@
 """sunset policy
 
 Revision ID: 0014
-Revises: 0011 (0013 once the deliverability branch's 0012/0013 are merged: fix at merge)
+Revises: 0013 (0013 once the deliverability branch's 0012/0013 are merged: fix at merge)
 Create Date: 2026-12-02
 
 Subscribers get three nullable columns for the sunset policy (``reengage_sent_at``,
@@ -20,7 +20,7 @@ from alembic import op
 import newsletter.db
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

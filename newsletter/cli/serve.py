@@ -14,6 +14,7 @@ from campaigns.routes import sendgrid_events_notice
 from newsletter.cli.common import console, open_db
 from newsletter.cli.mailers import confirmation_sender
 from newsletter.config import get_settings
+from newsletter.gc_tuning import tune_for_sending
 
 
 def serve_command(
@@ -47,6 +48,7 @@ def serve_command(
         sender.start()
     background = None
     if settings.serve_worker if worker is None else worker:
+        tune_for_sending()  # campaigns are sent from this process (server processes: served_app)
         background = BackgroundWorker(database, settings)
         background.start()
         console.print("sending campaigns from this process (NEWSLETTER_SERVE_WORKER=0 stops it)")

@@ -17,10 +17,11 @@ files atomically). ``close`` is for the end, when no ``send`` is running.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from newsletter.config import Settings
 from newsletter.placeholders import PLACEHOLDER
@@ -100,6 +101,19 @@ class Recipient(NamedTuple):
 class Batch:
     message: Message
     recipients: Sequence[Recipient]
+    on_accepted: Callable[[RecipientResult], None] | None = field(default=None, compare=False)
+    """Called with each accepted recipient's result as soon as the provider accepted it
+    (SMTP: the relay's 250 after the data), before ``send`` returns, so that a caller
+    killed mid-batch has recorded what was accepted. A provider that answers for the whole
+    request at once (SendGrid) need not call it."""
+
+
+class RecipientStatus(StrEnum):
+    """A provider's verdict on one recipient. The values are the delivery states the
+    campaign store records them as (``campaigns.model.DeliveryStatus``)."""
+
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class RecipientResult(NamedTuple):
@@ -107,7 +121,7 @@ class RecipientResult(NamedTuple):
     (a named tuple, like :class:`Recipient`: one per recipient of a send)."""
 
     key: str
-    status: Literal["sent", "failed"]
+    status: RecipientStatus
     message_id: str | None = None
     error: str | None = None
 

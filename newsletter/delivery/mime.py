@@ -26,7 +26,13 @@ from email.utils import format_datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from newsletter.delivery.base import RESERVED_HEADERS, Message, Recipient, RecipientResult
+from newsletter.delivery.base import (
+    RESERVED_HEADERS,
+    Message,
+    Recipient,
+    RecipientResult,
+    RecipientStatus,
+)
 from newsletter.errors import ProviderRejected
 from newsletter.placeholders import PLACEHOLDER, PlaceholderTemplate
 
@@ -346,7 +352,7 @@ class MimeBuilder:
             error = f"no value for placeholder {exc.args[0]}"
         except ValueError as exc:
             error = str(exc)
-        return RecipientResult(recipient.key, "failed", error=error)
+        return RecipientResult(recipient.key, RecipientStatus.FAILED, error=error)
 
     def _encode(self, lines: list[str]) -> bytes:
         return (self._sep.join(lines) + self._sep).encode("ascii")

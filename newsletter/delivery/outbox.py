@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
 from newsletter.delivery.mime import LF, batch_builder, return_path_header
 from newsletter.errors import ConfigurationError, ProviderRetryable
 
@@ -61,7 +61,9 @@ class OutboxProvider:
                 raise ProviderRetryable(
                     f"cannot write to the outbox {self.path}: {exc}", settled=results
                 ) from exc
-            results.append(RecipientResult(recipient.key, "sent", message_id=built.message_id))
+            results.append(
+                RecipientResult(recipient.key, RecipientStatus.SENT, message_id=built.message_id)
+            )
         return results
 
     def close(self) -> None:

@@ -1,12 +1,13 @@
-"""The SendGrid provider: one v3 mail-send request per batch, through the official client.
+"""The SendGrid provider: one v3 mail-send request per batch, posted with httpx.
 
 The variant's subject, HTML and text travel once per request, with their placeholders
 verbatim; each recipient is one personalization carrying ``to``, their placeholder values as
 ``substitutions``, ``custom_args`` (so webhook events map back) and their own headers
-(List-Unsubscribe). The JSON body is built as a dict and posted with
-``sg.client.mail.send.post``: the official ``Mail`` helper objects cost more per recipient
-than the request itself (``bench/providers.py`` measures both) and reverse the order of the
-personalizations, which nothing here relies on anyway.
+(List-Unsubscribe). The JSON body is built as a dict (the official ``Mail`` helper objects
+cost more per recipient than the request itself, ``bench/providers.py`` measures both, and
+reverse the order of the personalizations), serialised by orjson, and posted by a shared
+:class:`httpx.Client`: the official client's transport (python-http-client) would
+``json.dumps`` it again and format the whole body into a debug message on every request.
 
 What SendGrid answers becomes:
 
@@ -29,28 +30,33 @@ A recipient SendGrid would refuse on their own account (a missing placeholder va
 over SendGrid's 10,000-byte limits, a reserved header, a malformed address) is left out of
 the request and comes back ``failed``, so one bad row does not sink 999 good ones.
 
-Threads: the client keeps per-request state (headers dict, URL path), so each thread gets
-its own ``SendGridAPIClient``; it opens a new connection per request and honours
-``https_proxy``/``NO_PROXY``.
+Threads share one ``httpx.Client`` (it is made for that). It keeps no connection alive
+between requests, as the official client did not either: a pooled connection the server
+closed meanwhile could fail after the request went out, and that would be an ambiguous
+outcome for a thousand recipients. It honours ``https_proxy``/``NO_PROXY``.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
-import threading
 import time
-import urllib.error
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
 import orjson
-from python_http_client import exceptions as http_errors
-from sendgrid import SendGridAPIClient
+import sendgrid
 
-from newsletter.delivery.base import RESERVED_HEADERS, Batch, Message, Recipient, RecipientResult
+from newsletter.delivery.base import (
+    RESERVED_HEADERS,
+    Batch,
+    Message,
+    Recipient,
+    RecipientResult,
+    RecipientStatus,
+)
 from newsletter.errors import (
     DeliveryError,
     ProviderAmbiguous,
@@ -61,8 +67,19 @@ from newsletter.errors import (
 from newsletter.placeholders import PLACEHOLDER
 
 MAX_ARGS_BYTES = 10_000
-_JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 """SendGrid's limit for a personalization's ``custom_args``, and for its ``substitutions``."""
+MAIL_SEND = "/v3/mail/send"
+# What the request went out with when it failed: nothing reached SendGrid (connecting, or
+# writing the request: SendGrid acts on no partial request), or it may have been accepted.
+_UNSENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
 
 
 class SendGridProvider:
@@ -82,8 +99,17 @@ class SendGridProvider:
         self.host = host.rstrip("/")
         self.timeout = timeout
         self.sandbox = sandbox
-        self._api_key = api_key
-        self._local = threading.local()
+        self._http = httpx.Client(
+            base_url=self.host,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"sendgrid/{sendgrid.__version__};python",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            timeout=timeout,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         # The last message's placeholders: every batch of a variant shares its message, and
         # scanning 60 KB of HTML per batch adds up.
         self._scanned: tuple[Message, frozenset[str]] | None = None
@@ -102,12 +128,13 @@ class SendGridProvider:
         response = self._post(payload)
         message_id = response.headers.get("X-Message-Id") if response.status_code == 202 else None
         return [
-            refused.get(r.key) or RecipientResult(r.key, "sent", message_id=message_id)
+            refused.get(r.key)
+            or RecipientResult(r.key, RecipientStatus.SENT, message_id=message_id)
             for r in batch.recipients
         ]
 
     def close(self) -> None:
-        """Nothing to release: the client opens a connection per request."""
+        self._http.close()
 
     def _placeholders(self, message: Message) -> frozenset[str]:
         scanned = self._scanned  # one read: lanes replace it whole, never change it
@@ -115,56 +142,39 @@ class SendGridProvider:
             scanned = self._scanned = (message, placeholders_of(message))
         return scanned[1]
 
-    def _client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = SendGridAPIClient(self._api_key, host=self.host)
-            client.client.timeout = self.timeout  # the constructor takes no timeout
-            self._local.client = client
-        return client
-
-    def _post(self, payload: dict[str, Any]) -> Any:
-        # The official client would json.dumps the payload (5 ms for 1,000 recipients); with
-        # a Content-Type other than the bare "application/json" it takes the body as given,
-        # so orjson serialises it (under 1 ms). SendGrid reads the charset parameter fine.
-        body = _EncodedBody(orjson.dumps(payload))
+    def _post(self, payload: dict[str, Any]) -> httpx.Response:
         try:
-            return self._client().client.mail.send.post(
-                request_body=body, request_headers=_JSON_UTF8
+            body = orjson.dumps(payload)
+            response = self._http.post(
+                MAIL_SEND, content=_once(body), headers={"Content-Length": str(len(body))}
             )
-        except http_errors.HTTPError as exc:
-            raise _from_status(exc) from exc
-        except urllib.error.URLError as exc:  # raised while connecting or sending
-            raise self._unsent(exc.reason) from exc
-        except (OSError, http.client.HTTPException) as exc:  # after the request went out
+        except _UNSENT as exc:
+            raise self._unsent(exc) from exc
+        except httpx.HTTPError as exc:  # reading the answer: the request went out
             raise ProviderAmbiguous(
                 f"SendGrid did not answer a sent request ({type(exc).__name__}: {exc}); "
                 "it may have been accepted"
             ) from exc
+        if not response.is_success:
+            raise _from_status(response.status_code, response.content, response.headers)
+        return response
 
-    def _unsent(self, reason: object) -> DeliveryError:
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            return ProviderAuthError(f"SendGrid's TLS certificate at {self.host}: {reason}")
-        return ProviderRetryable(f"cannot reach SendGrid at {self.host}: {reason}")
+    def _unsent(self, exc: httpx.HTTPError) -> DeliveryError:
+        reason: BaseException | None = exc
+        while reason is not None:  # httpx's error wraps httpcore's, which was raised in ssl's
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                return ProviderAuthError(f"SendGrid's TLS certificate at {self.host}: {reason}")
+            reason = reason.__cause__ or reason.__context__
+        return ProviderRetryable(f"cannot reach SendGrid at {self.host}: {exc}")
 
 
-class _EncodedBody:
-    """A request body serialised already, for python-http-client.
-
-    Given a string body, the client calls ``.encode("utf-8")`` on it, then formats the
-    result into a debug message whether or not debug logging is on: for a 1,000-recipient
-    request that is a ``repr`` of 700 KB, several milliseconds per batch. This hands it the
-    bytes (no decode/encode round trip) as a ``memoryview``, which urllib sends as they are
-    and which formats as a few characters.
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def encode(self, encoding: str = "utf-8") -> memoryview:
-        return memoryview(self._data)
+def _once(body: bytes) -> Iterator[bytes]:
+    """The request body as a stream read once. httpx keeps each response in a reference
+    cycle (with its stream) that holds the request, and so the body, until the cyclic
+    garbage collector runs: bytes given as they are stayed alive that long, a megabyte
+    per request (a sending worker's peak memory doubled). A generator lets go of them once
+    sent; with the Content-Length given, httpx sends them as one plain body."""
+    yield body
 
 
 def placeholders_of(message: Message) -> frozenset[str]:
@@ -188,7 +198,9 @@ def build_payload(
     for recipient in batch.recipients:
         problem = recipient_problem(recipient, needed)
         if problem:
-            refused[recipient.key] = RecipientResult(recipient.key, "failed", error=problem)
+            refused[recipient.key] = RecipientResult(
+                recipient.key, RecipientStatus.FAILED, error=problem
+            )
         else:
             personalizations.append(personalization(recipient))
     body = message_fields(message)
@@ -282,14 +294,13 @@ def _fits(values: Mapping[str, str]) -> bool:
     return size <= MAX_ARGS_BYTES
 
 
-def _from_status(exc: Any) -> DeliveryError:
+def _from_status(status: int, body: bytes, headers: httpx.Headers) -> DeliveryError:
     """The error class for an HTTP error answer from SendGrid."""
-    status: int = exc.status_code
-    reasons = _reasons(exc.body)
-    said = "; ".join(reasons) or str(exc.reason)
+    reasons = _reasons(body)
+    said = "; ".join(reasons) or httpx.codes.get_reason_phrase(status)
     if status == 429:
         return ProviderRetryable(
-            f"SendGrid rate limit: {said}", status=status, retry_after=_retry_after(exc.headers)
+            f"SendGrid rate limit: {said}", status=status, retry_after=_retry_after(headers)
         )
     if status in (401, 403):
         return ProviderAuthError(f"SendGrid refused the API key ({status}): {said}", status=status)
@@ -297,7 +308,7 @@ def _from_status(exc: Any) -> DeliveryError:
         return ProviderRetryable(
             f"SendGrid server error {status}: {said}",
             status=status,
-            retry_after=_retry_after(exc.headers),
+            retry_after=_retry_after(headers),
         )
     return ProviderRejected(
         f"SendGrid rejected the request ({status}): {said}", status=status, reasons=reasons
@@ -319,10 +330,8 @@ def _reasons(body: bytes | str | None) -> list[str]:
         return [text[:500]]
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: httpx.Headers) -> float | None:
     """Seconds to wait: ``X-RateLimit-Reset`` (epoch seconds) or ``Retry-After``."""
-    if headers is None:
-        return None
     reset = headers.get("X-RateLimit-Reset")
     if reset is not None:
         try:

@@ -26,11 +26,12 @@ import re
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
 from newsletter.delivery.mime import BuiltMessage, batch_builder, encode_address
 from newsletter.errors import (
     ConfigurationError,
@@ -108,6 +109,7 @@ class _Outcome:
     settled: list[RecipientResult] = field(default_factory=list)
     deferred: list[tuple[int, str]] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    on_accepted: Callable[[RecipientResult], None] | None = None
 
     def error(self, fatal: DeliveryError | None = None) -> DeliveryError | None:
         """The exception that ends the batch, if any; ambiguity wins over everything."""
@@ -147,7 +149,7 @@ class SmtpProvider:
     def send(self, batch: Batch) -> list[RecipientResult]:
         builder = batch_builder(batch.message, signer=self.signer)
         sender = encode_address(batch.message.from_email)
-        outcome = _Outcome()
+        outcome = _Outcome(on_accepted=batch.on_accepted)
         for recipient in batch.recipients:
             built = builder.try_build(recipient)
             if isinstance(built, RecipientResult):
@@ -228,7 +230,10 @@ class SmtpProvider:
             outcome.ambiguous.append(f"{built.envelope_to}: no answer after the data ({exc})")
             return
         if code == 250:
-            outcome.settled.append(RecipientResult(key, "sent", message_id=built.message_id))
+            result = RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
+            outcome.settled.append(result)
+            if outcome.on_accepted is not None:
+                outcome.on_accepted(result)
             return
         self._refused(key, code, reply, outcome)
 
@@ -241,7 +246,7 @@ class SmtpProvider:
         if 400 <= code < 500:
             outcome.deferred.append((code, text))
         else:
-            outcome.settled.append(RecipientResult(key, "failed", error=text))
+            outcome.settled.append(RecipientResult(key, RecipientStatus.FAILED, error=text))
 
     def _sender_refused(self, code: int, reply: bytes) -> DeliveryError:
         text = _said(code, reply)

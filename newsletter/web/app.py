@@ -8,7 +8,6 @@ router plus what it needs.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,10 +19,12 @@ from campaigns.routes import router as tracking_router
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database
+from newsletter.gc_tuning import tune_for_serving
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
 from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, install_editor
 from newsletter.web.errors import install_error_handlers
+from newsletter.web.home import router as home_router
 from newsletter.web.limits import BodySizeLimit
 from newsletter.web.pages import page_templates
 from newsletter.web.public_headers import PublicHeaders
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(keep_router)
     app.include_router(tracking_router)
     app.include_router(archive_router)
+    app.include_router(home_router)
     install_editor(app, settings, database, pages)
     app.add_middleware(PublicHeaders, thank_you_url=settings.thank_you_url)
     app.add_middleware(
@@ -94,17 +96,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 
 def served_app() -> FastAPI:
-    """The app as ``newsletter serve`` runs it, once in each server process.
-
-    After building it, everything alive (modules, routes, templates, the pools) is frozen
-    out of the garbage collector's sight and full collections are made rare. Measured under
-    signup load: full collections of the whole heap paused a worker for 60–85 ms several
-    times in ten seconds, and that was the p99 (58–77 ms before, 8–10 ms after). Young
-    generations are still collected as usual; request handling makes few reference cycles.
-    """
+    """The app as ``newsletter serve`` runs it: uvicorn calls this factory once in each
+    server process, so it is that process's entry point, and tunes the garbage collector
+    for serving (:func:`newsletter.gc_tuning.tune_for_serving`) once the app is built."""
     app = create_app()
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 1000)
+    tune_for_serving()
     return app

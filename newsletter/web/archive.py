@@ -15,7 +15,7 @@ the token in a view-online URL stays out of the sites its links lead to).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar, cast
@@ -28,13 +28,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from campaigns.model import Campaign, Variant
+from campaigns.model import Campaign, CampaignBrief, Variant
+from campaigns.states import CampaignStatus
+from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.errors import NotFoundError
 from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.recipient import FIRST_NAME
 from newsletter.tokens import Purpose, TokenSigner
+from newsletter.web.feed import ATOM_TYPE, FeedEntry, atom_feed
 
 WEB_VERSION_CSP = (
     "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
@@ -52,6 +55,7 @@ WEB_VERSION_HEADERS = {
 }
 LIST_HEADERS = {**PUBLIC_HEADERS, "Cache-Control": "public, max-age=60"}
 ARCHIVE_PAGE_SIZE = 50
+FEED_SIZE = 20
 T = TypeVar("T")
 
 router = APIRouter(tags=["archive"])
@@ -63,6 +67,7 @@ class ArchivedIssue:
     issue_date: date
     subject: str
     sent_at: datetime | None
+    titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,11 @@ class Archive:
     database: Database
     signer: TokenSigner
     pages: Jinja2Templates
+    settings: Settings
 
     @classmethod
     def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> Archive:
-        return cls(database, TokenSigner(settings.signing_key()), pages)
+        return cls(database, TokenSigner(settings.signing_key()), pages, settings)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """``work`` in one (read) transaction, in the thread pool."""
@@ -86,7 +92,7 @@ class Archive:
             return work(session)
 
 
-def _archive(request: Request) -> Archive:
+def archive_of(request: Request) -> Archive:
     return cast(Archive, request.app.state.archive)
 
 
@@ -100,41 +106,71 @@ def _default_variant(session: Session, campaign_id: int) -> Variant | None:
     )
 
 
-def public_subject(variant: Variant) -> str:
-    """The subject as the archive lists it: the greeting name is the variant's fallback."""
-    fallback = str(variant.options.get("name_fallback", "reader"))
-    template = PlaceholderTemplate(variant.subject)
+def public_subject(subject: str, options: Mapping[str, Any]) -> str:
+    """A subject as the archive lists it: the greeting name is the variant's fallback."""
+    fallback = str(options.get("name_fallback", "reader"))
+    template = PlaceholderTemplate(subject)
     return template.fill({key: fallback for key in template.placeholders if key == FIRST_NAME})
 
 
 def sent_issues(
     session: Session, *, page: int = 1, size: int = ARCHIVE_PAGE_SIZE
 ) -> list[ArchivedIssue]:
-    """Page ``page`` (from 1) of the sent issues, newest first (one more than ``size`` is
-    returned when there is a next page)."""
-    campaigns = session.scalars(
-        select(Campaign)
-        .where(Campaign.status == "sent")
+    """Page ``page`` (from 1) of the sent issues, newest first, each with its briefs' titles
+    (one more than ``size`` is returned when there is a next page). Three queries a page."""
+    campaigns = session.execute(
+        select(Campaign.id, Campaign.issue_date, Campaign.finished_at)
+        .where(Campaign.status == CampaignStatus.SENT)
         .order_by(Campaign.finished_at.desc(), Campaign.id.desc())
         .offset((page - 1) * size)
         .limit(size + 1)
+    ).all()
+    ids = [row.id for row in campaigns]
+    subjects = _default_subjects(session, ids)
+    titles = _brief_titles(session, ids)
+    return [
+        ArchivedIssue(c.id, c.issue_date, subjects[c.id], c.finished_at, titles.get(c.id, ()))
+        for c in campaigns
+        if c.id in subjects
+    ]
+
+
+def _default_subjects(session: Session, campaign_ids: list[int]) -> dict[int, str]:
+    """Each campaign's public subject, from its default variant (no HTML loaded)."""
+    rows = session.execute(
+        select(Variant.campaign_id, Variant.subject, Variant.options)
+        .where(Variant.campaign_id.in_(campaign_ids))
+        .order_by(Variant.campaign_id, Variant.segment_id.is_not(None), Variant.position)
     )
-    issues = []
-    for campaign in campaigns:
-        variant = _default_variant(session, campaign.id)
-        if variant is not None:
-            issues.append(
-                ArchivedIssue(
-                    campaign.id, campaign.issue_date, public_subject(variant), campaign.finished_at
-                )
-            )
-    return issues
+    found: dict[int, str] = {}
+    for campaign_id, subject, options in rows:
+        found.setdefault(campaign_id, public_subject(subject, options))
+    return found
+
+
+def _brief_titles(session: Session, campaign_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Each campaign's brief titles, in the campaign's order."""
+    rows = session.execute(
+        select(CampaignBrief.campaign_id, BriefRow.title)
+        .join(BriefRow, BriefRow.id == CampaignBrief.brief_id)
+        .where(CampaignBrief.campaign_id.in_(campaign_ids))
+        .order_by(CampaignBrief.campaign_id, CampaignBrief.position)
+    )
+    found: dict[int, list[str]] = {}
+    for campaign_id, title in rows:
+        found.setdefault(campaign_id, []).append(title)
+    return {campaign_id: tuple(titles) for campaign_id, titles in found.items()}
 
 
 def archived_web_version(session: Session, campaign_id: int, variant: str | None) -> str:
+    """The issue's archive page (every brief, nothing personal), or, with ``variant``, the web
+    version of that variant. A campaign frozen before archive pages existed shows its
+    default variant's web version."""
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status != "sent":
+    if campaign is None or campaign.status != CampaignStatus.SENT:
         raise NotFoundError("there is no sent issue with this number")
+    if variant is None and campaign.archive_html is not None:
+        return campaign.archive_html
     if variant is None:
         row = _default_variant(session, campaign_id)
     else:
@@ -147,7 +183,7 @@ def archived_web_version(session: Session, campaign_id: int, variant: str | None
 
 
 def viewed_web_version(session: Session, subject: str) -> str:
-    """The web version a view-online token names (``v<variant id>``)."""
+    """The web version a view-online token names (``v<variant id>``): the reader's own."""
     if not (subject.startswith("v") and subject[1:].isdigit() and len(subject) < 12):
         raise NotFoundError("this link names no issue")
     row = session.get(Variant, int(subject[1:]))
@@ -183,7 +219,7 @@ async def archive_page(
     request: Request,
     page: Annotated[int, Query(ge=1, le=100_000, description="Page, newest first.")] = 1,
 ) -> Response:
-    archive = _archive(request)
+    archive = archive_of(request)
     issues = await archive.run(lambda session: sent_issues(session, page=page))
     context = {
         "issues": issues[:ARCHIVE_PAGE_SIZE],
@@ -191,6 +227,33 @@ async def archive_page(
         "more": len(issues) > ARCHIVE_PAGE_SIZE,
     }
     return archive.pages.TemplateResponse(request, "archive.html", context, headers=LIST_HEADERS)
+
+
+@router.get(
+    "/archive/feed.xml",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Atom feed of the latest sent issues.",
+            "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def archive_feed(request: Request) -> Response:
+    archive = archive_of(request)
+    issues = await archive.run(lambda session: sent_issues(session, size=FEED_SIZE))
+    entries = [
+        FeedEntry(i.campaign_id, i.subject, i.issue_date, i.sent_at or utcnow(), i.titles)
+        for i in issues[:FEED_SIZE]
+    ]
+    settings = archive.settings
+    body = atom_feed(
+        entries,
+        title=settings.newsletter_name,
+        site_url=settings.public_url.rstrip("/"),
+        now=utcnow(),
+    )
+    return Response(body, media_type=ATOM_TYPE, headers=LIST_HEADERS)
 
 
 @router.get(
@@ -207,7 +270,7 @@ async def archived_issue(
     campaign_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     variant: Annotated[str | None, Query(max_length=100, description="A version's name.")] = None,
 ) -> Response:
-    html = await _archive(request).run(
+    html = await archive_of(request).run(
         lambda session: archived_web_version(session, campaign_id, variant)
     )
     return HTMLResponse(html, headers=WEB_VERSION_HEADERS)
@@ -227,7 +290,7 @@ async def view_online(
     request: Request,
     token: Annotated[str, Path(max_length=200, description="The token from the email.")],
 ) -> Response:
-    archive = _archive(request)
+    archive = archive_of(request)
     subject = archive.signer.verify(Purpose.VIEW_ONLINE, token)  # InvalidToken: 400
     html = await archive.run(lambda session: viewed_web_version(session, subject))
     return HTMLResponse(

@@ -65,3 +65,29 @@ def test_id_arrays_reach_postgresql_as_one_constant(db: Database) -> None:
         )
     assert "'{1,2,3," in plan and "::bigint[]" in plan
     assert "cstring" not in plan and "character varying" not in plan, plan
+
+
+def test_by_key_statements_never_read_the_whole_deliveries_table(db: Database) -> None:
+    """The store's planner hint (``_BY_KEY_HINT``): in its by-key transactions the rows of a
+    claim are reached through an index where the planner would otherwise read the table."""
+    if db.dialect != "postgresql":
+        pytest.skip("the planner hint is PostgreSQL's")
+    from sqlalchemy import Connection
+    from sqlalchemy.dialects import postgresql
+
+    store = SqlDeliveryStore(db)
+    statement = store._mine(range(1, 1001)).values(error="x")
+    compiled = statement.compile(
+        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
+    )
+
+    def plan(connection: Connection) -> str:
+        rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
+        return "\n".join(row[0] for row in rows)
+
+    with db.engine.connect() as connection:
+        unhinted = plan(connection)
+    with store._by_key() as connection:
+        hinted = plan(connection)
+    assert "Seq Scan on deliveries" in unhinted  # the premise: without it, a whole read
+    assert "Seq Scan" not in hinted and "Index" in hinted, hinted

@@ -1,11 +1,16 @@
-"""The SendGrid provider through the official client against the fake SendGrid server."""
+"""The SendGrid provider against the fake SendGrid server (and a TLS server it must not trust)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 import socket
+import threading
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from newsletter.delivery.base import Batch, Recipient
@@ -18,6 +23,7 @@ from newsletter.errors import (
 )
 from tests.delivery import samples
 from tests.fakes.sendgrid_server import DEFAULT_KEY, FORBIDDEN_KEY, FakeSendGrid
+from tests.fakes.smtp_server import make_certificate
 
 
 def provider_for(fake: FakeSendGrid, key: str = DEFAULT_KEY, **options: object) -> SendGridProvider:
@@ -239,3 +245,47 @@ def test_threads_share_one_provider(sendgrid_server: FakeSendGrid) -> None:
     counts = sendgrid_server.recipient_counts()
     assert len(counts) == 2000 and set(counts.values()) == {1}
     assert len(set(ids)) == 20 and None not in ids
+
+
+def test_an_untrusted_certificate_is_an_auth_error(tmp_path: Path) -> None:
+    """A TLS answer with a certificate nobody vouches for: nothing was sent, and retrying
+    will not help (a person must fix the host or the trust store)."""
+    context = make_certificate(tmp_path).server_context()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def handshake() -> None:
+            connection, _ = listener.accept()
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+
+        server = threading.Thread(target=handshake)
+        server.start()
+        provider = SendGridProvider(DEFAULT_KEY, host=f"https://127.0.0.1:{port}", timeout=5)
+        try:
+            with pytest.raises(ProviderAuthError, match="TLS certificate"):
+                provider.send(samples.batch(1))
+        finally:
+            provider.close()
+            server.join(5)
+
+
+def test_a_sent_body_is_not_left_for_the_garbage_collector(sendgrid_server: FakeSendGrid) -> None:
+    """httpx keeps a response in a reference cycle with its request; a megabyte body held
+    there until the collector ran doubled a sending worker's memory."""
+    provider = provider_for(sendgrid_server)
+    provider.send(samples.batch(20))
+    gc.collect()
+    gc.disable()
+    try:
+        provider.send(samples.batch(20))
+        kept = [
+            request
+            for request in gc.get_objects()
+            if isinstance(request, httpx.Request)
+            and isinstance(request.stream, httpx.ByteStream)
+            and b"".join(request.stream)
+        ]
+    finally:
+        gc.enable()
+    assert kept == []

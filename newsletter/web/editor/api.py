@@ -20,6 +20,7 @@ from campaigns.audience import delivery_problems, delivery_totals, frozen_counts
 from campaigns.model import Campaign
 from campaigns.reports import CampaignReport, campaign_report
 from campaigns.service import delivery_counts, get_campaign, list_campaigns
+from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, get_brief_row, list_brief_rows, set_status
 from newsletter.web.editor.auth import CurrentEditor, csrf_protect, editor_api
@@ -186,7 +187,7 @@ async def campaign(request: Request, campaign_id: CampaignId) -> CampaignDetail:
     def load(session: Session) -> CampaignDetail:
         found = get_campaign(session, campaign_id)
         counts = delivery_counts(session, campaign_id)
-        summary = CampaignOut.of(found, (sum(counts.values()), counts.get("sent", 0)))
+        summary = CampaignOut.of(found, (sum(counts.values()), counts.get(DeliveryStatus.SENT, 0)))
         return CampaignDetail(
             **summary.model_dump(),
             started_at=found.started_at,

@@ -36,6 +36,7 @@ from campaigns.checks import Check, content_problem, unsourced_citations
 from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
 from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
+from campaigns.preview import InboxLine, inbox_lines
 from campaigns.service import (
     campaign_briefs,
     can,
@@ -50,6 +51,7 @@ from campaigns.service import (
     schedule_campaign,
     update_campaign,
 )
+from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings
@@ -204,6 +206,8 @@ class CampaignView:
     problems: list[DeliveryProblem]
     left_out: list[LeftOut]
     unsourced: dict[str, list[int]]
+    shadowed: list[str]
+    inbox: list[InboxLine]
 
 
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
@@ -229,7 +233,16 @@ def campaign_view(session: Session, campaign_id: int, settings: Settings) -> Cam
         problems=delivery_problems(session, campaign_id),
         left_out=left_out_of(session, campaign, settings) if unstarted else [],
         unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
+        shadowed=shadowed_segments(session, campaign) if unstarted else [],
+        inbox=inbox_lines(session, campaign, settings),
     )
+
+
+def shadowed_segments(session: Session, campaign: Campaign) -> list[str]:
+    """Segments whose readers the segments above them take, in words (none without two)."""
+    if len(campaign.segments) < 2:
+        return []
+    return [s.shadowed for s in audience(session, campaign) if s.shadowed]
 
 
 def available_actions(campaign: Campaign) -> list[str]:
@@ -246,7 +259,7 @@ async def campaign_page(request: Request, campaign_id: CampaignId) -> Response:
         "actions": available_actions(view.campaign),
         "labels": ACTION_LABELS,
         "can_edit": can(view.campaign, "edit"),
-        "due": view.campaign.status == "scheduled"
+        "due": view.campaign.status == CampaignStatus.SCHEDULED
         and view.campaign.send_at is not None
         and view.campaign.send_at <= utcnow(),
     }
@@ -410,4 +423,4 @@ def _perform(
         return f"Resumed: the campaign is {campaign.status} again."
     counts = delivery_counts(session, campaign_id)
     cancel_campaign(session, campaign_id)
-    return f"Cancelled; {counts.get('queued', 0)} queued recipients were skipped."
+    return f"Cancelled; {counts.get(DeliveryStatus.QUEUED, 0)} queued recipients were skipped."
