@@ -65,7 +65,7 @@ def test_no_request_breaks_the_api(
     # 8 of subscribing, 2 of keeping a lapsing reader, 5 of tracking (pixel and click, with
     # HEAD), 5 of the archive (the front page, the index, the feed, an issue, view online;
     # the editor has its own schema, behind its login)
-    assert len(operations) == 18
+    assert len(operations) == 20
     if tokens == "valid":
         with db.transaction() as session:
             uid = add_subscriber(session, "fuzz@example.com", status="pending").uid
