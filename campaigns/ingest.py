@@ -40,6 +40,7 @@ from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
 from campaigns.states import DeliveryStatus
+from campaigns.sunset import revive_readers
 from campaigns.unknowns import EVIDENCE, settle_from_events
 from newsletter.config import Settings
 from newsletter.errors import InvalidInput
@@ -106,6 +107,7 @@ def record_events(
             )
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
+    revive_readers(session, new)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
     settle_from_events(session.connection(), [i for i in proven if i is not None])
     return IngestResult(

@@ -45,6 +45,7 @@ from campaigns.service import get_campaign
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
 from newsletter.db import utcnow
+from subscribers.directory import lapsed_count
 
 RateBase = Literal["delivered", "sent"]
 PROVIDERS_REPORTING_DELIVERY = frozenset({"sendgrid"})
@@ -184,6 +185,7 @@ class CampaignReport:
     narratives: tuple[NarrativeClicks, ...]
     top_links: tuple[LinkClicks, ...]
     machine_events: dict[str, int]
+    lapsed_readers: int  # the list now (not this campaign): readers the sunset policy stopped
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able data (times in ISO 8601)."""
@@ -239,6 +241,7 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         narratives=_narrative_clicks(session, campaign_id, links.values()),
         top_links=_top_links(session, campaign_id, links, top_links),
         machine_events=_machine_events(session, campaign_id),
+        lapsed_readers=lapsed_count(session),
     )
 
 

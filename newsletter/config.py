@@ -242,6 +242,34 @@ class Settings(BaseSettings):
             "or deferred, never delivered); 0: soft bounces never suppress."
         ),
     )
+    sunset_issues: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description=(
+            "Sunset policy: ask readers with no human open or click in the last this many "
+            "issues they were sent whether to stay, and lapse them (no more mail) if they do "
+            "not answer; 0: the policy is off. 8 is a common choice."
+        ),
+    )
+    sunset_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description=(
+            "Sunset policy: the first of those issues must be at least this many days old "
+            "(so a weekly send asks no one after a busy fortnight); 0: no minimum."
+        ),
+    )
+    sunset_grace_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description=(
+            "Sunset policy: days a reader has to answer 'keep me subscribed' (counted from "
+            "the question) before they lapse."
+        ),
+    )
     tracking_scanner_seconds: float = Field(
         default=20.0,
         ge=0,

@@ -373,9 +373,9 @@ async def confirm_page(request: Request, token: Token) -> Response:
         subscriber = await site.run(lambda session: find_by_uid(session, uid))
     except NotFoundError as exc:
         return _invalid_link(request, exc, status=404)
-    if subscriber.status == "active":
+    if subscriber.status == "active" and subscriber.lapsed_at is None:
         return _confirmed(request, uid, already=True)
-    if subscriber.status != "pending":
+    if subscriber.status not in ("pending", "active"):  # active here: lapsed, asking back
         return _closed(request)
     return _page(request, "confirm.html", {"email": subscriber.email}, headers=TOKEN_PAGE)
 

@@ -38,6 +38,7 @@ from newsletter.render.recipient import (
     CONFIRM_URL,
     FIRST_NAME,
     FIRST_NAME_HTML,
+    KEEP_URL,
     KNOWN_PLACEHOLDERS,
     PREFERENCES_URL,
     TRACKING_TOKEN,
@@ -124,6 +125,38 @@ def compile_confirmation(
         shared,
         subject=subject,
         preheader=f"One click and {context.newsletter_name} is on its way.",
+        greeting=greeting,
+        name_fallback=name_fallback,
+    )
+    return _checked(email)
+
+
+def compile_keep(
+    context: CompileContext, *, greeting: str = "Hello {name},", name_fallback: str = "there"
+) -> CompiledVariant:
+    """The sunset policy's question: one "Keep me subscribed" button (``%%nl_keep_url%%``),
+    and the usual footer with preferences and one-click unsubscribe."""
+    links = LinkTable(context.public_url)
+    keep = links.own(KEEP_URL, "keep")
+    footer = Footer(
+        reason=f"You are receiving this email because you subscribed to "
+        f"{context.newsletter_name} at {context.site}.",
+        preferences=links.own(PREFERENCES_URL, "footer"),
+        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+        reply_to=context.reply_to,
+        postal_address=context.postal_address,
+    )
+    subject = f"Do you still want {context.newsletter_name}?"
+    if context.test_send:
+        subject = f"[TEST] {subject}"
+    shared = {**_shared(context, footer, view_online=None), "keep_url": keep}
+    email = _compile(
+        "keep",
+        context,
+        links,
+        shared,
+        subject=subject,
+        preheader="One click keeps your subscription; otherwise we will stop writing.",
         greeting=greeting,
         name_fallback=name_fallback,
     )

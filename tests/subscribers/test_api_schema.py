@@ -44,6 +44,7 @@ PURPOSES = {
     "/confirm/{token}": Purpose.CONFIRM,
     "/preferences/{token}": Purpose.PREFERENCES,
     "/unsubscribe/{token}": Purpose.UNSUBSCRIBE,
+    "/keep/{token}": Purpose.KEEP,
 }
 
 
@@ -61,10 +62,10 @@ def test_no_request_breaks_the_api(
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(config, database=db))
     operations = [result.ok() for result in schema.get_all_operations()]
-    # 8 of subscribing, 5 of tracking (pixel and click, with HEAD), 5 of the archive (the
-    # front page, the index, the feed, an issue, view online; the editor has its own schema,
-    # behind its login)
-    assert len(operations) == 18
+    # 8 of subscribing, 2 of keeping a lapsing reader, 5 of tracking (pixel and click, with
+    # HEAD), 5 of the archive (the front page, the index, the feed, an issue, view online;
+    # the editor has its own schema, behind its login)
+    assert len(operations) == 20
     if tokens == "valid":
         with db.transaction() as session:
             uid = add_subscriber(session, "fuzz@example.com", status="pending").uid
