@@ -46,6 +46,7 @@ class SmtpBehaviour:
     data_reply: str = "250 2.0.0 Queued"
     mail_reply: str | None = None  # e.g. "530 5.7.0 Authentication required"
     data_delay: float = 0.0  # seconds to wait, after recording, before answering the data
+    hold_from: int | None = None  # from this many messages received on, answer only after 60 s
     close_after_data: bool = False  # record the message, then close without answering
 
 
@@ -105,6 +106,9 @@ class RecordingHandler:
                 )
         if self.behaviour.data_delay:
             await asyncio.sleep(self.behaviour.data_delay)
+        hold_from = self.behaviour.hold_from
+        if hold_from is not None and len(self.received) >= hold_from:
+            await asyncio.sleep(60)
         if self.behaviour.close_after_data:
             assert server.transport is not None
             server.transport.close()
