@@ -57,6 +57,11 @@ class PlaceholderTemplate:
         return "".join(out)
 
 
+def placeholders_in(*texts: str) -> frozenset[str]:
+    """Every placeholder the texts hold: what each recipient needs a value for."""
+    return frozenset(key for text in texts for key in PLACEHOLDER.findall(text))
+
+
 def fill(text: str, values: Mapping[str, str]) -> str:
     """One-off fill (compile once with :class:`PlaceholderTemplate` when filling many times)."""
     return PlaceholderTemplate(text).fill(values)

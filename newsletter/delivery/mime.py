@@ -291,6 +291,7 @@ class MimeBuilder:
         if signer is not None:
             signer.check_from(message.from_email)
         self._signer = signer
+        self.from_email = message.from_email
         self._linesep = linesep
         self._sep = linesep.decode("ascii")
         self._subject = PlaceholderTemplate(message.subject)
@@ -316,11 +317,6 @@ class MimeBuilder:
         self._text_open = (delimiter + part.format("plain")).encode("ascii")
         self._html_open = (delimiter + part.format("html")).encode("ascii")
         self._close = f"--{boundary}--{sep}".encode("ascii")
-
-    @property
-    def placeholders(self) -> frozenset[str]:
-        """Every placeholder the subject, HTML or text uses: each recipient needs a value."""
-        return self._subject.placeholders | self._html.placeholders | self._text.placeholders
 
     def build(self, recipient: Recipient) -> BuiltMessage:
         """The recipient's message; ``ValueError`` or ``KeyError`` (a missing value) if not."""
