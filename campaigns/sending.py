@@ -20,7 +20,7 @@ from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, Retr
 from campaigns.freeze import FreezeResult, freeze_campaign
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
-from campaigns.ratelimit import RateLimiter
+from campaigns.ratelimit import SendRateLimiter
 from campaigns.service import delivery_counts, get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
@@ -64,7 +64,7 @@ class Sender:
             CampaignBatchFactory(database, settings, self.providers),
             lanes=settings.send_lanes if database.dialect == "postgresql" else 1,
             batch_size=min(settings.send_batch_size, MAX_BATCH_SIZE),
-            rate=RateLimiter(settings.send_rate),
+            rate=SendRateLimiter(settings.send_rate),
             retry=RetryPolicy(
                 attempts=settings.send_retry_attempts,
                 base_delay=settings.send_retry_base_delay,
