@@ -1,8 +1,8 @@
 """One MIME message per recipient, written by hand because it is the per-message cost.
 
 SMTP and the outbox send each recipient a copy of their own. The stdlib ``EmailMessage``
-took 6.3 ms for a 116 KB digest; the headers and bodies written here take a fraction of that
-(see ``docs/benchmarks.md``). What is written follows RFC 5322 / 2045 / 2047: CRLF line ends
+costs many times what the headers and bodies written here take (``docs/benchmarks.md``,
+Providers). What is written follows RFC 5322 / 2045 / 2047: CRLF line ends
 (or LF for a Maildir file), quoted-printable bodies with lines of at most 76 characters (the
 wire size stays close to the content, unlike base64's third more, and the source stays
 readable), encoded-words for non-ASCII subjects and display names, header lines folded at

@@ -273,7 +273,7 @@ def _fits(values: Mapping[str, str]) -> bool:
     """Whether ``values`` as compact JSON fit SendGrid's 10,000 bytes.
 
     A cheap bound first (escaped, a character takes at most six bytes): exact JSON sizes for
-    1,000 recipients took two thirds of the time to build a request.
+    every recipient took most of the time to build a request (``docs/benchmarks.md``).
     """
     chars = sum(map(len, values)) + sum(map(len, values.values()))
     bound = 6 * chars + 6 * len(values)
