@@ -28,7 +28,7 @@ from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
 from newsletter.delivery.factory import MAX_BATCH_SIZE, ProviderPool
-from newsletter.errors import ConflictError
+from newsletter.errors import ConflictError, UnsupportedFeature
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +177,15 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
             return started
         try:
             started.append(freeze_campaign(database, campaign_id, settings))
-        except StartRefused as exc:
+        except (StartRefused, UnsupportedFeature) as exc:  # settings changed since scheduling
             _refuse_start(database, campaign_id, exc)
         except ConflictError:  # another scheduler started it between our two queries
             continue
 
 
-def _refuse_start(database: Database, campaign_id: int, refusal: StartRefused) -> None:
+def _refuse_start(
+    database: Database, campaign_id: int, refusal: StartRefused | UnsupportedFeature
+) -> None:
     """A due campaign that may not start is paused with the reason, for an editor to act on
     (nobody is there to confirm an override when a schedule falls due)."""
     log.warning("scheduled campaign %s not started: %s", campaign_id, refusal)

@@ -3,13 +3,20 @@ when the settings say they may be ignored; today's defaults ask nothing unsuppor
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from pathlib import Path
+
 import pytest
 
 from campaigns.checks import require_startable
 from campaigns.envelope import envelope_for, supported
 from campaigns.model import Campaign
+from campaigns.sending import start_due_campaigns
+from campaigns.service import CampaignDraft, create_campaign, get_campaign, schedule_campaign
 from newsletter.config import Settings
+from newsletter.db import Database, utcnow
 from newsletter.errors import ConfigurationError, UnsupportedFeature
+from tests.campaigns.helpers import add_subscribers, ready_brief
 
 SMTP = {"provider": "smtp", "smtp_url": "smtp://127.0.0.1:25", "compliance_checks": False}
 
@@ -59,3 +66,20 @@ def test_an_unknown_option_name_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("NEWSLETTER_IGNORE_UNSUPPORTED", "tracking,colours")
     with pytest.raises(ValueError, match="ignore_unsupported"):
         Settings()
+
+
+def test_a_due_campaign_the_provider_cannot_honour_is_paused(db: Database, tmp_path: Path) -> None:
+    """Scheduled with the outbox; when it falls due the settings ask SMTP for its tracking."""
+    ready_brief(db, "story", date(2026, 11, 25))
+    add_subscribers(db, 1)
+    with db.transaction() as session:
+        campaign_id = create_campaign(
+            session, CampaignDraft(name="Issue", brief_slugs=["story"])
+        ).id
+        schedule_campaign(session, campaign_id, utcnow() + timedelta(days=1), Settings())
+        get_campaign(session, campaign_id).send_at = utcnow() - timedelta(minutes=1)
+    assert start_due_campaigns(db, Settings(tracking="provider", **SMTP)) == []
+    with db.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        assert campaign.status == "paused" and campaign.frozen_at is None
+        assert "smtp provider cannot honour tracking" in (campaign.status_reason or "")
