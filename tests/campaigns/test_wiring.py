@@ -61,3 +61,23 @@ def test_a_cli_database_command_wires_them(tmp_path: Path) -> None:
     found = registered("from newsletter.cli.common import open_db\nopen_db().dispose()\n", tmp_path)
     assert {"opened", "clicked"} <= set(found["rules"])
     assert "tracking_events" in found["sections"]
+
+
+RULE = '{"type": "opened", "within_days": 30}'
+
+
+def test_a_cli_command_in_a_fresh_process_accepts_an_engagement_rule(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*(sys.executable, "-m", "newsletter", "segments", "add", "engaged"), "--rule", RULE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+            "NEWSLETTER_SECRET_KEY": "k" * 40,
+            "COLUMNS": "200",
+        },
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "unknown rule type" not in done.stderr + done.stdout
