@@ -15,7 +15,14 @@ from html import escape
 
 from newsletter.config import Settings
 from newsletter.db import utcnow
-from newsletter.delivery.base import Batch, Provider, Recipient, RecipientStatus, message_from_us
+from newsletter.delivery.base import (
+    Batch,
+    Provider,
+    Recipient,
+    RecipientStatus,
+    labels,
+    message_from_us,
+)
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import DeliveryError
 from newsletter.render.compile import compile_confirmation
@@ -50,7 +57,8 @@ class ConfirmationMailer:
             FIRST_NAME_HTML: escape(first_name, quote=True),
             CONFIRM_URL: confirm_url,
         }
-        message = message_from_us(self.settings, compiled, categories=("confirmation",))
+        categories = labels(self.provider, "confirmation")
+        message = message_from_us(self.settings, compiled, categories=categories)
         needed = {key: values[key] for key in compiled.placeholders}
         recipient = Recipient(key="confirmation", email=email, name=name, substitutions=needed)
         (result,) = self.provider.send(Batch(message, [recipient]))

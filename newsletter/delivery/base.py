@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from newsletter.config import Settings
 from newsletter.errors import DeliveryError
@@ -156,6 +156,7 @@ class Provider(Protocol):
 
     name: str
     max_batch_size: int
+    features: frozenset[Feature]
 
     def send(self, batch: Batch) -> list[RecipientResult]:
         """Send one batch; one result per recipient, or raise a ``DeliveryError`` subclass."""
@@ -182,7 +183,7 @@ class BaseProvider(ABC, Generic[Payload, Answer]):
 
     name: str
     max_batch_size: int = 1000
-    features: ClassVar[frozenset[Feature]] = frozenset()
+    features: frozenset[Feature] = frozenset()
 
     def send(self, batch: Batch) -> list[RecipientResult]:
         """One result per recipient, in the batch's order, or a ``DeliveryError`` whose
@@ -240,6 +241,12 @@ class BaseProvider(ABC, Generic[Payload, Answer]):
 
     def close(self) -> None:
         """Release connections; the provider may not be used afterwards."""
+
+
+def labels(provider: Provider, *categories: str) -> tuple[str, ...]:
+    """``categories`` for a message through ``provider``, if it keeps them (SendGrid); none
+    otherwise: a label no provider stores would be an option silently dropped."""
+    return categories if Feature.CATEGORIES in provider.features else ()
 
 
 def missing_value(recipient: Recipient, needed: frozenset[str]) -> str | None:

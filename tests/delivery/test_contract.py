@@ -14,9 +14,11 @@ from newsletter.delivery.base import (
     Recipient,
     RecipientResult,
     RecipientStatus,
+    labels,
 )
 from newsletter.delivery.factory import PROVIDER_CLASSES, features_of
 from newsletter.delivery.outbox import OutboxProvider
+from newsletter.delivery.sendgrid import SendGridProvider
 from newsletter.errors import ProviderRetryable
 from tests.delivery import samples
 
@@ -77,3 +79,12 @@ def test_a_failed_post_carries_the_refused_recipients() -> None:
 def test_a_batch_over_the_limit_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="at most 1000"):
         _Unreachable().send(samples.batch(1001))
+
+
+def test_labels_go_only_to_a_provider_that_keeps_them(tmp_path: Path) -> None:
+    assert labels(OutboxProvider(tmp_path), "confirmation") == ()
+    sendgrid = SendGridProvider("key", host="http://127.0.0.1:9")
+    try:
+        assert labels(sendgrid, "confirmation") == ("confirmation",)
+    finally:
+        sendgrid.close()
