@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.freeze import variant_plan
@@ -19,17 +19,32 @@ from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import DeliveryStatus
 from subscribers.model import Subscriber
 from subscribers.segment_store import context_for
-from subscribers.segments import first_matching_segment, recipients_by_segment
+from subscribers.segments import Rule, first_matching_segment, recipients_by_segment
 from subscribers.suppression import mailable
 
 
 @dataclass(frozen=True)
 class SegmentAudience:
-    """One segment of a campaign (``position`` in match order) and its recipients."""
+    """One segment of a campaign (``position`` in match order) and its recipients; ``matching``
+    is how many its rule alone takes, ``taken_by`` the segments above it that take some of
+    those first (an editor ordering segments needs to see a segment left with nobody)."""
 
     position: int
     name: str
     recipients: int
+    matching: int = 0
+    taken_by: tuple[str, ...] = ()
+
+    @property
+    def shadowed(self) -> str | None:
+        """What the segments above it take from it, in words (``None``: nothing)."""
+        if not self.taken_by or self.recipients >= self.matching:
+            return None
+        above = ", ".join(self.taken_by)
+        if self.recipients == 0:
+            return f"{self.name}: 0 readers, all {self.matching} taken by {above} above it"
+        lost = self.matching - self.recipients
+        return f"{self.name}: {lost} of its {self.matching} readers taken by {above} above it"
 
 
 @dataclass(frozen=True)
@@ -55,10 +70,36 @@ def audience(session: Session, campaign: Campaign) -> list[SegmentAudience]:
             select(chosen.c.segment_id, func.count()).group_by(chosen.c.segment_id)
         ).all()
     )
+    matching, overlaps = _overlaps(session, [rule for _, _, _, rule in plan])
     return [
-        SegmentAudience(position, name, int(counts.get(position, 0)))
+        SegmentAudience(
+            position,
+            name,
+            int(counts.get(position, 0)),
+            matching[position],
+            tuple(plan[above][0] for above in overlaps[position]),
+        )
         for position, (name, _, _, _) in enumerate(plan)
     ]
+
+
+def _overlaps(session: Session, rules: list[Rule]) -> tuple[list[int], list[list[int]]]:
+    """Per segment, the mailable readers its rule takes, and the earlier segments whose rules
+    take some of them: one scan with a filtered count per segment and per pair."""
+    if not rules:
+        return [], []
+    ctx = context_for(session)
+    compiled = [rule.compile(ctx) for rule in rules]
+    pairs = [(i, j) for i in range(len(rules)) for j in range(i)]
+    columns = [func.count().filter(c) for c in compiled]
+    columns += [func.count().filter(and_(compiled[i], compiled[j])) for i, j in pairs]
+    row = session.execute(select(*columns).select_from(Subscriber).where(mailable())).one()
+    matching = [int(n) for n in row[: len(rules)]]
+    overlaps: list[list[int]] = [[] for _ in rules]
+    for (i, j), shared in zip(pairs, row[len(rules) :], strict=True):
+        if shared:
+            overlaps[i].append(j)
+    return matching, overlaps
 
 
 def match_subscriber(

@@ -30,10 +30,12 @@ from campaigns.service import (
 from campaigns.states import CampaignStatus
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.model import BriefRow
+from newsletter.briefs.store import brief_slugs
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, utcnow
 from newsletter.errors import ConflictError, NotFoundError
 from newsletter.render.environment import long_date
+from newsletter.suggest import did_you_mean
 
 # The top story leads (a phone shows the first ~40 characters); name and date follow.
 DIGEST_SUBJECT = "{{ first_title }} · {{ newsletter_name }} weekly, {{ issue_date|long_date }}"
@@ -133,7 +135,8 @@ def _require_included(session: Session, rows: list[BriefRow], include: Sequence[
             continue
         status = session.scalar(select(BriefRow.status).where(BriefRow.slug == slug))
         if status is None:
-            raise NotFoundError(f"no brief with slug {slug!r} to include")
+            hint = did_you_mean(slug, brief_slugs(session))
+            raise NotFoundError(f"no brief with slug {slug!r}{hint} to include")
         raise ConflictError(f"brief {slug!r} is {status}: mark it ready before including it")
 
 
@@ -184,7 +187,8 @@ def include_brief(session: Session, campaign_id: int, slug: str) -> Campaign:
     campaign = get_campaign(session, campaign_id, lock=True)
     row = session.scalar(select(BriefRow).where(BriefRow.slug == slug))
     if row is None:
-        raise NotFoundError(f"no brief with slug {slug!r} to include")
+        hint = did_you_mean(slug, brief_slugs(session))
+        raise NotFoundError(f"no brief with slug {slug!r}{hint} to include")
     held = [b.brief_id for b in campaign.briefs]
     if row.id in held:
         return campaign

@@ -10,12 +10,15 @@ throughput; a shared :class:`~campaigns.ratelimit.SendRateLimiter` caps messages
 
 Outcomes, by what the provider said:
 
-- accepted → ``sent`` (with its message id); refused for one recipient → ``failed``;
+- accepted → ``sent`` (with its message id); refused for one recipient → ``failed``; a
+  provider that answers per message (SMTP) reports each acceptance as it comes
+  (``Batch.on_accepted``), and the row is ``sent`` at once;
 - retryable (429, 5xx, connection refused) → retried with backoff (honouring the provider's
   reset time), and after the last try put back in the queue and the campaign paused;
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
 - credentials refused (401/403) → rows back in the queue, campaign paused with the reason;
-- ambiguous (timeout after sending) → ``unknown``: never resent automatically.
+- ambiguous (timeout after sending) → ``unknown``: settled by the provider's events, or
+  resent after a quarantine only if the campaign allows it (:mod:`campaigns.unknowns`).
 
 Before any request: a batch whose frozen provider this worker cannot make (its settings lack
 the credentials) → rows back in the queue, campaign paused with the missing setting.
@@ -29,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 
@@ -237,6 +240,8 @@ class Dispatcher:
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
             return self._hold(claim, f"could not build the messages: {exc}", stats)
+        journaled: set[str] = set()
+        batch = replace(batch, on_accepted=self._journal(journaled))
         attempt = 0
         pending = set(claim.keys)
         while True:
@@ -246,7 +251,7 @@ class Dispatcher:
                 results = provider.send(_only(batch, pending))
             except DeliveryError as exc:
                 if exc.settled:
-                    self._record(exc.settled, stats)
+                    self._record(exc.settled, stats, journaled)
                     pending -= {r.key for r in exc.settled}
                 outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
                 if outcome is Outcome.RETRY:
@@ -257,16 +262,35 @@ class Dispatcher:
                 reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
                 self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
                 return False
-            self._record(results, stats)
+            self._record(results, stats, journaled)
             return True
+
+    def _journal(self, journaled: set[str]) -> Callable[[RecipientResult], None]:
+        """What a provider that answers per message (SMTP) calls on each acceptance: the row
+        is ``sent`` at once, so a worker killed mid-batch leaves only the message in
+        flight, not the whole batch, ``unknown``."""
+
+        def accepted(result: RecipientResult) -> None:
+            self.store.record([result])
+            journaled.add(result.key)
+
+        return accepted
 
     def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
         """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""
         self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
         return False
 
-    def _record(self, results: Sequence[RecipientResult], stats: DispatchStats) -> None:
-        self.store.record(results)
+    def _record(
+        self,
+        results: Sequence[RecipientResult],
+        stats: DispatchStats,
+        journaled: Collection[str] = (),
+    ) -> None:
+        """Store the results not recorded already (``journaled``) and count them all."""
+        unrecorded = [r for r in results if r.key not in journaled] if journaled else results
+        if unrecorded:
+            self.store.record(unrecorded)
         sent = sum(1 for r in results if r.status == RecipientStatus.SENT)
         stats.add(sent=sent, failed=len(results) - sent)
 
@@ -334,4 +358,4 @@ def _only(batch: Batch, keys: Collection[str]) -> Batch:
     """The batch restricted to ``keys`` (after a partial failure), or itself."""
     if len(keys) == len(batch.recipients):
         return batch
-    return Batch(batch.message, [r for r in batch.recipients if r.key in keys])
+    return replace(batch, recipients=[r for r in batch.recipients if r.key in keys])

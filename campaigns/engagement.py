@@ -25,6 +25,11 @@ from subscribers.model import Subscriber
 from subscribers.segments import Rule, RuleContext
 
 
+def human_engagement() -> ColumnElement[bool]:
+    """SQL: an event that shows a person read a newsletter: a human open or a reader's click."""
+    return or_(and_(Event.type == "opened", Event.machine.is_(False)), reader_click())
+
+
 class _EngagementRule(Rule):
     within_days: int = Field(ge=1, le=3650)
 
@@ -46,7 +51,7 @@ class OpenedRule(_EngagementRule):
     type: Literal["opened"] = "opened"
 
     def engaged(self) -> ColumnElement[bool]:
-        return or_(and_(Event.type == "opened", Event.machine.is_(False)), reader_click())
+        return human_engagement()
 
 
 class ClickedRule(_EngagementRule):

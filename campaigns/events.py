@@ -123,7 +123,7 @@ class Event(Base):
 
 # Sections of our own links (view online, preferences, unsubscribe): a click there is no
 # interest in the content, so it counts in no click figure (SendGrid tracks them too).
-OWN_LINK_SECTIONS: tuple[str, ...] = ("masthead", "toc", "footer", "confirm")
+OWN_LINK_SECTIONS: tuple[str, ...] = ("masthead", "toc", "footer", "confirm", "keep")
 
 
 def reader_click() -> ColumnElement[bool]:

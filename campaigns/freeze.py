@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.archive_page import archive_page
 from campaigns.checks import require_startable
 from campaigns.choices import (
     ChoiceVariant,
@@ -184,6 +185,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         campaign.issue_date = issue_day(campaign, now, settings)
         freezer = _Freezer(session, campaign, settings, briefs)
         compiled = compile_campaign(session, campaign, settings, briefs=briefs)
+        campaign.archive_html = archive_page(campaign, settings, briefs)
         own = [
             freezer.store(name, segment, options, variant, name, None).id
             for name, segment, options, _, variant in compiled

@@ -11,6 +11,9 @@ An event is tied to a delivery only when the delivery id it carries exists, the 
 it names (if any) is that delivery's, and the address it names (if any) is the one the
 delivery was sent to; the delivery then supplies the campaign, variant and subscriber.
 Anything else is stored untied (and counted as ``unmatched``), never matched by guessing.
+An event proving that the provider accepted a delivery whose outcome was ``unknown`` settles
+it as ``sent`` in the same transaction (:mod:`campaigns.unknowns`): one more UPDATE, only
+when the batch names such a delivery.
 
 The address a delivery was sent to is its subscriber's: deliveries keep only the
 subscriber's id, and a subscriber's address never changes (its key is unique, and nothing
@@ -36,6 +39,9 @@ from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.states import DeliveryStatus
+from campaigns.sunset import revive_readers
+from campaigns.unknowns import EVIDENCE, settle_from_events
 from newsletter.config import Settings
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
@@ -89,7 +95,7 @@ def record_events(
     for record in unique:
         if record.email_hash is None:
             record.email_hash = address_digest(record.email)
-    _resolve(session, unique)
+    unknown = _resolve(session, unique)
     _attach_links(session, unique, links)
     for record in unique:
         if record.type == "clicked" and record.machine_reason is None:
@@ -101,6 +107,9 @@ def record_events(
             )
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
+    revive_readers(session, new)
+    proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
+    settle_from_events(session.connection(), [i for i in proven if i is not None])
     return IngestResult(
         received=len(records),
         recorded=len(new),
@@ -117,11 +126,13 @@ def _first_of_each(records: Sequence[EventRecord]) -> list[EventRecord]:
     return list(seen.values())
 
 
-def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
-    """Tie records whose delivery (and campaign) ids and address check out to that delivery."""
+def _resolve(session: Session, records: Sequence[EventRecord]) -> set[int]:
+    """Tie records whose delivery (and campaign) ids and address check out to that delivery;
+    returns the ids of those deliveries whose outcome is ``unknown``."""
     wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
+    unknown: set[int] = set()
     if not wanted:
-        return
+        return unknown
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
     found = _deliveries(connection, wanted)
     clicked = {
@@ -144,8 +155,11 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> None:
         record.variant_id = target.variant_id
         record.subscriber_id = target.subscriber_id
         record.sent_at = sent_at.get(target.delivery_id)
+        if target.status == DeliveryStatus.UNKNOWN:
+            unknown.add(target.delivery_id)
         if names_address:
             record.recipient = target.recipient()
+    return unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +173,7 @@ class _Delivery:
     email: str | None
     key: str | None
     digest: str | None
+    status: str
 
     def recipient(self) -> Address | None:
         if self.email and self.key and self.digest:
@@ -179,6 +194,7 @@ def _deliveries(connection: Connection, ids: set[int]) -> dict[int, _Delivery]:
             people.email,
             people.email_key,
             people.email_hash,
+            table.status,
         )
         .select_from(DELIVERIES.outerjoin(SUBSCRIBERS, people.id == table.subscriber_id))
         .where(one_of(connection, table.id, ids, BigInteger()))

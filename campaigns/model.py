@@ -6,11 +6,14 @@ A delivery row is the unit of truth for one recipient of one campaign. Its state
        ▲                 │
        │                 ├─ retryable error, or credentials refused ──▶ queued (not accepted)
        │                 ├─ ambiguous answer, or lease ran out ────────▶ unknown
-       └── --retry-unknown (a person's decision) ◀── unknown
+       ├── --retry-unknown (a person's decision) ◀── unknown ──provider's event──▶ sent
+       └── quarantine passed, no evidence, campaign allows it ◀┘
     queued ──subscriber left before their turn──▶ skipped
 
 ``sending`` is committed *before* the provider is called, so a crash can never lead to a
-silent resend: rows whose lease runs out become ``unknown`` and are only resent on purpose.
+silent resend: rows whose lease runs out become ``unknown``; the provider's events settle
+them as ``sent`` (:mod:`campaigns.unknowns`), and those without evidence are only resent on
+purpose: by a person, or after a quarantine when the campaign says so.
 ``(campaign_id, subscriber_id)`` is unique, so nobody is queued twice.
 """
 
@@ -23,6 +26,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,6 +91,19 @@ class Campaign(Base):
         default=list,
         doc="Checks an editor chose to pass, each recorded as {check, reason, by, at} "
         "(campaigns.checks): a scheduled start, made by no one, relies on these.",
+    )
+    retry_unknown_after: Mapped[float | None] = mapped_column(
+        Float,
+        doc="Minutes after which an unknown delivery with no evidence from the provider is "
+        "resent automatically (campaigns.unknowns); NULL: only on a person's decision.",
+    )
+
+    archive_html: Mapped[str | None] = mapped_column(
+        Text,
+        deferred=True,
+        doc="The issue as the public archive shows it (campaigns.archive_page), made at freeze: "
+        "every brief and narrative, nothing personal. NULL before the freeze, and for "
+        "campaigns frozen before it existed (the archive shows their first variant then).",
     )
 
     briefs: Mapped[list[CampaignBrief]] = relationship(
@@ -206,6 +223,13 @@ class Delivery(Base):
             postgresql_where=text(_is_status(DeliveryStatus.SENDING)),
             sqlite_where=text(_is_status(DeliveryStatus.SENDING)),
         ),
+        Index(
+            "ix_deliveries_unknown",
+            "campaign_id",
+            "updated_at",
+            postgresql_where=text(_is_status(DeliveryStatus.UNKNOWN)),
+            sqlite_where=text(_is_status(DeliveryStatus.UNKNOWN)),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -222,3 +246,6 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
+        doc="When this row, unknown with no evidence past its quarantine, was queued again."
+    )

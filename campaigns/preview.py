@@ -10,6 +10,7 @@ followed from a preview can never unsubscribe, change preferences or count a cli
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
 from sqlalchemy import select
@@ -20,10 +21,11 @@ from campaigns.freeze import variant_context, variant_plan
 from campaigns.model import Campaign, Variant
 from campaigns.service import campaign_briefs
 from newsletter.config import Settings
-from newsletter.errors import NotFoundError
-from newsletter.render.compile import compile_variant
+from newsletter.errors import NotFoundError, RenderError
+from newsletter.render.compile import compile_variant, subject_and_preheader
 from newsletter.render.links import Link
 from newsletter.render.recipient import FIRST_NAME, FIRST_NAME_HTML, clean_name, typical_values
+from newsletter.render.selection import select_briefs
 from newsletter.render.variant import CompiledVariant, FilledEmail
 
 
@@ -115,3 +117,49 @@ def sample_values(email: CompiledVariant, first_name: str | None = None) -> dict
 def sample_copy(email: CompiledVariant, first_name: str | None = None) -> FilledEmail:
     """The email filled for display (see :func:`sample_values`)."""
     return email.fill(sample_values(email, first_name))
+
+
+@dataclass(frozen=True)
+class InboxLine:
+    """What one variant shows in an inbox: its subject and preheader as rendered (or why
+    its template cannot render), beside the templates they came from."""
+
+    variant: str
+    subject_template: str | None
+    preheader_template: str | None
+    subject: str | None
+    preheader: str | None
+    error: str | None = None
+
+
+def inbox_lines(session: Session, campaign: Campaign, settings: Settings) -> list[InboxLine]:
+    """Each variant's inbox line: frozen once the campaign is, else rendered as freezing
+    would render it now (the briefs each segment would get, today's issue date)."""
+    if campaign.frozen_at is not None:
+        rows = session.scalars(
+            select(Variant).where(Variant.campaign_id == campaign.id).order_by(Variant.position)
+        )
+        return [
+            InboxLine(
+                v.name,
+                v.options.get("subject"),
+                v.options.get("preheader"),
+                v.subject,
+                v.preheader,
+            )
+            for v in rows
+        ]
+    briefs = campaign_briefs(session, campaign)
+    lines = []
+    for name, _, options, _ in variant_plan(session, campaign):
+        context = variant_context(settings, campaign, name)
+        chosen = select_briefs(briefs, options).briefs
+        try:
+            if not chosen:
+                raise RenderError(name, None, "no brief matches this segment's options")
+            subject, preheader = subject_and_preheader(options, context, chosen)
+        except RenderError as exc:
+            lines.append(InboxLine(name, options.subject, options.preheader, None, None, str(exc)))
+        else:
+            lines.append(InboxLine(name, options.subject, options.preheader, subject, preheader))
+    return lines

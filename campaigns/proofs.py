@@ -29,7 +29,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConflictError, InvalidInput
-from subscribers.addresses import parse_address
+from subscribers.addresses import Address, parse_address
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -48,13 +48,23 @@ def parse_test_addresses(text: str, limit: int, *, field: str = "addresses") -> 
     found: dict[str, str] = {}
     for item in _SEPARATORS.split(text or ""):
         if item:
-            address = parse_address(item, field=field, ascii_local_part=True)  # see capabilities
+            address = _named(item, field)
             found.setdefault(address.key, address.email)
     if not found:
         raise InvalidInput(field, "give at least one address")
     if len(found) > limit:
         raise InvalidInput(field, f"a test goes to at most {limit} addresses")
     return list(found.values())
+
+
+def _named(item: str, field: str) -> Address:
+    """``item`` parsed, or refused with the item itself named (which of five was wrong)."""
+    try:
+        return parse_address(item, field=field, ascii_local_part=True)  # see capabilities
+    except InvalidInput as exc:
+        shown = item if len(item) <= 80 else item[:79] + "…"
+        reasons = "; ".join(reason for _, reason in exc.problems)
+        raise InvalidInput(field, f"“{shown}” {reasons}") from exc
 
 
 def check_testable(campaign: Campaign) -> None:

@@ -9,12 +9,17 @@ Definitions, so every screen means the same thing:
 
 - ``recipients`` are the campaign's delivery rows; ``sent`` those the provider accepted;
   ``failed``, ``unknown`` (outcome not known: see DESIGN.md), ``skipped`` and ``pending``
-  (queued or in flight) the rest.
+  (queued or in flight) the rest. ``resent_after_unknown`` counts, among all of them, the
+  recipients whose outcome was unknown with no evidence and who were queued again after the
+  quarantine (:mod:`campaigns.unknowns`).
 - Event figures count *deliveries*, not events: ``opened`` is the number of recipients
-  with at least one human open (``opens`` counts every human open), ``clicked`` likewise.
+  with at least one human open *or a human click*: a click proves the mail was opened, even
+  when the client showed no images and so sent no open (``opens`` counts every human open
+  event); ``clicked`` likewise, so ``clicked <= opened`` and click-to-open is at most 100 %.
   Clicks on our own links (view online, preferences, unsubscribe) count in no click figure.
-  Machine opens and clicks (see :mod:`campaigns.machines`) are counted apart:
-  ``machine_opened`` are recipients whose every open was a machine's.
+  Machine opens and clicks (see :mod:`campaigns.machines`) are counted apart and prove
+  nothing: ``machine_opened`` are recipients whose every open was a machine's and who did
+  not click.
 - Rates divide by ``delivered`` when the provider reports deliveries (SendGrid), else by
   ``sent`` (SMTP and the outbox know no more); ``rate_base`` says which. A rate is
   ``None`` when its base is zero.
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event, reader_click
@@ -40,6 +45,7 @@ from campaigns.service import get_campaign
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
 from newsletter.db import utcnow
+from subscribers.directory import lapsed_count
 
 RateBase = Literal["delivered", "sent"]
 PROVIDERS_REPORTING_DELIVERY = frozenset({"sendgrid"})
@@ -55,6 +61,7 @@ class Figures:
     unknown: int = 0
     skipped: int = 0
     pending: int = 0
+    resent_after_unknown: int = 0
     delivered: int = 0
     bounced: int = 0
     hard_bounced: int = 0
@@ -178,6 +185,7 @@ class CampaignReport:
     narratives: tuple[NarrativeClicks, ...]
     top_links: tuple[LinkClicks, ...]
     machine_events: dict[str, int]
+    lapsed_readers: int  # the list now (not this campaign): readers the sunset policy stopped
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able data (times in ISO 8601)."""
@@ -233,6 +241,7 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         narratives=_narrative_clicks(session, campaign_id, links.values()),
         top_links=_top_links(session, campaign_id, links, top_links),
         machine_events=_machine_events(session, campaign_id),
+        lapsed_readers=lapsed_count(session),
     )
 
 
@@ -308,13 +317,19 @@ def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[in
     """Per variant of these campaigns: recipients and deliveries by figure."""
     found: dict[int, dict[str, int]] = {}
     rows = session.execute(
-        select(Delivery.variant_id, Delivery.status, func.count())
+        select(
+            Delivery.variant_id,
+            Delivery.status,
+            func.count(),
+            func.count(Delivery.resent_after_unknown_at),
+        )
         .where(Delivery.campaign_id.in_(campaign_ids))
         .group_by(Delivery.variant_id, Delivery.status)
     )
-    for variant_id, status, count in rows:
-        figures = found.setdefault(variant_id, {"recipients": 0})
+    for variant_id, status, count, resent in rows:
+        figures = found.setdefault(variant_id, {"recipients": 0, "resent_after_unknown": 0})
         figures["recipients"] += count
+        figures["resent_after_unknown"] += resent
         name = _STATUS_FIGURE[status]
         figures[name] = figures.get(name, 0) + count
     return found
@@ -330,7 +345,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
 
 def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
     """Per variant of these campaigns: how many deliveries had each kind of event (and the
-    human open and click totals)."""
+    human open and click totals); a delivery with a human click counts as opened."""
     human = Event.machine.is_(False)
     machine = Event.machine.is_(True)
     per_delivery = (
@@ -365,9 +380,9 @@ def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, 
             func.sum(c.soft),
             func.sum(c.dropped),
             func.sum(c.deferred),
-            func.sum(c.opened),
+            func.sum(case((or_(c.opened == 1, c.clicked == 1), 1), else_=0)),
             func.sum(c.opens),
-            func.sum(case((and_(c.machine_open == 1, c.opened == 0), 1), else_=0)),
+            func.sum(case((and_(c.machine_open == 1, c.opened == 0, c.clicked == 0), 1), else_=0)),
             func.sum(c.clicked),
             func.sum(c.clicks),
             func.sum(c.machine_clicks),

@@ -24,11 +24,12 @@ from campaigns.ratelimit import SendRateLimiter
 from campaigns.service import delivery_counts, get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
+from campaigns.unknowns import resend_quarantined
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
 from newsletter.delivery.factory import MAX_BATCH_SIZE, ProviderPool
-from newsletter.errors import ConflictError, UnsupportedFeature
+from newsletter.errors import ConflictError, InvalidInput, UnsupportedFeature
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,26 @@ def send_campaign(
     campaign_id: int,
     *,
     retry_unknown: bool = False,
+    retry_unknown_after: float | None = None,
     provider: Provider | None = None,
     stop: threading.Event | None = None,
     progress: ProgressCallback | None = None,
     on_frozen: Callable[[FreezeResult], None] | None = None,
 ) -> SendReport:
-    """Freeze (if needed) and send one campaign in this process, to the end."""
-    freeze = _start(database, settings, campaign_id, retry_unknown=retry_unknown)
+    """Freeze (if needed) and send one campaign in this process, to the end.
+
+    ``retry_unknown_after`` (minutes) lets workers resend this campaign's unknown rows that
+    have no evidence after that long (:mod:`campaigns.unknowns`); those due already are
+    queued now."""
+    if retry_unknown_after is not None:
+        allow_unknown_retry(database, settings, campaign_id, retry_unknown_after)
+    freeze = _start(
+        database,
+        settings,
+        campaign_id,
+        retry_unknown=retry_unknown,
+        resend_due=retry_unknown_after is not None,
+    )
     if on_frozen is not None and freeze is not None:
         on_frozen(freeze)
     sender = Sender(database, settings, provider)
@@ -118,18 +132,26 @@ def send_campaign(
 
 
 def _start(
-    database: Database, settings: Settings, campaign_id: int, *, retry_unknown: bool
+    database: Database,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    retry_unknown: bool,
+    resend_due: bool = False,
 ) -> FreezeResult | None:
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id)
         status, frozen = campaign.status, campaign.frozen_at is not None
-    if retry_unknown:
-        requeue_unknown(database, campaign_id)
+    if retry_unknown or resend_due:
+        if retry_unknown:
+            requeue_unknown(database, campaign_id)
+        else:
+            resend_quarantined(database, settings.unknown_quarantine_minutes, campaign_id)
         with database.transaction() as session:
             status = get_campaign(session, campaign_id).status
     if status == CampaignStatus.CANCELLED:
         raise ConflictError(f"campaign {campaign_id} is cancelled")
-    if status == CampaignStatus.SENT and not retry_unknown:
+    if status == CampaignStatus.SENT and not (retry_unknown or resend_due):
         raise ConflictError(
             f"campaign {campaign_id} was sent already; --retry-unknown resends only the "
             "recipients whose outcome is unknown"
@@ -139,6 +161,22 @@ def _start(
     if frozen:
         return None
     return freeze_campaign(database, campaign_id, settings)
+
+
+def allow_unknown_retry(
+    database: Database, settings: Settings, campaign_id: int, minutes: float
+) -> None:
+    """The campaign's say-so: unknown rows with no evidence after ``minutes`` are resent
+    automatically; never sooner than the quarantine the settings require."""
+    floor = settings.unknown_quarantine_minutes
+    if not minutes >= floor:
+        raise InvalidInput(
+            "retry_unknown_after",
+            f"must be at least NEWSLETTER_UNKNOWN_QUARANTINE_MINUTES ({floor:g} minutes): "
+            "the provider's events need that long to arrive",
+        )
+    with database.transaction() as session:
+        get_campaign(session, campaign_id, lock=True).retry_unknown_after = minutes
 
 
 def requeue_unknown(database: Database, campaign_id: int) -> int:
@@ -220,7 +258,8 @@ def run_worker(
     """Send every campaign that is sending, until ``stop`` (or, with ``once``, until idle).
 
     With ``schedule`` the worker also starts due scheduled campaigns (the embedded,
-    one-process set-up and cron's ``--once``).
+    one-process set-up and cron's ``--once``). Each round first queues again the unknown
+    rows whose quarantine has passed, of campaigns that allow it (:mod:`campaigns.unknowns`).
     """
     sender = Sender(database, settings, provider)
     total = DispatchStats()
@@ -228,6 +267,7 @@ def run_worker(
         while not stop.is_set():
             if schedule:
                 start_due_campaigns(database, settings)
+            resend_quarantined(database, settings.unknown_quarantine_minutes)
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():
                     break

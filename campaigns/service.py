@@ -21,12 +21,13 @@ from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery, 
 from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import brief_from_row
+from newsletter.briefs.store import brief_from_row, brief_slugs
 from newsletter.config import Settings, get_settings
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, NotFoundError, RenderError
 from newsletter.render.compile import subject_lines
 from newsletter.render.context import CompileContext
+from newsletter.suggest import missing_names
 from newsletter.untrusted import reject_nul
 from subscribers.model import Segment
 
@@ -170,7 +171,7 @@ def _briefs_by_slug(session: Session, slugs: Sequence[str]) -> list[BriefRow]:
     rows = {r.slug: r for r in session.scalars(select(BriefRow).where(BriefRow.slug.in_(slugs)))}
     missing = [s for s in slugs if s not in rows]
     if missing:
-        raise NotFoundError("no brief with slug " + ", ".join(repr(s) for s in missing))
+        raise NotFoundError(missing_names("no brief with slug", missing, brief_slugs(session)))
     return [rows[s] for s in slugs]
 
 
@@ -180,7 +181,8 @@ def _segments_by_name(session: Session, names: Sequence[str]) -> list[Segment]:
     rows = {s.name: s for s in session.scalars(select(Segment).where(Segment.name.in_(names)))}
     missing = [n for n in names if n not in rows]
     if missing:
-        raise NotFoundError("no segment named " + ", ".join(repr(n) for n in missing))
+        known = session.scalars(select(Segment.name))
+        raise NotFoundError(missing_names("no segment named", missing, known))
     return [rows[n] for n in names]
 
 

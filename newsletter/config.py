@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from newsletter.errors import ConfigurationError
+from newsletter.topics import parse_topic_labels
 
 log = logging.getLogger("newsletter.config")
 
@@ -241,6 +242,34 @@ class Settings(BaseSettings):
             "or deferred, never delivered); 0: soft bounces never suppress."
         ),
     )
+    sunset_issues: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description=(
+            "Sunset policy: ask readers with no human open or click in the last this many "
+            "issues they were sent whether to stay, and lapse them (no more mail) if they do "
+            "not answer; 0: the policy is off. 8 is a common choice."
+        ),
+    )
+    sunset_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description=(
+            "Sunset policy: the first of those issues must be at least this many days old "
+            "(so a weekly send asks no one after a busy fortnight); 0: no minimum."
+        ),
+    )
+    sunset_grace_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description=(
+            "Sunset policy: days a reader has to answer 'keep me subscribed' (counted from "
+            "the question) before they lapse."
+        ),
+    )
     tracking_scanner_seconds: float = Field(
         default=20.0,
         ge=0,
@@ -284,7 +313,16 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How long a claimed batch belongs to its worker; past it, rows still 'sending' "
-            "become 'unknown' (never resent automatically)."
+            "become 'unknown' (settled by the provider's events, else resent only on purpose)."
+        ),
+    )
+    unknown_quarantine_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long an 'unknown' delivery waits for the provider's events before a campaign "
+            "sent with --retry-unknown-after may resend it; no campaign may ask for less (the "
+            "provider's events must have had time to arrive)."
         ),
     )
     send_retry_attempts: int = Field(
@@ -354,6 +392,14 @@ class Settings(BaseSettings):
         description=(
             "Topics a reader may choose, comma-separated (e.g. 'europe,climate'); "
             "the topics of stored briefs are offered too."
+        ),
+    )
+    topic_labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "How topics are written on pages, comma-separated topic=Label "
+            "(e.g. 'ai=AI,middle-east=Middle East'); others are title-cased, known "
+            "acronyms (US, UK, EU, AI…) in capitals."
         ),
     )
     thank_you_url: str | None = Field(
@@ -511,6 +557,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return sorted({item.strip().lower() for item in value.split(",")} - {""})
         return value
+
+    @field_validator("topic_labels", mode="before")
+    @classmethod
+    def _parse_topic_labels(cls, value: object) -> object:
+        return parse_topic_labels(value) if isinstance(value, str) else value
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -704,6 +755,8 @@ def shown(value: Any) -> str:
         return "(unset)"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict):  # as it is written: topic=Label,…
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
     if isinstance(value, str) and "://" in value:
         return without_password(value)
     return str(value)

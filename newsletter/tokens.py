@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     PREFERENCES = "preferences"
     VIEW_ONLINE = "view"
     TRACKING = "track"
+    KEEP = "keep"  # the sunset policy's "keep me subscribed" button
 
 
 _SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,200}")

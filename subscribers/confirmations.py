@@ -1,4 +1,5 @@
-"""Confirmation mails: queued in the signup's transaction, sent later by a drain loop.
+"""Confirmation mails (and the sunset policy's "keep me subscribed" mails): queued in the
+transaction that decided them, sent later by a drain loop.
 
 A signup request only writes rows; mail goes out from :func:`drain_confirmations`, run by
 ``newsletter serve`` in a background thread or by ``newsletter subscribers
@@ -11,9 +12,11 @@ processes can drain the same PostgreSQL queue. Each row is finished in its own s
 transaction right after its mail, so a crash resends at most the rows of one claimed batch
 whose lease then runs out: confirmation mail is *at least once*, which is harmless.
 
-What sends the mail is a :class:`ConfirmationMailer`: this package ships a Maildir one for
-the embedded default; the real one (the render pipeline's confirmation template through the
-configured provider) plugs in at the same seam.
+What sends the mail is a :class:`TransactionalMailer`: the render pipeline's templates
+through the configured provider (:mod:`newsletter.transactional`) plugs in at this seam.
+A mail is sent only if its subscriber still waits for it when its turn comes (a
+confirmation: pending, or lapsed and asking back; a keep question: still mailable and
+asked), else it is ``skipped``.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database, utcnow
 from newsletter.tokens import TokenSigner
-from subscribers.links import confirm_url
-from subscribers.model import QueuedMail, Subscriber
+from subscribers.links import confirm_url, keep_url, preferences_url, unsubscribe_url
+from subscribers.model import MailKind, QueuedMail, Subscriber
+from subscribers.suppression import is_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,20 @@ class ConfirmationMailer(Protocol):
     """Sends one confirmation mail now; raises on failure (any exception: retried later)."""
 
     def send_confirmation(self, email: str, name: str | None, confirm_url: str) -> None: ...
+
+
+class TransactionalMailer(ConfirmationMailer, Protocol):
+    """Also sends the sunset policy's "keep me subscribed" mail (one-click unsubscribe too)."""
+
+    def send_keep(
+        self,
+        email: str,
+        name: str | None,
+        *,
+        keep_url: str,
+        preferences_url: str,
+        unsubscribe_url: str,
+    ) -> None: ...
 
 
 @dataclass
@@ -62,9 +80,14 @@ class DrainReport:
 
 def queue_confirmation(session: Session, subscriber_id: int, now: datetime) -> None:
     """Queue a confirmation mail for this subscriber, inside the caller's transaction."""
+    queue_mail(session, "confirmation", subscriber_id, now)
+
+
+def queue_mail(session: Session, kind: MailKind, subscriber_id: int, now: datetime) -> None:
+    """Queue one transactional mail, inside the caller's transaction."""
     session.execute(
         insert(QueuedMail).values(
-            kind="confirmation",
+            kind=kind,
             subscriber_id=subscriber_id,
             status="queued",
             attempts=0,
@@ -101,7 +124,7 @@ def claim_batch(database: Database, *, limit: int, now: datetime) -> list[int]:
 
 def drain_confirmations(
     database: Database,
-    mailer: ConfirmationMailer,
+    mailer: TransactionalMailer,
     *,
     signer: TokenSigner,
     public_url: str,
@@ -109,7 +132,7 @@ def drain_confirmations(
     batch_size: int = 50,
     now: datetime | None = None,
 ) -> DrainReport:
-    """Send every due confirmation mail; returns counts. Runs until the queue has none due."""
+    """Send every due transactional mail; returns counts. Runs until the queue has none due."""
     report = DrainReport()
     while True:
         started = now or utcnow()
@@ -123,7 +146,7 @@ def drain_confirmations(
 def _send_one(
     database: Database,
     mail_id: int,
-    mailer: ConfirmationMailer,
+    mailer: TransactionalMailer,
     signer: TokenSigner,
     public_url: str,
     max_attempts: int,
@@ -134,15 +157,26 @@ def _send_one(
         if mail is None or mail.status != "sending":
             return
         subscriber = session.get(Subscriber, mail.subscriber_id)
-        if subscriber is None or subscriber.status != "pending" or subscriber.email is None:
+        kind = mail.kind
+        why_not = _not_waiting(session, kind, subscriber)
+        if why_not is not None or subscriber is None or subscriber.email is None:
             mail.status, mail.locked_until = "skipped", None
-            mail.last_error = "the subscriber is no longer waiting for confirmation"
+            mail.last_error = why_not or "the subscriber was erased"
             report.skipped += 1
             return
         email, name, uid = subscriber.email, subscriber.name, subscriber.uid
     # The mail goes out outside any transaction: no lock is held while a provider answers.
     try:
-        mailer.send_confirmation(email, name, confirm_url(public_url, signer, uid))
+        if kind == "keep":
+            mailer.send_keep(
+                email,
+                name,
+                keep_url=keep_url(public_url, signer, uid),
+                preferences_url=preferences_url(public_url, signer, uid),
+                unsubscribe_url=unsubscribe_url(public_url, signer, uid),
+            )
+        else:
+            mailer.send_confirmation(email, name, confirm_url(public_url, signer, uid))
     except Exception as exc:
         _record_failure(database, mail_id, exc, max_attempts, report)
         return
@@ -153,6 +187,23 @@ def _send_one(
             .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
         )
     report.sent += 1
+
+
+def _not_waiting(session: Session, kind: str, subscriber: Subscriber | None) -> str | None:
+    """Why this subscriber no longer waits for a mail of this kind (None: they do)."""
+    if subscriber is None or subscriber.email is None:
+        return "the subscriber was erased"
+    if kind == "keep":
+        asked = subscriber.status == "active" and subscriber.lapsed_at is None
+        if not asked or subscriber.reengage_sent_at is None:
+            return "the subscriber answered, lapsed or left before the question went out"
+        if subscriber.email_hash and is_suppressed(session, subscriber.email_hash):
+            return "the address is suppressed"
+        return None
+    lapsed = subscriber.status == "active" and subscriber.lapsed_at is not None
+    if subscriber.status != "pending" and not lapsed:
+        return "the subscriber is no longer waiting for confirmation"
+    return None
 
 
 def _record_failure(
@@ -167,7 +218,7 @@ def _record_failure(
             mail.status = "failed"
             report.failed += 1
             log.error(
-                "confirmation mail %s failed for good after %s tries: %s",
+                "transactional mail %s failed for good after %s tries: %s",
                 mail_id,
                 mail.attempts,
                 reason,
@@ -177,7 +228,7 @@ def _record_failure(
             mail.available_at = utcnow() + backoff(mail.attempts)
             report.retried += 1
             log.warning(
-                "confirmation mail %s failed (try %s), will retry: %s",
+                "transactional mail %s failed (try %s), will retry: %s",
                 mail_id,
                 mail.attempts,
                 reason,
@@ -197,7 +248,7 @@ class ConfirmationSender:
     def __init__(
         self,
         database: Database,
-        mailer: ConfirmationMailer,
+        mailer: TransactionalMailer,
         *,
         signer: TokenSigner,
         public_url: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
@@ -25,7 +25,7 @@ from subscribers.fields import (
     clean_topics,
 )
 from subscribers.model import STATUSES, ConsentRecord, Subscriber
-from subscribers.signup import Origin, consent_values
+from subscribers.signup import Origin, consent_values, is_lapsed
 from subscribers.suppression import is_suppressed
 
 
@@ -98,26 +98,51 @@ def add_subscriber(
     return subscriber
 
 
+LAPSED = "lapsed"  # shown as a status: active, but not mailed (the sunset policy)
+LISTED_STATUSES = (*STATUSES, LAPSED)
+
+
+def shown_status(subscriber: Subscriber) -> str:
+    """The status a person is shown: ``lapsed`` for a lapsed active reader."""
+    return LAPSED if is_lapsed(subscriber) else subscriber.status
+
+
 def list_subscribers(
     session: Session, *, status: str | None = None, limit: int | None = None
 ) -> Sequence[Subscriber]:
-    """Subscribers with an address (erased ones have none), newest first."""
-    if status is not None and status not in STATUSES:
-        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    """Subscribers with an address (erased ones have none), newest first; ``status``
+    ``active`` excludes lapsed readers, ``lapsed`` lists only them."""
+    if status is not None and status not in LISTED_STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(LISTED_STATUSES)}")
     statement = select(Subscriber).where(Subscriber.email.is_not(None))
-    if status is not None:
+    if status == LAPSED:
+        statement = statement.where(
+            Subscriber.status == "active", Subscriber.lapsed_at.is_not(None)
+        )
+    elif status is not None:
         statement = statement.where(Subscriber.status == status)
+        if status == "active":
+            statement = statement.where(Subscriber.lapsed_at.is_(None))
     statement = statement.order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
     return session.scalars(statement).all()
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    """How many subscribers (with an address) have each status."""
+    """How many subscribers (with an address) have each status; ``lapsed`` readers are
+    counted apart from ``active`` ones (the sum is still everyone)."""
+    lapsed = Subscriber.lapsed_at.is_not(None) & (Subscriber.status == "active")
+    shown = case((lapsed, LAPSED), else_=Subscriber.status)
     rows = session.execute(
-        select(Subscriber.status, func.count())
-        .where(Subscriber.email.is_not(None))
-        .group_by(Subscriber.status)
+        select(shown, func.count()).where(Subscriber.email.is_not(None)).group_by(shown)
     ).all()
-    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(LISTED_STATUSES, 0)
     counts.update({status: count for status, count in rows})
     return counts
+
+
+def lapsed_count(session: Session) -> int:
+    """How many readers are lapsed (the sunset policy): on the list, not mailed."""
+    lapsed = (Subscriber.status == "active") & Subscriber.lapsed_at.is_not(None)
+    return int(
+        session.scalar(select(func.count()).where(lapsed, Subscriber.email.is_not(None))) or 0
+    )

@@ -17,6 +17,11 @@ def confirm_url(public_url: str, signer: TokenSigner, uid: str) -> str:
     return f"{public_url}/confirm/{signer.sign(Purpose.CONFIRM, uid)}"
 
 
+def keep_url(public_url: str, signer: TokenSigner, uid: str) -> str:
+    """The sunset policy's "keep me subscribed" link (``GET`` shows a button, ``POST`` acts)."""
+    return f"{public_url}/keep/{signer.sign(Purpose.KEEP, uid)}"
+
+
 def preferences_url(public_url: str, signer: TokenSigner, uid: str) -> str:
     return f"{public_url}/preferences/{signer.sign(Purpose.PREFERENCES, uid)}"
 

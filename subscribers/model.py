@@ -28,6 +28,8 @@ NARRATIVE_DISPLAYS = ("all", "facts-only", "no-forecast")
 SuppressionReason = Literal["erased", "bounced", "complained", "manual"]
 ConsentKind = Literal["signup", "confirm", "preferences", "unsubscribe", "import", "add"]
 MailStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
+MailKind = Literal["confirmation", "keep"]
+MAIL_KINDS: tuple[MailKind, ...] = get_args(MailKind)
 
 # JSON everywhere, JSONB on PostgreSQL: segment rules use its containment and key operators.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -95,6 +97,18 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(
         doc="When a confirmation mail was last queued: repeat signups are throttled by it."
     )
+    # The sunset policy (campaigns.sunset): three nullable columns rather than a new status,
+    # so that adding them never rebuilds this table (its foreign keys cascade).
+    reengage_sent_at: Mapped[datetime | None] = mapped_column(
+        doc="When a 'keep me subscribed' mail was queued and not yet answered (NULL: none)."
+    )
+    lapsed_at: Mapped[datetime | None] = mapped_column(
+        doc="When the reader lapsed (no answer in the grace): not mailed until revived."
+    )
+    kept_at: Mapped[datetime | None] = mapped_column(
+        doc="When the reader last asked to stay (button, click, re-signup): the next ask "
+        "needs N unengaged issues sent after it."
+    )
 
 
 class ConsentRecord(Base):
@@ -152,7 +166,8 @@ class Segment(Base):
 
 
 class QueuedMail(Base):
-    """A transactional mail to send outside the request that caused it (confirmations).
+    """A transactional mail to send outside the request that caused it: a confirmation, or
+    a sunset policy's 'keep me subscribed' question.
 
     ``queued`` rows whose ``available_at`` has come are claimed (``sending`` with a lease
     until ``locked_until``), then marked ``sent`` or, after ``attempts`` reach the limit,
@@ -165,7 +180,7 @@ class QueuedMail(Base):
         CheckConstraint(
             _in("status", ("queued", "sending", "sent", "failed", "skipped")), name="status"
         ),
-        CheckConstraint(_in("kind", ("confirmation",)), name="kind"),
+        CheckConstraint(_in("kind", MAIL_KINDS), name="kind"),
         Index("ix_mail_queue_status_available_at", "status", "available_at"),
     )
 

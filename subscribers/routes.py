@@ -373,9 +373,9 @@ async def confirm_page(request: Request, token: Token) -> Response:
         subscriber = await site.run(lambda session: find_by_uid(session, uid))
     except NotFoundError as exc:
         return _invalid_link(request, exc, status=404)
-    if subscriber.status == "active":
+    if subscriber.status == "active" and subscriber.lapsed_at is None:
         return _confirmed(request, uid, already=True)
-    if subscriber.status != "pending":
+    if subscriber.status not in ("pending", "active"):  # active here: lapsed, asking back
         return _closed(request)
     return _page(request, "confirm.html", {"email": subscriber.email}, headers=TOKEN_PAGE)
 
@@ -441,14 +441,18 @@ async def _linked_subscriber(
         uid = site.signer.verify(purpose, token)
         return await site.run(lambda session: find_by_uid(session, uid))
     except InvalidToken as exc:
-        return _invalid_link(request, exc)
+        return _invalid_link(request, exc, purpose=purpose)
     except NotFoundError as exc:
-        return _invalid_link(request, exc, status=404)
+        return _invalid_link(request, exc, status=404, purpose=purpose)
 
 
-def _invalid_link(request: Request, exc: Exception, *, status: int = 400) -> Response:
+def _invalid_link(
+    request: Request, exc: Exception, *, status: int = 400, purpose: Purpose = Purpose.CONFIRM
+) -> Response:
+    """Why a signed link does not work, and how to get one that does: a fresh confirmation
+    link by the form, or (preferences, unsubscribe) the links every issue carries."""
     expired = isinstance(exc, InvalidToken) and exc.expired
-    context = {"message": str(exc), "expired": expired}
+    context = {"message": str(exc), "expired": expired, "purpose": purpose.value}
     return _page(request, "link_invalid.html", context, status=status, headers=TOKEN_PAGE)
 
 
@@ -588,13 +592,13 @@ async def unsubscribe_post(request: Request, token: Token, d: IssueRef | None = 
     try:
         uid = site.signer.verify(Purpose.UNSUBSCRIBE, token)
     except InvalidToken as exc:
-        return _invalid_link(request, exc)
+        return _invalid_link(request, exc, purpose=Purpose.UNSUBSCRIBE)
     origin = _origin(request)
     now = utcnow()
     try:
         changed = await site.run(lambda session: unsubscribe(session, uid, origin, now=now))
     except NotFoundError as exc:
-        return _invalid_link(request, exc, status=404)
+        return _invalid_link(request, exc, status=404, purpose=Purpose.UNSUBSCRIBE)
     if changed and d and site.on_unsubscribe is not None:
         await _tell_unsubscribed(site.on_unsubscribe, d, uid, now)
     json_body = "json" in request.headers.get("content-type", "")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 from newsletter.render.options import VariantOptions
+from newsletter.suggest import did_you_mean
 from newsletter.untrusted import reject_nul_in
 from subscribers.fields import clean_text
 from subscribers.model import Segment, Subscriber
@@ -73,7 +74,8 @@ def create_segment(
 def get_segment(session: Session, name: str) -> Segment:
     segment = session.scalar(select(Segment).where(Segment.name == name))
     if segment is None:
-        raise NotFoundError(f"no segment named {name!r} (see `newsletter segments list`)")
+        hint = did_you_mean(name, session.scalars(select(Segment.name)))
+        raise NotFoundError(f"no segment named {name!r}{hint} (see `newsletter segments list`)")
     return segment
 
 

@@ -6,6 +6,8 @@ public answer must not: whether an address is new, pending, active or suppressed
 page says the same thing (no enumeration). Only the mail differs: a new, pending or
 unsubscribed address gets a confirmation mail (pending ones at most once per
 ``resend_after``); an active one gets nothing; a suppressed one is never written or mailed.
+A reader lapsed under the sunset policy counts as not subscribed: they get a confirmation
+mail too, and confirming revives them.
 """
 
 from __future__ import annotations
@@ -135,12 +137,14 @@ def signup(
         )
         queue_confirmation(session, subscriber_id, now)
         return SignupResult.QUEUED
-    if subscriber.status == "active":
+    if subscriber.status == "active" and not is_lapsed(subscriber):
         return SignupResult.ALREADY_ACTIVE
     if subscriber.status in ("bounced", "complained"):
         return SignupResult.SUPPRESSED
-    # pending, or unsubscribed and asking again: the newest signup's choices count.
-    subscriber.status = "pending"
+    # pending, unsubscribed or lapsed, and asking again: the newest signup's choices count.
+    # A lapsed reader stays active-but-lapsed until the confirmation revives them.
+    if not is_lapsed(subscriber):
+        subscriber.status = "pending"
     subscriber.name = form.name if form.name is not None else subscriber.name
     subscriber.topics = list(form.topics) or list(subscriber.topics)
     session.add(
@@ -163,6 +167,9 @@ def confirm(
     """Activate the pending subscriber ``uid`` (from a verified confirmation token)."""
     now = now or utcnow()
     subscriber = find_by_uid(session, uid, for_update=True)
+    if is_lapsed(subscriber):
+        revive(session, subscriber, origin, via="signup", now=now)
+        return ConfirmResult.CONFIRMED
     if subscriber.status == "active":
         return ConfirmResult.ALREADY_ACTIVE
     if subscriber.status != "pending":
@@ -172,6 +179,32 @@ def confirm(
     subscriber.unsubscribed_at = None
     session.add(ConsentRecord(**consent_values(subscriber.id, "confirm", origin, {}, now)))
     return ConfirmResult.CONFIRMED
+
+
+def is_lapsed(subscriber: Subscriber) -> bool:
+    """Lapsed under the sunset policy: active, but not mailed until revived."""
+    return subscriber.status == "active" and subscriber.lapsed_at is not None
+
+
+def revive(
+    session: Session,
+    subscriber: Subscriber,
+    origin: Origin,
+    *,
+    via: str,
+    now: datetime | None = None,
+) -> bool:
+    """End a sunset question or lapse (:mod:`subscribers.lapse`); True, with a ``confirm``
+    consent record saying how, when a lapse ended."""
+    now = now or utcnow()
+    lapsed = is_lapsed(subscriber)
+    subscriber.lapsed_at = None
+    subscriber.reengage_sent_at = None
+    subscriber.kept_at = now
+    if lapsed:
+        values = consent_values(subscriber.id, "confirm", origin, {"revived": via}, now)
+        session.add(ConsentRecord(**values))
+    return lapsed
 
 
 def find_by_uid(session: Session, uid: str, *, for_update: bool = False) -> Subscriber:

@@ -97,5 +97,11 @@ def not_suppressed() -> ColumnElement[bool]:
 
 
 def mailable() -> ColumnElement[bool]:
-    """SQL: a subscriber a campaign may mail (active, has an address, not suppressed)."""
-    return and_(Subscriber.status == "active", Subscriber.email.is_not(None), not_suppressed())
+    """SQL: a subscriber a campaign may mail (active, not lapsed under the sunset policy, has
+    an address, not suppressed)."""
+    return and_(
+        Subscriber.status == "active",
+        Subscriber.lapsed_at.is_(None),
+        Subscriber.email.is_not(None),
+        not_suppressed(),
+    )

@@ -11,6 +11,7 @@ from newsletter.briefs.document import Brief, BriefStatus, Fact, Narrative, Sour
 from newsletter.briefs.model import BriefRow, FactRow, NarrativeRow, SourceRow
 from newsletter.db import utcnow
 from newsletter.errors import NotFoundError
+from newsletter.suggest import did_you_mean, missing_names
 
 
 def brief_from_row(row: BriefRow) -> Brief:
@@ -73,7 +74,9 @@ def _set_status(row: BriefRow, status: BriefStatus) -> None:
 def get_brief_row(session: Session, slug: str) -> BriefRow:
     row = session.scalar(select(BriefRow).where(BriefRow.slug == slug))
     if row is None:
-        raise NotFoundError(f"no brief with slug {slug!r}")
+        raise NotFoundError(
+            f"no brief with slug {slug!r}{did_you_mean(slug, brief_slugs(session))}"
+        )
     return row
 
 
@@ -87,8 +90,13 @@ def load_briefs(session: Session, slugs: Sequence[str]) -> list[Brief]:
     by_slug = {row.slug: row for row in rows}
     missing = [slug for slug in slugs if slug not in by_slug]
     if missing:
-        raise NotFoundError("no brief with slug " + ", ".join(repr(s) for s in missing))
+        raise NotFoundError(missing_names("no brief with slug", missing, brief_slugs(session)))
     return [brief_from_row(by_slug[slug]) for slug in slugs]
+
+
+def brief_slugs(session: Session) -> list[str]:
+    """Every stored brief's slug (for "did you mean …" when one is not found)."""
+    return list(session.scalars(select(BriefRow.slug)))
 
 
 def list_brief_rows(session: Session, *, status: BriefStatus | None = None) -> list[BriefRow]:

@@ -105,3 +105,8 @@ def print_report(report: CampaignReport, by: Grouping = Grouping.segment) -> Non
             + ", ".join(f"{key} {count}" for key, count in report.machine_events.items()),
             markup=False,
         )
+    if report.lapsed_readers:
+        console.print(
+            f"list: {report.lapsed_readers:,} lapsed reader(s), kept but not sent to "
+            "(sunset policy; `newsletter subscribers list --status lapsed`)"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Annotated
@@ -11,14 +12,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from campaigns.audience import audience
 from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
-from campaigns.preflight import require_preflight
+from campaigns.preflight import enforced, refusal, require_preflight, run_preflight
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
+from campaigns.service import get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.cli.campaigns import OverrideOption, ReasonOption, record_overrides
 from newsletter.cli.common import console, open_db
-from newsletter.config import get_settings
+from newsletter.config import Settings, get_settings
+from newsletter.db import Database
 from newsletter.gc_tuning import tune_for_sending
 
 # The summary's rows: outcomes first, then what is still to do.
@@ -45,6 +49,51 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _audience_lines(database: Database, campaign_id: int) -> tuple[bool, list[str]]:
+    """Whether the campaign started already, and its recipients per segment, in words."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.frozen_at is not None:
+            return True, []
+        found = audience(session, campaign)
+    lines = [f"  {s.name}: {s.recipients:,} recipients" for s in found]
+    lines += [f"  note: {s.shadowed}" for s in found if s.shadowed]
+    lines.append(f"  in all: {sum(s.recipients for s in found):,}")
+    return False, lines
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirmed(database: Database, campaign_id: int, yes: bool) -> bool:
+    """Ask before sending a campaign that has not started (a resume needs no question)."""
+    started, lines = _audience_lines(database, campaign_id)
+    if started or yes:
+        return True
+    if not _interactive():
+        console.print(
+            f"campaign {campaign_id} would go to:\n" + "\n".join(lines) + "\n"
+            "not sent: there is no terminal to ask at; add --yes to send without asking"
+        )
+        return False
+    console.print(f"campaign {campaign_id} goes to:\n" + "\n".join(lines))
+    return typer.confirm("Send it now?", default=False)
+
+
+def _dry_run(database: Database, campaign_id: int, settings: Settings) -> None:
+    """Who would get the campaign and which pre-send checks hold it back; nothing changes."""
+    started, lines = _audience_lines(database, campaign_id)
+    if started:
+        console.print(f"campaign {campaign_id} has started: `send` would resume it")
+        return
+    console.print(f"campaign {campaign_id} would go to:\n" + "\n".join(lines))
+    if enforced(settings):
+        report = run_preflight(database, campaign_id, settings)
+        console.print(refusal(report) if report.blocking else "every pre-send check passes")
+    console.print("dry run: nothing was sent or changed")
+
+
 def send_command(
     campaign_id: int,
     retry_unknown: Annotated[
@@ -54,11 +103,40 @@ def send_command(
             help="Also resend recipients whose outcome is unknown (they may get it twice).",
         ),
     ] = False,
+    retry_unknown_after: Annotated[
+        float | None,
+        typer.Option(
+            "--retry-unknown-after",
+            metavar="MINUTES",
+            help="Let workers resend recipients whose outcome is still unknown, with no event "
+            "from the provider, after this many minutes (at least "
+            "NEWSLETTER_UNKNOWN_QUARANTINE_MINUTES).",
+        ),
+    ] = None,
     override: OverrideOption = None,
     reason: ReasonOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Send without asking (for scripts).")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say who would get it, and what holds it back; send nothing."[:0]
+            + "Who would get it and what holds it back; nothing is sent.",
+        ),
+    ] = False,
 ) -> None:
-    """Freeze a campaign (compile its variants, queue its recipients) and send it now."""
+    """Freeze a campaign (compile its variants, queue its recipients) and send it now.
+
+    Asks first, naming the recipients per segment; without a terminal to ask at, it needs
+    --yes."""
     database = open_db()
+    if dry_run:
+        _dry_run(database, campaign_id, get_settings())
+        return
+    if not _confirmed(database, campaign_id, yes):
+        raise typer.Exit(1)
     record_overrides(database, campaign_id, override, reason)
     require_preflight(database, campaign_id, get_settings())
     stop = _stop_on_signals()
@@ -96,6 +174,7 @@ def send_command(
             get_settings(),
             campaign_id,
             retry_unknown=retry_unknown,
+            retry_unknown_after=retry_unknown_after,
             stop=stop,
             progress=advanced,
             on_frozen=frozen,

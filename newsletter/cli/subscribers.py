@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from campaigns.sunset import SunsetPolicy, run_sunset
 from newsletter.cli.common import console, err_console, opened_db
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.cli.mailers import confirmation_sender
@@ -23,6 +24,7 @@ from subscribers.directory import (
     consent_history,
     find_by_email,
     list_subscribers,
+    shown_status,
     status_counts,
 )
 from subscribers.gdpr import EraseResult, erase_subscriber, export_personal_data
@@ -164,7 +166,9 @@ LIST_COLUMNS = (
 
 @app.command("list")
 def list_command(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (or 'lapsed': not mailed, kept).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
     fmt: ListFormatOption = ListFormat.table,
 ) -> None:
@@ -174,7 +178,7 @@ def list_command(
             {
                 "email": row.email,
                 "name": row.name,
-                "status": row.status,
+                "status": shown_status(row),
                 "topics": list(row.topics),
                 "narratives": row.narratives,
                 "source": row.source,
@@ -201,7 +205,7 @@ def show_command(email: str) -> None:
     fields = {
         "email": subscriber.email,
         "name": subscriber.name,
-        "status": subscriber.status,
+        "status": shown_status(subscriber),
         "topics": ", ".join(subscriber.topics) or "(all)",
         "narratives": subscriber.narratives,
         "attributes": json.dumps(subscriber.attributes, ensure_ascii=False),
@@ -243,9 +247,35 @@ def erase_command(
     console.print(f"{email}: {messages[result]}", markup=False)
 
 
+@app.command("sunset")
+def sunset_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would happen; change nothing.")
+    ] = False,
+) -> None:
+    """Sunset policy: ask unengaged readers whether to stay, lapse those who did not answer.
+
+    Run it once a day (cron); the questions go out with the confirmation mails
+    (`send-confirmations`, or `newsletter serve`). Off while NEWSLETTER_SUNSET_ISSUES is 0.
+    """
+    policy = SunsetPolicy.from_settings(get_settings())
+    if not policy.enabled:
+        console.print("the sunset policy is off (NEWSLETTER_SUNSET_ISSUES is 0): nothing to do")
+        return
+    with opened_db() as database, database.transaction() as session:
+        report = run_sunset(session, policy, dry_run=dry_run)
+    console.print(
+        f"{'dry run, nothing changed: ' if dry_run else ''}asked to stay: {report.asked} · "
+        f"lapsed: {report.lapsed} · answered by reading again: {report.answered} "
+        f"(policy: {policy.issues} issues, {policy.days} days, {policy.grace_days} days' grace)",
+        markup=False,
+    )
+
+
 @app.command("send-confirmations")
 def send_confirmations_command() -> None:
-    """Send the queued confirmation mails now (`newsletter serve` also does it every 2 s)."""
+    """Send the queued confirmation (and keep-me-subscribed) mails now (`newsletter serve`
+    also does it every 2 s)."""
     settings = get_settings()
     with opened_db() as database:
         sender = confirmation_sender(settings, database)

@@ -24,7 +24,7 @@ the batch-size limit, the placeholder check and the ordering of results are here
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -131,6 +131,11 @@ class Recipient(NamedTuple):
 class Batch:
     message: Message
     recipients: Sequence[Recipient]
+    on_accepted: Callable[[RecipientResult], None] | None = field(default=None, compare=False)
+    """Called with each accepted recipient's result as soon as the provider accepted it
+    (SMTP: the relay's 250 after the data), before ``send`` returns, so that a caller
+    killed mid-batch has recorded what was accepted. A provider that answers for the whole
+    request at once (SendGrid) need not call it."""
 
 
 class RecipientStatus(StrEnum):
@@ -197,7 +202,7 @@ class BaseProvider(ABC, Generic[Payload, Answer]):
         if not accepted:
             return refused
         try:
-            answer = self.post(self.build_payload(batch.message, accepted))
+            answer = self.post(self.build_payload(batch, accepted))
         except DeliveryError as exc:
             exc.settled = (*refused, *exc.settled)
             raise
@@ -226,8 +231,9 @@ class BaseProvider(ABC, Generic[Payload, Answer]):
         return missing_value(recipient, needed)
 
     @abstractmethod
-    def build_payload(self, message: Message, recipients: Sequence[Recipient]) -> Payload:
-        """What the provider is sent for these (validated) recipients."""
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> Payload:
+        """What the provider is sent for these (validated) recipients of ``batch`` (its
+        message, and ``on_accepted`` for a provider that answers per message)."""
 
     @abstractmethod
     def post(self, payload: Payload) -> Answer:

@@ -9,10 +9,10 @@ encoded) fails that recipient only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from newsletter.delivery.base import BaseProvider, Message, Recipient, RecipientResult
+from newsletter.delivery.base import BaseProvider, Batch, Recipient, RecipientResult
 from newsletter.delivery.mime import CRLF, MimeBuilder, batch_builder
 
 if TYPE_CHECKING:
@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 
 class MimeBatch(NamedTuple):
-    """A per-message provider's payload: the batch's builder and who to build for."""
+    """A per-message provider's payload: the batch's builder, who to build for, and whom to
+    tell of each acceptance at once (``Batch.on_accepted``)."""
 
     builder: MimeBuilder
     recipients: Sequence[Recipient]
+    on_accepted: Callable[[RecipientResult], None] | None = None
 
 
 class PerMessageProvider(BaseProvider[MimeBatch, list[RecipientResult]]):
@@ -32,10 +34,9 @@ class PerMessageProvider(BaseProvider[MimeBatch, list[RecipientResult]]):
     linesep = CRLF
     signer: DkimSigner | None = None
 
-    def build_payload(self, message: Message, recipients: Sequence[Recipient]) -> MimeBatch:
-        return MimeBatch(
-            batch_builder(message, linesep=self.linesep, signer=self.signer), recipients
-        )
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> MimeBatch:
+        builder = batch_builder(batch.message, linesep=self.linesep, signer=self.signer)
+        return MimeBatch(builder, recipients, batch.on_accepted)
 
     def parse_result(
         self, answer: list[RecipientResult], recipients: Sequence[Recipient]

@@ -117,8 +117,8 @@ class SendGridProvider(BaseProvider[dict[str, Any], httpx.Response]):
     def recipient_problem(self, recipient: Recipient, needed: frozenset[str]) -> str | None:
         return recipient_problem(recipient, needed)
 
-    def build_payload(self, message: Message, recipients: Sequence[Recipient]) -> dict[str, Any]:
-        return request_body(message, recipients, sandbox=self.sandbox)
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> dict[str, Any]:
+        return request_body(batch.message, recipients, sandbox=self.sandbox)
 
     def post(self, payload: dict[str, Any]) -> httpx.Response:
         try:

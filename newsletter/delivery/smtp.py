@@ -26,6 +26,7 @@ import re
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -109,6 +110,7 @@ class _Outcome:
     settled: list[RecipientResult] = field(default_factory=list)
     deferred: list[tuple[int, str]] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    on_accepted: Callable[[RecipientResult], None] | None = None
 
     def error(self, fatal: DeliveryError | None = None) -> DeliveryError | None:
         """The exception that ends the batch, if any; ambiguity wins over everything."""
@@ -147,9 +149,9 @@ class SmtpProvider(PerMessageProvider):
 
     def post(self, payload: MimeBatch) -> list[RecipientResult]:
         """Hand each message over; the outcomes the module docstring lists."""
-        builder, recipients = payload
+        builder, recipients, _ = payload
         sender = encode_address(builder.from_email)
-        outcome = _Outcome()
+        outcome = _Outcome(on_accepted=payload.on_accepted)
         for recipient in recipients:
             built = builder.try_build(recipient)
             if isinstance(built, RecipientResult):
@@ -230,9 +232,10 @@ class SmtpProvider(PerMessageProvider):
             outcome.ambiguous.append(f"{built.envelope_to}: no answer after the data ({exc})")
             return
         if code == 250:
-            outcome.settled.append(
-                RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
-            )
+            result = RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
+            outcome.settled.append(result)
+            if outcome.on_accepted is not None:
+                outcome.on_accepted(result)
             return
         self._refused(key, code, reply, outcome)
 

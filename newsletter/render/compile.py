@@ -38,6 +38,7 @@ from newsletter.render.recipient import (
     CONFIRM_URL,
     FIRST_NAME,
     FIRST_NAME_HTML,
+    KEEP_URL,
     KNOWN_PLACEHOLDERS,
     PREFERENCES_URL,
     TRACKING_TOKEN,
@@ -47,6 +48,7 @@ from newsletter.render.recipient import (
 from newsletter.render.selection import select_briefs
 from newsletter.render.variant import CompiledVariant, EmailKind
 from newsletter.render.view import ESTABLISHMENT_NOTE, ESTABLISHMENT_SPLIT, build_digest
+from newsletter.topics import topic_label
 
 DEFAULT_SUBJECT = "{{ first_title }} · {{ newsletter_name }}"  # the top story leads
 # A header line may hold 998 characters (RFC 5322); a preheader is a line of preview text.
@@ -57,11 +59,13 @@ DEFAULT_PREHEADER = '{{ (titles[1:] or titles)|join(" · ")|truncate(140, true, 
 
 @dataclass(frozen=True, slots=True)
 class Footer:
-    reason: str
+    reason: str | None
     preferences: Markup | None
     unsubscribe: Markup | None
     reply_to: str | None
     postal_address: str | None
+    archive: str | None = None  # the public page's links (``CompileContext.web_page``)
+    signup: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +125,38 @@ def compile_confirmation(
         shared,
         subject=subject,
         preheader=f"One click and {context.newsletter_name} is on its way.",
+        greeting=greeting,
+        name_fallback=name_fallback,
+    )
+    return _checked(email)
+
+
+def compile_keep(
+    context: CompileContext, *, greeting: str = "Hello {name},", name_fallback: str = "there"
+) -> CompiledVariant:
+    """The sunset policy's question: one "Keep me subscribed" button (``%%nl_keep_url%%``),
+    and the usual footer with preferences and one-click unsubscribe."""
+    links = LinkTable(context.public_url)
+    keep = links.own(KEEP_URL, "keep")
+    footer = Footer(
+        reason=f"You are receiving this email because you subscribed to "
+        f"{context.newsletter_name} at {context.site}.",
+        preferences=links.own(PREFERENCES_URL, "footer"),
+        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+        reply_to=context.reply_to,
+        postal_address=context.postal_address,
+    )
+    subject = f"Do you still want {context.newsletter_name}?"
+    if context.test_send:
+        subject = f"[TEST] {subject}"
+    shared = {**_shared(context, footer, view_online=None), "keep_url": keep}
+    email = _compile(
+        "keep",
+        context,
+        links,
+        shared,
+        subject=subject,
+        preheader="One click keeps your subscription; otherwise we will stop writing.",
         greeting=greeting,
         name_fallback=name_fallback,
     )
@@ -190,14 +226,17 @@ def _compile_digest(
 ) -> CompiledVariant:
     started = perf_counter()
     links = LinkTable(context.public_url, track_clicks=context.track_clicks, utm=context.utm)
-    view_online = links.own(VIEW_ONLINE_URL, "masthead")
-    footer = Footer(
-        reason=_reason(options, context),
-        preferences=links.own(PREFERENCES_URL, "footer"),
-        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
-        reply_to=context.reply_to,
-        postal_address=context.postal_address,
-    )
+    if context.web_page:
+        view_online, footer = None, _page_footer(context)
+    else:
+        view_online = links.own(VIEW_ONLINE_URL, "masthead")
+        footer = Footer(
+            reason=_reason(options, context),
+            preferences=links.own(PREFERENCES_URL, "footer"),
+            unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+            reply_to=context.reply_to,
+            postal_address=context.postal_address,
+        )
     digest = build_digest(briefs, options.narratives, links, in_full=in_full)
     shared = {
         **_shared(context, footer, view_online=view_online),
@@ -215,7 +254,7 @@ def _compile_digest(
         shared,
         subject=subject,
         preheader=preheader,
-        greeting=options.greeting,
+        greeting="" if context.web_page else options.greeting,
         name_fallback=options.name_fallback,
         started=started,
         brief_slugs=tuple(b.slug for b in digest.briefs),
@@ -290,6 +329,19 @@ def _shared(
     }
 
 
+def _page_footer(context: CompileContext) -> Footer:
+    """The public page's footer: where the other issues are and how to get the next one."""
+    return Footer(
+        reason=None,
+        preferences=None,
+        unsubscribe=None,
+        reply_to=None,
+        postal_address=context.postal_address,
+        archive=f"{context.public_url}/archive",
+        signup=f"{context.public_url}/subscribe",
+    )
+
+
 def _reason(options: VariantOptions, context: CompileContext) -> str:
     if context.reason:
         return context.reason
@@ -297,7 +349,9 @@ def _reason(options: VariantOptions, context: CompileContext) -> str:
         f"You are receiving {context.newsletter_name} because you subscribed at {context.site}."
     )
     if options.topics:
-        reason += " This edition covers: " + ", ".join(options.topics) + "."
+        labels = dict(context.topic_labels)
+        covered = (topic_label(topic, labels) for topic in options.topics)
+        reason += " This edition covers: " + ", ".join(covered) + "."
     return reason
 
 

@@ -28,6 +28,9 @@ class CompileContext:
     ``track_opens`` adds the ``/t/o/<token>.gif`` pixel; ``utm`` tags source links;
     ``test_send`` adds the test banner and marks the subject; ``fit_to_budget`` lists the
     briefs that would push the HTML over ``size_budget`` bytes as links to the web version.
+    ``web_page`` makes the public archive's page rather than an email: no greeting, no
+    "view in your browser", no "you are receiving this" and no personal links; the footer
+    leads to the archive and the signup page instead.
     """
 
     issue_date: date
@@ -44,6 +47,8 @@ class CompileContext:
     utm: Utm | None = None
     size_budget: int = DEFAULT_SIZE_BUDGET
     fit_to_budget: bool = True
+    web_page: bool = False
+    topic_labels: tuple[tuple[str, str], ...] = ()  # NEWSLETTER_TOPIC_LABELS, as pairs
 
     @classmethod
     def from_settings(cls, settings: Settings, issue_date: date, **changes: Any) -> CompileContext:
@@ -61,6 +66,7 @@ class CompileContext:
             language=settings.language,
             utm=utm,
             size_budget=settings.email_size_budget,
+            topic_labels=tuple(settings.topic_labels.items()),
         )
         return replace(context, **changes)
 

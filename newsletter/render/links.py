@@ -30,6 +30,7 @@ LinkSection = Literal[
     "more-online",  # a brief listed as a linked title because the email is full
     "footer",  # preferences and unsubscribe
     "confirm",  # the double opt-in link
+    "keep",  # the sunset policy's "keep me subscribed" button
 ]
 
 # Sections whose links lead to third-party content: UTM'd and, when asked, tracked.

@@ -28,6 +28,7 @@ UNSUBSCRIBE_URL = placeholder("unsubscribe_url")
 PREFERENCES_URL = placeholder("preferences_url")
 VIEW_ONLINE_URL = placeholder("view_online_url")
 CONFIRM_URL = placeholder("confirm_url")
+KEEP_URL = placeholder("keep_url")
 TRACKING_TOKEN = placeholder("tracking_token")
 
 KNOWN_PLACEHOLDERS = frozenset(
@@ -38,6 +39,7 @@ KNOWN_PLACEHOLDERS = frozenset(
         PREFERENCES_URL,
         VIEW_ONLINE_URL,
         CONFIRM_URL,
+        KEEP_URL,
         TRACKING_TOKEN,
     }
 )
@@ -79,7 +81,7 @@ class Personalisable(Protocol):
 class RecipientValues:
     """Computes recipients' placeholder values with one signer and the public URL."""
 
-    __slots__ = ("_confirm", "_prefs", "_signer", "_unsubscribe", "_view", "_views")
+    __slots__ = ("_confirm", "_keep", "_prefs", "_signer", "_unsubscribe", "_view", "_views")
 
     def __init__(self, signer: TokenSigner, public_url: str) -> None:
         base = public_url.rstrip("/")
@@ -92,6 +94,7 @@ class RecipientValues:
         self._prefs = base + routes.PREFERENCES
         self._view = base + routes.VIEW_ONLINE
         self._confirm = base + routes.CONFIRM
+        self._keep = base + routes.KEEP
         self._views: dict[str, str] = {}
 
     def _view_url(self, view_id: str) -> str:
@@ -132,6 +135,8 @@ class RecipientValues:
                 out[key] = self._view_url(recipient.view_id or recipient.subscriber_id)
             elif key == CONFIRM_URL:
                 out[key] = self._confirm + sign(Purpose.CONFIRM, recipient.subscriber_id)
+            elif key == KEEP_URL:
+                out[key] = self._keep + sign(Purpose.KEEP, recipient.subscriber_id)
             elif key == TRACKING_TOKEN:
                 if not recipient.tracking_id:
                     raise ValueError("this email is tracked: the recipient needs a tracking_id")

@@ -10,6 +10,7 @@ UNSUBSCRIBE = "/unsubscribe/"
 PREFERENCES = "/preferences/"
 VIEW_ONLINE = "/view/"
 CONFIRM = "/confirm/"
+KEEP = "/keep/"
 CLICK = "/t/c/"
 OPEN = "/t/o/"
 

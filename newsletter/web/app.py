@@ -25,9 +25,11 @@ from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
 from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, install_editor
 from newsletter.web.errors import install_error_handlers
+from newsletter.web.home import router as home_router
 from newsletter.web.limits import BodySizeLimit
 from newsletter.web.pages import page_templates
 from newsletter.web.public_headers import PublicHeaders
+from subscribers.keep_routes import router as keep_router
 from subscribers.routes import PublicSite
 from subscribers.routes import router as subscribers_router
 
@@ -74,8 +76,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.archive = Archive.build(settings, database, pages)
     install_error_handlers(app, pages, error_page=editor_error_page)
     app.include_router(subscribers_router)
+    app.include_router(keep_router)
     app.include_router(tracking_router)
     app.include_router(archive_router)
+    app.include_router(home_router)
     install_editor(app, settings, database, pages)
     app.add_middleware(PublicHeaders, thank_you_url=settings.thank_you_url)
     app.add_middleware(

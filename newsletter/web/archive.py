@@ -33,8 +33,9 @@ from campaigns.archive import (
     viewed_web_version,
 )
 from newsletter.config import Settings
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.tokens import Purpose, TokenSigner
+from newsletter.web.feed import ATOM_TYPE, FeedEntry, atom_feed
 
 WEB_VERSION_CSP = (
     "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
@@ -51,6 +52,7 @@ WEB_VERSION_HEADERS = {
     "Cache-Control": "public, max-age=300",
 }
 LIST_HEADERS = {**PUBLIC_HEADERS, "Cache-Control": "public, max-age=60"}
+FEED_SIZE = 20
 T = TypeVar("T")
 
 router = APIRouter(tags=["archive"])
@@ -63,10 +65,11 @@ class Archive:
     database: Database
     signer: TokenSigner
     pages: Jinja2Templates
+    settings: Settings
 
     @classmethod
     def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> Archive:
-        return cls(database, TokenSigner(settings.signing_key()), pages)
+        return cls(database, TokenSigner(settings.signing_key()), pages, settings)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """``work`` in one (read) transaction, in the thread pool."""
@@ -77,7 +80,7 @@ class Archive:
             return work(session)
 
 
-def _archive(request: Request) -> Archive:
+def archive_of(request: Request) -> Archive:
     return cast(Archive, request.app.state.archive)
 
 
@@ -108,7 +111,7 @@ async def archive_page(
     request: Request,
     page: Annotated[int, Query(ge=1, le=100_000, description="Page, newest first.")] = 1,
 ) -> Response:
-    archive = _archive(request)
+    archive = archive_of(request)
     issues = await archive.run(lambda session: sent_issues(session, page=page))
     context = {
         "issues": issues[:ARCHIVE_PAGE_SIZE],
@@ -116,6 +119,33 @@ async def archive_page(
         "more": len(issues) > ARCHIVE_PAGE_SIZE,
     }
     return archive.pages.TemplateResponse(request, "archive.html", context, headers=LIST_HEADERS)
+
+
+@router.get(
+    "/archive/feed.xml",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Atom feed of the latest sent issues.",
+            "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def archive_feed(request: Request) -> Response:
+    archive = archive_of(request)
+    issues = await archive.run(lambda session: sent_issues(session, size=FEED_SIZE))
+    entries = [
+        FeedEntry(i.campaign_id, i.subject, i.issue_date, i.sent_at or utcnow(), i.titles)
+        for i in issues[:FEED_SIZE]
+    ]
+    settings = archive.settings
+    body = atom_feed(
+        entries,
+        title=settings.newsletter_name,
+        site_url=settings.public_url.rstrip("/"),
+        now=utcnow(),
+    )
+    return Response(body, media_type=ATOM_TYPE, headers=LIST_HEADERS)
 
 
 @router.get(
@@ -132,7 +162,7 @@ async def archived_issue(
     campaign_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     variant: Annotated[str | None, Query(max_length=100, description="A version's name.")] = None,
 ) -> Response:
-    html = await _archive(request).run(
+    html = await archive_of(request).run(
         lambda session: archived_web_version(session, campaign_id, variant)
     )
     return HTMLResponse(html, headers=WEB_VERSION_HEADERS)
@@ -152,7 +182,7 @@ async def view_online(
     request: Request,
     token: Annotated[str, Path(max_length=200, description="The token from the email.")],
 ) -> Response:
-    archive = _archive(request)
+    archive = archive_of(request)
     subject = archive.signer.verify(Purpose.VIEW_ONLINE, token)  # InvalidToken: 400
     html = await archive.run(lambda session: viewed_web_version(session, subject))
     return HTMLResponse(

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from newsletter.config import Settings
 from newsletter.render.environment import long_date
 from newsletter.resources import data_path
+from newsletter.topics import topic_label
 
 
 def page_templates(settings: Settings) -> Jinja2Templates:
@@ -23,9 +24,12 @@ def page_templates(settings: Settings) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     environment.filters["long_date"] = long_date  # one date format: emails, pages, subjects
+    labels = dict(settings.topic_labels)
+    environment.filters["topic_label"] = lambda topic: topic_label(str(topic), labels)
     environment.globals.update(
         newsletter_name=settings.newsletter_name,
         language=settings.language,
         postal_address=settings.postal_address,
+        contact_email=settings.reply_to or settings.from_email,  # as every email's footer
     )
     return Jinja2Templates(env=environment)

@@ -88,16 +88,18 @@ def test_a_recorded_override_lets_it_go_and_says_who_and_why(db: Database, tmp_p
 def test_send_and_schedule_take_an_override_with_a_reason(db: Database, tmp_path: Path) -> None:
     campaign_id = unsourced_campaign(db)
     runner = CliRunner()
-    refused = runner.invoke(app, ["send", str(campaign_id)])
+    refused = runner.invoke(app, ["send", str(campaign_id), "--yes"])
     assert refused.exit_code == 1 and "copied-without-sources cites [1]" in refused.output
-    no_reason = runner.invoke(app, ["send", str(campaign_id), "--override", "unsourced-citations"])
+    no_reason = runner.invoke(
+        app, ["send", str(campaign_id), "--yes", "--override", "unsourced-citations"]
+    )
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output
     args = ["--override", "unsourced-citations", "--reason", "checked by the desk"]
     scheduled = runner.invoke(
         app, ["campaigns", "schedule", str(campaign_id), "--at", "2030-01-01T07:00Z", *args]
     )
     assert scheduled.exit_code == 0, scheduled.output
-    sent = runner.invoke(app, ["send", str(campaign_id)])
+    sent = runner.invoke(app, ["send", str(campaign_id), "--yes"])
     assert sent.exit_code == 0, sent.output
     with db.transaction() as session:
         campaign = get_campaign(session, campaign_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from campaigns.charts import Series, bar_chart, report_charts, segment_rates_chart
+from campaigns.charts import Series, axis_max, bar_chart, report_charts, segment_rates_chart
 from campaigns.model import Delivery
 from campaigns.reports import campaign_report, started_campaigns
 from campaigns.routes import TrackingSite
@@ -25,6 +25,7 @@ from tests.campaigns.helpers import (
     add_segment,
     add_subscribers,
     import_examples,
+    links_by_section,
     new_campaign,
     sendgrid_settings,
 )
@@ -101,6 +102,39 @@ def test_outbox_rates_are_of_sent_and_opens_come_from_our_pixel(
     assert (summary.campaign_id, summary.status, summary.totals) == (campaign_id, "sent", totals)
 
 
+def test_a_click_proves_an_open_but_a_machine_proves_nothing(db: Database, tmp_path: Path) -> None:
+    """A reader whose client showed no images sends no open, but a click proves they read
+    it: they count as opened (and click-to-open can no longer pass 100 %). A machine's
+    click proves nothing, and a machine's open of a mail a reader clicked is not "machine
+    only"."""
+    import_examples(db)
+    add_subscribers(db, 5)
+    settings = Settings(outbox=tmp_path / "box")
+    campaign_id = new_campaign(db)
+    send_campaign(db, settings, campaign_id)
+    tracker = TrackingSite.build(settings, db).tracker
+    signer = TokenSigner(settings.signing_key())
+    with db.transaction() as session:
+        rows = session.execute(select(Delivery.id, Delivery.variant_id).order_by(Delivery.id))
+        ids, variants = zip(*rows.all(), strict=True)
+    link_id = links_by_section(db, variants[0])["source"][0]["link_id"]
+    later = utcnow() + timedelta(hours=1)  # past the scanners' window after sending
+    reader = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
+
+    def token(n: int) -> str:
+        return signer.sign(Purpose.TRACKING, str(ids[n]))
+
+    tracker.click(token(0), link_id, Hit(later, reader))  # images off: a click, no open
+    tracker.record_open(token(1), Hit(later, reader, head=True))  # a machine's open…
+    tracker.click(token(1), link_id, Hit(later, reader))  # …and the reader's click
+    tracker.click(token(2), link_id, Hit(later, reader, head=True))  # a machine's click only
+    tracker.record_open(token(3), Hit(later, reader))  # a plain open
+    totals = report_of(db, campaign_id).totals
+    assert (totals.opened, totals.opens, totals.clicked, totals.machine_opened) == (3, 1, 2, 0)
+    assert totals.machine_clicks == 1
+    assert totals.open_rate == 3 / 5 and totals.click_to_open_rate == 2 / 3
+
+
 def test_charts_escape_every_name(db: Database, tmp_path: Path) -> None:
     import_examples(db)
     add_subscribers(db, 2)
@@ -138,3 +172,34 @@ def test_bar_chart_scales_labels_and_refuses_bad_input() -> None:
         bar_chart("x", ["a", "b"], [Series("s", (1.0,))])
     percent = ET.fromstring(str(bar_chart("Rates", ["a"], [Series("r", (0.25,))], percent=True)))
     assert "25.0 %" in "".join(percent.itertext())
+
+
+def _bar_widths(svg: str) -> list[float]:
+    root = ET.fromstring(svg)
+    return [
+        float(r.get("width", "0"))
+        for r in root.iter(f"{SVG}rect")
+        if r.find(f"{SVG}title") is not None
+    ]
+
+
+def test_charts_scale_to_the_data_and_say_so() -> None:
+    """Rates of 2 % and 3 % drawn on a 0–100 % axis were two slivers that looked the same;
+    the axis now ends at a round number just above the largest value, stated as text."""
+    area = 640 - 230 - 70
+    small = str(bar_chart("Rates", ["a", "b"], [Series("r", (0.02, 0.03))], percent=True))
+    assert "scale: 0–5 %" in small and "2.0 %" in small and "3.0 %" in small
+    assert _bar_widths(small) == [
+        pytest.approx(area * 0.4, abs=0.1),
+        pytest.approx(area * 0.6, abs=0.1),
+    ]
+    high = str(bar_chart("Rates", ["a"], [Series("r", (0.95,))], percent=True))
+    assert "scale: 0–100 %" in high  # never past 100 %
+    counts = str(bar_chart("Clicks", ["a", "b"], [Series("c", (30.0, 7.0))]))
+    assert "scale: 0–50" in counts and _bar_widths(counts)[0] == pytest.approx(area * 0.6, abs=0.1)
+    nothing = str(bar_chart("Clicks", ["a"], [Series("c", (0.0,))]))
+    assert "scale" not in nothing and _bar_widths(nothing) == [0.0]
+    assert [axis_max(v, False) for v in (1, 3, 12, 1999)] == [1, 5, 20, 2000]
+    assert [axis_max(v, True) for v in (0.001, 0.25, 0.26, 0.7)] == pytest.approx(
+        [0.001, 0.25, 0.5, 1.0]
+    )

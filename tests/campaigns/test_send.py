@@ -209,9 +209,33 @@ def test_send_command_shows_progress_and_a_summary(
     created = runner.invoke(app, ["campaigns", "create", "--name", "Weekly", "--briefs", *SLUGS])
     assert created.exit_code == 0, created.output
     campaign_id = created.stdout.strip()
-    sent = runner.invoke(app, ["send", campaign_id])
+    sent = runner.invoke(app, ["send", campaign_id, "--yes"])
     assert sent.exit_code == 0, sent.output
     assert "variant everyone: 12 recipients" in sent.stdout
     assert "sent" in sent.stdout and "12" in sent.stdout
     listed = runner.invoke(app, ["campaigns", "list"])
     assert "Weekly" in listed.stdout and "sent" in listed.stdout
+
+
+def test_send_asks_first_naming_the_recipients_and_dry_run_changes_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 3)
+    monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "box"))
+    runner = CliRunner()
+    created = runner.invoke(app, ["campaigns", "create", "--name", "Weekly", "--briefs", *SLUGS])
+    campaign_id = created.stdout.strip()
+    dry = runner.invoke(app, ["send", campaign_id, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "everyone: 3 recipients" in dry.output and "nothing was sent" in dry.output
+    scripted = runner.invoke(app, ["send", campaign_id])
+    assert scripted.exit_code == 1 and "add --yes to send without asking" in scripted.output
+    monkeypatch.setattr("newsletter.cli.sending._interactive", lambda: True)
+    declined = runner.invoke(app, ["send", campaign_id], input="n\n")
+    assert declined.exit_code == 1 and "goes to:" in declined.output
+    with db.transaction() as session:
+        assert session.get(Campaign, int(campaign_id)).status == "draft"  # type: ignore[union-attr]
+    accepted = runner.invoke(app, ["send", campaign_id], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "variant everyone: 3 recipients" in accepted.output

@@ -155,7 +155,7 @@ def test_campaigns_check_prints_every_check_and_send_is_refused_while_one_fails(
     assert '"blocked": true' in checked.output and '"check": "links"' in checked.output
     table = runner.invoke(app, ["campaigns", "check", str(campaign_id)], terminal_width=200)
     assert "6 of 6 broken" in table.output and "override 'broken-links'" in table.output
-    refused = runner.invoke(app, ["send", str(campaign_id)])
+    refused = runner.invoke(app, ["send", str(campaign_id), "--yes"])
     assert refused.exit_code == 1 and "did not pass its pre-send checks" in refused.output
     args = ["--at", "2030-01-01T07:00Z", "--override", "broken-links", "--reason", "mirror"]
     scheduled = runner.invoke(app, ["campaigns", "schedule", str(campaign_id), *args])

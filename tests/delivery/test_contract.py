@@ -9,8 +9,8 @@ import pytest
 
 from newsletter.delivery.base import (
     BaseProvider,
+    Batch,
     Feature,
-    Message,
     Recipient,
     RecipientResult,
     RecipientStatus,
@@ -56,7 +56,7 @@ class _Unreachable(BaseProvider[int, None]):
 
     name = "unreachable"
 
-    def build_payload(self, message: Message, recipients: Sequence[Recipient]) -> int:
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> int:
         return len(recipients)
 
     def post(self, payload: int) -> None:

@@ -32,6 +32,15 @@ TRACES = (
     "reader1",
     "Reader 1",
 )
+# What makes a page an email (the archive's page is a web page).
+EMAIL_CHROME = (
+    "You are receiving",
+    "View in your browser",
+    "Unsubscribe",
+    "Manage your preferences",
+    "Hello there",
+    "or just reply to this email",
+)
 
 
 def _campaign(db: Database, name: str, *segments: str, subject: str | None = None) -> int:
@@ -82,7 +91,7 @@ def test_the_archive_lists_sent_issues_newest_first_and_nothing_else(
         assert http.get("/archive?page=2").status_code == 200
 
 
-def test_an_archived_issue_is_its_web_version_with_nothing_personal(
+def test_an_archived_issue_is_the_whole_issue_with_nothing_personal(
     db: Database, site: LiveServer
 ) -> None:
     import_examples(db)
@@ -95,16 +104,21 @@ def test_an_archived_issue_is_its_web_version_with_nothing_personal(
     with client(site) as http:
         page = http.get(f"/archive/{campaign_id}")
         assert page.status_code == 200
-        for trace in TRACES:
+        for trace in TRACES + EMAIL_CHROME:
             assert trace not in page.text, trace
-        assert "For tech readers." in page.text and "<title>Hi there</title>" in page.text
+        # the issue, not a segment's variant: no segment's intro, the campaign's subject
+        assert "For tech readers." not in page.text and "<title>Hi there</title>" in page.text
         for slug in SLUGS:
             assert f'id="brief-{slug}"' in page.text
+        home = site.settings.public_url.rstrip("/")
+        assert f'href="{home}/subscribe"' in page.text and f'href="{home}/archive"' in page.text
         policy = page.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "script-src" not in policy
         assert "frame-ancestors 'none'" in policy
         assert page.headers["referrer-policy"] == "no-referrer"
-        assert http.get(f"/archive/{campaign_id}?variant=tech").text == page.text
+        # ?variant= still shows one variant's web version, as its readers' link does
+        tech = http.get(f"/archive/{campaign_id}?variant=tech")
+        assert tech.status_code == 200 and "For tech readers." in tech.text
         assert http.get(f"/archive/{campaign_id}?variant=nope").status_code == 404
 
 

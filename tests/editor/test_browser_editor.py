@@ -5,6 +5,7 @@ logging in. Screenshots are kept under ``artifacts/``."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -220,6 +221,7 @@ def test_an_editor_reads_a_report_and_downloads_a_table(
     for index in range(3):
         expect(charts.nth(index)).to_be_visible()
     expect(page.get_by_role("img", name="Opens and clicks by segment (of sent)")).to_be_visible()
+    expect(charts.first.locator("text.scale")).to_have_text(re.compile(r"scale: 0–\d+(\.\d)? %"))
     page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
 
     with page.expect_download() as download:

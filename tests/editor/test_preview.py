@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from email.message import EmailMessage
+from html import unescape
 from typing import cast
 
 from sqlalchemy import select
@@ -142,22 +143,28 @@ def test_a_test_goes_through_the_outbox_marked_as_a_test(
         html = cast(EmailMessage, mail.get_body(("html",))).get_content()
         assert "Test send." in html and "/t/o/" not in html and "/t/c/" not in html
 
+    # A refused test answers with the preview again (not a redirect that loses the form):
+    # the addresses as typed, and the reason beside the field, naming the bad address.
     for addresses, reason in (
         (
             "a@example.org, b@example.org, c@example.org, d@example.org, e@example.org, f@example.org",
             "at most 5",
         ),
-        ("not-an-address", "not a valid email address"),
+        ("ed@example.org\nnot-an-address", "“not-an-address” is not a valid email address"),
+        ("ann@example.org, bob@, <b>x</b>", "“bob@” is not a valid email address"),
         ("", "at least one address"),
     ):
-        refused = editor.follow(
-            editor.post(
-                f"/editor/campaigns/{campaign_id}/test", {"variant": "0", "addresses": addresses}
-            )
+        refused = editor.post(
+            f"/editor/campaigns/{campaign_id}/test", {"variant": "0", "addresses": addresses}
         )
-        assert any(
-            text.startswith("Test not sent") and reason in text for text in flashes(refused.text)
+        assert refused.status_code == 422
+        (error,) = re.findall(
+            r'<p class="error" id="addresses-error"[^>]*>([^<]*)</p>', refused.text
         )
+        assert error.startswith("Test not sent: ") and reason in unescape(error), error
+        typed = re.search(r'<textarea id="addresses"[^>]*>([^<]*)</textarea>', refused.text)
+        assert typed is not None and unescape(typed.group(1)) == addresses
+        assert 'aria-invalid="true"' in refused.text
     assert len(site.mails()) == 2
 
 

@@ -267,12 +267,16 @@ def test_table_of_contents_links_each_brief_anchor() -> None:
 
 
 def test_footer_has_why_preferences_unsubscribe_address_and_editors() -> None:
-    brief = SEED.model_copy(update={"topics": ["war"]})
-    variant = compile_([brief], VariantOptions(topics=["war"]))
+    brief = SEED.model_copy(update={"topics": ["war", "us"]})
+    variant = compile_([brief], VariantOptions(topics=["war", "us"]))
     filled = fill(variant)
     footer = visible_text(filled.html).split("You are receiving")[1]
     assert "The Briefing because you subscribed at news.example.org" in footer
-    assert "This edition covers: war." in footer
+    assert "This edition covers: War, US." in footer  # topics as labels, not slugs
+    labelled = compile_(
+        [brief], VariantOptions(topics=["war", "us"]), topic_labels=(("us", "the United States"),)
+    )
+    assert "This edition covers: War, the United States." in visible_text(fill(labelled).html)
     assert "Manage your preferences · Unsubscribe" in footer
     assert "12 Harbour Street, Lisbon" in footer and "editors@news.example.org" in footer
     hrefs = [a.get("href") for a in parse(filled.html).xpath("//a")]

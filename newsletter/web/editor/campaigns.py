@@ -35,6 +35,7 @@ from campaigns.checks import Check, content_problem, unsourced_citations
 from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
 from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
+from campaigns.preview import InboxLine, inbox_lines
 from campaigns.service import (
     brief_labels,
     campaign_briefs,
@@ -204,6 +205,8 @@ class CampaignView:
     problems: list[DeliveryProblem]
     left_out: list[LeftOut]
     unsourced: dict[str, list[int]]
+    shadowed: list[str]
+    inbox: list[InboxLine]
 
 
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
@@ -218,7 +221,16 @@ def campaign_view(session: Session, campaign_id: int, settings: Settings) -> Cam
         problems=delivery_problems(session, campaign_id),
         left_out=left_out_of(session, campaign, settings) if unstarted else [],
         unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
+        shadowed=shadowed_segments(session, campaign) if unstarted else [],
+        inbox=inbox_lines(session, campaign, settings),
     )
+
+
+def shadowed_segments(session: Session, campaign: Campaign) -> list[str]:
+    """Segments whose readers the segments above them take, in words (none without two)."""
+    if len(campaign.segments) < 2:
+        return []
+    return [s.shadowed for s in audience(session, campaign) if s.shadowed]
 
 
 def available_actions(campaign: Campaign) -> list[str]:

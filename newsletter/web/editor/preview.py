@@ -58,6 +58,7 @@ VariantQuery = Annotated[int, Query(ge=0, le=1000)]
 # PostgreSQL.
 SubscriberQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 PREVIEW_WIDTHS = (600, 375)
+TYPED_MAX = 2_000  # what a refused test form shows again of what was typed
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,32 @@ def _subscriber(session: Session, uid: str | None) -> Subscriber | None:
         return None
 
 
+@dataclass(frozen=True)
+class TestForm:
+    """A test send that failed: what was typed (shown again) and why, beside the form."""
+
+    addresses: str = ""
+    error: str | None = None
+
+
 @router.get("/editor/campaigns/{campaign_id}/preview")
 async def preview_page(
     request: Request,
     campaign_id: CampaignId,
     variant: VariantQuery | None = None,
     subscriber: SubscriberQuery = None,
+) -> Response:
+    return await _preview(request, campaign_id, variant, subscriber)
+
+
+async def _preview(
+    request: Request,
+    campaign_id: int,
+    variant: int | None,
+    subscriber: str | None,
+    *,
+    test_form: TestForm | None = None,
+    status: int = 200,
 ) -> Response:
     site = editor_site(request)
 
@@ -136,8 +157,9 @@ async def preview_page(
         "test_max": site.settings.editor_test_send_max,
         "from_name": sender,  # the frozen sender once the campaign is frozen
         "provider": site.settings.provider,
+        "test_form": test_form or TestForm(),
     }
-    return render(request, "preview.html", context)
+    return render(request, "preview.html", context, status=status)
 
 
 @router.get("/editor/campaigns/{campaign_id}/preview/{position}/email")
@@ -198,21 +220,26 @@ async def send_test_post(request: Request, campaign_id: CampaignId) -> Response:
     if isinstance(raw_position, str) and raw_position.isdigit() and len(raw_position) <= 4:
         position = int(raw_position)
     back = f"/editor/campaigns/{campaign_id}/preview?variant={position}"
-    addresses_text = form.get("addresses")
-    try:
-        addresses = parse_test_addresses(
-            addresses_text if isinstance(addresses_text, str) else "",
-            site.settings.editor_test_send_max,
+    raw = form.get("addresses")
+    typed = raw[:TYPED_MAX] if isinstance(raw, str) else ""
+
+    async def refused(error: str, status: int) -> Response:
+        """The preview again, what was typed still in the form and the error beside it."""
+        form_again = TestForm(typed, error)
+        return await _preview(
+            request, campaign_id, position, None, test_form=form_again, status=status
         )
+
+    try:
+        addresses = parse_test_addresses(typed, site.settings.editor_test_send_max)
+    except InvalidInput as exc:
+        return await refused("; ".join(r for _, r in exc.problems), 422)
+    try:
         result: SentTest = await run_in_threadpool(
             send_test, site.database, site.settings, campaign_id, position, addresses
         )
-    except InvalidInput as exc:
-        flash(request, f"Test not sent: {'; '.join(r for _, r in exc.problems)}", "error")
-        return RedirectResponse(back, status_code=303)
     except DeliveryError as exc:
-        flash(request, f"Test not sent: the provider answered: {exc}", "error")
-        return RedirectResponse(back, status_code=303)
+        return await refused(f"the provider answered: {exc}", 502)
     except NewsletterError as exc:
         flash(request, f"Test not sent: {exc}", "error")
         return RedirectResponse(back, status_code=303)

@@ -1,0 +1,71 @@
+"""Lapsed readers (the sunset policy): how a reader answers "keep me subscribed", and how a
+lapsed reader comes back.
+
+A reader who was asked and did not answer in the grace period *lapses*: ``lapsed_at`` is
+set, the status stays ``active``, and :func:`subscribers.suppression.mailable` leaves them
+out of every send. Nothing is deleted. Any sign that the person wants the newsletter ends
+an open question or a lapse: the keep button, a human click in an issue, or confirming a
+new signup. Each writes ``kept_at`` (the next question needs N unengaged issues sent after
+it) and, when it ends a lapse, a ``confirm`` consent record saying how.
+
+Finding whom to ask and whom to lapse needs the campaigns' deliveries and events, so it
+lives in :mod:`campaigns.sunset`; this module only changes subscriber rows (one reader's
+revival is :func:`subscribers.signup.revive`, which confirming a signup uses too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from subscribers.model import ConsentRecord, Subscriber
+from subscribers.signup import Origin, consent_values, find_by_uid, revive
+
+
+class KeepResult(StrEnum):
+    KEPT = "kept"  # asked (or lapsed) and now kept: back on the list
+    ALREADY = "already"  # nothing was pending: they are on the list
+    CLOSED = "closed"  # unsubscribed, bounced or complained: the button cannot undo that
+
+
+def keep(session: Session, uid: str, origin: Origin, *, now: datetime | None = None) -> KeepResult:
+    """The "keep me subscribed" button: end the question, or the lapse, of ``uid``."""
+    subscriber = find_by_uid(session, uid, for_update=True)
+    if subscriber.status != "active":
+        return KeepResult.CLOSED
+    if subscriber.reengage_sent_at is None and subscriber.lapsed_at is None:
+        return KeepResult.ALREADY
+    revive(session, subscriber, origin, via="keep button", now=now)
+    return KeepResult.KEPT
+
+
+def revive_many(
+    session: Session, subscriber_ids: Collection[int], origin: Origin, *, via: str, now: datetime
+) -> int:
+    """:func:`revive` for the asked or lapsed among ``subscriber_ids`` (a batch of clicks);
+    returns how many lapses ended. One look-up by key when none of them was asked or lapsed."""
+    if not subscriber_ids:
+        return 0
+    waiting = or_(Subscriber.reengage_sent_at.is_not(None), Subscriber.lapsed_at.is_not(None))
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.lapsed_at)
+        .where(Subscriber.id.in_(sorted(subscriber_ids)), Subscriber.status == "active", waiting)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id.in_([row.id for row in rows]))
+        .values(lapsed_at=None, reengage_sent_at=None, kept_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    lapsed = [row.id for row in rows if row.lapsed_at is not None]
+    for subscriber_id in lapsed:
+        values = consent_values(subscriber_id, "confirm", origin, {"revived": via}, now)
+        session.add(ConsentRecord(**values))
+    return len(lapsed)
