@@ -1,10 +1,7 @@
 """What is sent: campaigns, the weekly digest, freezing, dispatch workers, tracking and reports.
 
-Importing the package registers what it adds to the subscribers package: the engagement
-segment rules ("opened in the last 30 days") and the tracking events' place in data
-export and erasure, so any program that can send a campaign also evaluates those rules.
+What the package adds to the subscribers package (engagement segment rules, the tracking
+events' place in data export and erasure) is registered by
+:func:`campaigns.wiring.wire_extensions`, which the web app factory and the CLI call when
+they are built; importing the package registers nothing.
 """
-
-from campaigns import engagement, personal_data
-
-__all__ = ["engagement", "personal_data"]

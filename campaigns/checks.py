@@ -10,6 +10,9 @@ sent now, and again when it starts (a scheduled start has no one to ask):
   the footer, an https List-Unsubscribe URL and a List-Id. These cannot be overridden; the
   message names the setting to fix. The outbox writes to a local folder and is exempt, as
   are test set-ups that turn ``NEWSLETTER_COMPLIANCE_CHECKS`` off.
+- **provider features**: an option the provider cannot honour (its own tracking through
+  SMTP or the outbox) raises ``UnsupportedFeature`` unless ``NEWSLETTER_IGNORE_UNSUPPORTED``
+  names it (:func:`campaigns.envelope.supported`).
 - **authentication**: a DKIM key whose domain does not align with the From address (or
   half-configured DKIM) would sign every message with a signature DMARC does not count;
   refused for every provider that signs (SMTP and the outbox).
@@ -21,7 +24,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from campaigns.envelope import list_id
+from campaigns.envelope import envelope_for, list_id
 from campaigns.model import Campaign
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
@@ -103,7 +106,9 @@ def compliance_problems(settings: Settings) -> list[str]:
 
 
 def require_startable(campaign: Campaign, briefs: Iterable[Brief], settings: Settings) -> None:
-    """Raise :class:`StartRefused` if ``campaign`` may not start now with ``settings``."""
+    """Raise :class:`StartRefused` if ``campaign`` may not start now with ``settings``, and
+    ``UnsupportedFeature`` if its provider cannot honour what the settings ask of it."""
+    envelope_for(settings, campaign.id, "")  # raises UnsupportedFeature
     problems = compliance_problems(settings)
     dkim_problem = alignment_problem(settings)
     if dkim_problem:

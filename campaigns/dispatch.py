@@ -6,7 +6,7 @@ implementation is :mod:`campaigns.store`) and a :class:`BatchFactory` (turns a c
 provider :class:`~newsletter.delivery.base.Batch` and names the provider its variant was
 frozen with; a worker that cannot make that provider pauses the campaign). Several *lanes*
 (threads) run the claim → send → record loop at once, so provider latency does not set
-throughput; a shared :class:`~campaigns.ratelimit.RateLimiter` caps messages per second.
+throughput; a shared :class:`~campaigns.ratelimit.SendRateLimiter` caps messages per second.
 
 Outcomes, by what the provider said:
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 
-from campaigns.ratelimit import RateLimiter
+from campaigns.ratelimit import SendRateLimiter
 from campaigns.states import DeliveryStatus
 from newsletter.delivery.base import Batch, Provider, RecipientResult, RecipientStatus
 from newsletter.errors import (
@@ -170,7 +170,7 @@ class Dispatcher:
         *,
         lanes: int = 4,
         batch_size: int = 1000,
-        rate: RateLimiter | None = None,
+        rate: SendRateLimiter | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -178,7 +178,7 @@ class Dispatcher:
         self.factory = factory
         self.lanes = max(1, lanes)
         self.batch_size = max(1, batch_size)
-        self.rate = rate or RateLimiter(None)
+        self.rate = rate or SendRateLimiter(None)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
 

@@ -1,8 +1,8 @@
 """Engagement segment rules: subscribers who opened, or clicked, in the last N days.
 
-Registered with :func:`subscribers.segments.register_rule` when the campaigns package is
-imported (``campaigns/__init__.py`` imports this module), so any code that can freeze a
-campaign also understands these rules::
+Registered with :func:`subscribers.segments.register_rule` by
+:func:`campaigns.wiring.wire_extensions` (the web app and the CLI call it), after which
+segments may use them::
 
     {"type": "opened", "within_days": 30}
     {"type": "not", "rule": {"type": "clicked", "within_days": 90}}
@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from campaigns.events import Event, reader_click
 from subscribers.model import Subscriber
-from subscribers.segments import Rule, RuleContext, register_rule
+from subscribers.segments import Rule, RuleContext
 
 
 def human_engagement() -> ColumnElement[bool]:
@@ -45,7 +45,6 @@ class _EngagementRule(Rule):
         )
 
 
-@register_rule
 class OpenedRule(_EngagementRule):
     """Subscribers who opened (or clicked in) a newsletter in the last ``within_days``."""
 
@@ -55,7 +54,6 @@ class OpenedRule(_EngagementRule):
         return human_engagement()
 
 
-@register_rule
 class ClickedRule(_EngagementRule):
     """Subscribers who clicked a link in a newsletter in the last ``within_days``."""
 
@@ -63,3 +61,7 @@ class ClickedRule(_EngagementRule):
 
     def engaged(self) -> ColumnElement[bool]:
         return reader_click()
+
+
+ENGAGEMENT_RULES: tuple[type[Rule], ...] = (OpenedRule, ClickedRule)
+"""The rule types this module adds (registered by :mod:`campaigns.wiring`)."""

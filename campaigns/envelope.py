@@ -16,14 +16,16 @@ must never be written to the database. Nor are the rows' ids that travel as ``cu
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from newsletter.briefs.document import slugify
 from newsletter.config import LIST_ID, ProviderName, Settings
-from newsletter.delivery.base import EmailParts, Message, list_unsubscribe_headers
+from newsletter.delivery.base import EmailParts, Feature, Message, list_unsubscribe_headers
+from newsletter.delivery.factory import features_of
+from newsletter.errors import UnsupportedFeature
 from newsletter.render.recipient import UNSUBSCRIBE_URL
 
 
@@ -46,14 +48,14 @@ def tracking_plan(settings: Settings, provider: ProviderName | None = None) -> T
     link: SendGrid reports only the URL, and the same source URL is usually in a brief
     twice (a citation and the sources line), so the brief, section and narrative of a
     click would be lost. SMTP and the outbox get our pixel too. ``provider`` and
-    ``first-party`` give everything to one side (``provider`` tracks nothing without
-    SendGrid); ``off`` tracks nothing.
+    ``first-party`` give everything to one side (``provider`` asks the provider whatever it
+    is: SMTP and the outbox cannot, see :func:`supported`); ``off`` tracks nothing.
     """
     sendgrid = (provider or settings.provider) == "sendgrid"
     if settings.tracking == "auto":
         return TrackingPlan(provider_opens=sendgrid, own_opens=not sendgrid, own_clicks=True)
     if settings.tracking == "provider":
-        return TrackingPlan(provider_opens=sendgrid, provider_clicks=sendgrid)
+        return TrackingPlan(provider_opens=True, provider_clicks=True)
     if settings.tracking == "first-party":
         return TrackingPlan(own_opens=True, own_clicks=True)
     return TrackingPlan()
@@ -78,6 +80,14 @@ class Envelope(BaseModel):
     list_headers: Mapping[str, str]
     tracking: TrackingPlan
     categories: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        """The options this envelope asks of its provider."""
+        asked = {Feature.CATEGORIES} if self.categories else set()
+        if self.tracking.provider_opens or self.tracking.provider_clicks:
+            asked.add(Feature.TRACKING)
+        return frozenset(asked)
 
     def message(self, parts: EmailParts, custom_args: Mapping[str, str]) -> Message:
         """The provider message every recipient of the variant shares."""
@@ -136,9 +146,38 @@ def list_id_header(settings: Settings) -> dict[str, str]:
     return {"List-Id": f'"{name}" <{value}>' if plain and name.strip() else f"<{value}>"}
 
 
+def supported(envelope: Envelope, ignore: Collection[str] = ()) -> Envelope:
+    """The envelope as its provider can honour it.
+
+    An option the provider cannot honour raises :class:`UnsupportedFeature`, unless
+    ``ignore`` (``NEWSLETTER_IGNORE_UNSUPPORTED``) names it: it is then left out of the
+    envelope, so what is frozen says what is really sent.
+    """
+    unsupported = envelope.features - features_of(envelope.provider)
+    refused = unsupported.difference(ignore)
+    if refused:
+        raise UnsupportedFeature(envelope.provider, refused)
+    if not unsupported:
+        return envelope
+    update: dict[str, Any] = {}
+    if Feature.CATEGORIES in unsupported:
+        update["categories"] = ()
+    if Feature.TRACKING in unsupported:
+        update["tracking"] = envelope.tracking.model_copy(
+            update={"provider_opens": False, "provider_clicks": False}
+        )
+    return envelope.model_copy(update=update)
+
+
 def envelope_for(settings: Settings, campaign_id: int, variant_name: str) -> Envelope:
-    """The envelope a variant frozen now gets: the settings in force, decided once."""
-    return Envelope(
+    """The envelope a variant frozen now gets: the settings in force, decided once.
+
+    Categories are our own labels for SendGrid's statistics, added only for a provider that
+    keeps them (every provider carries the campaign's ids as custom args); an option the
+    settings ask that the provider cannot honour raises :class:`UnsupportedFeature`.
+    """
+    labels = Feature.CATEGORIES in features_of(settings.provider)
+    envelope = Envelope(
         provider=settings.provider,
         from_email=settings.from_email,
         from_name=settings.from_name,
@@ -149,8 +188,13 @@ def envelope_for(settings: Settings, campaign_id: int, variant_name: str) -> Env
             **list_id_header(settings),
         },
         tracking=tracking_plan(settings),
-        categories=("newsletter", f"campaign-{campaign_id}", segment_category(variant_name)),
+        categories=(
+            ("newsletter", f"campaign-{campaign_id}", segment_category(variant_name))
+            if labels
+            else ()
+        ),
     )
+    return supported(envelope, settings.ignore_unsupported)
 
 
 def segment_category(name: str) -> str:

@@ -40,7 +40,7 @@ class PreparedVariant:
     provider: ProviderName
     values: RecipientValues  # signs links under the variant's frozen public URL
     headers: tuple[tuple[str, PlaceholderTemplate], ...]  # the frozen list headers
-    placeholders: frozenset[str]
+    placeholders: frozenset[str]  # the message's own (``Message.placeholders``)
     needed: frozenset[str]  # the placeholders, and the unsubscribe URL for the header
     name_fallback: str
     view_id: str
@@ -107,11 +107,6 @@ class CampaignBatchFactory:
 
     def _prepare(self, variant: Variant) -> PreparedVariant:
         envelope = Envelope.from_json(variant.envelope, variant_id=variant.id)
-        placeholders = (
-            PlaceholderTemplate(variant.subject).placeholders
-            | PlaceholderTemplate(variant.html).placeholders
-            | PlaceholderTemplate(variant.text).placeholders
-        )
         headers = tuple(
             (name, PlaceholderTemplate(value)) for name, value in envelope.list_headers.items()
         )
@@ -119,13 +114,14 @@ class CampaignBatchFactory:
             variant,
             custom_args={CAMPAIGN_ARG: str(variant.campaign_id), VARIANT_ARG: str(variant.id)},
         )
+        placeholders = message.placeholders  # found once, by the message
         return PreparedVariant(
             message=message,
             provider=envelope.provider,
             values=self._values_under(envelope.public_url),
             headers=headers,
-            placeholders=frozenset(placeholders),
-            needed=frozenset(placeholders).union(*(t.placeholders for _, t in headers)),
+            placeholders=placeholders,
+            needed=placeholders.union(*(t.placeholders for _, t in headers)),
             name_fallback=str(variant.options.get("name_fallback", "reader")),
             view_id=f"v{variant.id}",
             verp=envelope.provider in ("smtp", "outbox"),

@@ -1,10 +1,10 @@
 """Tracking events in the data-protection duties: export them, and erase what identifies.
 
-Registered with :func:`subscribers.gdpr.register_personal_data` when the campaigns
-package is imported. Erasing keeps the events (a campaign's figures must not change when
-a reader is erased) but empties what identifies the person: the raw provider event (it
-holds the address and IP), the user agent and the address hash, for the events tied to
-the subscriber and for untied ones that name the same address.
+Registered with :func:`subscribers.gdpr.register_personal_data` by
+:func:`campaigns.wiring.wire_extensions`. Erasing keeps the events (a campaign's figures
+must not change when a reader is erased) but empties what identifies the person: the raw
+provider event (it holds the address and IP), the user agent and the address hash, for the
+events tied to the subscriber and for untied ones that name the same address.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event
-from subscribers.gdpr import PersonalDataSection, register_personal_data
+from subscribers.gdpr import PersonalDataSection
 from subscribers.model import Subscriber
 
 
@@ -56,4 +56,5 @@ def erase_events(session: Session, subscriber: Subscriber) -> None:
     )
 
 
-register_personal_data(PersonalDataSection("tracking_events", export_events, erase_events))
+TRACKING_EVENTS = PersonalDataSection("tracking_events", export_events, erase_events)
+"""The tracking events' share of export and erasure (registered by :mod:`campaigns.wiring`)."""

@@ -19,7 +19,14 @@ from campaigns.preview import preview_variant, sample_values
 from campaigns.service import get_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.delivery.base import Batch, Provider, Recipient, RecipientStatus, message_from_us
+from newsletter.delivery.base import (
+    Batch,
+    Provider,
+    Recipient,
+    RecipientStatus,
+    labels,
+    message_from_us,
+)
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConflictError, InvalidInput
 from subscribers.addresses import Address, parse_address
@@ -87,12 +94,12 @@ def send_test(
         check_testable(campaign)
         email = preview_variant(session, campaign, settings, position, test_send=True)
     values = sample_values(email)
-    message = message_from_us(settings, email, categories=("newsletter-test",))
+    sender = provider or make_provider(settings)
+    message = message_from_us(settings, email, categories=labels(sender, "newsletter-test"))
     recipients = [
         Recipient(key=str(n), email=address, substitutions=values)
         for n, address in enumerate(addresses)
     ]
-    sender = provider or make_provider(settings)
     try:
         results = sender.send(Batch(message, recipients))
     finally:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 
-class RateLimiter:
+class SendRateLimiter:
     """Blocks callers so that on average no more than ``rate`` units pass per second.
 
     ``rate`` of ``None`` means unlimited. A request larger than the burst is allowed to

@@ -20,7 +20,7 @@ from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, Retr
 from campaigns.freeze import FreezeResult, freeze_campaign
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
-from campaigns.ratelimit import RateLimiter
+from campaigns.ratelimit import SendRateLimiter
 from campaigns.service import delivery_counts, get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
@@ -29,7 +29,7 @@ from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
 from newsletter.delivery.factory import MAX_BATCH_SIZE, ProviderPool
-from newsletter.errors import ConflictError, InvalidInput
+from newsletter.errors import ConflictError, InvalidInput, UnsupportedFeature
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Sender:
             CampaignBatchFactory(database, settings, self.providers),
             lanes=settings.send_lanes if database.dialect == "postgresql" else 1,
             batch_size=min(settings.send_batch_size, MAX_BATCH_SIZE),
-            rate=RateLimiter(settings.send_rate),
+            rate=SendRateLimiter(settings.send_rate),
             retry=RetryPolicy(
                 attempts=settings.send_retry_attempts,
                 base_delay=settings.send_retry_base_delay,
@@ -215,13 +215,15 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
             return started
         try:
             started.append(freeze_campaign(database, campaign_id, settings))
-        except StartRefused as exc:
+        except (StartRefused, UnsupportedFeature) as exc:  # settings changed since scheduling
             _refuse_start(database, campaign_id, exc)
         except ConflictError:  # another scheduler started it between our two queries
             continue
 
 
-def _refuse_start(database: Database, campaign_id: int, refusal: StartRefused) -> None:
+def _refuse_start(
+    database: Database, campaign_id: int, refusal: StartRefused | UnsupportedFeature
+) -> None:
     """A due campaign that may not start is paused with the reason, for an editor to act on
     (nobody is there to confirm an override when a schedule falls due)."""
     log.warning("scheduled campaign %s not started: %s", campaign_id, refusal)

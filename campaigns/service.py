@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.checks import Check, record_override, require_startable
-from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery
+from campaigns.model import Campaign, CampaignBrief, CampaignSegment, Delivery, Variant
 from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
@@ -201,6 +201,32 @@ def campaign_briefs(session: Session, campaign: Campaign) -> list[Brief]:
     ids = [b.brief_id for b in campaign.briefs]
     rows = {r.id: r for r in session.scalars(select(BriefRow).where(BriefRow.id.in_(ids)))}
     return [brief_from_row(rows[i]) for i in ids]
+
+
+def brief_labels(session: Session, campaign: Campaign) -> list[tuple[str, str]]:
+    """The (slug, title) of each of the campaign's briefs, in the campaign's order."""
+    ids = [b.brief_id for b in campaign.briefs]
+    rows = session.execute(
+        select(BriefRow.id, BriefRow.slug, BriefRow.title).where(BriefRow.id.in_(ids))
+    )
+    found = {r.id: (r.slug, r.title) for r in rows}
+    return [found[i] for i in ids]
+
+
+def segment_names(session: Session, campaign: Campaign) -> list[str]:
+    """The names of the campaign's segments, in match order."""
+    ids = [s.segment_id for s in campaign.segments]
+    names = dict(session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(ids))).all())
+    return [names[i] for i in ids]
+
+
+def frozen_variants(session: Session, campaign_id: int) -> list[Variant]:
+    """The campaign's frozen variants in match order (none before the freeze)."""
+    return list(
+        session.scalars(
+            select(Variant).where(Variant.campaign_id == campaign_id).order_by(Variant.position)
+        )
+    )
 
 
 def local_day(moment: datetime, settings: Settings) -> date:

@@ -67,8 +67,8 @@ _LEFT = "no longer subscribed when their turn came"
 
 # Planner hint. Statements that reach deliveries by id (a claim's 1,000 ids) or through
 # the partial indexes run with sequential scans off on PostgreSQL: against a table of
-# 100,000–300,000 deliveries the planner otherwise preferred to read the whole table (a
-# third slower per update, and CPU the lanes and the other workers share; measured in
+# 100,000–300,000 deliveries the planner otherwise preferred to read the whole table (slower
+# per update, and CPU the lanes and the other workers share; measured in
 # docs/benchmarks.md, Sending). Guarded by tests/campaigns/test_claims.py (the plans).
 _BY_KEY_HINT = "SET LOCAL enable_seqscan = off"
 
@@ -99,11 +99,11 @@ class SqlDeliveryStore:
         """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
         thousand placeholders, which psycopg would otherwise parse on every call.
 
-        The array travels in its text form (``{1,2,3}``), four times cheaper to build than
-        psycopg's list adapter makes it, as an *untyped* parameter cast to ``bigint[]``: the
+        The array travels in its text form (``{1,2,3}``), cheaper to build than psycopg's
+        list adapter makes it, as an *untyped* parameter cast to ``bigint[]``: the
         server then types the parameter itself and reads the value once. (Sent as a typed
         string and cast, the array would be re-parsed for every row a sequential scan
-        visits: seconds per statement.)"""
+        visits.)"""
         if self._skip_locked:
             array = "{" + ",".join(map(str, map(int, ids))) + "}"
             untyped = bindparam(None, array, type_=NullType())
@@ -415,7 +415,7 @@ class SqlDeliveryStore:
 
 def _update_deliveries() -> Update:
     """An UPDATE of deliveries that skips the ORM's session synchronisation: the store
-    never holds Delivery objects, and the synchronisation cost a third of a batch."""
+    never holds Delivery objects, and the synchronisation was a large share of a batch."""
     return update(Delivery).execution_options(synchronize_session=False)
 
 

@@ -288,6 +288,14 @@ class Settings(BaseSettings):
             "SMTP and the outbox, our own pixel; 'provider', 'first-party' or 'off' force one."
         ),
     )
+    ignore_unsupported: Annotated[list[Literal["categories", "tracking"]], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Options the provider cannot honour that a campaign may be sent without, "
+            "comma-separated ('categories', 'tracking'); any other such option refuses the "
+            "freeze (e.g. NEWSLETTER_TRACKING=provider with SMTP)."
+        ),
+    )
     send_lanes: int = Field(
         default=4,
         ge=1,
@@ -542,6 +550,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("ignore_unsupported", mode="before")
+    @classmethod
+    def _split_ignored(cls, value: object) -> object:
+        if isinstance(value, str):
+            return sorted({item.strip().lower() for item in value.split(",")} - {""})
+        return value
 
     @field_validator("topic_labels", mode="before")
     @classmethod

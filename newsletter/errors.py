@@ -2,6 +2,7 @@
 
     NewsletterError
     ├── ConfigurationError        a setting is missing or wrong
+    │   └── UnsupportedFeature    the provider cannot honour an option the campaign asks for
     ├── NotFoundError             a named thing (brief, campaign, subscriber …) does not exist
     ├── ConflictError             the request contradicts the current state (edit a sent campaign)
     ├── InvalidToken              a signed link was altered, is for another purpose, or expired
@@ -34,6 +35,23 @@ class NewsletterError(Exception):
 
 class ConfigurationError(NewsletterError):
     """A setting is missing or has a value the system cannot use."""
+
+
+class UnsupportedFeature(ConfigurationError):
+    """The configured provider cannot honour an option the settings ask of it (SendGrid
+    categories or tracking through SMTP): raised when a campaign is frozen, not at send time,
+    because a choice of settings, not a provider call, is what is wrong; a person fixes the
+    settings or says the option may be ignored (``NEWSLETTER_IGNORE_UNSUPPORTED``)."""
+
+    def __init__(self, provider: str, features: Iterable[str]) -> None:
+        self.provider = provider
+        self.features = tuple(sorted(features))
+        listed = ", ".join(self.features)
+        super().__init__(
+            f"the {provider} provider cannot honour {listed}: choose another provider or "
+            f"setting, or set NEWSLETTER_IGNORE_UNSUPPORTED={','.join(self.features)} "
+            "to send without"
+        )
 
 
 class NotFoundError(NewsletterError):

@@ -28,7 +28,7 @@ class PlaceholderTemplate:
 
     The split keeps text and placeholder slots interleaved in one list; filling copies that
     list, drops the recipient's values into the odd slots with one slice assignment (an
-    ``itemgetter`` call does every lookup in C) and joins: a few µs for a 100 KB email.
+    ``itemgetter`` call does every lookup in C) and joins (``docs/benchmarks.md``, Rendering).
     """
 
     __slots__ = ("_getter", "_keys", "_pieces", "placeholders")
@@ -55,6 +55,11 @@ class PlaceholderTemplate:
         else:
             out[1::2] = self._getter(values)
         return "".join(out)
+
+
+def placeholders_in(*texts: str) -> frozenset[str]:
+    """Every placeholder the texts hold: what each recipient needs a value for."""
+    return frozenset(key for text in texts for key in PLACEHOLDER.findall(text))
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:

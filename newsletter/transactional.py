@@ -22,6 +22,7 @@ from newsletter.delivery.base import (
     Provider,
     Recipient,
     RecipientStatus,
+    labels,
     list_unsubscribe_headers,
     message_from_us,
 )
@@ -100,7 +101,7 @@ class ConfirmationMailer:
             FIRST_NAME_HTML: escape(first_name, quote=True),
             **links,
         }
-        message = message_from_us(self.settings, compiled, categories=(kind,))
+        message = message_from_us(self.settings, compiled, categories=labels(self.provider, kind))
         needed = {key: values[key] for key in compiled.placeholders}
         recipient = Recipient(
             key=kind, email=email, name=name, substitutions=needed, headers=headers or {}

@@ -143,7 +143,7 @@ _BaseLoader: Any = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoade
 
 
 class BoundedYamlLoader(_BaseLoader):  # type: ignore[misc]
-    """A safe loader (libyaml's when installed: about six times faster) without implicit
+    """A safe loader (libyaml's when installed: it is faster) without implicit
     timestamps: dates stay text, so that an impossible date is reported by whoever validates
     the data (with its line) instead of crashing the parser. Anchors, aliases and depth are
     checked on the event stream before anything is composed (:func:`_check_events`)."""

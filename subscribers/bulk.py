@@ -164,7 +164,7 @@ def insert_with_import_consent(
     ``file`` and the row's ``line``) in one statement; returns how many were inserted.
 
     Writing the consent rows from the inserted ids on the server saves sending them and a
-    second statement per batch (a fifth of an import's time)."""
+    second statement per batch (a noticeable share of an import's time)."""
     document = _document(
         [{**{name: row[name] for name in columns}, "line": row["line"]} for row in rows], True
     )
@@ -203,7 +203,7 @@ def _record_type(table: Table, name: str) -> TypeEngine[Any]:
 
 def _as_dict(rows: Any) -> dict[Any, int]:
     """``{key: id}`` of a result; ``all()`` fetches in one call (iterating fetches row by
-    row, which psycopg makes several times slower for a thousand rows)."""
+    row, which psycopg makes much slower for a thousand rows)."""
     found: dict[Any, int] = {}
     for row in rows.all():
         assert isinstance(row, Row)
@@ -212,8 +212,8 @@ def _as_dict(rows: Any) -> dict[Any, int]:
 
 
 def _document(items: list[dict[str, Any]], postgres: bool) -> str:
-    """The rows as one JSON text: ``orjson`` (seven times faster than ``json``, a fifth of a
-    webhook batch's time), the standard library for what orjson refuses (integers beyond
+    """The rows as one JSON text: ``orjson`` (much faster than ``json``, which was a large
+    share of a webhook batch's time), the standard library for what orjson refuses (integers beyond
     64 bits, nesting deeper than 254 levels: odd provider events, kept as they came)."""
     default = partial(_json_value, postgres=postgres)
     try:

@@ -50,6 +50,17 @@ class NewSubscriber:
     attributes: Mapping[str, str] = field(default_factory=dict)  # custom, as CSV's attr.NAME
 
 
+def consent_history(session: Session, subscriber: Subscriber) -> list[ConsentRecord]:
+    """The subscriber's consent records, oldest first."""
+    return list(
+        session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.subscriber_id == subscriber.id)
+            .order_by(ConsentRecord.at, ConsentRecord.id)
+        )
+    )
+
+
 def add_subscriber(
     session: Session, new: NewSubscriber, *, known_topics: Collection[str], origin: Origin
 ) -> Subscriber:

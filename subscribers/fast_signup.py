@@ -154,11 +154,12 @@ class FastSignups:
     """The one-statement path over an asyncio connection pool, for the web app.
 
     A signup request then never leaves the event loop for the common case: no thread-pool
-    hop, no GIL hand-over per database round trip (measured: about a third more signups per
-    second than the same statement run in the thread pool). The pool's connections belong
-    to the event loop that first used them, so :meth:`close` must run on it (the app's
-    lifespan does that). Anything unusual (a known address, a dropped connection) falls
-    back to the general path in the thread pool, which has the sync pool's pre-ping.
+    hop, no GIL hand-over per database round trip (measured: more signups per second than
+    the same statement run in the thread pool; ``docs/benchmarks.md``, Subscribers). The
+    pool's connections belong to the event loop that first used them, so :meth:`close` must
+    run on it (the app's lifespan does that). Anything unusual (a known address, a dropped
+    connection) falls back to the general path in the thread pool, which has the sync pool's
+    pre-ping.
     """
 
     def __init__(self, database: Database, *, pool_size: int) -> None:

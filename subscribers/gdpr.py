@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from subscribers.addresses import parse_address
+from subscribers.directory import consent_history
 from subscribers.model import ConsentRecord, QueuedMail, Subscriber, Suppression
 from subscribers.suppression import suppress
 
@@ -62,11 +63,7 @@ def _subscriber_data(subscriber: Subscriber) -> dict[str, Any]:
 
 
 def _export_consent(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
-    records = session.scalars(
-        select(ConsentRecord)
-        .where(ConsentRecord.subscriber_id == subscriber.id)
-        .order_by(ConsentRecord.at, ConsentRecord.id)
-    )
+    records = consent_history(session, subscriber)
     return [
         {
             "kind": r.kind,

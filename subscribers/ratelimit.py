@@ -17,7 +17,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 
 
-class RateLimiter:
+class ClientRateLimiter:
     """Allows ``limit`` hits per ``period`` seconds per key, refilled continuously.
 
     ``limit == 0`` disables it. Memory stays bounded: buckets that have refilled completely

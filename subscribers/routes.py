@@ -45,7 +45,7 @@ from subscribers.forms import (
 from subscribers.links import preferences_url
 from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
 from subscribers.preferences import unsubscribe, update_preferences
-from subscribers.ratelimit import RateLimiter, client_address, client_ip
+from subscribers.ratelimit import ClientRateLimiter, client_address, client_ip
 from subscribers.signup import (
     ConfirmResult,
     Origin,
@@ -77,7 +77,7 @@ class PublicSite:
     signer: TokenSigner
     pages: Jinja2Templates
     topics: TopicCatalog
-    limiter: RateLimiter
+    limiter: ClientRateLimiter
     fast_signups: FastSignups | None  # PostgreSQL only
     # Told which issue an unsubscribe came from (the link's ``d``, opaque here): the
     # campaigns package counts it in that issue's report. Runs in the thread pool.
@@ -101,7 +101,7 @@ class PublicSite:
             signer=TokenSigner(settings.signing_key()),
             pages=pages,
             topics=TopicCatalog(settings.topics),
-            limiter=RateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
+            limiter=ClientRateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
             fast_signups=fast,
             on_unsubscribe=on_unsubscribe,
         )
@@ -300,7 +300,7 @@ async def signup_post(request: Request) -> Response:
     site = _site(request)
     wait = site.limiter.hit(client_address(request))
     if wait is not None:
-        headers = {**PRIVATE, "Retry-After": RateLimiter.retry_after_header(wait)}
+        headers = {**PRIVATE, "Retry-After": ClientRateLimiter.retry_after_header(wait)}
         message = "Too many signups from your network just now. Please try again later."
         if "text/html" in request.headers.get("accept", ""):
             return _page(

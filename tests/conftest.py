@@ -46,6 +46,9 @@ def _check_postgres() -> str | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    from campaigns.wiring import wire_extensions
+
+    wire_extensions()  # as the web app and the CLI do when they are built
     problem = _check_postgres()
     if problem and IN_CI:
         pytest.exit(f"CI=true but {problem}: refusing to skip the PostgreSQL tests", returncode=3)

@@ -10,18 +10,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
 from campaigns.audience import delivery_problems, delivery_totals
 from campaigns.checks import Check
 from campaigns.digest import DigestResult, create_weekly_digest
-from campaigns.model import Campaign, Variant
+from campaigns.model import Campaign
 from campaigns.preflight import PreflightReport, refusal, require_preflight, run_preflight
 from campaigns.service import (
     CampaignDraft,
+    brief_labels,
     cancel_campaign,
     create_campaign,
     delivery_counts,
+    frozen_variants,
     get_campaign,
     list_campaigns,
     override_check,
@@ -30,7 +31,6 @@ from campaigns.service import (
     schedule_campaign,
 )
 from campaigns.weeks import IsoWeek
-from newsletter.briefs.model import BriefRow
 from newsletter.cli.common import console, open_db, split_values
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.config import get_settings
@@ -170,19 +170,11 @@ def show_command(campaign_id: int) -> None:
 
 
 def _print_briefs(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
-    ids = [b.brief_id for b in campaign.briefs]
-    slugs = dict(
-        session.execute(select(BriefRow.id, BriefRow.slug).where(BriefRow.id.in_(ids))).all()
-    )
-    console.print("briefs: " + ", ".join(slugs[i] for i in ids))
+    console.print("briefs: " + ", ".join(slug for slug, _ in brief_labels(session, campaign)))
 
 
 def _print_variants(session, campaign: Campaign) -> None:  # type: ignore[no-untyped-def]
-    variants = list(
-        session.scalars(
-            select(Variant).where(Variant.campaign_id == campaign.id).order_by(Variant.position)
-        )
-    )
+    variants = frozen_variants(session, campaign.id)
     if not variants:
         return
     table = Table("variant", "subject", "size", "warnings", title="frozen variants")

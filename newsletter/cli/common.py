@@ -27,10 +27,14 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def open_db() -> Database:
-    """The configured database, migrated to the current schema."""
+    """The configured database, migrated to the current schema, with the campaigns
+    package's segment rules and personal-data sections registered (every command that can
+    meet a segment or a data-protection request opens the database through here)."""
+    from campaigns.wiring import wire_extensions
     from newsletter.config import get_settings
     from newsletter.db import open_database
 
+    wire_extensions()
     return open_database(get_settings().database_url)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import mailbox
 
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from campaigns.audience import frozen_counts
 from campaigns.digest import create_weekly_digest
-from campaigns.model import Delivery, Variant
 from campaigns.sending import send_campaign
 from campaigns.service import get_campaign
 from campaigns.weeks import IsoWeek
@@ -21,11 +21,10 @@ from newsletter.briefs.importer import import_briefs
 from newsletter.cli.common import console, open_db
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
-from newsletter.errors import ConflictError
+from newsletter.errors import ConflictError, NotFoundError
 from newsletter.resources import data_path
-from subscribers.directory import NewSubscriber, add_subscriber
-from subscribers.model import Segment, Subscriber
-from subscribers.segment_store import create_segment
+from subscribers.directory import NewSubscriber, add_subscriber, find_by_email, status_counts
+from subscribers.segment_store import create_segment, get_segment
 from subscribers.signup import Origin
 
 # (email, name, topics, narrative display)
@@ -116,25 +115,38 @@ def _add_readers(database: Database) -> None:
     with database.transaction() as session:
         known = {topic for _, _, topics, _ in SAMPLE_READERS for topic in topics}
         for email, name, topics, narratives in SAMPLE_READERS:
-            exists = session.scalar(select(Subscriber).where(Subscriber.email == email))
-            if exists is not None:
+            if _known(session, email):
                 continue
             new = NewSubscriber(
                 email, name, list(topics), confirmed=True, source="demo", narratives=narratives
             )
             add_subscriber(session, new, known_topics=known, origin=Origin(source="demo"))
             added += 1
-        total = session.scalar(
-            select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
-        )
+        total = status_counts(session).get("active", 0)
     console.print(f"{added} added; {total} active subscribers in all")
+
+
+def _known(session: Session, email: str) -> bool:
+    try:
+        find_by_email(session, email)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _has_segment(session: Session, name: str) -> bool:
+    try:
+        get_segment(session, name)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _add_segments(database: Database) -> None:
     console.rule("3. segments (first match wins)")
     with database.transaction() as session:
         for name, rule, options, description in SAMPLE_SEGMENTS:
-            if session.scalar(select(Segment.id).where(Segment.name == name)) is None:
+            if not _has_segment(session, name):
                 create_segment(session, name, rule, options=options, description=description)
             console.print(f"[bold]{name}[/]: {description}")
 
@@ -188,21 +200,12 @@ def _report(database: Database, settings: Settings, campaign_id: int) -> None:
     table = Table("segment", "recipients", "sent", "failed", "unknown", "skipped")
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id)
-        rows = session.execute(
-            select(Variant.name, Delivery.status, func.count())
-            .join(Delivery, Delivery.variant_id == Variant.id)
-            .where(Variant.campaign_id == campaign_id)
-            .group_by(Variant.position, Variant.name, Delivery.status)
-            .order_by(Variant.position)
-        ).all()
-    counts: dict[str, dict[str, int]] = {}
-    for name, status, count in rows:
-        counts.setdefault(name, {})[status] = int(count)
-    for name, by_status in counts.items():
+        progress = [v for v in frozen_counts(session, campaign_id) if v.counts]
+    for variant in progress:
         table.add_row(
-            name,
-            str(sum(by_status.values())),
-            *(str(by_status.get(s, 0)) for s in ("sent", "failed", "unknown", "skipped")),
+            variant.name,
+            str(variant.total),
+            *(str(variant.counts.get(s, 0)) for s in ("sent", "failed", "unknown", "skipped")),
         )
     console.print(table)
     outbox = settings.outbox.resolve()

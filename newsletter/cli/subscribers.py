@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from campaigns.sunset import SunsetPolicy, run_sunset
 from newsletter.cli.common import console, err_console, opened_db
@@ -22,13 +21,13 @@ from subscribers.csv_io import TOPIC_SEPARATORS, ImportOptions, export_csv, impo
 from subscribers.directory import (
     NewSubscriber,
     add_subscriber,
+    consent_history,
     find_by_email,
     list_subscribers,
     shown_status,
     status_counts,
 )
 from subscribers.gdpr import EraseResult, erase_subscriber, export_personal_data
-from subscribers.model import ConsentRecord
 from subscribers.signup import Origin
 from subscribers.topics import known_topics
 
@@ -198,11 +197,7 @@ def show_command(email: str) -> None:
     """Everything about one subscriber, with their consent history."""
     with opened_db() as database, database.transaction() as session:
         subscriber = find_by_email(session, email)
-        records = session.scalars(
-            select(ConsentRecord)
-            .where(ConsentRecord.subscriber_id == subscriber.id)
-            .order_by(ConsentRecord.at, ConsentRecord.id)
-        )
+        records = consent_history(session, subscriber)
         history = [
             f"{r.at:%Y-%m-%d %H:%M} {r.kind} from {r.ip or '-'} ({r.source or '-'})"
             for r in records

@@ -8,7 +8,7 @@ relaxed/relaxed, over the headers a receiver and a reader rely on. SendGrid sign
 dkimpy does the canonicalisation and the header hashing (the parts that must match every
 verifier bit for bit); the RSA operation itself is OpenSSL's through ``cryptography`` with
 the key parsed once per provider: dkimpy's pure-Python RSA and its per-call key parsing
-cost about 8 ms a message, OpenSSL about 0.3 ms (``docs/benchmarks.md``).
+cost many times OpenSSL's (``docs/benchmarks.md``, DKIM signing).
 """
 
 from __future__ import annotations
@@ -319,10 +319,11 @@ class DkimSigner:
 def relaxed_body(body: bytes) -> bytes:
     """The relaxed canonical body (RFC 6376 3.4.4), exactly as dkimpy makes it, faster.
 
-    dkimpy rewrites every run of spaces, even a lone space into a space: 6.5 ms for a
-    130 KB digest. Without tabs, only two spaces in a row or a space before a line end
-    change anything; one search finds whether there is any (0.2 ms). Tabs take dkimpy's own
-    path. A property test holds this equal to dkimpy's result.
+    dkimpy rewrites every run of spaces, even a lone space into a space, which is most of
+    its signing time for a digest. Without tabs, only two spaces in a row or a space before
+    a line end change anything; one search finds whether there is any (figures in
+    ``docs/benchmarks.md``, DKIM signing). Tabs take dkimpy's own path. A property test
+    holds this equal to dkimpy's result.
     """
     if b"\t" in body:
         return bytes(_RELAXED.canonicalize_body(body))

@@ -13,18 +13,33 @@ the error applies to the rest.
 Threads: every provider may be shared by several threads, each calling ``send`` with its own
 batch (SendGrid keeps a client per thread, SMTP a connection per thread, the outbox writes
 files atomically). ``close`` is for the end, when no ``send`` is running.
+
+Every provider is a :class:`BaseProvider`, whose ``send`` runs one fixed sequence (the
+django-anymail model; ``docs/providers.md``): validate the recipients (a recipient the
+provider would refuse is ``failed`` on their own, the rest go on) → build the payload →
+post it → parse the answer into results. A provider fills in those steps; the sequence,
+the batch-size limit, the placeholder check and the ordering of results are here, once.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from newsletter.config import Settings
-from newsletter.placeholders import PLACEHOLDER
+from newsletter.errors import DeliveryError
+from newsletter.placeholders import PLACEHOLDER, placeholders_in
+
+
+class Feature(StrEnum):
+    """An option of a message that not every provider can honour."""
+
+    CATEGORIES = "categories"
+    TRACKING = "tracking"  # the provider's own open or click tracking
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,21 @@ class Message:
     track_clicks: bool = False
     custom_args: Mapping[str, str] = field(default_factory=dict)
     """Ids shared by every recipient (campaign, variant): sent once, not per recipient."""
+    placeholders: frozenset[str] = field(init=False, compare=False)
+    """Every placeholder of subject, HTML and text: found here, once per message, and read
+    by every provider (each recipient needs a value for each)."""
+
+    def __post_init__(self) -> None:
+        placeholders = placeholders_in(self.subject, self.html, self.text)
+        object.__setattr__(self, "placeholders", placeholders)
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        """The options this message asks of its provider."""
+        asked = {Feature.CATEGORIES} if self.categories else set()
+        if self.track_opens or self.track_clicks:
+            asked.add(Feature.TRACKING)
+        return frozenset(asked)
 
 
 class EmailParts(Protocol):
@@ -85,7 +115,7 @@ class Recipient(NamedTuple):
     delivery, :mod:`newsletter.deliverability.verp`): SMTP's ``MAIL FROM``, the outbox's
     ``Return-Path``; ``None`` is the From address. SendGrid sets its own.
     A named tuple, not a frozen dataclass: a send makes one per recipient, and a tuple is
-    built four times faster.
+    built faster (``docs/benchmarks.md``, figures behind the code).
     """
 
     key: str
@@ -127,10 +157,11 @@ class RecipientResult(NamedTuple):
 
 
 class Provider(Protocol):
-    """A mail provider. Implementations: outbox (default), SMTP, SendGrid."""
+    """A mail provider, as the dispatcher sees it; every one is a :class:`BaseProvider`."""
 
     name: str
     max_batch_size: int
+    features: frozenset[Feature]
 
     def send(self, batch: Batch) -> list[RecipientResult]:
         """Send one batch; one result per recipient, or raise a ``DeliveryError`` subclass."""
@@ -139,6 +170,104 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections; the provider may not be used afterwards."""
         ...
+
+
+Payload = TypeVar("Payload")
+Answer = TypeVar("Answer")
+
+
+class BaseProvider(ABC, Generic[Payload, Answer]):
+    """The fixed send sequence; a provider fills in its steps.
+
+    ``validate`` (a recipient's own problem → their ``failed`` result) → ``build_payload``
+    (what goes to the provider for the accepted recipients) → ``post`` (the provider call;
+    a failure of the whole call raises a ``DeliveryError``) → ``parse_result`` (one result
+    per accepted recipient). ``features`` are the :class:`Feature` s the provider honours:
+    a campaign asking for others is refused when it is frozen, never silently sent without.
+    """
+
+    name: str
+    max_batch_size: int = 1000
+    features: frozenset[Feature] = frozenset()
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        """One result per recipient, in the batch's order, or a ``DeliveryError`` whose
+        ``settled`` holds every result known before it (the refused recipients included)."""
+        if len(batch.recipients) > self.max_batch_size:
+            raise ValueError(
+                f"a {self.name} batch holds at most {self.max_batch_size} recipients, "
+                f"got {len(batch.recipients)}"
+            )
+        accepted, refused = self.validate(batch)
+        if not accepted:
+            return refused
+        try:
+            answer = self.post(self.build_payload(batch, accepted))
+        except DeliveryError as exc:
+            exc.settled = (*refused, *exc.settled)
+            raise
+        results = self.parse_result(answer, accepted)
+        if not refused:
+            return results
+        return _in_order(batch.recipients, [*refused, *results])
+
+    def validate(self, batch: Batch) -> tuple[list[Recipient], list[RecipientResult]]:
+        """The recipients the provider can take, and the ``failed`` results of the others."""
+        needed = batch.message.placeholders
+        accepted: list[Recipient] = []
+        refused: list[RecipientResult] = []
+        for recipient in batch.recipients:
+            problem = self.recipient_problem(recipient, needed)
+            if problem is None:
+                accepted.append(recipient)
+            else:
+                refused.append(
+                    RecipientResult(recipient.key, RecipientStatus.FAILED, error=problem)
+                )
+        return accepted, refused
+
+    def recipient_problem(self, recipient: Recipient, needed: frozenset[str]) -> str | None:
+        """Why this recipient cannot be sent to, or None; a provider adds its own limits."""
+        return missing_value(recipient, needed)
+
+    @abstractmethod
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> Payload:
+        """What the provider is sent for these (validated) recipients of ``batch`` (its
+        message, and ``on_accepted`` for a provider that answers per message)."""
+
+    @abstractmethod
+    def post(self, payload: Payload) -> Answer:
+        """Hand the payload to the provider; raise a ``DeliveryError`` subclass if it fails."""
+
+    @abstractmethod
+    def parse_result(
+        self, answer: Answer, recipients: Sequence[Recipient]
+    ) -> list[RecipientResult]:
+        """One result per recipient posted, from what the provider answered."""
+
+    def close(self) -> None:
+        """Release connections; the provider may not be used afterwards."""
+
+
+def labels(provider: Provider, *categories: str) -> tuple[str, ...]:
+    """``categories`` for a message through ``provider``, if it keeps them (SendGrid); none
+    otherwise: a label no provider stores would be an option silently dropped."""
+    return categories if Feature.CATEGORIES in provider.features else ()
+
+
+def missing_value(recipient: Recipient, needed: frozenset[str]) -> str | None:
+    """The recipient's problem if a placeholder of the message has no value for them."""
+    values = recipient.substitutions
+    if needed.issubset(values):
+        return None
+    return f"no value for placeholder {sorted(needed.difference(values))[0]}"
+
+
+def _in_order(
+    recipients: Sequence[Recipient], results: Sequence[RecipientResult]
+) -> list[RecipientResult]:
+    by_key = {result.key: result for result in results}
+    return [by_key[recipient.key] for recipient in recipients]
 
 
 ONE_CLICK = "List-Unsubscribe=One-Click"

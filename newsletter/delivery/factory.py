@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from newsletter.config import ProviderName, Settings
 from newsletter.deliverability.dkim import DkimSigner
-from newsletter.delivery.base import Provider
+from newsletter.delivery.base import BaseProvider, Feature, Provider
 from newsletter.delivery.outbox import OutboxProvider
 from newsletter.delivery.sendgrid import SendGridProvider
 from newsletter.delivery.smtp import SmtpConfig, SmtpProvider
 from newsletter.errors import ConfigurationError
+
+PROVIDER_CLASSES: dict[ProviderName, type[BaseProvider[Any, Any]]] = {
+    "outbox": OutboxProvider,
+    "smtp": SmtpProvider,
+    "sendgrid": SendGridProvider,
+}
+
+
+def features_of(name: ProviderName) -> frozenset[Feature]:
+    """The options provider ``name`` honours (known without building it: no credentials)."""
+    return PROVIDER_CLASSES[name].features
+
 
 MAX_BATCH_SIZE = min(
     OutboxProvider.max_batch_size, SmtpProvider.max_batch_size, SendGridProvider.max_batch_size

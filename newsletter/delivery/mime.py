@@ -1,8 +1,8 @@
 """One MIME message per recipient, written by hand because it is the per-message cost.
 
 SMTP and the outbox send each recipient a copy of their own. The stdlib ``EmailMessage``
-took 6.3 ms for a 116 KB digest; the headers and bodies written here take a fraction of that
-(see ``docs/benchmarks.md``). What is written follows RFC 5322 / 2045 / 2047: CRLF line ends
+costs many times what the headers and bodies written here take (``docs/benchmarks.md``,
+Providers). What is written follows RFC 5322 / 2045 / 2047: CRLF line ends
 (or LF for a Maildir file), quoted-printable bodies with lines of at most 76 characters (the
 wire size stays close to the content, unlike base64's third more, and the source stays
 readable), encoded-words for non-ASCII subjects and display names, header lines folded at
@@ -291,6 +291,7 @@ class MimeBuilder:
         if signer is not None:
             signer.check_from(message.from_email)
         self._signer = signer
+        self.from_email = message.from_email
         self._linesep = linesep
         self._sep = linesep.decode("ascii")
         self._subject = PlaceholderTemplate(message.subject)
@@ -316,11 +317,6 @@ class MimeBuilder:
         self._text_open = (delimiter + part.format("plain")).encode("ascii")
         self._html_open = (delimiter + part.format("html")).encode("ascii")
         self._close = f"--{boundary}--{sep}".encode("ascii")
-
-    @property
-    def placeholders(self) -> frozenset[str]:
-        """Every placeholder the subject, HTML or text uses: each recipient needs a value."""
-        return self._subject.placeholders | self._html.placeholders | self._text.placeholders
 
     def build(self, recipient: Recipient) -> BuiltMessage:
         """The recipient's message; ``ValueError`` or ``KeyError`` (a missing value) if not."""

@@ -12,15 +12,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
-from newsletter.delivery.mime import LF, batch_builder, return_path_header
+from newsletter.delivery.base import RecipientResult, RecipientStatus
+from newsletter.delivery.mime import LF, return_path_header
+from newsletter.delivery.per_message import MimeBatch, PerMessageProvider
 from newsletter.errors import ConfigurationError, ProviderRetryable
 
 if TYPE_CHECKING:
     from newsletter.deliverability.dkim import DkimSigner
 
 
-class OutboxProvider:
+class OutboxProvider(PerMessageProvider):
     """Writes each recipient's MIME message into ``path``/new, atomically (tmp, then new).
 
     Thread-safe: ``mailbox.Maildir`` names files from a class-wide counter that is not, so
@@ -29,6 +30,7 @@ class OutboxProvider:
 
     name = "outbox"
     max_batch_size = 1000
+    linesep = LF  # as Maildir files have
 
     def __init__(self, path: Path, *, signer: DkimSigner | None = None) -> None:
         self.path = Path(path)
@@ -43,11 +45,11 @@ class OutboxProvider:
         self._maildir = mailbox.Maildir(self.path, factory=None, create=False)
         self._lock = threading.Lock()
 
-    def send(self, batch: Batch) -> list[RecipientResult]:
-        builder = batch_builder(batch.message, linesep=LF, signer=self.signer)
+    def post(self, payload: MimeBatch) -> list[RecipientResult]:
+        """Write each message; an unwritable folder is retryable (the disk may be full)."""
         results: list[RecipientResult] = []
-        for recipient in batch.recipients:
-            built = builder.try_build(recipient)
+        for recipient in payload.recipients:
+            built = payload.builder.try_build(recipient)
             if isinstance(built, RecipientResult):
                 results.append(built)
                 continue
@@ -65,6 +67,3 @@ class OutboxProvider:
                 RecipientResult(recipient.key, RecipientStatus.SENT, message_id=built.message_id)
             )
         return results
-
-    def close(self) -> None:
-        """Nothing is held open between messages."""

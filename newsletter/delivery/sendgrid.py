@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -51,11 +51,14 @@ import sendgrid
 
 from newsletter.delivery.base import (
     RESERVED_HEADERS,
+    BaseProvider,
     Batch,
+    Feature,
     Message,
     Recipient,
     RecipientResult,
     RecipientStatus,
+    missing_value,
 )
 from newsletter.errors import (
     DeliveryError,
@@ -64,7 +67,6 @@ from newsletter.errors import (
     ProviderRejected,
     ProviderRetryable,
 )
-from newsletter.placeholders import PLACEHOLDER
 
 MAX_ARGS_BYTES = 10_000
 """SendGrid's limit for a personalization's ``custom_args``, and for its ``substitutions``."""
@@ -82,11 +84,12 @@ _UNSENT = (
 )
 
 
-class SendGridProvider:
+class SendGridProvider(BaseProvider[dict[str, Any], httpx.Response]):
     """Sends each batch as one SendGrid v3 mail-send request (at most 1,000 recipients)."""
 
     name = "sendgrid"
     max_batch_size = 1000
+    features = frozenset(Feature)
 
     def __init__(
         self,
@@ -110,39 +113,14 @@ class SendGridProvider:
             timeout=timeout,
             limits=httpx.Limits(max_keepalive_connections=0),
         )
-        # The last message's placeholders: every batch of a variant shares its message, and
-        # scanning 60 KB of HTML per batch adds up.
-        self._scanned: tuple[Message, frozenset[str]] | None = None
 
-    def send(self, batch: Batch) -> list[RecipientResult]:
-        if len(batch.recipients) > self.max_batch_size:
-            raise ValueError(
-                f"a SendGrid batch holds at most {self.max_batch_size} recipients, "
-                f"got {len(batch.recipients)}"
-            )
-        payload, refused = build_payload(
-            batch, sandbox=self.sandbox, needed=self._placeholders(batch.message)
-        )
-        if not payload["personalizations"]:
-            return [refused[r.key] for r in batch.recipients]
-        response = self._post(payload)
-        message_id = response.headers.get("X-Message-Id") if response.status_code == 202 else None
-        return [
-            refused.get(r.key)
-            or RecipientResult(r.key, RecipientStatus.SENT, message_id=message_id)
-            for r in batch.recipients
-        ]
+    def recipient_problem(self, recipient: Recipient, needed: frozenset[str]) -> str | None:
+        return recipient_problem(recipient, needed)
 
-    def close(self) -> None:
-        self._http.close()
+    def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> dict[str, Any]:
+        return request_body(batch.message, recipients, sandbox=self.sandbox)
 
-    def _placeholders(self, message: Message) -> frozenset[str]:
-        scanned = self._scanned  # one read: lanes replace it whole, never change it
-        if scanned is None or scanned[0] is not message:
-            scanned = self._scanned = (message, placeholders_of(message))
-        return scanned[1]
-
-    def _post(self, payload: dict[str, Any]) -> httpx.Response:
+    def post(self, payload: dict[str, Any]) -> httpx.Response:
         try:
             body = orjson.dumps(payload)
             response = self._http.post(
@@ -158,6 +136,17 @@ class SendGridProvider:
         if not response.is_success:
             raise _from_status(response.status_code, response.content, response.headers)
         return response
+
+    def parse_result(
+        self, answer: httpx.Response, recipients: Sequence[Recipient]
+    ) -> list[RecipientResult]:
+        message_id = answer.headers.get("X-Message-Id") if answer.status_code == 202 else None
+        return [
+            RecipientResult(r.key, RecipientStatus.SENT, message_id=message_id) for r in recipients
+        ]
+
+    def close(self) -> None:
+        self._http.close()
 
     def _unsent(self, exc: httpx.HTTPError) -> DeliveryError:
         reason: BaseException | None = exc
@@ -177,23 +166,13 @@ def _once(body: bytes) -> Iterator[bytes]:
     yield body
 
 
-def placeholders_of(message: Message) -> frozenset[str]:
-    """The placeholders of a message's subject, HTML and text."""
-    found = set(PLACEHOLDER.findall(message.subject))
-    found.update(PLACEHOLDER.findall(message.html), PLACEHOLDER.findall(message.text))
-    return frozenset(found)
-
-
 def build_payload(
-    batch: Batch, *, sandbox: bool = False, needed: frozenset[str] | None = None
+    batch: Batch, *, sandbox: bool = False
 ) -> tuple[dict[str, Any], dict[str, RecipientResult]]:
-    """The mail-send request body, and the recipients left out of it (``failed`` results).
-
-    ``needed``: the message's placeholders, if the caller knows them already."""
-    message = batch.message
-    if needed is None:
-        needed = placeholders_of(message)
-    personalizations: list[dict[str, Any]] = []
+    """The mail-send request body, and the recipients left out of it (``failed`` results):
+    the provider's validate and build steps in one call (benchmarks and tests use it)."""
+    needed = batch.message.placeholders
+    accepted: list[Recipient] = []
     refused: dict[str, RecipientResult] = {}
     for recipient in batch.recipients:
         problem = recipient_problem(recipient, needed)
@@ -202,12 +181,19 @@ def build_payload(
                 recipient.key, RecipientStatus.FAILED, error=problem
             )
         else:
-            personalizations.append(personalization(recipient))
+            accepted.append(recipient)
+    return request_body(batch.message, accepted, sandbox=sandbox), refused
+
+
+def request_body(
+    message: Message, recipients: Sequence[Recipient], *, sandbox: bool = False
+) -> dict[str, Any]:
+    """The mail-send request body for recipients already validated."""
     body = message_fields(message)
-    body["personalizations"] = personalizations
+    body["personalizations"] = [personalization(recipient) for recipient in recipients]
     if sandbox:
         body["mail_settings"] = {"sandbox_mode": {"enable": True}}
-    return body, refused
+    return body
 
 
 def message_fields(message: Message) -> dict[str, Any]:
@@ -258,10 +244,13 @@ def recipient_problem(recipient: Recipient, needed: frozenset[str]) -> str | Non
     email = recipient.email
     if "@" not in email or not _NOT_IN_ADDRESS.isdisjoint(email):
         return f"invalid email address {email!r}"
-    substitutions = recipient.substitutions
-    if not needed.issubset(substitutions):
-        return f"no value for placeholder {sorted(needed.difference(substitutions))[0]}"
-    for field, values in (("substitutions", substitutions), ("custom_args", recipient.custom_args)):
+    missing = missing_value(recipient, needed)
+    if missing:
+        return missing
+    for field, values in (
+        ("substitutions", recipient.substitutions),
+        ("custom_args", recipient.custom_args),
+    ):
         if not _fits(values):
             return f"{field} exceed SendGrid's limit of {MAX_ARGS_BYTES:,} bytes"
     if recipient.headers and not RESERVED_HEADERS.isdisjoint(map(str.lower, recipient.headers)):
@@ -284,7 +273,7 @@ def _fits(values: Mapping[str, str]) -> bool:
     """Whether ``values`` as compact JSON fit SendGrid's 10,000 bytes.
 
     A cheap bound first (escaped, a character takes at most six bytes): exact JSON sizes for
-    1,000 recipients took two thirds of the time to build a request.
+    every recipient took most of the time to build a request (``docs/benchmarks.md``).
     """
     chars = sum(map(len, values)) + sum(map(len, values.values()))
     bound = 6 * chars + 6 * len(values)

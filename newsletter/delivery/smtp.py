@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
-from newsletter.delivery.mime import BuiltMessage, batch_builder, encode_address
+from newsletter.delivery.base import RecipientResult, RecipientStatus
+from newsletter.delivery.mime import BuiltMessage, encode_address
+from newsletter.delivery.per_message import MimeBatch, PerMessageProvider
 from newsletter.errors import (
     ConfigurationError,
     DeliveryError,
@@ -132,7 +133,7 @@ class _Outcome:
         return None
 
 
-class SmtpProvider:
+class SmtpProvider(PerMessageProvider):
     """Sends through one SMTP connection per thread, kept open across messages and batches."""
 
     name = "smtp"
@@ -146,11 +147,12 @@ class SmtpProvider:
         self._lock = threading.Lock()
         self._tls = ssl.create_default_context(cafile=config.cafile)
 
-    def send(self, batch: Batch) -> list[RecipientResult]:
-        builder = batch_builder(batch.message, signer=self.signer)
-        sender = encode_address(batch.message.from_email)
-        outcome = _Outcome(on_accepted=batch.on_accepted)
-        for recipient in batch.recipients:
+    def post(self, payload: MimeBatch) -> list[RecipientResult]:
+        """Hand each message over; the outcomes the module docstring lists."""
+        builder, recipients, _ = payload
+        sender = encode_address(builder.from_email)
+        outcome = _Outcome(on_accepted=payload.on_accepted)
+        for recipient in recipients:
             built = builder.try_build(recipient)
             if isinstance(built, RecipientResult):
                 outcome.settled.append(built)

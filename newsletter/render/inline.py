@@ -4,7 +4,8 @@ MRML leaves ``<mj-style inline="inline">`` as an ordinary ``<style>`` block. Tha
 taken out and handed to premailer as ``css_text``; every other ``<style>`` (MJML's reset,
 its column widths, our ``@media`` rules for mobile and dark mode) is marked
 ``data-premailer="ignore"`` and stays as it is. Inlining MJML's reset onto every cell would
-add ~16 KB. Network access is off: nothing is fetched while rendering.
+make every message much larger (``docs/benchmarks.md``, Rendering). Network access is off:
+nothing is fetched while rendering.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from campaigns.routes import WEBHOOK_PATH, TrackingSite
 from campaigns.routes import router as tracking_router
+from campaigns.wiring import wire_extensions
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     otherwise the configured one is opened here and closed when the app shuts down.
     """
     settings = settings or get_settings()
+    wire_extensions()
     owned = database is None
     database = database or open_database(
         settings.database_url,

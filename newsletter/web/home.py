@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from newsletter.web.archive import LIST_HEADERS, archive_of, sent_issues
+from campaigns.archive import sent_issues
+from newsletter.web.archive import LIST_HEADERS, archive_of
 
 HOME_ISSUES = 5
 

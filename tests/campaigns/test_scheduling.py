@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from campaigns.ratelimit import RateLimiter
+from campaigns.ratelimit import SendRateLimiter
 from campaigns.sending import run_worker, start_due_campaigns
 from campaigns.service import CampaignDraft, create_campaign, delivery_counts, get_campaign
 from newsletter.cli.app import app
@@ -33,12 +33,12 @@ class FakeClock:
 
 def test_rate_limiter_paces_batches() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(500, clock=clock, sleep=clock.sleep)
+    limiter = SendRateLimiter(500, clock=clock, sleep=clock.sleep)
     for _ in range(4):
         limiter.acquire(1000)
     # 4,000 messages at 500/s with a burst of 500: 7 seconds of waiting in all
     assert sum(clock.slept) == pytest.approx(7.0)
-    unlimited = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    unlimited = SendRateLimiter(None, clock=clock, sleep=clock.sleep)
     assert unlimited.acquire(10**6) == 0.0
 
 

@@ -16,7 +16,7 @@ from newsletter.db import Database
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.model import ConsentRecord, QueuedMail, Subscriber
 from subscribers.preferences import unsubscribe
-from subscribers.ratelimit import RateLimiter
+from subscribers.ratelimit import ClientRateLimiter
 from subscribers.signup import Origin
 from subscribers.suppression import suppress
 from tests.subscribers.conftest import LiveServer, add_subscriber
@@ -314,14 +314,14 @@ def test_signups_count_under_x_forwarded_for_only_from_a_configured_proxy(
 
 def test_the_limiter_refills_and_keeps_clients_apart() -> None:
     now = [0.0]
-    limiter = RateLimiter(2, 60, clock=lambda: now[0])
+    limiter = ClientRateLimiter(2, 60, clock=lambda: now[0])
     assert limiter.hit("a") is None and limiter.hit("a") is None
     assert limiter.hit("a") == pytest.approx(30)
     assert limiter.hit("b") is None
     now[0] = 31.0
     assert limiter.hit("a") is None
-    assert RateLimiter(0, 60).hit("a") is None  # 0 disables it
-    assert RateLimiter.retry_after_header(0.2) == "1"
+    assert ClientRateLimiter(0, 60).hit("a") is None  # 0 disables it
+    assert ClientRateLimiter.retry_after_header(0.2) == "1"
 
 
 def test_confirmation_links_expire_and_tampered_ones_are_refused(

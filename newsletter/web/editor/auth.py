@@ -45,7 +45,7 @@ from newsletter.editors.accounts import (
 )
 from newsletter.editors.throttle import ThrottlePolicy, forgive, reserve_attempt
 from newsletter.web.editor.site import csrf_token, editor_site, flash, render
-from subscribers.ratelimit import RateLimiter, client_address
+from subscribers.ratelimit import ClientRateLimiter, client_address
 
 log = logging.getLogger("newsletter.web.editor")
 
@@ -236,7 +236,7 @@ async def login_post(
     wait = await site.run(lambda session: reserve_attempt(session, account, address, policy))
     if wait is not None:
         log.warning("editor login from %s slowed down (%.0f s to wait)", address, wait)
-        seconds = RateLimiter.retry_after_header(wait)
+        seconds = ClientRateLimiter.retry_after_header(wait)
         return _too_soon(request, target, email, SLOWED_DOWN.format(seconds=seconds), wait)
     result = await site.run(lambda session: _login(session, email, password, address, policy))
     if result is None:
@@ -261,7 +261,7 @@ def _too_soon(request: Request, target: str, email: str, error: str, wait: float
         "login.html",
         {"next": target, "email": email, "error": error},
         status=429,
-        headers={"Retry-After": RateLimiter.retry_after_header(wait)},
+        headers={"Retry-After": ClientRateLimiter.retry_after_header(wait)},
     )
 
 

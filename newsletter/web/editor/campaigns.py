@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -38,6 +37,7 @@ from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
 from campaigns.preview import InboxLine, inbox_lines
 from campaigns.service import (
+    brief_labels,
     campaign_briefs,
     can,
     cancel_campaign,
@@ -49,18 +49,17 @@ from campaigns.service import (
     pause_campaign,
     resume_campaign,
     schedule_campaign,
+    segment_names,
     update_campaign,
 )
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.weeks import IsoWeek
-from newsletter.briefs.model import BriefRow
 from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput, NewsletterError
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
-from subscribers.model import Segment
 
 router = APIRouter(
     include_in_schema=False, dependencies=[Depends(editor_page), Depends(csrf_protect)]
@@ -213,21 +212,10 @@ class CampaignView:
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
     campaign = get_campaign(session, campaign_id)
     unstarted = campaign.frozen_at is None
-    ids = [b.brief_id for b in campaign.briefs]
-    rows = {
-        r.id: (r.slug, r.title)
-        for r in session.execute(
-            select(BriefRow.id, BriefRow.slug, BriefRow.title).where(BriefRow.id.in_(ids))
-        )
-    }
-    segment_ids = [s.segment_id for s in campaign.segments]
-    names = dict(
-        session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(segment_ids))).all()
-    )
     return CampaignView(
         campaign=campaign,
-        brief_titles=[rows[i] for i in ids],
-        segment_names=[names[i] for i in segment_ids],
+        brief_titles=brief_labels(session, campaign),
+        segment_names=segment_names(session, campaign),
         counts=delivery_counts(session, campaign_id),
         variants=frozen_counts(session, campaign_id),
         problems=delivery_problems(session, campaign_id),

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.editors.throttle import ThrottlePolicy
-from subscribers.ratelimit import RateLimiter
+from subscribers.ratelimit import ClientRateLimiter
 
 T = TypeVar("T")
 FlashKind = Literal["info", "error"]
@@ -36,7 +36,7 @@ class EditorSite:
     settings: Settings
     database: Database
     pages: Jinja2Templates
-    login_limiter: RateLimiter
+    login_limiter: ClientRateLimiter
     login_throttle: ThrottlePolicy
     zone: ZoneInfo
 
@@ -46,7 +46,7 @@ class EditorSite:
             settings=settings,
             database=database,
             pages=pages,
-            login_limiter=RateLimiter(settings.editor_login_rate_limit, 60),
+            login_limiter=ClientRateLimiter(settings.editor_login_rate_limit, 60),
             login_throttle=ThrottlePolicy(
                 free_failures=settings.editor_login_free_failures,
                 address_free_failures=settings.editor_login_address_free_failures,
