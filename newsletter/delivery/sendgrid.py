@@ -1,13 +1,13 @@
-"""The SendGrid provider: one v3 mail-send request per batch, posted with httpx.
+"""The SendGrid provider: one v3 mail-send request per batch, through the official client.
 
 The variant's subject, HTML and text travel once per request, with their placeholders
 verbatim; each recipient is one personalization carrying ``to``, their placeholder values as
 ``substitutions``, ``custom_args`` (so webhook events map back) and their own headers
 (List-Unsubscribe). The JSON body is built as a dict (the official ``Mail`` helper objects
 cost more per recipient than the request itself, ``bench/providers.py`` measures both, and
-reverse the order of the personalizations), serialised by orjson, and posted by a shared
-:class:`httpx.Client`: the official client's transport (python-http-client) would
-``json.dumps`` it again and format the whole body into a debug message on every request.
+reverse the order of the personalizations), serialised by orjson and posted with the official
+client's ``sg.client.mail.send.post``, which takes a string body as it is when the
+Content-Type is not the bare ``application/json`` (it would ``json.dumps`` a dict again).
 
 What SendGrid answers becomes:
 
@@ -30,24 +30,27 @@ A recipient SendGrid would refuse on their own account (a missing placeholder va
 over SendGrid's 10,000-byte limits, a reserved header, a malformed address) is left out of
 the request and comes back ``failed``, so one bad row does not sink 999 good ones.
 
-Threads share one ``httpx.Client`` (it is made for that). It keeps no connection alive
-between requests, as the official client did not either: a pooled connection the server
-closed meanwhile could fail after the request went out, and that would be an ambiguous
-outcome for a thousand recipients. It honours ``https_proxy``/``NO_PROXY``.
+Threads: the client keeps per-request state (headers dict, URL path), so each thread gets
+its own ``SendGridAPIClient``; it opens a new connection per request (a pooled connection the
+server closed meanwhile could fail after the request went out: an ambiguous outcome for a
+thousand recipients) and honours ``https_proxy``/``NO_PROXY``.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import urllib.error
+from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
 import orjson
-import sendgrid
+from python_http_client import exceptions as http_errors
+from sendgrid import SendGridAPIClient
 
 from newsletter.delivery.base import (
     RESERVED_HEADERS,
@@ -70,21 +73,11 @@ from newsletter.errors import (
 
 MAX_ARGS_BYTES = 10_000
 """SendGrid's limit for a personalization's ``custom_args``, and for its ``substitutions``."""
-MAIL_SEND = "/v3/mail/send"
-# What the request went out with when it failed: nothing reached SendGrid (connecting, or
-# writing the request: SendGrid acts on no partial request), or it may have been accepted.
-_UNSENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-)
+# Not the bare "application/json": the client then sends a string body as it is.
+_JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class SendGridProvider(BaseProvider[dict[str, Any], httpx.Response]):
+class SendGridProvider(BaseProvider[dict[str, Any], Any]):
     """Sends each batch as one SendGrid v3 mail-send request (at most 1,000 recipients)."""
 
     name = "sendgrid"
@@ -102,17 +95,8 @@ class SendGridProvider(BaseProvider[dict[str, Any], httpx.Response]):
         self.host = host.rstrip("/")
         self.timeout = timeout
         self.sandbox = sandbox
-        self._http = httpx.Client(
-            base_url=self.host,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"sendgrid/{sendgrid.__version__};python",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
-            timeout=timeout,
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        self._api_key = api_key
+        self._local = threading.local()
 
     def recipient_problem(self, recipient: Recipient, needed: frozenset[str]) -> str | None:
         return recipient_problem(recipient, needed)
@@ -120,50 +104,43 @@ class SendGridProvider(BaseProvider[dict[str, Any], httpx.Response]):
     def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> dict[str, Any]:
         return request_body(batch.message, recipients, sandbox=self.sandbox)
 
-    def post(self, payload: dict[str, Any]) -> httpx.Response:
+    def post(self, payload: dict[str, Any]) -> Any:
+        body = orjson.dumps(payload).decode()
         try:
-            body = orjson.dumps(payload)
-            response = self._http.post(
-                MAIL_SEND, content=_once(body), headers={"Content-Length": str(len(body))}
+            return self._client().client.mail.send.post(
+                request_body=body, request_headers=_JSON_UTF8
             )
-        except _UNSENT as exc:
-            raise self._unsent(exc) from exc
-        except httpx.HTTPError as exc:  # reading the answer: the request went out
+        except http_errors.HTTPError as exc:
+            raise _from_status(exc.status_code, exc.body, exc.headers) from exc
+        except urllib.error.URLError as exc:  # raised while connecting or sending
+            raise self._unsent(exc.reason) from exc
+        except (OSError, http.client.HTTPException) as exc:  # after the request went out
             raise ProviderAmbiguous(
                 f"SendGrid did not answer a sent request ({type(exc).__name__}: {exc}); "
                 "it may have been accepted"
             ) from exc
-        if not response.is_success:
-            raise _from_status(response.status_code, response.content, response.headers)
-        return response
 
-    def parse_result(
-        self, answer: httpx.Response, recipients: Sequence[Recipient]
-    ) -> list[RecipientResult]:
+    def parse_result(self, answer: Any, recipients: Sequence[Recipient]) -> list[RecipientResult]:
         message_id = answer.headers.get("X-Message-Id") if answer.status_code == 202 else None
         return [
             RecipientResult(r.key, RecipientStatus.SENT, message_id=message_id) for r in recipients
         ]
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: the client opens a connection per request."""
 
-    def _unsent(self, exc: httpx.HTTPError) -> DeliveryError:
-        reason: BaseException | None = exc
-        while reason is not None:  # httpx's error wraps httpcore's, which was raised in ssl's
-            if isinstance(reason, ssl.SSLCertVerificationError):
-                return ProviderAuthError(f"SendGrid's TLS certificate at {self.host}: {reason}")
-            reason = reason.__cause__ or reason.__context__
-        return ProviderRetryable(f"cannot reach SendGrid at {self.host}: {exc}")
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = SendGridAPIClient(self._api_key, host=self.host)
+            client.client.timeout = self.timeout  # the constructor takes no timeout
+            self._local.client = client
+        return client
 
-
-def _once(body: bytes) -> Iterator[bytes]:
-    """The request body as a stream read once. httpx keeps each response in a reference
-    cycle (with its stream) that holds the request, and so the body, until the cyclic
-    garbage collector runs: bytes given as they are stayed alive that long, a megabyte
-    per request (a sending worker's peak memory doubled). A generator lets go of them once
-    sent; with the Content-Length given, httpx sends them as one plain body."""
-    yield body
+    def _unsent(self, reason: object) -> DeliveryError:
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return ProviderAuthError(f"SendGrid's TLS certificate at {self.host}: {reason}")
+        return ProviderRetryable(f"cannot reach SendGrid at {self.host}: {reason}")
 
 
 def build_payload(
@@ -283,10 +260,10 @@ def _fits(values: Mapping[str, str]) -> bool:
     return size <= MAX_ARGS_BYTES
 
 
-def _from_status(status: int, body: bytes, headers: httpx.Headers) -> DeliveryError:
+def _from_status(status: int, body: bytes | str | None, headers: Any) -> DeliveryError:
     """The error class for an HTTP error answer from SendGrid."""
     reasons = _reasons(body)
-    said = "; ".join(reasons) or httpx.codes.get_reason_phrase(status)
+    said = "; ".join(reasons) or http.client.responses.get(status, str(status))
     if status == 429:
         return ProviderRetryable(
             f"SendGrid rate limit: {said}", status=status, retry_after=_retry_after(headers)
@@ -319,8 +296,10 @@ def _reasons(body: bytes | str | None) -> list[str]:
         return [text[:500]]
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Any) -> float | None:
     """Seconds to wait: ``X-RateLimit-Reset`` (epoch seconds) or ``Retry-After``."""
+    if headers is None:
+        return None
     reset = headers.get("X-RateLimit-Reset")
     if reset is not None:
         try:
