@@ -3,11 +3,10 @@
 The variant's subject, HTML and text travel once per request, with their placeholders
 verbatim; each recipient is one personalization carrying ``to``, their placeholder values as
 ``substitutions``, ``custom_args`` (so webhook events map back) and their own headers
-(List-Unsubscribe). The JSON body is built as a dict (the official ``Mail`` helper objects
-cost more per recipient than the request itself, ``bench/providers.py`` measures both, and
-reverse the order of the personalizations), serialised by orjson and posted with the official
-client's ``sg.client.mail.send.post``, which takes a string body as it is when the
-Content-Type is not the bare ``application/json`` (it would ``json.dumps`` a dict again).
+(List-Unsubscribe). The body is built as a dict (the official ``Mail`` helper objects cost
+more per recipient than the request itself, ``bench/providers.py`` measures both, and reverse
+the order of the personalizations) and handed to the official client's
+``sg.client.mail.send.post`` as it is, which serialises it.
 
 What SendGrid answers becomes:
 
@@ -48,7 +47,6 @@ from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import orjson
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
@@ -73,8 +71,6 @@ from newsletter.errors import (
 
 MAX_ARGS_BYTES = 10_000
 """SendGrid's limit for a personalization's ``custom_args``, and for its ``substitutions``."""
-# Not the bare "application/json": the client then sends a string body as it is.
-_JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 
 
 class SendGridProvider(BaseProvider[dict[str, Any], Any]):
@@ -105,11 +101,8 @@ class SendGridProvider(BaseProvider[dict[str, Any], Any]):
         return request_body(batch.message, recipients, sandbox=self.sandbox)
 
     def post(self, payload: dict[str, Any]) -> Any:
-        body = orjson.dumps(payload).decode()
         try:
-            return self._client().client.mail.send.post(
-                request_body=body, request_headers=_JSON_UTF8
-            )
+            return self._client().client.mail.send.post(request_body=payload)
         except http_errors.HTTPError as exc:
             raise _from_status(exc.status_code, exc.body, exc.headers) from exc
         except urllib.error.URLError as exc:  # raised while connecting or sending
@@ -197,8 +190,8 @@ def message_fields(message: Message) -> dict[str, Any]:
 
 
 def personalization(recipient: Recipient) -> dict[str, Any]:
-    """One recipient's part of the request; its mappings go in as they are (orjson writes
-    any ``dict``; nothing changes them before the request is sent)."""
+    """One recipient's part of the request; its mappings go in as plain dicts (what the
+    client's ``json.dumps`` writes; nothing changes them before the request is sent)."""
     item: dict[str, Any] = {"to": [_address(recipient.email, recipient.name)]}
     if recipient.substitutions:
         item["substitutions"] = _as_dict(recipient.substitutions)
