@@ -105,14 +105,19 @@ def compliance_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def sending_problems(settings: Settings) -> list[str]:
+    """The bulk-mail rules broken (:func:`compliance_problems`) and a DKIM domain the From
+    address does not align with: what no override lets a campaign start with."""
+    problems = compliance_problems(settings)
+    dkim_problem = alignment_problem(settings)
+    return [*problems, dkim_problem] if dkim_problem else problems
+
+
 def require_startable(campaign: Campaign, briefs: Iterable[Brief], settings: Settings) -> None:
     """Raise :class:`StartRefused` if ``campaign`` may not start now with ``settings``, and
     ``UnsupportedFeature`` if its provider cannot honour what the settings ask of it."""
     envelope_for(settings, campaign.id, "")  # raises UnsupportedFeature
-    problems = compliance_problems(settings)
-    dkim_problem = alignment_problem(settings)
-    if dkim_problem:
-        problems.append(dkim_problem)
+    problems = sending_problems(settings)
     if problems:
         raise StartRefused(
             f"campaign {campaign.id} cannot be sent through {settings.provider}: "

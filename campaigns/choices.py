@@ -78,18 +78,24 @@ class ChoiceVariant:
     segment_position: int
     narratives: NarrativeDisplay
     briefs: tuple[Brief, ...]
+    segment_briefs: int  # how many briefs the segment's own variant has
     groups: list[ChoiceGroup] = field(default_factory=list)
     matched_topics: set[str] = field(default_factory=set)
 
     def options(self, segment_options: VariantOptions) -> VariantOptions:
         return segment_options.model_copy(update={"narratives": self.narratives})
 
-    def label(self, segment_options: VariantOptions, all_briefs: int) -> str:
+    @property
+    def narrowed(self) -> bool:
+        """Whether the readers' topics left out some of the segment's briefs."""
+        return len(self.briefs) < self.segment_briefs
+
+    def label(self, segment_options: VariantOptions) -> str:
         """What sets it apart from its segment's own, e.g. "no forecasts · topics: energy"."""
         parts = []
         if self.narratives != segment_options.narratives:
             parts.append(NARRATIVE_LABELS.get(self.narratives, self.narratives))
-        if len(self.briefs) < all_briefs:
+        if self.narrowed:
             parts.append("topics: " + ", ".join(sorted(self.matched_topics)))
         return " · ".join(parts)
 
@@ -123,21 +129,22 @@ def plan_choice_variants(
     the other groups need, one per distinct (segment, narrative mode, briefs)."""
     own: dict[int, list[ChoiceGroup]] = {}
     variants: dict[tuple[int, str, tuple[str, ...]], ChoiceVariant] = {}
+    full = [len(for_reader(briefs, options, frozenset())) for options in segment_options]
     for group in groups:
-        options = segment_options[group.segment_position]
+        position = group.segment_position
+        options = segment_options[position]
         narratives = stricter_display(options.narratives, group.display)
         reader_topics = group.topics
         chosen = for_reader(briefs, options, reader_topics)
-        full = for_reader(briefs, options, frozenset())
-        if narratives == options.narratives and len(chosen) == len(full):
-            own.setdefault(group.segment_position, []).append(group)
+        if narratives == options.narratives and len(chosen) == full[position]:
+            own.setdefault(position, []).append(group)
             continue
-        key = (group.segment_position, narratives, tuple(b.slug for b in chosen))
+        key = (position, narratives, tuple(b.slug for b in chosen))
         variant = variants.setdefault(
-            key, ChoiceVariant(group.segment_position, narratives, chosen)
+            key, ChoiceVariant(position, narratives, chosen, full[position])
         )
         variant.groups.append(group)
-        if len(chosen) < len(full):
+        if variant.narrowed:
             variant.matched_topics |= {t for b in chosen for t in b.topics} & reader_topics
     return own, sorted(variants.values(), key=_listing_order)
 

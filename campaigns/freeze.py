@@ -48,7 +48,6 @@ from newsletter.render.recipient import (
     UNSUBSCRIBE_URL,
     VIEW_ONLINE_URL,
 )
-from newsletter.render.selection import for_reader
 from newsletter.render.variant import CompiledVariant
 from subscribers.model import Segment
 from subscribers.segment_store import context_for, options_of, rule_of
@@ -221,6 +220,7 @@ class _Freezer:
         self.settings = settings
         self.briefs = tuple(briefs)
         self.names: set[str] = set()
+        self.stored = 0
 
     def compile_for_choice(
         self,
@@ -230,10 +230,7 @@ class _Freezer:
         needed: ChoiceVariant,
     ) -> Variant:
         """Compile and store the variant readers' choices need within one segment."""
-        label = needed.label(
-            segment_options, len(for_reader(self.briefs, segment_options, frozenset()))
-        )
-        name = self._unique(f"{segment_name} · {label}")
+        name = self._unique(f"{segment_name} · {needed.label(segment_options)}")
         options = needed.options(segment_options)
         context = variant_context(self.settings, self.campaign, name)
         variant = compile_variant(needed.briefs, options, context)
@@ -258,11 +255,12 @@ class _Freezer:
         briefs: Sequence[Brief] | None = None,
     ) -> Variant:
         self.names.add(name)
+        position, self.stored = self.stored, self.stored + 1
         envelope = envelope_for(self.settings, self.campaign.id, segment_name)
         tracking = envelope.tracking
         row = Variant(
             campaign_id=self.campaign.id,
-            position=len(self.names) - 1,
+            position=position,
             segment_id=segment.id if segment else None,
             name=name,
             subject=variant.subject,

@@ -28,14 +28,14 @@ transaction waits on the network.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from campaigns.checks import (
     Check,
     StartRefused,
-    compliance_problems,
+    sending_problems,
     unsourced_citations,
 )
 from campaigns.digest import window_start
@@ -49,7 +49,6 @@ from campaigns.weeks import IsoWeek
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.deliverability.dkim import alignment_problem
 from newsletter.deliverability.dns_check import Status, check_domain
 from newsletter.errors import NewsletterError
 
@@ -129,9 +128,7 @@ def run_preflight(database: Database, campaign_id: int, settings: Settings) -> P
         _complaints(inputs),
     ]
     marked = tuple(
-        PreflightItem(
-            **{**asdict(i), "overridden": i.override is not None and i.override in inputs.overrides}
-        )
+        replace(i, overridden=i.override is not None and i.override in inputs.overrides)
         for i in items
     )
     return PreflightReport(campaign_id, settings.provider, enforced(settings), marked)
@@ -222,9 +219,7 @@ def _freshness(inputs: _Inputs) -> PreflightItem:
 def _compliance(settings: Settings) -> PreflightItem:
     if settings.provider not in REAL_PROVIDERS:
         return PreflightItem("compliance", Status.PASS, "the outbox sends to no one")
-    problems = compliance_problems(settings)
-    dkim = alignment_problem(settings)
-    problems += [dkim] if dkim else []
+    problems = sending_problems(settings)
     if not problems:
         return PreflightItem(
             "compliance", Status.PASS, "postal address, https unsubscribe, List-Id"
