@@ -114,21 +114,17 @@ def compile_confirmation(
         reply_to=context.reply_to,
         postal_address=context.postal_address,
     )
-    subject = f"Please confirm your subscription to {context.newsletter_name}"
-    if context.test_send:
-        subject = f"[TEST] {subject}"
-    shared = {**_shared(context, footer, view_online=None), "confirm_url": confirm}
-    email = _compile(
+    return _one_button_mail(
         "confirmation",
         context,
         links,
-        shared,
-        subject=subject,
+        footer,
+        ("confirm_url", confirm),
+        subject=f"Please confirm your subscription to {context.newsletter_name}",
         preheader=f"One click and {context.newsletter_name} is on its way.",
         greeting=greeting,
         name_fallback=name_fallback,
     )
-    return _checked(email)
 
 
 def compile_keep(
@@ -146,21 +142,49 @@ def compile_keep(
         reply_to=context.reply_to,
         postal_address=context.postal_address,
     )
-    subject = f"Do you still want {context.newsletter_name}?"
-    if context.test_send:
-        subject = f"[TEST] {subject}"
-    shared = {**_shared(context, footer, view_online=None), "keep_url": keep}
-    email = _compile(
+    return _one_button_mail(
         "keep",
         context,
         links,
-        shared,
-        subject=subject,
+        footer,
+        ("keep_url", keep),
+        subject=f"Do you still want {context.newsletter_name}?",
         preheader="One click keeps your subscription; otherwise we will stop writing.",
         greeting=greeting,
         name_fallback=name_fallback,
     )
+
+
+def _one_button_mail(
+    template: EmailKind,
+    context: CompileContext,
+    links: LinkTable,
+    footer: Footer,
+    button: tuple[str, Markup],
+    *,
+    subject: str,
+    preheader: str,
+    greeting: str,
+    name_fallback: str,
+) -> CompiledVariant:
+    """A transactional mail whose point is one link (``button``: its template name, link)."""
+    name, link = button
+    shared = {**_shared(context, footer, view_online=None), name: link}
+    email = _compile(
+        template,
+        context,
+        links,
+        shared,
+        subject=_marked_as_test(subject, context),
+        preheader=preheader,
+        greeting=greeting,
+        name_fallback=name_fallback,
+    )
     return _checked(email)
+
+
+def _marked_as_test(subject: str, context: CompileContext) -> str:
+    return f"[TEST] {subject}" if context.test_send else subject
 
 
 def subject_and_preheader(
@@ -174,9 +198,7 @@ def subject_and_preheader(
         titles=[b.title for b in briefs],
         newsletter_name=context.newsletter_name,
     )
-    if context.test_send:
-        subject = f"[TEST] {subject}"
-    return subject, preheader
+    return _marked_as_test(subject, context), preheader
 
 
 def subject_lines(
