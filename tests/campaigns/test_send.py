@@ -199,16 +199,23 @@ def test_subscribers_who_leave_after_the_freeze_are_skipped(
         assert delivery_counts(session, campaign_id)["skipped"] == 1
 
 
-def test_send_command_shows_progress_and_a_summary(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _weekly_from_the_cli(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, readers: int
+) -> tuple[CliRunner, str]:
+    """``readers`` subscribers and a campaign made with `campaigns create` (its id)."""
     import_examples(db)
-    add_subscribers(db, 12)
+    add_subscribers(db, readers)
     monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "box"))
     runner = CliRunner()
     created = runner.invoke(app, ["campaigns", "create", "--name", "Weekly", "--briefs", *SLUGS])
     assert created.exit_code == 0, created.output
-    campaign_id = created.stdout.strip()
+    return runner, created.stdout.strip()
+
+
+def test_send_command_shows_progress_and_a_summary(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, campaign_id = _weekly_from_the_cli(db, tmp_path, monkeypatch, readers=12)
     sent = runner.invoke(app, ["send", campaign_id, "--yes"])
     assert sent.exit_code == 0, sent.output
     assert "variant everyone: 12 recipients" in sent.stdout
@@ -220,12 +227,7 @@ def test_send_command_shows_progress_and_a_summary(
 def test_send_asks_first_naming_the_recipients_and_dry_run_changes_nothing(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_examples(db)
-    add_subscribers(db, 3)
-    monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "box"))
-    runner = CliRunner()
-    created = runner.invoke(app, ["campaigns", "create", "--name", "Weekly", "--briefs", *SLUGS])
-    campaign_id = created.stdout.strip()
+    runner, campaign_id = _weekly_from_the_cli(db, tmp_path, monkeypatch, readers=3)
     dry = runner.invoke(app, ["send", campaign_id, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "everyone: 3 recipients" in dry.output and "nothing was sent" in dry.output
