@@ -2,8 +2,9 @@
 
 An editor confirming "schedule", "send now" or "cancel" sees how many people each segment
 would get. These counts use the same ``CASE`` that freezing feeds to its ``INSERT … SELECT``
-(:func:`subscribers.segments.recipients_by_segment`), as one ``GROUP BY`` query, so they
-agree with the freeze without compiling or queueing anything. Once a campaign is frozen
+(:func:`subscribers.segments.first_matching_segment`), in one scan with filtered counts
+(which also tell what earlier segments take from later ones), so they agree with the freeze
+without compiling or queueing anything. Once a campaign is frozen
 its deliveries are the truth instead: :func:`frozen_counts`.
 """
 
@@ -19,7 +20,7 @@ from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import DeliveryStatus
 from subscribers.model import Subscriber
 from subscribers.segment_store import context_for
-from subscribers.segments import Rule, first_matching_segment, recipients_by_segment
+from subscribers.segments import Rule, first_matching_segment
 from subscribers.suppression import mailable
 
 
@@ -63,19 +64,12 @@ class SubscriberMatch:
 def audience(session: Session, campaign: Campaign) -> list[SegmentAudience]:
     """Recipients per segment if the campaign were frozen now (mailable subscribers only)."""
     plan = variant_plan(session, campaign)
-    rules = [(position, rule) for position, (_, _, _, rule) in enumerate(plan)]
-    chosen = recipients_by_segment(rules, context_for(session)).subquery("chosen")
-    counts: dict[int, int] = dict(
-        session.execute(
-            select(chosen.c.segment_id, func.count()).group_by(chosen.c.segment_id)
-        ).all()
-    )
-    matching, overlaps = _overlaps(session, [rule for _, _, _, rule in plan])
+    first, matching, overlaps = _counts(session, [rule for _, _, _, rule in plan])
     return [
         SegmentAudience(
             position,
             name,
-            int(counts.get(position, 0)),
+            first[position],
             matching[position],
             tuple(plan[above][0] for above in overlaps[position]),
         )
@@ -83,23 +77,27 @@ def audience(session: Session, campaign: Campaign) -> list[SegmentAudience]:
     ]
 
 
-def _overlaps(session: Session, rules: list[Rule]) -> tuple[list[int], list[list[int]]]:
-    """Per segment, the mailable readers its rule takes, and the earlier segments whose rules
-    take some of them: one scan with a filtered count per segment and per pair."""
+def _counts(session: Session, rules: list[Rule]) -> tuple[list[int], list[int], list[list[int]]]:
+    """One scan of the mailable subscribers with filtered counts: per segment, the readers it
+    gets (the first-match ``CASE`` the freeze uses), the readers its rule alone takes, and
+    the earlier segments whose rules take some of those."""
     if not rules:
-        return [], []
+        return [], [], []
     ctx = context_for(session)
+    assigned = first_matching_segment(list(enumerate(rules)), ctx)
     compiled = [rule.compile(ctx) for rule in rules]
     pairs = [(i, j) for i in range(len(rules)) for j in range(i)]
-    columns = [func.count().filter(c) for c in compiled]
+    columns = [func.count().filter(assigned == i) for i in range(len(rules))]
+    columns += [func.count().filter(c) for c in compiled]
     columns += [func.count().filter(and_(compiled[i], compiled[j])) for i, j in pairs]
     row = session.execute(select(*columns).select_from(Subscriber).where(mailable())).one()
-    matching = [int(n) for n in row[: len(rules)]]
+    n = len(rules)
+    first, matching = [int(c) for c in row[:n]], [int(c) for c in row[n : 2 * n]]
     overlaps: list[list[int]] = [[] for _ in rules]
-    for (i, j), shared in zip(pairs, row[len(rules) :], strict=True):
+    for (i, j), shared in zip(pairs, row[2 * n :], strict=True):
         if shared:
             overlaps[i].append(j)
-    return matching, overlaps
+    return first, matching, overlaps
 
 
 def match_subscriber(
