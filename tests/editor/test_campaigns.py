@@ -256,6 +256,9 @@ def test_the_campaign_page_says_why_it_stopped_and_which_deliveries_failed(
     page = editor.get(f"/editor/campaigns/{campaign_id}")
     assert "SendGrid refused the API key (401): check it" in page.text
     assert "1 failed: <code>550 5.1.1 &lt;reader0@example.org&gt;: no such user</code>" in page.text
-    assert '<td class="num" data-count="failed">1</td>' in page.text
+    assert (
+        '<td class="num" data-count="failed"><a href="#delivery-errors" title="Why: the delivery '
+        'errors below">1</a></td>' in page.text
+    )
     listing = editor.get("/editor/campaigns")
     assert f'href="/editor/campaigns/{campaign_id}"' in listing.text and "paused" in listing.text

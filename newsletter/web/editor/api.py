@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from campaigns.audience import delivery_problems, delivery_totals, frozen_counts
 from campaigns.model import Campaign
+from campaigns.progress import SendProgress, send_progress
 from campaigns.reports import CampaignReport, campaign_report
 from campaigns.service import delivery_counts, get_campaign, list_campaigns
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, get_brief_row, list_brief_rows, set_status
+from newsletter.db import utcnow
 from newsletter.web.editor.auth import CurrentEditor, csrf_protect, editor_api
 from newsletter.web.editor.campaigns import reach
 from newsletter.web.editor.security import EDITOR_PREFIX
@@ -130,10 +132,36 @@ class DeliveryProblemOut(BaseModel):
     count: int
 
 
+class ProgressOut(BaseModel):
+    total: int
+    settled: int = Field(description="Deliveries sent, failed, unknown or skipped.")
+    waiting: int = Field(description="Deliveries queued or being sent.")
+    percent: float
+    rate_per_second: float | None = Field(
+        description="Settled deliveries a second, on average since sending started "
+        "(only while sending)."
+    )
+    seconds_left: float | None = Field(description="At that rate (only while sending).")
+    time_left: str = Field(description='The same in words ("about 3 minutes").')
+
+    @classmethod
+    def of(cls, progress: SendProgress) -> ProgressOut:
+        return cls(
+            total=progress.total,
+            settled=progress.settled,
+            waiting=progress.waiting,
+            percent=round(progress.percent, 1),
+            rate_per_second=progress.rate,
+            seconds_left=progress.seconds_left,
+            time_left=progress.time_left,
+        )
+
+
 class CampaignDetail(CampaignOut):
     started_at: datetime | None
     finished_at: datetime | None
     counts: dict[str, int] = Field(description="Deliveries by status.")
+    progress: ProgressOut
     variants: list[VariantCounts]
     problems: list[DeliveryProblemOut] = Field(description="Most frequent delivery errors.")
 
@@ -193,6 +221,9 @@ async def campaign(request: Request, campaign_id: CampaignId) -> CampaignDetail:
             started_at=found.started_at,
             finished_at=found.finished_at,
             counts=counts,
+            progress=ProgressOut.of(
+                send_progress(counts, found.status, found.started_at, utcnow())
+            ),
             variants=[
                 VariantCounts(position=v.position, name=v.name, counts=v.counts)
                 for v in frozen_counts(session, campaign_id)

@@ -36,6 +36,7 @@ from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_
 from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
 from campaigns.preview import InboxLine, inbox_lines
+from campaigns.progress import SendProgress, send_progress
 from campaigns.service import (
     brief_labels,
     campaign_briefs,
@@ -207,22 +208,25 @@ class CampaignView:
     unsourced: dict[str, list[int]]
     shadowed: list[str]
     inbox: list[InboxLine]
+    progress: SendProgress
 
 
 def campaign_view(session: Session, campaign_id: int, settings: Settings) -> CampaignView:
     campaign = get_campaign(session, campaign_id)
     unstarted = campaign.frozen_at is None
+    counts = delivery_counts(session, campaign_id)
     return CampaignView(
         campaign=campaign,
         brief_titles=brief_labels(session, campaign),
         segment_names=segment_names(session, campaign),
-        counts=delivery_counts(session, campaign_id),
+        counts=counts,
         variants=frozen_counts(session, campaign_id),
         problems=delivery_problems(session, campaign_id),
         left_out=left_out_of(session, campaign, settings) if unstarted else [],
         unsourced=unsourced_citations(campaign_briefs(session, campaign)) if unstarted else {},
         shadowed=shadowed_segments(session, campaign) if unstarted else [],
         inbox=inbox_lines(session, campaign, settings),
+        progress=send_progress(counts, campaign.status, campaign.started_at, utcnow()),
     )
 
 

@@ -1,11 +1,71 @@
 // Progressive enhancement for the editor; every page works without it.
-// A campaign page that is sending (or due) refreshes its progress counts from the JSON API.
+// A campaign page that is sending (or due) refreshes its progress from the JSON API: the
+// counts, the progress bar, the current rate (measured between two of its own readings, the
+// server gives the average since sending started) with the time left, and the delivery errors.
 "use strict";
 (function () {
   const box = document.querySelector("[data-progress-url]");
   if (!box || !window.fetch) return;
   const url = box.getAttribute("data-progress-url");
   const status = box.getAttribute("data-status");
+  let last = null; // { at: milliseconds, settled: count } of the previous reading
+
+  function words(seconds) {
+    if (seconds < 60) return "under a minute";
+    let minutes = Math.round(seconds / 60);
+    if (minutes < 60) return "about " + minutes + (minutes === 1 ? " minute" : " minutes");
+    const hours = Math.floor(minutes / 60);
+    minutes -= hours * 60;
+    let text = "about " + hours + (hours === 1 ? " hour" : " hours");
+    if (minutes) text += " " + minutes + (minutes === 1 ? " minute" : " minutes");
+    return text;
+  }
+
+  function perSecond(rate) {
+    return rate < 10 ? rate.toFixed(1) : Math.round(rate).toLocaleString();
+  }
+
+  function showProgress(progress) {
+    const bar = box.querySelector("[data-progress-bar]");
+    if (bar) { bar.max = progress.total; bar.value = progress.settled; }
+    const line = box.querySelector("[data-progress-text]");
+    if (!line) return;
+    let text = progress.settled.toLocaleString() + " of " + progress.total.toLocaleString() +
+      " settled (" + Math.round(progress.percent) + " %)";
+    const now = Date.now();
+    if (last && now > last.at && progress.waiting > 0) {
+      const rate = (progress.settled - last.settled) * 1000 / (now - last.at);
+      if (rate > 0) {
+        text += " · " + perSecond(rate) + " a second now · " +
+          words(progress.waiting / rate) + " left";
+      } else {
+        text += " · waiting: nothing settled in the last " + Math.round((now - last.at) / 1000) + " s";
+      }
+    } else if (progress.rate_per_second) {
+      text += " · " + perSecond(progress.rate_per_second) +
+        " a second on average since sending started · " + progress.time_left + " left";
+    }
+    line.textContent = text;
+    last = { at: now, settled: progress.settled };
+  }
+
+  function showProblems(problems) {
+    const holder = box.querySelector("[data-problems]");
+    if (!holder || !problems.length) return;
+    const heading = document.createElement("h3");
+    heading.textContent = "Delivery errors";
+    const list = document.createElement("ul");
+    list.className = "problems";
+    for (const problem of problems) {
+      const item = document.createElement("li");
+      const reason = document.createElement("code");
+      reason.textContent = problem.error;
+      item.append(problem.count.toLocaleString() + " " + problem.status + ": ", reason);
+      list.append(item);
+    }
+    holder.replaceChildren(heading, list);
+  }
+
   async function poll() {
     try {
       const answer = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
@@ -14,10 +74,12 @@
       if (campaign.status !== status) { window.location.reload(); return; }
       for (const cell of box.querySelectorAll("[data-count]")) {
         const value = campaign.counts[cell.getAttribute("data-count")] || 0;
-        cell.textContent = value.toLocaleString();
+        (cell.querySelector("a") || cell).textContent = value.toLocaleString();
       }
       const total = box.querySelector("[data-total]");
       if (total) total.textContent = Object.values(campaign.counts).reduce((a, b) => a + b, 0).toLocaleString();
+      if (campaign.progress) showProgress(campaign.progress);
+      showProblems(campaign.problems || []);
     } catch (error) {
       // The page still shows the counts it was served with; a reload brings new ones.
     }
