@@ -7,6 +7,7 @@ With ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -153,6 +154,26 @@ def browser() -> Iterator[Browser]:
         )
         yield instance
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_loop_left_running_by_playwright(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests that use no browser run without Playwright's event loop marked as running.
+
+    Playwright's sync API marks its loop as the main thread's running loop after every call
+    (``_sync_base.py`` does it on purpose), and the session's browser keeps it so: code a later
+    test runs on the main thread (``asyncio.run``) then fails only in a full run. Browser tests
+    keep the mark, which Playwright's own loop needs between calls.
+    """
+    if "browser" in request.fixturenames:
+        yield
+        return
+    left = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(left)
 
 
 @pytest.fixture
