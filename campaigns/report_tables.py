@@ -67,12 +67,12 @@ FIGURE_ROWS: tuple[tuple[str, str, bool], ...] = (
 STATUS_COLUMNS = ("bounce_status", "complaint_status")
 
 
-def rate_text(value: float | None, *, precise: bool = False) -> str:
-    """A rate as people read it (``42.9 %``; ``precise``: ``0.15 %``, for rates judged
-    against lines of 0.1 % and 0.3 %); ``–`` when it has no base."""
+def rate_text(value: float | None) -> str:
+    """A rate as people read it: ``42.9 %``, and under 1 % with two decimals (``0.15 %``:
+    complaint rates are judged against lines of 0.1 % and 0.3 %); ``–`` when it has no base."""
     if value is None:
         return "–"
-    return f"{value * 100:.2f} %" if precise else f"{value * 100:.1f} %"
+    return f"{value * 100:.2f} %" if 0 < value < 0.01 else f"{value * 100:.1f} %"
 
 
 def _figure_row(segment: str, variant_id: int | None, figures: Figures) -> dict[str, Any]:
@@ -92,8 +92,8 @@ def health_text(health: Health) -> str:
     bounce, complaint = health.bounce, health.complaint
     return (
         f"bounces {rate_text(bounce.rate)} of sent ({bounce.text}) · "
-        f"complaints {rate_text(complaint.rate, precise=True)} ({complaint.text}) · "
-        f"unsubscribes {rate_text(health.unsubscribe_rate, precise=True)}"
+        f"complaints {rate_text(complaint.rate)} ({complaint.text}) · "
+        f"unsubscribes {rate_text(health.unsubscribe_rate)}"
     )
 
 

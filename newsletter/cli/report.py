@@ -202,8 +202,8 @@ def print_health(history: HealthHistory) -> None:
             f"{f.sent:,}",
             f"{f.delivered:,}" if f.rate_base == "delivered" else "–",
             _judged(rate_text(health.bounce.rate), health.bounce.level),
-            _judged(rate_text(health.complaint.rate, precise=True), health.complaint.level),
-            rate_text(health.unsubscribe_rate, precise=True),
+            _judged(rate_text(health.complaint.rate), health.complaint.level),
+            rate_text(health.unsubscribe_rate),
             f"{row.lapsed:,}",
         )
     if history.by is HealthPeriod.campaign and not history.rows:
