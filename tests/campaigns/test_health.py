@@ -8,16 +8,13 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from campaigns.charts import Line, Series, bar_chart, complaint_chart, health_charts
-from campaigns.events import EventRecord
 from campaigns.health import (
     HEALTH_COLUMNS,
     HealthHistory,
@@ -26,19 +23,15 @@ from campaigns.health import (
     row_dict,
 )
 from campaigns.health_lines import Level, bounce_verdict, complaint_verdict
-from campaigns.ingest import IngestPolicy, record_events
-from campaigns.linkmap import LinkIndexCache
-from campaigns.model import Campaign, Delivery
 from campaigns.report_tables import CsvTable, rate_text, report_csv
 from campaigns.reports import campaign_report
-from campaigns.sending import send_campaign
 from newsletter.cli.app import app
-from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from subscribers.lapse import lapsed_counts, revive_many
 from subscribers.model import ConsentRecord, Subscriber
 from subscribers.signup import Origin
-from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
+from tests.campaigns.health_data import History
+from tests.campaigns.helpers import add_subscribers
 
 SVG = "{http://www.w3.org/2000/svg}"
 runner = CliRunner()
@@ -55,69 +48,6 @@ def test_the_lines_are_gmails_and_the_bounce_lines_are_2_and_5_percent() -> None
         Level.OK, Level.WARNING, Level.WARNING, Level.OVER
     ]  # fmt: skip
     assert rate_text(0.0021) == "0.21 %" and rate_text(0.25) == "25.0 %" and rate_text(0) == "0.0 %"
-
-
-def _events(db: Database, campaign_id: int, kinds: list[str], at: datetime) -> None:
-    """One event of each of ``kinds`` for the campaign's first deliveries, in order."""
-    with db.transaction() as session:
-        ids = list(
-            session.scalars(
-                select(Delivery.id)
-                .where(Delivery.campaign_id == campaign_id)
-                .order_by(Delivery.id)
-                .limit(len(kinds))
-            )
-        )
-        records = [
-            EventRecord(
-                source="first-party",
-                event_id=f"{campaign_id}-{n}",
-                type=kind,  # type: ignore[arg-type]
-                occurred_at=at,
-                received_at=at,
-                delivery_ref=delivery_id,
-                campaign_ref=campaign_id,
-                bounce_type="hard" if kind == "bounced" else None,
-            )
-            for n, (kind, delivery_id) in enumerate(zip(kinds, ids, strict=True))
-        ]
-        record_events(session, records, IngestPolicy.from_settings(Settings()), LinkIndexCache())
-
-
-def _started(db: Database, campaign_id: int, at: datetime) -> None:
-    with db.transaction() as session:
-        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(started_at=at))
-
-
-@dataclass(frozen=True)
-class History:
-    now: datetime
-    campaigns: list[int]
-
-
-@pytest.fixture
-def three_issues(db: Database, tmp_path: Path) -> History:
-    """Three issues to 500 readers through the outbox: three weeks ago 30 bounced (6 %:
-    over); two weeks ago 1 complaint (0.2 %: warning) and 5 unsubscribed; now 2 complaints
-    (0.4 %: over Gmail's limit). Events come in as our own (first-party) records, which do
-    not suppress anyone: every issue goes to all 500."""
-    import_examples(db)
-    add_subscribers(db, 500)
-    settings = Settings(outbox=tmp_path / "box")
-    now = utcnow()
-    plan = [
-        (now - timedelta(days=21), ["bounced"] * 30),
-        (now - timedelta(days=14), ["complained"] + ["unsubscribed"] * 5),
-        (now, ["complained"] * 2),
-    ]
-    ids = []
-    for n, (started, kinds) in enumerate(plan):
-        campaign_id = new_campaign(db, name=f"Issue {n + 1}")
-        send_campaign(db, settings, campaign_id)
-        _events(db, campaign_id, kinds, started + timedelta(hours=1))
-        _started(db, campaign_id, started)
-        ids.append(campaign_id)
-    return History(now, ids)
 
 
 def test_each_campaigns_report_judges_its_rates(db: Database, three_issues: History) -> None:
