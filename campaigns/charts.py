@@ -275,29 +275,26 @@ def report_charts(report: CampaignReport) -> dict[str, Markup]:
 
 def complaint_chart(history: HealthHistory) -> Markup:
     """Complaint rate of each campaign (week, month) against Gmail's 0.1 % and 0.3 % lines."""
-    rows = history.rows
-    return bar_chart(
-        f"Complaint rate by {history.by.value}",
-        [row.label for row in rows],
-        [Series("complaint rate", tuple(r.figures.complaint_rate for r in rows), ORANGE)],
-        percent=True,
-        lines=(
-            Line(COMPLAINT_WARN, "Gmail's advice", AMBER),
-            Line(COMPLAINT_LIMIT, "Gmail's limit", RED),
-        ),
-        empty="No campaign has started sending yet.",
-    )
+    lines = (Line(COMPLAINT_WARN, "Gmail's advice", AMBER), Line(COMPLAINT_LIMIT, "Gmail's limit"))
+    return _rate_chart(history, "complaint", ORANGE, lines)
 
 
 def bounce_chart(history: HealthHistory) -> Markup:
     """Bounce rate (of sent) of each campaign (week, month) against the 2 % and 5 % lines."""
+    lines = (Line(BOUNCE_WARN, "warning", AMBER), Line(BOUNCE_LIMIT, "limit"))
+    return _rate_chart(history, "bounce", BLUE, lines)
+
+
+def _rate_chart(history: HealthHistory, rate: str, colour: str, lines: tuple[Line, ...]) -> Markup:
+    """One rate (``complaint`` → ``complaint_rate``) of every row, with its lines."""
     rows = history.rows
+    values = tuple(getattr(row.figures, f"{rate}_rate") for row in rows)
     return bar_chart(
-        f"Bounce rate by {history.by.value}",
+        f"{rate.capitalize()} rate by {history.by.value}",
         [row.label for row in rows],
-        [Series("bounce rate", tuple(r.figures.bounce_rate for r in rows), BLUE)],
+        [Series(f"{rate} rate", values, colour)],
         percent=True,
-        lines=(Line(BOUNCE_WARN, "warning", AMBER), Line(BOUNCE_LIMIT, "limit", RED)),
+        lines=lines,
         empty="No campaign has started sending yet.",
     )
 

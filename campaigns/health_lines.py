@@ -41,26 +41,50 @@ class Verdict:
     text: str
 
 
+@dataclass(frozen=True)
+class RateLines:
+    """A warning line and a limit, and what a verdict says below, between and above them."""
+
+    warning: float
+    limit: float
+    under: str
+    between: str
+    over: str
+
+    def judge(self, rate: float | None) -> Verdict:
+        if rate is None:
+            return Verdict(rate, Level.UNKNOWN, "no mail to judge by")
+        if rate >= self.limit:
+            return Verdict(rate, Level.OVER, self.over)
+        if rate >= self.warning:
+            return Verdict(rate, Level.WARNING, self.between)
+        return Verdict(rate, Level.OK, self.under)
+
+
+COMPLAINTS = RateLines(
+    COMPLAINT_WARN,
+    COMPLAINT_LIMIT,
+    under="under Gmail's 0.1 % advice",
+    between="warning: at or above Gmail's 0.1 % advice",
+    over="over Gmail's 0.3 % limit",
+)
+BOUNCES = RateLines(
+    BOUNCE_WARN,
+    BOUNCE_LIMIT,
+    under="under 2 %",
+    between="warning: at or above 2 %, clean the list",
+    over="over the 5 % limit: providers throttle or block",
+)
+
+
 def complaint_verdict(rate: float | None) -> Verdict:
     """A complaint rate against Gmail's 0.1 % advice and 0.3 % limit."""
-    if rate is None:
-        return Verdict(rate, Level.UNKNOWN, "no mail to judge by")
-    if rate >= COMPLAINT_LIMIT:
-        return Verdict(rate, Level.OVER, "over Gmail's 0.3 % limit")
-    if rate >= COMPLAINT_WARN:
-        return Verdict(rate, Level.WARNING, "warning: at or above Gmail's 0.1 % advice")
-    return Verdict(rate, Level.OK, "under Gmail's 0.1 % advice")
+    return COMPLAINTS.judge(rate)
 
 
 def bounce_verdict(rate: float | None) -> Verdict:
     """A bounce rate (of sent) against the 2 % warning and 5 % limit."""
-    if rate is None:
-        return Verdict(rate, Level.UNKNOWN, "no mail to judge by")
-    if rate >= BOUNCE_LIMIT:
-        return Verdict(rate, Level.OVER, "over the 5 % limit: providers throttle or block")
-    if rate >= BOUNCE_WARN:
-        return Verdict(rate, Level.WARNING, "warning: at or above 2 %, clean the list")
-    return Verdict(rate, Level.OK, "under 2 %")
+    return BOUNCES.judge(rate)
 
 
 @dataclass(frozen=True)
