@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from subscribers.model import ConsentRecord, Subscriber
@@ -94,6 +94,13 @@ def lapsed_counts(session: Session, moments: Sequence[datetime]) -> list[int]:
 
 
 def _lapsed_at(session: Session, moment: datetime) -> int:
+    ongoing, ended = lapse_counts_at(moment)
+    return int(session.scalar(ongoing) or 0) + int(session.scalar(ended) or 0)
+
+
+def lapse_counts_at(moment: datetime) -> tuple[Select[tuple[int]], Select[tuple[int]]]:
+    """The two counts whose sum is the readers lapsed at ``moment``: lapses still going
+    that began by then, and lapses that began by then and ended after it."""
     left = func.coalesce(Subscriber.unsubscribed_at, Subscriber.erased_at)
     ongoing = select(func.count()).where(
         Subscriber.lapsed_at <= moment,
@@ -106,4 +113,4 @@ def _lapsed_at(session: Session, moment: datetime) -> int:
         began.is_not(None),
         began <= stored_time(moment),
     )
-    return int(session.scalar(ongoing) or 0) + int(session.scalar(ended) or 0)
+    return ongoing, ended

@@ -28,11 +28,13 @@ from newsletter.cli.common import console, opened_db
 
 
 class CampaignByDefault(TyperGroup):
-    """``report 12`` means ``report campaign 12``: a first word that names no command is the
-    campaign's id (the command's shape before ``report health`` came)."""
+    """``report 12`` means ``report campaign 12``: when the first word that is not an option
+    names no command, the arguments are the campaign report's (the command's shape before
+    ``report health`` came, ``report --format json 12`` included)."""
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        first = next((arg for arg in args if not arg.startswith("-")), None)
+        if first is not None and first not in self.commands:
             args = ["campaign", *args]
         return super().parse_args(ctx, args)
 

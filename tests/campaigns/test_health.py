@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import JSON, insert, literal, select, update
 from typer.testing import CliRunner
 
 from campaigns.charts import Line, Series, bar_chart, complaint_chart, health_charts
@@ -27,7 +27,7 @@ from campaigns.report_tables import CsvTable, rate_text, report_csv
 from campaigns.reports import campaign_report
 from newsletter.cli.app import app
 from newsletter.db import Database, utcnow
-from subscribers.lapse import lapsed_counts, revive_many
+from subscribers.lapse import lapse_counts_at, lapsed_counts, revive_many
 from subscribers.model import ConsentRecord, Subscriber
 from subscribers.signup import Origin
 from tests.campaigns.health_data import History
@@ -155,6 +155,8 @@ def test_report_health_prints_tables_json_and_csv(db: Database, three_issues: Hi
     assert "list health: bounces 6.0 % of sent (over the 5 % limit" in campaign.output
     explicit = runner.invoke(app, ["report", "campaign", str(three_issues.campaigns[0])])
     assert explicit.exit_code == 0 and "list health" in explicit.output
+    options_first = runner.invoke(app, ["report", "-f", "json", str(three_issues.campaigns[2])])
+    assert json.loads(options_first.output)["health"]["complaint"]["level"] == "over"
     missing = runner.invoke(app, ["report", "9999"])
     assert missing.exit_code == 1 and "no campaign with id 9999" in missing.output
 
@@ -181,3 +183,35 @@ def test_health_charts_draw_the_lines_scaled_to_the_data(
         Line(0.1, "x", "red")
     empty = complaint_chart(HealthHistory(HealthPeriod.campaign, 12, "UTC", utcnow(), ()))
     assert "No campaign has started sending yet." in str(empty)
+
+
+def test_lapsed_counts_read_their_indexes(db: Database) -> None:
+    """Each lapsed count is an index range scan, not a read of every subscriber or consent
+    record (3,000 readers, 30 of them lapsed, a consent record each)."""
+    add_subscribers(db, 3000)
+    now = utcnow()
+    with db.transaction() as session:
+        session.execute(
+            update(Subscriber).where(Subscriber.id <= 30).values(lapsed_at=now - timedelta(days=3))
+        )
+        session.execute(
+            insert(ConsentRecord).from_select(
+                ["subscriber_id", "kind", "at", "form"],
+                select(Subscriber.id, literal("add"), literal(now), literal({}, JSON)),
+            )
+        )
+        revive_many(session, range(1, 11), Origin(source="tracking"), via="click", now=now)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        for statement, index in zip(
+            lapse_counts_at(now - timedelta(days=1)),
+            ("ix_subscribers_lapsed_at", "ix_consent_records_kind_at"),
+            strict=True,
+        ):
+            compiled = statement.compile(
+                dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+            )
+            explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+            rows = connection.exec_driver_sql(explain + str(compiled)).all()
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert index in plan, plan
