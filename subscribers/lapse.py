@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -98,7 +99,7 @@ def _lapsed_at(session: Session, moment: datetime) -> int:
     return int(session.scalar(ongoing) or 0) + int(session.scalar(ended) or 0)
 
 
-def lapse_counts_at(moment: datetime) -> tuple[Select[tuple[int]], Select[tuple[int]]]:
+def lapse_counts_at(moment: datetime) -> tuple[Select[Any], Select[Any]]:
     """The two counts whose sum is the readers lapsed at ``moment``: lapses still going
     that began by then, and lapses that began by then and ended after it."""
     left = func.coalesce(Subscriber.unsubscribed_at, Subscriber.erased_at)
