@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from campaigns.health import HealthHistory
+from campaigns.health_lines import BOUNCE_LIMIT, BOUNCE_WARN, COMPLAINT_LIMIT, COMPLAINT_WARN
 from campaigns.reports import CampaignReport
 
 WIDTH = 640
@@ -35,6 +37,9 @@ TEXT = "#1a202c"
 MUTED = "#4a5568"
 BLUE = "#2b6cb0"
 ORANGE = "#c05621"
+RED = "#c53030"
+AMBER = "#b7791f"
+LINE_LABEL_HEIGHT = 16
 ROUND_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -47,6 +52,19 @@ class Series:
     name: str
     values: tuple[float | None, ...]
     colour: str = BLUE
+
+    def __post_init__(self) -> None:
+        if not _COLOUR.fullmatch(self.colour):
+            raise ValueError(f"colour must be #rrggbb, not {self.colour!r}")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A vertical reference line across the bars (a limit such as Gmail's 0.3 %)."""
+
+    value: float
+    label: str
+    colour: str = RED
 
     def __post_init__(self) -> None:
         if not _COLOUR.fullmatch(self.colour):
@@ -70,20 +88,24 @@ def bar_chart(
     *,
     percent: bool = False,
     empty: str = "Nothing to show yet.",
+    lines: Sequence[Line] = (),
 ) -> Markup:
     """A horizontal bar chart: one group of bars per category, one bar per series.
 
     Bars scale to the data: the longest bar is the largest value rounded up to a round
     number (:func:`axis_max`), which the chart states under its title ("scale: 0–25 %"),
     so that 2 % and 3 % click rates do not both look like nothing. Every bar has its figure
-    as text beside it. ``percent``: values are fractions (0.125) shown as percentages.
+    as text beside it. ``percent``: values are fractions (0.125) shown as percentages
+    (under 1 % with two decimals: 0.15 %). ``lines`` are drawn
+    across the bars with their labels; the scale always reaches the highest of them, so a
+    limit is on the chart even when every bar is far below it.
     """
     for one in series:
         if len(one.values) != len(categories):
             raise ValueError(
                 f"series {one.name!r} has {len(one.values)} values for {len(categories)} categories"
             )
-    top = TOP + (LEGEND_HEIGHT if len(series) > 1 else 0)
+    top = TOP + (LEGEND_HEIGHT if len(series) > 1 else 0) + (LINE_LABEL_HEIGHT if lines else 0)
     group = len(series) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP
     height = top + max(len(categories), 1) * (group + GROUP_GAP) + 4
     parts = [
@@ -99,6 +121,7 @@ def bar_chart(
         parts.append(f'<text x="0" y="{top + 14}" fill="{MUTED}">{_text(empty)}</text>')
     else:
         values = [v for one in series for v in one.values if v is not None]
+        values += [line.value for line in lines]
         scale = axis_max(max(values, default=0.0), percent)
         if scale > 0:
             parts.append(
@@ -106,6 +129,7 @@ def bar_chart(
                 f"scale: 0–{_round(scale, percent)}</text>"
             )
         parts += _bars(categories, series, top, group, percent, scale)
+        parts += _lines(lines, top, height, percent, scale)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (every text above went through _text)
 
@@ -133,7 +157,7 @@ def _format(value: float | None, percent: bool) -> str:
     if value is None:
         return "–"
     if percent:
-        return f"{value * 100:.1f} %"
+        return f"{value * 100:.2f} %" if 0 < value < 0.01 else f"{value * 100:.1f} %"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
@@ -171,6 +195,27 @@ def _bars(
                 f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{bar_y + BAR_HEIGHT - 4}" '
                 f'fill="{MUTED}">{_text(label)}</text>'
             )
+    return parts
+
+
+def _lines(lines: Sequence[Line], top: int, height: int, percent: bool, scale: float) -> list[str]:
+    """Each reference line, dashed, from just above the bars to the bottom. The lowest is
+    labelled to its left, the others to their right, so two close lines' labels never meet."""
+    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    parts: list[str] = []
+    for position, line in enumerate(sorted(lines, key=lambda one: one.value)):
+        x = LABEL_WIDTH + min(line.value / scale, 1.0) * area
+        text = f"{_text(line.label)} ({_round(line.value, percent)})"
+        anchor, shift = ("end", -3) if position == 0 else ("start", 3)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top - 14}" x2="{x:.1f}" y2="{height - 2}" '
+            f'stroke="{line.colour}" stroke-width="1.5" stroke-dasharray="4 3" class="limit">'
+            f"<title>{text}</title></line>"
+        )
+        parts.append(
+            f'<text x="{x + shift:.1f}" y="{top - 6}" text-anchor="{anchor}" '
+            f'fill="{line.colour}" font-size="11">{text}</text>'
+        )
     return parts
 
 
@@ -223,3 +268,37 @@ def report_charts(report: CampaignReport) -> dict[str, Markup]:
         "briefs": brief_clicks_chart(report),
         "narratives": narrative_clicks_chart(report),
     }
+
+
+# --- the list's health over time ---------------------------------------------------------
+
+
+def complaint_chart(history: HealthHistory) -> Markup:
+    """Complaint rate of each campaign (week, month) against Gmail's 0.1 % and 0.3 % lines."""
+    lines = (Line(COMPLAINT_WARN, "Gmail's advice", AMBER), Line(COMPLAINT_LIMIT, "Gmail's limit"))
+    return _rate_chart(history, "complaint", ORANGE, lines)
+
+
+def bounce_chart(history: HealthHistory) -> Markup:
+    """Bounce rate (of sent) of each campaign (week, month) against the 2 % and 5 % lines."""
+    lines = (Line(BOUNCE_WARN, "warning", AMBER), Line(BOUNCE_LIMIT, "limit"))
+    return _rate_chart(history, "bounce", BLUE, lines)
+
+
+def _rate_chart(history: HealthHistory, rate: str, colour: str, lines: tuple[Line, ...]) -> Markup:
+    """One rate (``complaint`` → ``complaint_rate``) of every row, with its lines."""
+    rows = history.rows
+    values = tuple(getattr(row.figures, f"{rate}_rate") for row in rows)
+    return bar_chart(
+        f"{rate.capitalize()} rate by {history.by.value}",
+        [row.label for row in rows],
+        [Series(f"{rate} rate", values, colour)],
+        percent=True,
+        lines=lines,
+        empty="No campaign has started sending yet.",
+    )
+
+
+def health_charts(history: HealthHistory) -> dict[str, Markup]:
+    """The health page's charts, by name: ``complaints``, ``bounces``."""
+    return {"complaints": complaint_chart(history), "bounces": bounce_chart(history)}

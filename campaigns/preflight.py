@@ -19,7 +19,7 @@ The checks:
 - **links** and **images**: each distinct URL asked once (:mod:`campaigns.linkcheck`):
   broken ones fail (may be overridden), ones that refuse robots warn;
 - **complaints**: the last sent campaigns' complaint rate against Gmail's 0.3 % line
-  (fail above it, may be overridden; warn from 0.1 %).
+  (fail from it, may be overridden; warn from 0.1 %; :mod:`campaigns.health`).
 
 Inputs are read in one short transaction; DNS and HTTP run after it, so no database
 transaction waits on the network.
@@ -40,6 +40,7 @@ from campaigns.checks import (
 )
 from campaigns.digest import window_start
 from campaigns.freeze import compile_campaign
+from campaigns.health_lines import Level, complaint_verdict
 from campaigns.linkcheck import Verdict, check_urls
 from campaigns.model import Campaign
 from campaigns.reports import started_campaigns
@@ -52,9 +53,8 @@ from newsletter.db import Database
 from newsletter.deliverability.dns_check import Status, check_domain
 from newsletter.errors import NewsletterError
 
-COMPLAINT_FAIL = 0.003  # Gmail's line: above it, mail goes to spam or is refused
-COMPLAINT_WARN = 0.001  # Gmail's advice: stay below it
 RECENT_CAMPAIGNS = 3
+REFUSAL_DETAILS = 5  # a refusal names this many of a check's findings (which links …)
 REAL_PROVIDERS = frozenset({"smtp", "sendgrid"})
 
 
@@ -152,6 +152,9 @@ def refusal(report: PreflightReport) -> str:
     for item in report.blocking:
         how = f" (override '{item.override}' with a reason)" if item.override else ""
         lines.append(f"- {item.check}: {item.summary}{how}")
+        lines += [f"  {detail}" for detail in item.details[:REFUSAL_DETAILS]]
+        if len(item.details) > REFUSAL_DETAILS:
+            lines.append(f"  … and {len(item.details) - REFUSAL_DETAILS} more")
     return "\n".join(lines)
 
 
@@ -296,9 +299,10 @@ def _complaints(inputs: _Inputs) -> PreflightItem:
     rate = complained / base
     summary = f"{rate:.2%} of {base:,} recipients of the last {len(inputs.complaints)} complained"
     details = tuple(f"{name}: {c} of {b:,}" for name, c, b in inputs.complaints)
-    if rate > COMPLAINT_FAIL:
+    level = complaint_verdict(rate).level
+    if level is Level.OVER:
         return PreflightItem("complaints", Status.FAIL, summary, details, Check.COMPLAINT_RATE)
-    if rate >= COMPLAINT_WARN:
+    if level is Level.WARNING:
         return PreflightItem("complaints", Status.WARN, summary, details)
     return PreflightItem("complaints", Status.PASS, summary)
 

@@ -14,6 +14,8 @@ import io
 from enum import StrEnum
 from typing import Any
 
+from campaigns.health import HEALTH_COLUMNS, HealthHistory, row_dict
+from campaigns.health_lines import Health, health_of
 from campaigns.reports import (
     BriefClicks,
     CampaignReport,
@@ -59,16 +61,40 @@ FIGURE_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("click rate", "click_rate", True),
     ("click-to-open", "click_to_open_rate", True),
     ("bounce rate", "bounce_rate", True),
+    ("unsubscribe rate", "unsubscribe_rate", True),
+    ("complaint rate", "complaint_rate", True),
 )
+STATUS_COLUMNS = ("bounce_status", "complaint_status")
 
 
 def rate_text(value: float | None) -> str:
-    """A rate as people read it (``42.9 %``); ``–`` when it has no base."""
-    return "–" if value is None else f"{value * 100:.1f} %"
+    """A rate as people read it: ``42.9 %``, and under 1 % with two decimals (``0.15 %``:
+    complaint rates are judged against lines of 0.1 % and 0.3 %); ``–`` when it has no base."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.2f} %" if 0 < value < 0.01 else f"{value * 100:.1f} %"
 
 
 def _figure_row(segment: str, variant_id: int | None, figures: Figures) -> dict[str, Any]:
-    return {"segment": segment, "variant_id": variant_id, **dataclasses.asdict(figures)}
+    """A segment's (or variant's) figures, and where its bounce and complaint rates stand."""
+    health = health_of(figures)
+    return {
+        "segment": segment,
+        "variant_id": variant_id,
+        **dataclasses.asdict(figures),
+        "bounce_status": health.bounce.level.value,
+        "complaint_status": health.complaint.level.value,
+    }
+
+
+def health_text(health: Health) -> str:
+    """One line on a report's list health: each rate, its level and why."""
+    bounce, complaint = health.bounce, health.complaint
+    return (
+        f"bounces {rate_text(bounce.rate)} of sent ({bounce.text}) · "
+        f"complaints {rate_text(complaint.rate)} ({complaint.text}) · "
+        f"unsubscribes {rate_text(health.unsubscribe_rate)}"
+    )
 
 
 CHOICE_COLUMNS = ("variant", "narratives", "topics")
@@ -99,8 +125,17 @@ def report_csv(report: CampaignReport, which: CsvTable) -> str:
         rows = [dataclasses.asdict(n) for n in report.narratives]
     else:
         rows = [dataclasses.asdict(link) for link in report.top_links]
+    return _csv(_fields(which), rows)
+
+
+def health_csv(history: HealthHistory) -> str:
+    """The list-health history as CSV, one row per campaign, week or month (oldest first)."""
+    return _csv(list(HEALTH_COLUMNS), [row_dict(row) for row in history.rows])
+
+
+def _csv(fields: list[str], rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV (header first); text a spreadsheet would run as a formula is quoted."""
     out = io.StringIO()
-    fields = _fields(which)
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: as_text_cell(value) for key, value in row.items()} for row in rows)
@@ -109,8 +144,14 @@ def report_csv(report: CampaignReport, which: CsvTable) -> str:
 
 def _fields(which: CsvTable) -> list[str]:
     kinds: dict[CsvTable, list[str]] = {
-        CsvTable.segments: ["segment", "variant_id", *_names(Figures)],
-        CsvTable.choices: ["segment", "variant_id", *CHOICE_COLUMNS, *_names(Figures)],
+        CsvTable.segments: ["segment", "variant_id", *_names(Figures), *STATUS_COLUMNS],
+        CsvTable.choices: [
+            "segment",
+            "variant_id",
+            *CHOICE_COLUMNS,
+            *_names(Figures),
+            *STATUS_COLUMNS,
+        ],
         CsvTable.briefs: _names(BriefClicks),
         CsvTable.narratives: _names(NarrativeClicks),
         CsvTable.links: _names(LinkClicks),

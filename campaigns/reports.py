@@ -23,6 +23,8 @@ Definitions, so every screen means the same thing:
 - Rates divide by ``delivered`` when the provider reports deliveries (SendGrid), else by
   ``sent`` (SMTP and the outbox know no more); ``rate_base`` says which. A rate is
   ``None`` when its base is zero.
+- ``health`` judges the totals' bounce rate (of sent) and complaint rate against the lines of
+  :mod:`campaigns.health_lines` (Gmail's 0.1 % and 0.3 % for complaints).
 - Per brief and per narrative: human clicks on the links of that brief (or narrative),
   and how many recipients clicked them.
 """
@@ -39,6 +41,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event, reader_click
+from campaigns.health_lines import Health, health_of
 from campaigns.linkmap import LinkInfo, link_info
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import get_campaign
@@ -186,6 +189,7 @@ class CampaignReport:
     top_links: tuple[LinkClicks, ...]
     machine_events: dict[str, int]
     lapsed_readers: int  # the list now (not this campaign): readers the sunset policy stopped
+    health: Health  # the totals' bounce and complaint rates against their lines
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able data (times in ISO 8601)."""
@@ -221,7 +225,7 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         v.id: Figures(**counts.get(v.id, {}), **events.get(v.id, {}), rate_base=base).with_rates()
         for v in variants
     }
-    totals = _sum(per_variant.values(), base)
+    totals = sum_figures(per_variant.values(), base)
     links = _links(variants)
     return CampaignReport(
         campaign_id=campaign.id,
@@ -242,6 +246,7 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         top_links=_top_links(session, campaign_id, links, top_links),
         machine_events=_machine_events(session, campaign_id),
         lapsed_readers=lapsed_count(session),
+        health=health_of(totals),
     )
 
 
@@ -258,13 +263,16 @@ class CampaignSummary:
     totals: Figures
 
 
-def started_campaigns(session: Session) -> list[CampaignSummary]:
-    """Every campaign whose sending has started, newest first, with its totals.
+def started_campaigns(
+    session: Session, *, limit: int | None = None, since: datetime | None = None
+) -> list[CampaignSummary]:
+    """Every campaign whose sending has started (the ``limit`` latest, those started at or
+    after ``since``), newest first, with its totals.
 
     The totals are those of :func:`campaign_report`, counted for all campaigns at once
-    (a few grouped queries, no variant's HTML loaded).
+    (a few grouped queries, no variant's HTML loaded); ``limit`` and ``since`` bound them.
     """
-    found = session.execute(
+    query = (
         select(
             Campaign.id,
             Campaign.name,
@@ -276,7 +284,11 @@ def started_campaigns(session: Session) -> list[CampaignSummary]:
         )
         .where(Campaign.started_at.is_not(None))
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
-    ).all()
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(Campaign.started_at >= since)
+    found = session.execute(query).all()
     ids = [row.id for row in found]
     variants: dict[int, list[int]] = {}
     for variant_id, campaign_id in session.execute(
@@ -293,7 +305,13 @@ def started_campaigns(session: Session) -> list[CampaignSummary]:
         )
         summaries.append(
             CampaignSummary(
-                campaign_id, name, status, issue_date, started_at, finished_at, _sum(figures, base)
+                campaign_id,
+                name,
+                status,
+                issue_date,
+                started_at,
+                finished_at,
+                sum_figures(figures, base),
             )
         )
     return summaries
@@ -412,7 +430,7 @@ def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, 
     }
 
 
-def _sum(figures: Iterable[Figures], base: RateBase) -> Figures:
+def sum_figures(figures: Iterable[Figures], base: RateBase) -> Figures:
     """Campaign totals: every delivery belongs to one variant, so counts simply add up."""
     totals: dict[str, int] = {}
     for one in figures:
@@ -440,7 +458,7 @@ def _by_segment(
         heads.setdefault(name, variant)
         members.setdefault(name, []).append(per_variant[variant.id])
     return tuple(
-        SegmentReport(heads[name].id, name, heads[name].subject, _sum(figures, base))
+        SegmentReport(heads[name].id, name, heads[name].subject, sum_figures(figures, base))
         for name, figures in members.items()
     )
 

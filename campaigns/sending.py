@@ -20,6 +20,7 @@ from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, Retr
 from campaigns.freeze import FreezeResult, freeze_campaign
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
+from campaigns.preflight import require_preflight
 from campaigns.ratelimit import SendRateLimiter
 from campaigns.service import delivery_counts, get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
@@ -198,7 +199,13 @@ def requeue_unknown(database: Database, campaign_id: int) -> int:
 
 
 def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeResult]:
-    """Freeze every scheduled campaign whose time has come (safe in several processes)."""
+    """Freeze every scheduled campaign whose time has come (safe in several processes).
+
+    The pre-send checks run again first (:func:`campaigns.preflight.require_preflight`:
+    domain authentication, links, complaint history …, as when it was scheduled): a link
+    that broke or a DNS record that went since then pauses the campaign with the reason,
+    unless the check was overridden. As everywhere, the outbox and test set-ups with the
+    checks off are not held back."""
     started: list[FreezeResult] = []
     while True:
         with database.transaction() as session:
@@ -214,8 +221,9 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
         if campaign_id is None:
             return started
         try:
+            require_preflight(database, campaign_id, settings)  # links and DNS change too
             started.append(freeze_campaign(database, campaign_id, settings))
-        except (StartRefused, UnsupportedFeature) as exc:  # settings changed since scheduling
+        except (StartRefused, UnsupportedFeature) as exc:  # changed since it was scheduled
             _refuse_start(database, campaign_id, exc)
         except ConflictError:  # another scheduler started it between our two queries
             continue

@@ -15,15 +15,23 @@ revival is :func:`subscribers.signup.revive`, which confirming a signup uses too
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from subscribers.model import ConsentRecord, Subscriber
-from subscribers.signup import Origin, consent_values, find_by_uid, revive
+from subscribers.signup import (
+    Origin,
+    consent_values,
+    find_by_uid,
+    revival_form,
+    revive,
+    stored_time,
+)
 
 
 class KeepResult(StrEnum):
@@ -64,8 +72,46 @@ def revive_many(
         .values(lapsed_at=None, reengage_sent_at=None, kept_at=now)
         .execution_options(synchronize_session=False)
     )
-    lapsed = [row.id for row in rows if row.lapsed_at is not None]
-    for subscriber_id in lapsed:
-        values = consent_values(subscriber_id, "confirm", origin, {"revived": via}, now)
-        session.add(ConsentRecord(**values))
+    lapsed = [(row.id, row.lapsed_at) for row in rows if row.lapsed_at is not None]
+    for subscriber_id, since in lapsed:
+        form = revival_form(via, since)
+        session.add(ConsentRecord(**consent_values(subscriber_id, "confirm", origin, form, now)))
     return len(lapsed)
+
+
+def lapsed_counts(session: Session, moments: Sequence[datetime]) -> list[int]:
+    """How many readers were lapsed at each of ``moments`` (one count per moment).
+
+    A reader was lapsed at *t* when their lapse began at or before *t* and had not ended by
+    then. A lapse still going is the reader's ``lapsed_at`` (counted while they are active,
+    or until they unsubscribed or were erased, if that came after *t*); a lapse that ended
+    is the revival's consent record (its time, and the ``lapsed_at`` it carries). Revivals
+    recorded before the records carried ``lapsed_at`` cannot be placed and are not counted,
+    nor are lapsed readers later suppressed by a bounce or complaint (no time is kept).
+    Each count is two index range scans (``ix_subscribers_lapsed_at``,
+    ``ix_consent_records_kind_at``), whatever the size of the list.
+    """
+    return [_lapsed_at(session, moment) for moment in moments]
+
+
+def _lapsed_at(session: Session, moment: datetime) -> int:
+    ongoing, ended = lapse_counts_at(moment)
+    return int(session.scalar(ongoing) or 0) + int(session.scalar(ended) or 0)
+
+
+def lapse_counts_at(moment: datetime) -> tuple[Select[Any], Select[Any]]:
+    """The two counts whose sum is the readers lapsed at ``moment``: lapses still going
+    that began by then, and lapses that began by then and ended after it."""
+    left = func.coalesce(Subscriber.unsubscribed_at, Subscriber.erased_at)
+    ongoing = select(func.count()).where(
+        Subscriber.lapsed_at <= moment,
+        or_(Subscriber.status == "active", left > moment),
+    )
+    began = ConsentRecord.form["lapsed_at"].as_string()
+    ended = select(func.count()).where(
+        ConsentRecord.kind == "confirm",
+        ConsentRecord.at > moment,
+        began.is_not(None),
+        began <= stored_time(moment),
+    )
+    return ongoing, ended

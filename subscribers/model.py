@@ -73,6 +73,7 @@ class Subscriber(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(_in("narratives", NARRATIVE_DISPLAYS), name="narratives"),
         Index("ix_subscribers_status_created_at", "status", "created_at"),
+        Index("ix_subscribers_lapsed_at", "lapsed_at"),  # lapsed counts at past dates
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +121,7 @@ class ConsentRecord(Base):
             _in("kind", ("signup", "confirm", "preferences", "unsubscribe", "import", "add")),
             name="kind",
         ),
+        Index("ix_consent_records_kind_at", "kind", "at"),  # revivals since a date
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -186,6 +186,17 @@ def is_lapsed(subscriber: Subscriber) -> bool:
     return subscriber.status == "active" and subscriber.lapsed_at is not None
 
 
+def revival_form(via: str, lapsed_at: datetime) -> dict[str, str]:
+    """The ``form`` of the consent record a revival writes: how, and when the lapse began
+    (so that :func:`subscribers.lapse.lapsed_counts` can tell who was lapsed at a past date)."""
+    return {"revived": via, "lapsed_at": stored_time(lapsed_at)}
+
+
+def stored_time(moment: datetime) -> str:
+    """A time as a JSON string that sorts as the time does: UTC, always with microseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def revive(
     session: Session,
     subscriber: Subscriber,
@@ -198,11 +209,13 @@ def revive(
     consent record saying how, when a lapse ended."""
     now = now or utcnow()
     lapsed = is_lapsed(subscriber)
+    since = subscriber.lapsed_at
     subscriber.lapsed_at = None
     subscriber.reengage_sent_at = None
     subscriber.kept_at = now
-    if lapsed:
-        values = consent_values(subscriber.id, "confirm", origin, {"revived": via}, now)
+    if lapsed and since is not None:
+        form = revival_form(via, since)
+        values = consent_values(subscriber.id, "confirm", origin, form, now)
         session.add(ConsentRecord(**values))
     return lapsed
 

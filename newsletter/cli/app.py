@@ -46,8 +46,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "Start scheduled campaigns when they fall due (safe to run as several copies).",
     ),
     "report": LazyCommand(
-        "newsletter.cli.report:report_command",
-        "A campaign's report: sending, delivery, opens and clicks per segment, brief, narrative.",
+        "newsletter.cli.report:app",
+        "A campaign's report (`report CAMPAIGN`), or the list's health over time "
+        "(`report health`).",
     ),
     "briefs": LazyCommand("newsletter.cli.briefs:app", "Import, inspect and export briefs."),
     "db": LazyCommand("newsletter.cli.database:app", "Database schema management."),

@@ -1,5 +1,6 @@
 """Editor pages for campaign reports: every started campaign with its headline figures, one
-campaign's report with its charts, and the report's downloads (JSON, each table as CSV).
+campaign's report with its charts, the report's downloads (JSON, each table as CSV), and the
+list's health over time (``/editor/reports/health``, and its JSON and CSV).
 
 The figures come from :mod:`campaigns.reports` and mean what its docstring says; the rows
 of figures, the rates and the CSV files come from :mod:`campaigns.report_tables`, exactly
@@ -16,9 +17,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from campaigns.charts import report_charts
+from campaigns.charts import health_charts, report_charts
+from campaigns.health import MAX_PERIODS, HealthHistory, HealthPeriod, health_history
+from campaigns.health_lines import Level
 from campaigns.machines import REASON_TEXT
-from campaigns.report_tables import FIGURE_ROWS, CsvTable, rate_text, report_csv
+from campaigns.report_tables import FIGURE_ROWS, CsvTable, health_csv, rate_text, report_csv
 from campaigns.reports import CampaignReport, campaign_report, started_campaigns
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaigns import CampaignId
@@ -50,6 +53,7 @@ async def report_page(request: Request, campaign_id: CampaignId) -> Response:
         "rate": rate_text,
         "tables": list(CsvTable),
         "reasons": REASON_TEXT,
+        "verdict_class": VERDICT_CLASS,
     }
     return render(request, "report.html", context)
 
@@ -80,3 +84,67 @@ async def report_csv_download(
     report = await _report(request, campaign_id)
     filename = f"campaign-{campaign_id}-{which.value}.csv"
     return _download(report_csv(report, which), "text/csv; charset=utf-8", filename)
+
+
+# --- the list's health over time ---------------------------------------------------------
+
+VERDICT_CLASS = {Level.OK: "pass", Level.WARNING: "warn", Level.OVER: "fail", Level.UNKNOWN: ""}
+PERIODS = ", ".join(HealthPeriod)
+
+
+def _health_query(by: str, last: str) -> tuple[HealthPeriod, int]:
+    """The page's ``by`` and ``last``, or a 400 that says which is wrong and what fits."""
+    if by not in HealthPeriod.__members__:
+        raise HTTPException(400, f"by must be one of {PERIODS}, not {by[:20]!r}.")
+    if not last.isdigit() or not 1 <= int(last) <= MAX_PERIODS:
+        raise HTTPException(400, f"last must be a whole number from 1 to {MAX_PERIODS}.")
+    return HealthPeriod(by), int(last)
+
+
+async def _history(request: Request, by: str, last: str) -> HealthHistory:
+    period, count = _health_query(by, last)
+    zone = editor_site(request).settings.editor_timezone
+    return await editor_site(request).run(
+        lambda session: health_history(session, by=period, last=count, timezone=zone)
+    )
+
+
+ByQuery = Annotated[str, Query(max_length=20)]
+LastQuery = Annotated[str, Query(max_length=10)]
+
+
+@router.get("/editor/reports/health")
+async def health_page(
+    request: Request, by: ByQuery = "campaign", last: LastQuery = "12"
+) -> Response:
+    history = await _history(request, by, last)
+    context = {
+        "history": history,
+        "charts": health_charts(history),
+        "rate": rate_text,
+        "verdict_class": VERDICT_CLASS,
+        "periods": list(HealthPeriod),
+        "max_periods": MAX_PERIODS,
+        "query": f"by={history.by.value}&last={history.last}",
+    }
+    return render(request, "health.html", context)
+
+
+@router.get("/editor/reports/health.json")
+async def health_json(
+    request: Request, by: ByQuery = "campaign", last: LastQuery = "12"
+) -> Response:
+    """The history as ``newsletter report health --format json`` prints it."""
+    history = await _history(request, by, last)
+    body = json.dumps(history.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    return _download(body, "application/json", f"list-health-by-{history.by.value}.json")
+
+
+@router.get("/editor/reports/health.csv")
+async def health_csv_download(
+    request: Request, by: ByQuery = "campaign", last: LastQuery = "12"
+) -> Response:
+    """The history as ``newsletter report health --format csv`` prints it."""
+    history = await _history(request, by, last)
+    filename = f"list-health-by-{history.by.value}.csv"
+    return _download(health_csv(history), "text/csv; charset=utf-8", filename)
