@@ -93,24 +93,35 @@ def test_search_filters_and_pages(db: Database, editor: Editor) -> None:
             assert f"{field}:" in answer.text, query
 
 
+def next_page(editor: Editor, html: str) -> str:
+    found = re.search(r'<a href="([^"]+)" rel="next">', html)
+    assert found, "no next page"
+    return editor.get(found.group(1).replace("&amp;", "&")).text
+
+
 def test_pages_are_keyed_and_end(db: Database, editor: Editor) -> None:
     add_subscribers(db, 120)
-    first = editor.get("/editor/subscribers")
-    rows = listed(first.text)
+    first = editor.get("/editor/subscribers").text
+    rows = listed(first)
     assert len(rows) == 50 and rows[0] == "reader119@example.org"
-    next_link = re.search(r'<a href="([^"]+)" rel="next">', first.text)
-    assert next_link
-    second = editor.get(next_link.group(1).replace("&amp;", "&"))
-    assert listed(second.text)[0] == "reader69@example.org"
-    third = editor.get(re.search(r'<a href="([^"]+)" rel="next">', second.text).group(1).replace("&amp;", "&"))  # type: ignore[union-attr]  # noqa: E501
-    assert len(listed(third.text)) == 20 and 'rel="next"' not in third.text
-    assert listed(third.text)[-1] == "reader0@example.org"
+    second = next_page(editor, first)
+    assert listed(second)[0] == "reader69@example.org"
+    third = next_page(editor, second)
+    assert len(listed(third)) == 20 and 'rel="next"' not in third
+    assert listed(third)[-1] == "reader0@example.org"
 
 
-def test_engagement_filters_and_the_subscriber_page(db: Database, site: LiveServer, editor: Editor) -> None:  # noqa: E501
+def test_engagement_filters_and_the_subscriber_page(
+    db: Database, site: LiveServer, editor: Editor
+) -> None:
     sent_and_read(db, site)
     engaged = listed(editor.get("/editor/subscribers?engaged=within&days=7").text)
-    assert set(engaged) == {"reader0@example.org", "reader1@example.org", "reader2@example.org", "reader100@example.org"}  # noqa: E501
+    assert set(engaged) == {
+        "reader0@example.org",
+        "reader1@example.org",
+        "reader2@example.org",
+        "reader100@example.org",
+    }
     never = set(listed(editor.get("/editor/subscribers?engaged=never&status=active").text))
     assert "reader101@example.org" in never  # Apple's proxy is no reader
     assert "reader102@example.org" in never  # nor a mail scanner
@@ -126,7 +137,9 @@ def test_engagement_filters_and_the_subscriber_page(db: Database, site: LiveServ
     assert editor.get("/editor/subscribers/nobody-at-all").status_code == 404
 
 
-def test_unsubscribe_and_reactivate_with_a_reason(db: Database, site: LiveServer, editor: Editor) -> None:  # noqa: E501
+def test_unsubscribe_and_reactivate_with_a_reason(
+    db: Database, site: LiveServer, editor: Editor
+) -> None:
     add_subscribers(db, 1)
     uid = uid_of(db, "reader0@example.org")
     path = f"/editor/subscribers/{uid}/status"
@@ -259,7 +272,9 @@ def test_export_is_formula_safe_and_filtered(db: Database, editor: Editor) -> No
         "reader0@example.org",
     }
     assert next(r for r in rows if r["email"] == "bob@example.net")["name"] == "'=HYPERLINK(1)"
-    active = list(csv.DictReader(io.StringIO(editor.get("/editor/subscribers/export.csv?status=active").text)))  # noqa: E501
+    active = list(
+        csv.DictReader(io.StringIO(editor.get("/editor/subscribers/export.csv?status=active").text))
+    )
     assert [row["email"] for row in active] == ["reader0@example.org"]
     assert editor.get("/editor/subscribers/export.csv?status=nobody").status_code == 422
 
@@ -281,7 +296,9 @@ def test_reactivation_throttle_allows_a_later_resend(db: Database, editor: Edito
             update(Subscriber).values(confirmation_sent_at=utcnow() - timedelta(hours=1))
         )
     uid = uid_of(db, "reader0@example.org")
-    answer = editor.post(f"/editor/subscribers/{uid}/status", {"action": "reactivate", "reason": "resend"})  # noqa: E501
+    answer = editor.post(
+        f"/editor/subscribers/{uid}/status", {"action": "reactivate", "reason": "resend"}
+    )
     assert answer.status_code == 303
     with db.transaction() as session:
         assert session.scalar(select(QueuedMail.kind)) == "confirmation"

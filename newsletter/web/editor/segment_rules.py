@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from newsletter.errors import InvalidInput
-from newsletter.untrusted import MalformedInput, load_json
+from newsletter.untrusted import MalformedInput, load_json, reject_nul_in
 from subscribers.model import STATUSES
 from subscribers.segments import parse_rule
 
@@ -107,7 +107,13 @@ def rule_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
         rule = parts[0]
     else:
         rule = {"type": "any" if values.get("join") == "any" else "all", "rules": parts}
+    return _checked(rule)
+
+
+def _checked(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule if it parses and holds no NUL (PostgreSQL takes none, even in a preview)."""
     parse_rule(rule)
+    reject_nul_in(rule, "rule")
     return rule
 
 
@@ -116,8 +122,9 @@ def rule_from_json(text: str) -> dict[str, Any]:
         value = load_json(text, field="rule")
     except MalformedInput as exc:
         raise InvalidInput("rule", f"is not valid JSON ({exc.reason})") from None
-    parse_rule(value)
-    return dict(value)
+    if not isinstance(value, dict):
+        raise InvalidInput("rule", "must be a JSON object with a 'type'")
+    return _checked(dict(value))
 
 
 def form_from_rule(rule: Mapping[str, Any]) -> FormValues | None:
