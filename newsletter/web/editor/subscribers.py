@@ -39,7 +39,14 @@ from subscribers.directory import LISTED_STATUSES, shown_status
 from subscribers.gdpr import export_personal_data
 from subscribers.model import STATUSES, Segment
 from subscribers.ratelimit import client_address
-from subscribers.search import SubscriberPage, SubscriberQuery, search_subscribers, search_text
+from subscribers.search import (
+    PAGE_SIZE,
+    SCAN_WINDOW,
+    SubscriberPage,
+    SubscriberQuery,
+    search_subscribers,
+    search_text,
+)
 from subscribers.segment_store import context_for, list_segments, rule_of, segment_by_id
 from subscribers.segments import Rule, parse_rule
 from subscribers.signup import Origin, find_by_uid
@@ -84,9 +91,13 @@ class Filters:
     engaged: str = ""
     days: str = ""
 
+    def query(self) -> str:
+        """The filters as a query string (empty ones left out)."""
+        return urlencode({k: getattr(self, k) for k in self.__slots__ if getattr(self, k)})
+
     def link(self, after: int) -> str:
-        fields = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k)}
-        return f"{SUBSCRIBERS}?{urlencode({**fields, 'after': after})}"
+        query = self.query()
+        return f"{SUBSCRIBERS}?{query}{'&' if query else ''}after={after}"
 
 
 def _rules(filters: Filters, segment: Segment | None) -> tuple[Rule, ...]:
@@ -169,6 +180,9 @@ async def subscribers_page(
         "error": error,
         "first_page": after is None,
         "next_link": filters.link(page.next_after) if page.next_after else None,
+        "query": filters.query(),
+        "window": SCAN_WINDOW,
+        "page_size": PAGE_SIZE,
         "export_statuses": STATUSES,
     }
     return render(request, "subscribers.html", context, status=422 if error else 200)
