@@ -176,20 +176,6 @@ def count_members(session: Session, rule: Rule, ctx: RuleContext) -> SegmentCoun
     return SegmentCount(matching=matching or 0, mailable=reachable or 0)
 
 
-def count_many(session: Session, rules: Sequence[Rule], ctx: RuleContext) -> list[SegmentCount]:
-    """:func:`count_members` of several rules in one scan of the subscribers (one
-    ``count(*) FILTER (WHERE …)`` pair per rule), for a list of segments."""
-    if not rules:
-        return []
-    reachable = mailable()
-    columns = []
-    for rule in rules:
-        condition = rule.compile(ctx)
-        columns += [func.count().filter(condition), func.count().filter(condition & reachable)]
-    row = session.execute(select(*columns).select_from(Subscriber)).one()
-    return [SegmentCount(int(row[i]), int(row[i + 1])) for i in range(0, len(row), 2)]
-
-
 def sample_members(
     session: Session, rule: Rule, ctx: RuleContext, *, limit: int = 10
 ) -> Sequence[Subscriber]:

@@ -2,8 +2,9 @@
 builds the stored JSON rule (with a preview: the count and a sample of members), reordering
 with number boxes, and deleting a segment no campaign uses.
 
-The list counts every segment (matching, and mailable now) in one scan of the subscribers
-(:func:`subscribers.segment_store.count_many`); the form's preview counts one rule.
+Counting runs the rule's ``COUNT`` twice (matching, and mailable now) per segment shown:
+the list page costs one scan of the subscribers per segment and count on a large list
+(see docs/editor.md), the form's preview one rule.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from subscribers.model import Segment, Subscriber
 from subscribers.segment_store import (
     SegmentCount,
     context_for,
-    count_many,
     count_members,
     create_segment,
     delete_segment,
@@ -76,9 +76,8 @@ async def _form(request: Request) -> dict[str, Any]:
 @router.get(SEGMENTS)
 async def segments_page(request: Request) -> Response:
     def load(session: Session) -> list[tuple[Segment, SegmentCount]]:
-        segments = list(list_segments(session))
-        counts = count_many(session, [rule_of(s) for s in segments], context_for(session))
-        return list(zip(segments, counts, strict=True))
+        ctx = context_for(session)
+        return [(s, count_members(session, rule_of(s), ctx)) for s in list_segments(session)]
 
     segments = await editor_site(request).run(load)
     return render(request, "segments.html", {"segments": segments})
