@@ -256,6 +256,16 @@ def test_import_shows_row_errors_and_imports_nothing(db: Database, editor: Edito
     with db.transaction() as session:  # imports get no confirmation mail, as on the CLI
         assert session.scalar(select(QueuedMail.id)) is None
 
+    # Beyond the app's 16 KB body limit: this one form takes NEWSLETTER_EDITOR_IMPORT_MAX_BYTES.
+    big = "email\n" + "".join(f"person{n}@example.net\n" for n in range(3000))
+    assert len(big) > 50_000
+    answer = editor.post(
+        "/editor/subscribers/import", files={"file": ("big.csv", big.encode(), "text/csv")}
+    )
+    assert answer.status_code == 200 and "3000 imported" in answer.text
+    too_big = editor.post("/editor/segments/new", {"name": "x", "rule_json": "x" * 20_000})
+    assert too_big.status_code == 413  # every other form keeps the small limit
+
 
 def test_export_is_formula_safe_and_filtered(db: Database, editor: Editor) -> None:
     editor.post(
