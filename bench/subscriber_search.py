@@ -1,7 +1,7 @@
 """What the editor's subscriber list costs on PostgreSQL at a million subscribers: prints
 median times of one page for each kind of filter.
 
-    PYTHONPATH=. .venv/bin/python bench/subscriber_search.py [--rows 1000000] [--repeat 5]
+    .venv/bin/python bench/subscriber_search.py [--rows 1000000] [--repeat 5]
 
 It creates a throw-away database next to ``$NEWSLETTER_TEST_POSTGRES_URL`` (dropped at the
 end), fills it with ``generate_series`` (topics: one of five; 1 % unsubscribed; events for
@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from sqlalchemy import text
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (make bench) as well as with -m
+    sys.path.insert(0, str(ROOT))
 
-from bench.signup import ThrowAwayDatabase, admin_url
-from campaigns.wiring import wire_extensions
-from newsletter.db import open_database
-from subscribers.directory import status_counts
-from subscribers.search import SubscriberQuery, search_subscribers
-from subscribers.segment_store import context_for, count_members
-from subscribers.segments import parse_rule
+from sqlalchemy import text  # noqa: E402
+
+from bench.signup import ThrowAwayDatabase, admin_url  # noqa: E402
+from campaigns.wiring import wire_extensions  # noqa: E402
+from newsletter.db import open_database  # noqa: E402
+from subscribers.directory import status_counts  # noqa: E402
+from subscribers.search import SubscriberQuery, search_subscribers  # noqa: E402
+from subscribers.segment_store import context_for, count_members  # noqa: E402
+from subscribers.segments import parse_rule  # noqa: E402
 
 FILL = """
 INSERT INTO subscribers (uid, email, email_key, email_hash, name, status, topics, narratives,
