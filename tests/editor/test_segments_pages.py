@@ -89,6 +89,7 @@ def test_a_segment_is_built_previewed_and_saved_with_the_form(db: Database, edit
 def test_bad_input_says_what_and_where(db: Database, editor: Editor) -> None:
     cases = [
         ({"created_within_days": "soon"}, "created_within_days"),
+        ({"created_within_days": "²"}, "created_within_days"),
         ({"opened_within_days": "0"}, "within_days"),
         ({"attribute_key": "no spaces allowed"}, "attribute"),
         ({"options": '{"narratives": "some"}'}, "options.narratives"),
@@ -136,7 +137,7 @@ def test_reorder_and_delete(db: Database, editor: Editor) -> None:
     )
     assert names_listed(editor.follow(answer).text) == ["c", "b", "a"]
     assert [position for *_, position in stored(db)] == [1, 2, 3]
-    bad = editor.follow(editor.post("/editor/segments/order", {f"position_{ids['a']}": "x"}))
+    bad = editor.follow(editor.post("/editor/segments/order", {f"position_{ids['a']}": "²"}))
     assert "not one" in " ".join(flashes(bad.text))
 
     campaign_id = new_campaign(db, segments=["b"], name="Weekly <b>")

@@ -85,6 +85,7 @@ def test_search_filters_and_pages(db: Database, editor: Editor) -> None:
         ({"topic": "cooking"}, "topic"),
         ({"segment": "999"}, "segment"),
         ({"engaged": "within", "days": "x"}, "days"),
+        ({"engaged": "within", "days": "²"}, "days"),  # a digit to isdigit(), not to int()
         ({"engaged": "sometimes"}, "engaged"),
     ):
         answer = editor.get("/editor/subscribers", params=query)

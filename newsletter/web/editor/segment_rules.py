@@ -31,13 +31,22 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in _LIST.split(text) if part.strip()]
 
 
+def whole_number(text: str, max_digits: int = 6) -> int | None:
+    """``text`` as a whole number written with ASCII digits (``²`` and ``٣`` are not), or
+    ``None``."""
+    if not (text.isascii() and text.isdigit()) or len(text) > max_digits:
+        return None
+    return int(text)
+
+
 def _number(values: Mapping[str, Any], field: str) -> int | None:
     text = str(values.get(field) or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 6:
+    number = whole_number(text)
+    if number is None:
         raise InvalidInput(field, f"{text[:20]!r} is not a whole number of days")
-    return int(text)
+    return number
 
 
 def _choices(values: Mapping[str, Any], field: str) -> list[str]:

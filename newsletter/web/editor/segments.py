@@ -28,6 +28,7 @@ from newsletter.web.editor.segment_rules import (
     form_from_rule,
     rule_from_form,
     shown_json,
+    whole_number,
 )
 from newsletter.web.editor.site import editor_site, flash, render
 from subscribers.model import Segment, Subscriber
@@ -88,12 +89,14 @@ async def reorder(request: Request) -> Response:
     values = await _form(request)
     positions: dict[int, int] = {}
     for key, value in values.items():
-        if key.startswith("position_") and key[9:].isdigit() and isinstance(value, str):
-            text = value.strip()
-            if not (text.isdigit() and len(text) <= 6):
-                flash(request, f"Positions are whole numbers: {text[:20]!r} is not one.", "error")
-                return RedirectResponse(SEGMENTS, status_code=303)
-            positions[int(key[9:])] = int(text)
+        segment_id = whole_number(key.removeprefix("position_"), max_digits=9)
+        if not key.startswith("position_") or segment_id is None or not isinstance(value, str):
+            continue
+        position = whole_number(value.strip())
+        if position is None:
+            flash(request, f"Positions are whole numbers: {value[:20]!r} is not one.", "error")
+            return RedirectResponse(SEGMENTS, status_code=303)
+        positions[segment_id] = position
     await editor_site(request).run(lambda session: reorder_segments(session, positions))
     flash(request, "The segments are in their new order.")
     return RedirectResponse(SEGMENTS, status_code=303)

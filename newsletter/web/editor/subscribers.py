@@ -33,6 +33,7 @@ from campaigns.subscriber_activity import SubscriberProfile, subscriber_profile
 from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import ConflictError, InvalidInput, Problem
 from newsletter.web.editor.auth import CurrentEditor, admin_page, csrf_protect, editor_page
+from newsletter.web.editor.segment_rules import whole_number
 from newsletter.web.editor.site import editor_site, flash, render
 from subscribers.csv_io import ImportOptions, ImportReport, export_csv, import_csv
 from subscribers.directory import LISTED_STATUSES, shown_status
@@ -118,9 +119,10 @@ def _engagement(filters: Filters) -> Rule:
         opened = {"type": "opened", "within_days": NEVER_DAYS}
         return parse_rule({"type": "not", "rule": opened}, "engaged")
     days = filters.days.strip()
-    if not (days.isdigit() and 1 <= int(days) <= NEVER_DAYS):
+    number = whole_number(days)
+    if number is None or not 1 <= number <= NEVER_DAYS:
         raise InvalidInput("days", f"give a number of days from 1 to {NEVER_DAYS}")
-    opened = {"type": "opened", "within_days": int(days)}
+    opened = {"type": "opened", "within_days": number}
     rule = opened if filters.engaged == "within" else {"type": "not", "rule": opened}
     return parse_rule(rule, "engaged")
 
@@ -128,9 +130,10 @@ def _engagement(filters: Filters) -> Rule:
 def _segment_id(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or len(text) > 9:
+    number = whole_number(text, max_digits=9)
+    if number is None:
         raise InvalidInput("segment", f"{text[:20]!r} names no segment")
-    return int(text)
+    return number
 
 
 def _search(
