@@ -229,8 +229,8 @@ def test_import_shows_row_errors_and_imports_nothing(db: Database, editor: Edito
     assert answer.status_code == 422
     problems = answer.text.split('id="import-problems"')[1]
     assert "Nothing was imported" in answer.text
-    assert re.search(r"<td>list.csv</td><td class=\"num\">4</td><td>email:", problems)
-    assert re.search(r"<td class=\"num\">5</td><td>topics:", problems)
+    assert re.search(r'<td>list.csv</td><td class="num">4</td><td>email</td><td>\w', problems)
+    assert re.search(r'<td class="num">5</td><td>topics</td><td>', problems)
     with db.transaction() as session:
         assert session.scalar(select(Subscriber.id)) is None
 
@@ -314,3 +314,27 @@ def test_reactivation_throttle_allows_a_later_resend(db: Database, editor: Edito
     with db.transaction() as session:
         assert session.scalar(select(QueuedMail.kind)) == "confirmation"
     assert person(db, "reader0@example.org").status == "pending"
+
+
+def test_a_row_problem_names_its_column_when_it_can() -> None:
+    from newsletter.errors import Problem
+    from newsletter.web.editor.subscribers import located
+
+    assert located(Problem("a.csv", 3, "column 2 (name): contains NUL")) == (
+        "a.csv",
+        3,
+        "name",
+        "contains NUL",
+    )
+    assert located(Problem("a.csv", 4, "attr.plan: too long: x")) == (
+        "a.csv",
+        4,
+        "attr.plan",
+        "too long: x",
+    )
+    assert located(Problem("a.csv", 5, "3 fields, the header has 2")) == (
+        "a.csv",
+        5,
+        "",
+        "3 fields, the header has 2",
+    )

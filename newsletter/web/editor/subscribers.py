@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -247,8 +248,20 @@ def _import(database: Any, data: bytes, name: str, options: ImportOptions) -> Im
     return import_csv(database, stream, source_name=name, options=options)
 
 
+_COLUMN = re.compile(r"^(?:column \d+ \(([^)]+)\)|([a-z_]+(?:\.[\w-]+)?)): (.*)$", re.DOTALL)
+
+
+def located(problem: Problem) -> tuple[str, int | None, str, str]:
+    """A row problem as the page's table shows it: file, line, column (when the message
+    names one: ``email: …``, ``column 3 (name): …``) and why."""
+    found = _COLUMN.match(problem.message)
+    if found is None:
+        return problem.source, problem.line, "", problem.message
+    return problem.source, problem.line, found.group(1) or found.group(2), found.group(3)
+
+
 def _import_problems(request: Request, problems: list[Problem]) -> Response:
-    context = {"problems": problems, "report": None}
+    context = {"problems": [located(problem) for problem in problems], "report": None}
     return render(request, "subscribers_import.html", context, status=422)
 
 
