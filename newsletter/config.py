@@ -517,6 +517,14 @@ class Settings(BaseSettings):
             "themselves are at most 1 MB each)."
         ),
     )
+    editor_import_max_bytes: int = Field(
+        default=20_000_000,
+        ge=16_384,
+        description=(
+            "Largest subscriber CSV upload in the editor (the body-size limit of that one "
+            "form); larger lists go through `newsletter subscribers import`."
+        ),
+    )
     editor_test_send_max: int = Field(
         default=5, ge=1, le=50, description="Addresses one 'send a test' may go to."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
@@ -107,22 +107,25 @@ def shown_status(subscriber: Subscriber) -> str:
     return LAPSED if is_lapsed(subscriber) else subscriber.status
 
 
+def status_condition(status: str) -> ColumnElement[bool]:
+    """SQL: the subscriber shows this status (``active`` leaves lapsed readers out)."""
+    if status not in LISTED_STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(LISTED_STATUSES)}")
+    if status == LAPSED:
+        return and_(Subscriber.status == "active", Subscriber.lapsed_at.is_not(None))
+    if status == "active":
+        return and_(Subscriber.status == "active", Subscriber.lapsed_at.is_(None))
+    return Subscriber.status == status
+
+
 def list_subscribers(
     session: Session, *, status: str | None = None, limit: int | None = None
 ) -> Sequence[Subscriber]:
     """Subscribers with an address (erased ones have none), newest first; ``status``
     ``active`` excludes lapsed readers, ``lapsed`` lists only them."""
-    if status is not None and status not in LISTED_STATUSES:
-        raise InvalidInput("status", f"must be one of {', '.join(LISTED_STATUSES)}")
     statement = select(Subscriber).where(Subscriber.email.is_not(None))
-    if status == LAPSED:
-        statement = statement.where(
-            Subscriber.status == "active", Subscriber.lapsed_at.is_not(None)
-        )
-    elif status is not None:
-        statement = statement.where(Subscriber.status == status)
-        if status == "active":
-            statement = statement.where(Subscriber.lapsed_at.is_(None))
+    if status is not None:
+        statement = statement.where(status_condition(status))
     statement = statement.order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
     return session.scalars(statement).all()
 

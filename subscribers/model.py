@@ -158,6 +158,9 @@ class Segment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="Where editors put it in the segment list."
+    )
     description: Mapped[str | None] = mapped_column(Text)
     rule: Mapped[dict[str, Any]] = mapped_column(doc="A segment rule (subscribers.segments).")
     options: Mapped[dict[str, Any]] = mapped_column(

@@ -7,8 +7,10 @@ because the signed link is the proof.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -46,10 +48,18 @@ def update_preferences(
     return subscriber
 
 
-def unsubscribe(session: Session, uid: str, origin: Origin, *, now: datetime | None = None) -> bool:
+def unsubscribe(
+    session: Session,
+    uid: str,
+    origin: Origin,
+    *,
+    now: datetime | None = None,
+    form: Mapping[str, Any] | None = None,
+) -> bool:
     """Unsubscribe ``uid``; True when that changed anything (False: already not subscribed).
 
     Bounced and complained subscribers keep their status: it says more than 'unsubscribed'.
+    ``form`` is kept in the consent record (an editor's name and reason).
     """
     now = now or utcnow()
     subscriber = find_by_uid(session, uid, for_update=True)
@@ -57,5 +67,6 @@ def unsubscribe(session: Session, uid: str, origin: Origin, *, now: datetime | N
         return False
     subscriber.status = "unsubscribed"
     subscriber.unsubscribed_at = now
-    session.add(ConsentRecord(**consent_values(subscriber.id, "unsubscribe", origin, {}, now)))
+    record = consent_values(subscriber.id, "unsubscribe", origin, form or {}, now)
+    session.add(ConsentRecord(**record))
     return True

@@ -7,7 +7,7 @@ reads them back (the compiler, the campaigns package) can trust them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,28 @@ def parse_options(value: Any, field: str = "options") -> VariantOptions:
         raise InvalidInput(f"{field}.{where}" if where else field, first["msg"]) from None
 
 
+def _documents(
+    rule: Rule | dict[str, Any], options: VariantOptions | dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """The rule and options as stored, both validated (and NUL-free: JSONB refuses it)."""
+    parsed_rule = rule if isinstance(rule, Rule) else parse_rule(rule)
+    parsed_options = options if isinstance(options, VariantOptions) else parse_options(options)
+    documents = {"rule": dump_rule(parsed_rule), "options": parsed_options.model_dump(mode="json")}
+    for field, document in documents.items():
+        reject_nul_in(document, field)
+    return documents
+
+
+def _clean_name(session: Session, name: str, *, other_than: int | None = None) -> str:
+    clean = clean_text(name, "name", NAME_MAX)
+    if clean is None:
+        raise InvalidInput("name", "a segment needs a name")
+    taken = session.scalar(select(Segment.id).where(Segment.name == clean))
+    if taken is not None and taken != other_than:
+        raise ConflictError(f"segment {clean!r} already exists")
+    return clean
+
+
 def create_segment(
     session: Session,
     name: str,
@@ -49,19 +71,13 @@ def create_segment(
     options: VariantOptions | dict[str, Any] | None = None,
     description: str | None = None,
 ) -> Segment:
-    """Store a new segment; :class:`ConflictError` when the name is taken."""
-    clean = clean_text(name, "name", NAME_MAX)
-    if clean is None:
-        raise InvalidInput("name", "a segment needs a name")
-    if session.scalar(select(Segment.id).where(Segment.name == clean)) is not None:
-        raise ConflictError(f"segment {clean!r} already exists")
-    parsed_rule = rule if isinstance(rule, Rule) else parse_rule(rule)
-    parsed_options = options if isinstance(options, VariantOptions) else parse_options(options)
-    documents = {"rule": dump_rule(parsed_rule), "options": parsed_options.model_dump(mode="json")}
-    for field, document in documents.items():  # JSONB on PostgreSQL refuses NUL: so do we
-        reject_nul_in(document, field)
+    """Store a new segment, last in the list; :class:`ConflictError` when the name is taken."""
+    clean = _clean_name(session, name)
+    documents = _documents(rule, options)
+    last = session.scalar(select(func.max(Segment.position))) or 0
     segment = Segment(
         name=clean,
+        position=last + 1,
         description=clean_text(description, "description", 2_000),
         rule=documents["rule"],
         options=documents["options"],
@@ -69,6 +85,43 @@ def create_segment(
     session.add(segment)
     session.flush()
     return segment
+
+
+def update_segment(
+    session: Session,
+    segment: Segment,
+    *,
+    name: str,
+    rule: Rule | dict[str, Any],
+    options: VariantOptions | dict[str, Any] | None,
+    description: str | None,
+) -> Segment:
+    """Change a segment's name, rule, options and description, checked as on creation.
+
+    Campaigns name segments by id, so a renamed segment stays in them; a frozen campaign
+    keeps what it was frozen with."""
+    clean = _clean_name(session, name, other_than=segment.id)
+    documents = _documents(rule, options)
+    segment.name = clean
+    segment.description = clean_text(description, "description", 2_000)
+    segment.rule = documents["rule"]
+    segment.options = documents["options"]
+    session.flush()
+    return segment
+
+
+def reorder_segments(session: Session, positions: Mapping[int, int]) -> None:
+    """Put segments (by id) in the order of the numbers given; the others keep their place
+    relative to each other. Ties keep the former order; the result is numbered 1, 2, 3 …"""
+    segments = list(list_segments(session))
+    former = {segment.id: index for index, segment in enumerate(segments, start=1)}
+
+    def key(segment: Segment) -> tuple[float, int]:
+        return (positions.get(segment.id, former[segment.id]), former[segment.id])
+
+    for position, segment in enumerate(sorted(segments, key=key), start=1):
+        segment.position = position
+    session.flush()
 
 
 def get_segment(session: Session, name: str) -> Segment:
@@ -80,7 +133,15 @@ def get_segment(session: Session, name: str) -> Segment:
 
 
 def list_segments(session: Session) -> Sequence[Segment]:
-    return session.scalars(select(Segment).order_by(Segment.name)).all()
+    """Every segment, in the order editors gave them."""
+    return session.scalars(select(Segment).order_by(Segment.position, Segment.name)).all()
+
+
+def segment_by_id(session: Session, segment_id: int) -> Segment:
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        raise NotFoundError(f"no segment with the id {segment_id}")
+    return segment
 
 
 def delete_segment(session: Session, name: str) -> None:

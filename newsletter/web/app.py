@@ -23,7 +23,12 @@ from newsletter.db import Database, open_database
 from newsletter.gc_tuning import tune_for_serving
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
-from newsletter.web.editor.install import UPLOAD_PATH, editor_error_page, install_editor
+from newsletter.web.editor.install import (
+    IMPORT_PATH,
+    UPLOAD_PATH,
+    editor_error_page,
+    install_editor,
+)
 from newsletter.web.errors import install_error_handlers
 from newsletter.web.home import router as home_router
 from newsletter.web.limits import BodySizeLimit
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         larger={
             WEBHOOK_PATH: settings.webhook_max_body_bytes,
             UPLOAD_PATH: settings.editor_upload_max_bytes,
+            IMPORT_PATH: settings.editor_import_max_bytes,
         },
     )
     # Outermost: the client address (X-Forwarded-For) and scheme (X-Forwarded-Proto) are

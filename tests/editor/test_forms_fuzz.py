@@ -12,10 +12,12 @@ from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from campaigns.service import CampaignDraft, create_campaign
 from newsletter.db import Database
-from tests.campaigns.helpers import SLUGS, add_segment, import_examples
+from subscribers.model import Subscriber
+from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
 from tests.editor.conftest import add_editor, log_in
 from tests.subscribers.conftest import LiveServer
 
@@ -39,7 +41,12 @@ FIELDS = (
     "password",
     "password_again",
     "active",
+    *("q", "topic", "segment", "engaged", "days", "after", "action", "reason", "confirm_email"),
+    *("confirmed", "mode", "join", "status_in", "topics_list", "topics_match", "rule_json"),
+    *("created_within_days", "attribute_key", "attribute_test", "attribute_value"),
+    *("opened_within_days", "opened_not", "options", "description", "position_1"),
 )
+SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (
     "/editor/campaigns/new",
     "/editor/campaigns/1/edit",
@@ -51,6 +58,13 @@ POSTS = (
     "/editor/admin/editors",
     "/editor/admin/editors/active",
     "/editor/login",
+    f"{SUBSCRIBER}/status",
+    f"{SUBSCRIBER}/erase",
+    "/editor/subscribers/import",
+    "/editor/segments/new",
+    "/editor/segments/1/edit",
+    "/editor/segments/order",
+    "/editor/segments/1/delete",
 )
 GETS = (
     "/editor/briefs",
@@ -62,8 +76,17 @@ GETS = (
     "/editor/campaigns/1/report",
     "/editor/campaigns/1/report.csv",
     "/editor/campaigns/1/report.json",
+    "/editor/subscribers",
+    SUBSCRIBER,
+    f"{SUBSCRIBER}/data.json",
+    f"{SUBSCRIBER}/erase",
+    "/editor/subscribers/export.csv",
+    "/editor/segments",
+    "/editor/segments/1/edit",
+    "/editor/segments/1/delete",
 )
 QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
+QUERY += ("q", "topic", "segment", "engaged", "days", "after")
 
 odd_text = st.one_of(
     st.text(max_size=40),
@@ -97,7 +120,13 @@ def test_no_form_or_page_answers_with_a_server_error(
 ) -> None:
     import_examples(db)
     add_segment(db, "tech", {"type": "topics", "any": ["tech"]}, {})
+    add_subscribers(db, 3)
     with db.transaction() as session:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.email == "reader0@example.org")
+            .values(uid="fuzz-uid")
+        )
         create_campaign(session, CampaignDraft(name="Issue", brief_slugs=list(SLUGS)))
     add_editor(db, "root@example.org", role="admin")
     server = serve(
@@ -114,7 +143,7 @@ def test_no_form_or_page_answers_with_a_server_error(
             query=st.dictionaries(st.sampled_from(QUERY), odd_text, max_size=3),
         )
         @settings(
-            max_examples=250,
+            max_examples=400,
             derandomize=True,
             deadline=None,
             database=None,

@@ -15,7 +15,18 @@ from starlette.templating import Jinja2Templates
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.resources import data_path
-from newsletter.web.editor import admin, api, auth, briefs, campaigns, checks, preview, reports
+from newsletter.web.editor import (
+    admin,
+    api,
+    auth,
+    briefs,
+    campaigns,
+    checks,
+    preview,
+    reports,
+    segments,
+    subscribers,
+)
 from newsletter.web.editor.auth import CsrfRejected, LoginRequired, login_redirect
 from newsletter.web.editor.security import EditorHeaders, EditorSessions, under_editor
 from newsletter.web.editor.site import EditorSite, render
@@ -25,6 +36,7 @@ log = logging.getLogger("newsletter.web.editor")
 
 STATIC_PATH = "/static"
 UPLOAD_PATH = "/editor/briefs/upload"
+IMPORT_PATH = "/editor/subscribers/import"
 
 
 def session_key(settings: Settings) -> str:
@@ -50,7 +62,8 @@ def install_editor(
 ) -> None:
     """Routes, error answers and middleware of the editor (call before adding body limits)."""
     app.state.editor_site = EditorSite.build(settings, database, pages)
-    for module in (auth, campaigns, checks, reports, briefs, preview, admin):
+    pages_modules = (auth, campaigns, checks, reports, briefs, preview, admin)
+    for module in (*pages_modules, subscribers, segments):
         app.include_router(module.router)
     app.include_router(api.router)
     api.split_openapi(app)
