@@ -4,6 +4,8 @@ segment rules (topic, segment, engagement), one page at a time, newest first.
 Pages are keyed by id (``WHERE id < :after ORDER BY id DESC``), never an offset: a page
 walks the primary key backwards from where the last one ended and stops after one row
 more than it shows, so page 1,000 costs what page 1 does. Nothing counts the whole result.
+Outside, the place a page ends is a subscriber's public ``uid`` (:func:`page_cursor`,
+:func:`cursor_position`): the integer id never leaves the database.
 
 A filtered page looks through at most :data:`SCAN_WINDOW` ids: a substring cannot use an
 index, so a rare one would otherwise read every subscriber for one page (seconds at a
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from newsletter.errors import InvalidInput
 from subscribers.directory import status_condition
 from subscribers.fields import clean_text
 from subscribers.model import Subscriber
@@ -77,9 +80,11 @@ def search_subscribers(
     *,
     after: int | None = None,
     limit: int = PAGE_SIZE,
-    window: int = SCAN_WINDOW,
+    window: int | None = None,
 ) -> SubscriberPage:
-    """One page of the subscribers ``query`` matches, newest first, below the id ``after``."""
+    """One page of the subscribers ``query`` matches, newest first, below the id ``after``;
+    a filtered page looks through ``window`` ids at most (:data:`SCAN_WINDOW` by default)."""
+    window = SCAN_WINDOW if window is None else window
     statement = select(Subscriber).where(*_conditions(query, ctx))
     top = after if after is not None else _top(session)
     statement = statement.where(Subscriber.id < top)
@@ -101,3 +106,27 @@ def _top(session: Session) -> int:
 
 def _bottom(session: Session) -> int:
     return int(session.scalar(select(func.min(Subscriber.id))) or 0)
+
+
+def page_cursor(session: Session, page: SubscriberPage) -> str | None:
+    """Where the next page starts, as a public id: the uid of the last row shown, or, when
+    the window ended first, of the lowest subscriber at or above where it ended (no row lies
+    between, so the next page starts at the same place)."""
+    if page.next_after is None:
+        return None
+    if page.looked_to is None and page.rows:
+        return page.rows[-1].uid
+    return session.scalar(
+        select(Subscriber.uid)
+        .where(Subscriber.id >= page.next_after)
+        .order_by(Subscriber.id)
+        .limit(1)
+    )
+
+
+def cursor_position(session: Session, cursor: str) -> int:
+    """The id a :func:`page_cursor` stands for; a clear error for one that names nobody."""
+    found = session.scalar(select(Subscriber.id).where(Subscriber.uid == cursor))
+    if found is None:
+        raise InvalidInput("after", "names no subscriber: start again from the first page")
+    return int(found)

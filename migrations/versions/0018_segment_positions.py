@@ -1,7 +1,7 @@
 """segment positions
 
 Revision ID: 0018
-Revises: 0014 (the integrator puts it after the other branches' revisions)
+Revises: 0017
 Create Date: 2026-12-02
 
 Segments get a ``position``: the order editors give them in the editor's segment list (and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from newsletter.db import Database, utcnow
@@ -110,6 +111,29 @@ def test_pages_are_keyed_and_end(db: Database, editor: Editor) -> None:
     third = next_page(editor, second)
     assert len(listed(third)) == 20 and 'rel="next"' not in third
     assert listed(third)[-1] == "reader0@example.org"
+    # A page ends at a subscriber's public uid (the integer id never leaves the database).
+    cursor = re.search(r'after=([^"&]+)" rel="next">', first)
+    assert cursor and cursor.group(1) == uid_of(db, "reader70@example.org")
+    unknown = editor.get("/editor/subscribers", params={"after": "nobody-at-all"})
+    assert unknown.status_code == 422 and "names no subscriber" in unknown.text
+
+
+def test_a_window_that_ends_early_continues_below_where_it_looked(
+    db: Database, editor: Editor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_subscribers(db, 30)
+    monkeypatch.setattr("subscribers.search.SCAN_WINDOW", 10)
+    found: list[str] = []
+    page = editor.get("/editor/subscribers", params={"q": "reader1"}).text
+    for _ in range(5):
+        found += listed(page)
+        more = re.search(r'<a href="([^"]+)" rel="next">Look further', page)
+        if not more:
+            break
+        assert re.search(r"after=[A-Za-z0-9_-]{16,}", more.group(1))
+        page = editor.get(more.group(1).replace("&amp;", "&")).text
+    expected = [f"reader{n}@example.org" for n in range(29, -1, -1) if str(n).startswith("1")]
+    assert found == expected
 
 
 def test_engagement_filters_and_the_subscriber_page(

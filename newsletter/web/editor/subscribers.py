@@ -46,6 +46,8 @@ from subscribers.search import (
     SCAN_WINDOW,
     SubscriberPage,
     SubscriberQuery,
+    cursor_position,
+    page_cursor,
     search_subscribers,
     search_text,
 )
@@ -97,7 +99,7 @@ class Filters:
         """The filters as a query string (empty ones left out)."""
         return urlencode({k: getattr(self, k) for k in self.__slots__ if getattr(self, k)})
 
-    def link(self, after: int) -> str:
+    def link(self, after: str) -> str:
         query = self.query()
         return f"{SUBSCRIBERS}?{query}{'&' if query else ''}after={after}"
 
@@ -138,8 +140,8 @@ def _segment_id(text: str) -> int | None:
 
 
 def _search(
-    session: Session, filters: Filters, after: int | None, topics: frozenset[str]
-) -> tuple[SubscriberPage, list[Segment]]:
+    session: Session, filters: Filters, after: str | None, topics: frozenset[str]
+) -> tuple[SubscriberPage, str | None, list[Segment]]:
     segments = list(list_segments(session))
     if filters.status and filters.status not in LISTED_STATUSES:
         raise InvalidInput("status", f"must be one of {', '.join(LISTED_STATUSES)}")
@@ -149,7 +151,9 @@ def _search(
     segment_id = _segment_id(filters.segment)
     segment = segment_by_id(session, segment_id) if segment_id else None
     query = SubscriberQuery(filters.q, filters.status or None, _rules(filters, segment))
-    return search_subscribers(session, query, context_for(session), after=after), segments
+    start = cursor_position(session, after) if after else None
+    page = search_subscribers(session, query, context_for(session), after=start)
+    return page, page_cursor(session, page), segments
 
 
 @router.get(SUBSCRIBERS)
@@ -161,17 +165,17 @@ async def subscribers_page(
     segment: Text = "",
     engaged: Text = "",
     days: Text = "",
-    after: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    after: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> Response:
     site = editor_site(request)
     filters = Filters(q, status, topic, segment, engaged, days)
     topics: frozenset[str] = await site.run(lambda s: known_topics(s, site.settings.topics))
     error: str | None = None
     try:
-        page, segments = await site.run(lambda s: _search(s, filters, after, topics))
+        page, cursor, segments = await site.run(lambda s: _search(s, filters, after, topics))
     except InvalidInput as exc:
         error = str(exc)
-        page = SubscriberPage([], None)
+        page, cursor = SubscriberPage([], None), None
         segments = await site.run(lambda s: list(list_segments(s)))
     context = {
         "filters": filters,
@@ -183,7 +187,7 @@ async def subscribers_page(
         "engagement": ENGAGEMENT,
         "error": error,
         "first_page": after is None,
-        "next_link": filters.link(page.next_after) if page.next_after else None,
+        "next_link": filters.link(cursor) if cursor else None,
         "query": filters.query(),
         "window": SCAN_WINDOW,
         "page_size": PAGE_SIZE,
