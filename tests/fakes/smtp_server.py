@@ -129,8 +129,9 @@ class RecordingHandler:
             server.transport.close()
         close_after = self.behaviour.close_after_reply
         if close_after is not None and len(self.received) == close_after:
-            assert server.transport is not None  # closed once this reply is written
-            asyncio.get_running_loop().call_soon(server.transport.close)
+            assert server.transport is not None  # the reply, then nothing more: even to
+            server.transport.write(f"{reply}\r\n".encode())  # commands that came with it
+            server.transport.close()
         return reply
 
 
