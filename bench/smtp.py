@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -126,8 +127,7 @@ def provider_run(sink: Sink, messages: int, threads: int, size: str) -> dict[str
     per_thread = max(messages // threads // per_batch, 1)
     message = message_of(size)
     work = [
-        batches(per_thread, per_batch, start=t * 1_000_000, message=message)
-        for t in range(threads)
+        batches(per_thread, per_batch, start=t * 1_000_000, message=message) for t in range(threads)
     ]
     before, sink_cpu = sink.messages(), sink.cpu_seconds()
 
@@ -191,9 +191,7 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return figures
 
 
-def bench_provider(
-    sink: Sink, messages: int, threads: list[int], runs: int, size: str
-) -> None:
+def bench_provider(sink: Sink, messages: int, threads: list[int], runs: int, size: str) -> None:
     wire = wire_size(message_of(size))
     for count in threads:
         results = [ceiling_run(sink, messages, count, wire) for _ in range(runs)]
@@ -237,7 +235,7 @@ def main() -> None:
 
                 for name in options.dispatch.split(","):
                     print(f"\nprofile: dispatch on {name}")
-                    profiled(lambda n=name: dispatch_run(sink, n, options.recipients), options.top)
+                    profiled(partial(dispatch_run, sink, name, options.recipients), options.top)
             else:
                 print("\nprofile: provider alone, 1 thread")
                 profiled(lambda: provider_run(sink, options.messages, 1, options.size), options.top)

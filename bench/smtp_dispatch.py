@@ -72,7 +72,7 @@ class RecordTimer:
                 timer.rows += len(results)
                 timer.seconds += time.perf_counter() - started
 
-        SqlDeliveryStore.record = record  # type: ignore[method-assign]
+        SqlDeliveryStore.record = record  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,7 @@ caller's iterator.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -91,7 +91,7 @@ class Conversation:
         self.alive = True
         self._dirty = False  # a refused transaction: RSET before the next MAIL
 
-    def run(self, envelopes: Iterable[Envelope]) -> Iterator[Verdict]:
+    def run(self, envelopes: Iterable[Envelope]) -> Generator[Verdict, None, None]:
         """A verdict for each envelope taken from ``envelopes``, in order, until they run
         out or the connection ends; a caller that stops early leaves the connection closed
         if a transaction was open."""
@@ -190,9 +190,7 @@ class Conversation:
         ]
         return commands if self.pipelining else commands[-3:]
 
-    def _refusal(
-        self, envelope: Envelope, mail: Reply, rcpt: Reply, data: Reply
-    ) -> Verdict | None:
+    def _refusal(self, envelope: Envelope, mail: Reply, rcpt: Reply, data: Reply) -> Verdict | None:
         """The verdict of a transaction refused before its content, or None (354)."""
         for stage, reply, wanted in zip(_STAGES, (mail, rcpt, data), _WANTED, strict=True):
             if reply.code == CLOSING:
@@ -221,9 +219,7 @@ class Conversation:
             self._end()
         return Verdict(envelope, Stage.END, reply, handed_over=True)  # the transaction is over
 
-    def _lost(
-        self, in_flight: Envelope | None, envelope: Envelope, why: str
-    ) -> Iterator[Verdict]:
+    def _lost(self, in_flight: Envelope | None, envelope: Envelope, why: str) -> Iterator[Verdict]:
         if in_flight is not None:
             yield Verdict(in_flight, Stage.END, None, handed_over=True, why=why)
         yield self._not_sent(envelope, why)

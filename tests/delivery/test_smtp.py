@@ -334,9 +334,7 @@ def test_envelope_commands_go_together_only_when_the_server_offers_pipelining(
     results = provider.send(batch)
     provider.close()
     assert [(r.key, r.status) for r in results] == [(str(1000 + i), "sent") for i in range(5)]
-    assert [got.rcpt_tos for got in smtp_server.received] == [
-        (r.email,) for r in batch.recipients
-    ]
+    assert [got.rcpt_tos for got in smtp_server.received] == [(r.email,) for r in batch.recipients]
     for result, got in zip(results, smtp_server.received, strict=True):
         assert parsed(got.data)["Message-ID"] == result.message_id
     assert smtp_server.pipelined == (5 if pipelining(smtp_server) else 0)
