@@ -10,13 +10,19 @@ Outcomes, per recipient where SMTP gives them per recipient:
 - RCPT or DATA refused with 5xx → that recipient ``failed`` with the server's words;
 - RCPT or DATA refused with 4xx → deferred: the batch ends in ``ProviderRetryable`` whose
   ``settled`` holds everyone else;
-- the connection found closed before a message was handed over → reconnect once and go on
-  (servers close idle connections); connection refused or lost again → ``ProviderRetryable``;
+- the connection found closed, or the server closing it (421), before a message was handed
+  over → a new connection takes that message and the rest (servers close idle
+  connections); connection refused, or two connections lost in a row with nothing
+  accepted in between → ``ProviderRetryable``;
 - the connection lost or timed out after the message was handed over but before the server
   said 250 → that recipient may have been accepted: the batch ends in ``ProviderAmbiguous``
   (everyone else settled, never resent);
 - credentials refused, no AUTH, TLS missing or untrusted → ``ProviderAuthError``: a person
   must fix the configuration; sender refused with 5xx → ``ProviderRejected``.
+
+The transactions themselves, pipelined when the server offers it, are
+:mod:`newsletter.delivery.smtp_session`'s; ``docs/providers.md`` says how connections,
+pipelining and the acceptance journal fit together.
 """
 
 from __future__ import annotations
