@@ -226,7 +226,7 @@ class SmtpProvider(PerMessageProvider):
             if recipient.return_path:  # VERP: the bounce names the delivery
                 try:
                     envelope_from = encode_address(recipient.return_path)
-                except ProviderRejected as exc:
+                except ValueError as exc:
                     failed = RecipientResult(recipient.key, RecipientStatus.FAILED, error=str(exc))
                     outcome.settled.append(failed)
                     continue

@@ -298,6 +298,19 @@ def test_bad_recipient_data_fails_only_that_recipient(smtp_server: FakeSmtpServe
     provider.close()
 
 
+def test_verp_return_path_is_the_envelope_sender_and_a_bad_one_fails_alone(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    provider = provider_for(smtp_server)
+    good = samples.recipient(0)._replace(return_path="bounces+1000-sig@news.example.org")
+    bad = samples.recipient(1)._replace(return_path="bounces <1001>@news.example.org")
+    results = provider.send(Batch(samples.message(), [bad, good]))
+    provider.close()
+    assert [r.status for r in results] == ["failed", "sent"]
+    assert "invalid email address" in (results[0].error or "")
+    assert [got.mail_from for got in smtp_server.received] == [good.return_path]
+
+
 def test_url_parsing() -> None:
     config = SmtpConfig.from_url("smtp://us%40er:p%3Ass@mail.example.org?starttls=require")
     assert (config.host, config.port, config.username, config.password) == (
