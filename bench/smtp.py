@@ -73,11 +73,13 @@ class Sink:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def wait_for(self, count: int, timeout: float = 10) -> int:
+    def expect(self, before: int, sent: int, timeout: float = 10) -> None:
+        """Fail the run unless the sink counts ``sent`` messages more than ``before``."""
         deadline = time.monotonic() + timeout
-        while (seen := self.messages()) < count and time.monotonic() < deadline:
+        while (seen := self.messages()) < before + sent and time.monotonic() < deadline:
             time.sleep(0.05)
-        return seen
+        if seen - before != sent:
+            raise SystemExit(f"smtp-sink counted {seen - before} messages, {sent} were sent")
 
 
 @contextmanager
@@ -143,9 +145,7 @@ def provider_run(sink: Sink, messages: int, threads: int, size: str) -> dict[str
             elapsed, sent, cpu = run_threads(threads, send)
     finally:
         provider.close()
-    counted = sink.wait_for(before + sent) - before
-    if counted != sent:
-        raise SystemExit(f"smtp-sink counted {counted} messages, the provider sent {sent}")
+    sink.expect(before, sent)
     return {
         "messages/s": sent / elapsed,
         "client CPU per message (µs)": cpu / sent * 1e6,
@@ -165,8 +165,8 @@ def ceiling_run(sink: Sink, messages: int, sessions: int, size: int) -> dict[str
         check=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
-    counted = sink.wait_for(before + messages) - before
-    return {"messages/s": counted / elapsed}
+    sink.expect(before, messages)
+    return {"messages/s": messages / elapsed}
 
 
 def profiled(function: Callable[[], Any], top: int) -> None:
