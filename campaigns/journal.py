@@ -4,21 +4,24 @@ A provider that answers per message (SMTP) reports each acceptance as the relay 
 (``Batch.on_accepted``), so that a worker killed mid-batch has recorded what was accepted
 and leaves only the messages in flight ``unknown``. One transaction per acceptance cost
 more than the message itself (``docs/benchmarks.md``, SMTP against smtp-sink); here a
-writer thread commits whatever acceptances arrived while its previous commit ran (group
-commit). When the database keeps up, each acceptance is written alone and at once, as
-before; when it does not, groups grow and the sender goes on meanwhile.
+writer thread commits the acceptances in groups: at most one commit per ``interval``
+(20 ms), each taking whatever arrived since the previous one, so the sender goes on
+meanwhile and a commit's fixed cost is shared (an acceptance after a quiet spell is
+written at once).
 
 The trade-off: a worker killed mid-batch also leaves ``unknown`` the acceptances not yet
-committed, at most ``limit`` (the sender waits when that many are unwritten) and in
-practice those of one commit's duration. ``unknown`` is the safe state (never resent
-automatically; settled by the relay's bounces and our tracking), the one the message in
-flight was always in. Nothing is lost when the process lives: :meth:`drain` waits for every
-write and raises a failed one, and a failed write stops the sender at its next acceptance.
+committed: those of the last ``interval`` and of the commit in progress, never more than
+``limit`` (the sender waits when that many are unwritten). ``unknown`` is the safe state
+(never resent automatically; settled by the relay's bounces and our tracking), the one the
+message in flight was always in. Nothing is lost when the process lives: :meth:`drain`
+waits for every write and raises a failed one, and a failed write stops the sender at its
+next acceptance.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from newsletter.delivery.base import RecipientResult
@@ -29,12 +32,14 @@ Write = Callable[[Sequence[RecipientResult]], None]
 class AcceptanceJournal:
     """Acceptances of one batch, written by a thread of its own (started at the first)."""
 
-    def __init__(self, write: Write, *, limit: int = 256) -> None:
+    def __init__(self, write: Write, *, limit: int = 256, interval: float = 0.02) -> None:
         self._write = write
         self._limit = max(1, limit)
+        self._interval = interval
         self._queue: list[RecipientResult] = []
         self._writing = False
         self._closed = False
+        self._draining = 0  # callers waiting in drain: write now, do not gather
         self._error: BaseException | None = None
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -60,8 +65,13 @@ class AcceptanceJournal:
     def drain(self) -> None:
         """Return once every acceptance so far is written; raise if a write failed."""
         with self._changed:
-            while (self._queue or self._writing) and self._error is None:
-                self._changed.wait()
+            self._draining += 1
+            self._changed.notify_all()
+            try:
+                while (self._queue or self._writing) and self._error is None:
+                    self._changed.wait()
+            finally:
+                self._draining -= 1
             self._raise_failure()
 
     def close(self) -> None:
@@ -73,15 +83,18 @@ class AcceptanceJournal:
             self._thread.join()
 
     def _run(self) -> None:
+        last = -self._interval  # when the previous write started
         while True:
             with self._changed:
                 while not self._queue and not self._closed:
                     self._changed.wait()
                 if not self._queue:
                     return
+                self._gather(last + self._interval)
                 group, self._queue = self._queue, []
                 self._writing = True
                 self._changed.notify_all()  # room in the queue again
+            last = time.monotonic()
             try:
                 self._write(group)
             except BaseException as exc:  # handed to the sender's thread by accept / drain
@@ -92,6 +105,15 @@ class AcceptanceJournal:
             with self._changed:
                 self._writing = False
                 self._changed.notify_all()
+
+    def _gather(self, until: float) -> None:
+        """Let acceptances gather until ``until`` (at most one write per ``interval``),
+        unless someone waits for them or half the backlog is there (lock held)."""
+        while not (self._closed or self._draining or len(self._queue) * 2 >= self._limit):
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            self._changed.wait(remaining)
 
     def _raise_failure(self) -> None:
         if self._error is not None:

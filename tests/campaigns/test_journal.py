@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -80,3 +81,20 @@ def test_no_thread_without_acceptances() -> None:
     journal.close()
     assert journal.keys == set()
     assert not any(t.name == "acceptance-journal" for t in threading.enumerate())
+
+
+def test_at_most_one_write_per_interval_and_a_drain_writes_at_once() -> None:
+    groups: list[list[str]] = []
+    journal = AcceptanceJournal(lambda results: groups.append([r.key for r in results]), interval=5)
+    journal.accept(sent(1))  # after a quiet spell: written at once
+    deadline = time.monotonic() + 5
+    while not groups and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert groups == [["1"]]
+    journal.accept(sent(2))
+    journal.accept(sent(3))
+    time.sleep(0.2)
+    assert groups == [["1"]], "written before the interval was over"
+    journal.drain()  # someone waits: no more gathering
+    journal.close()
+    assert groups == [["1"], ["2", "3"]]
