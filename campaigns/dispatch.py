@@ -12,7 +12,8 @@ Outcomes, by what the provider said:
 
 - accepted → ``sent`` (with its message id); refused for one recipient → ``failed``; a
   provider that answers per message (SMTP) reports each acceptance as it comes
-  (``Batch.on_accepted``), and the row is ``sent`` at once;
+  (``Batch.on_accepted``), and the row is ``sent`` within milliseconds
+  (:mod:`campaigns.journal`);
 - retryable (429, 5xx, connection refused) → retried with backoff (honouring the provider's
   reset time), and after the last try put back in the queue and the campaign paused;
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
