@@ -52,8 +52,9 @@ NAMES = ("first_name", "unsubscribe_url", "preferences_url", "view_url", "token"
 PLACEHOLDERS = [f"%%nl_{name}%%" for name in NAMES]
 
 
-def digest_message() -> Message:
-    """A message the size of an 8-brief digest, placeholders spread through it."""
+def digest_message(html_size: int = 116_000, text_size: int = 15_000) -> Message:
+    """A message the size of an 8-brief digest (or of ``html_size`` and ``text_size``
+    characters), placeholders spread through it."""
     chunk = (
         '<tr><td style="padding:12px 24px;font-family:Georgia,serif;font-size:16px">'
         "<h2>Ceasefire talks resume in Doha</h2><p>Negotiators met for six hours on Tuesday, "
@@ -61,7 +62,7 @@ def digest_message() -> Message:
         '<p><a href="https://news.example.org/r/%%nl_token%%/42">Read more</a></p></td></tr>'
     )
     html = "<html><body><p>Hello %%nl_first_name%%,</p><table>"
-    while len(html) < 116_000:
+    while len(html) < html_size:
         html += chunk
     html += (
         '</table><a href="%%nl_view_url%%">View online</a> · <a href="%%nl_preferences_url%%">'
@@ -69,7 +70,7 @@ def digest_message() -> Message:
         "</body></html>"
     )
     text = "Hello %%nl_first_name%%,\n\n"
-    while len(text) < 15_000:
+    while len(text) < text_size:
         text += "Ceasefire talks resume in Doha. Negotiators met for six hours on Tuesday.\n"
     text += "\nView online: %%nl_view_url%%\nUnsubscribe: %%nl_unsubscribe_url%%\n"
     return Message(
@@ -107,8 +108,8 @@ def recipient(index: int) -> Recipient:
     )
 
 
-def batches(count: int, size: int, start: int = 0) -> list[Batch]:
-    message = digest_message()
+def batches(count: int, size: int, start: int = 0, message: Message | None = None) -> list[Batch]:
+    message = message or digest_message()
     return [
         Batch(message, [recipient(start + b * size + i) for i in range(size)]) for b in range(count)
     ]

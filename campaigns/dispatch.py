@@ -12,7 +12,8 @@ Outcomes, by what the provider said:
 
 - accepted → ``sent`` (with its message id); refused for one recipient → ``failed``; a
   provider that answers per message (SMTP) reports each acceptance as it comes
-  (``Batch.on_accepted``), and the row is ``sent`` at once;
+  (``Batch.on_accepted``), and the row is ``sent`` within milliseconds
+  (:mod:`campaigns.journal`);
 - retryable (429, 5xx, connection refused) → retried with backoff (honouring the provider's
   reset time), and after the last try put back in the queue and the campaign paused;
 - rejected (400) → the batch's rows ``failed`` with the provider's reasons;
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 
+from campaigns.journal import AcceptanceJournal
 from campaigns.ratelimit import SendRateLimiter
 from campaigns.states import DeliveryStatus
 from newsletter.delivery.base import Batch, Provider, RecipientResult, RecipientStatus
@@ -240,8 +242,12 @@ class Dispatcher:
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
             return self._hold(claim, f"could not build the messages: {exc}", stats)
-        journaled: set[str] = set()
-        batch = replace(batch, on_accepted=self._journal(journaled))
+        # A provider that answers per message (SMTP) reports each acceptance: its row is
+        # written ``sent`` soon (group commits, campaigns/journal.py), so a worker killed
+        # mid-batch leaves only what was in flight ``unknown``, not the whole batch.
+        journal = AcceptanceJournal(self.store.record)
+        batch = replace(batch, on_accepted=journal.accept)
+        journaled = journal.keys
         attempt = 0
         pending = set(claim.keys)
         while True:
@@ -249,32 +255,26 @@ class Dispatcher:
             self.rate.acquire(len(pending))
             try:
                 results = provider.send(_only(batch, pending))
+                journal.drain()
             except DeliveryError as exc:
+                journal.drain()
                 if exc.settled:
                     self._record(exc.settled, stats, journaled)
                     pending -= {r.key for r in exc.settled}
                 outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
                 if outcome is Outcome.RETRY:
                     continue
+                journal.close()
                 return outcome is Outcome.NEXT_BATCH
             except Exception as exc:  # a bug after the request may have left: ambiguous
+                journal.close()
                 log.exception("provider %s crashed", provider.name)
                 reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
                 self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
                 return False
+            journal.close()
             self._record(results, stats, journaled)
             return True
-
-    def _journal(self, journaled: set[str]) -> Callable[[RecipientResult], None]:
-        """What a provider that answers per message (SMTP) calls on each acceptance: the row
-        is ``sent`` at once, so a worker killed mid-batch leaves only the message in
-        flight, not the whole batch, ``unknown``."""
-
-        def accepted(result: RecipientResult) -> None:
-            self.store.record([result])
-            journaled.add(result.key)
-
-        return accepted
 
     def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
         """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""

@@ -73,8 +73,9 @@ _LEFT = "no longer subscribed when their turn came"
 _BY_KEY_HINT = "SET LOCAL enable_seqscan = off"
 
 # ``record`` writes sent rows with one set-based UPDATE per message id while there are at
-# most this many distinct ids (SendGrid: one per batch); past it (SMTP, outbox: one per
-# recipient) with one executemany UPDATE whose parameters carry each row's id.
+# most this many distinct ids and some id is shared (SendGrid: one per batch); otherwise
+# (SMTP, outbox: one per recipient, in batches or in the acceptance journal's small
+# groups) with one executemany UPDATE whose parameters carry each row's id.
 _GROUPED_MESSAGE_IDS = 8
 
 
@@ -281,7 +282,8 @@ class SqlDeliveryStore:
             else:
                 failed.append({"b_id": int(result.key), "b_error": _clip(result.error)})
         with self._by_key() as conn:
-            grouped = len(sent) <= _GROUPED_MESSAGE_IDS
+            rows = sum(map(len, sent.values()))
+            grouped = len(sent) <= _GROUPED_MESSAGE_IDS and rows > len(sent)
             for message_id, ids in sent.items() if grouped else ():
                 conn.execute(
                     self._mine(ids).values(

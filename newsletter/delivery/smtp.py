@@ -10,30 +10,38 @@ Outcomes, per recipient where SMTP gives them per recipient:
 - RCPT or DATA refused with 5xx → that recipient ``failed`` with the server's words;
 - RCPT or DATA refused with 4xx → deferred: the batch ends in ``ProviderRetryable`` whose
   ``settled`` holds everyone else;
-- the connection found closed before a message was handed over → reconnect once and go on
-  (servers close idle connections); connection refused or lost again → ``ProviderRetryable``;
+- the connection found closed, or the server closing it (421), before a message was handed
+  over → a new connection takes that message and the rest (servers close idle
+  connections); connection refused, or two connections lost in a row with nothing
+  accepted in between → ``ProviderRetryable``;
 - the connection lost or timed out after the message was handed over but before the server
   said 250 → that recipient may have been accepted: the batch ends in ``ProviderAmbiguous``
   (everyone else settled, never resent);
 - credentials refused, no AUTH, TLS missing or untrusted → ``ProviderAuthError``: a person
   must fix the configuration; sender refused with 5xx → ``ProviderRejected``.
+
+The transactions themselves, pipelined when the server offers it, are
+:mod:`newsletter.delivery.smtp_session`'s; ``docs/providers.md`` says how connections,
+pipelining and the acceptance journal fit together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
+import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsletter.delivery.base import RecipientResult, RecipientStatus
-from newsletter.delivery.mime import BuiltMessage, encode_address
+from newsletter.delivery.base import Recipient, RecipientResult, RecipientStatus
+from newsletter.delivery.mime import MimeBuilder, encode_address
 from newsletter.delivery.per_message import MimeBatch, PerMessageProvider
+from newsletter.delivery.smtp_session import CLOSING, Conversation, Envelope, Reply, Stage, Verdict
 from newsletter.errors import (
     ConfigurationError,
     DeliveryError,
@@ -47,7 +55,6 @@ if TYPE_CHECKING:
     from newsletter.deliverability.dkim import DkimSigner
 
 StartTLS = Literal["auto", "require", "never"]
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 _AUTH_CODES = {530, 534, 535, 538}
 
 
@@ -99,10 +106,6 @@ class SmtpConfig:
         )
 
 
-class _Lost(Exception):
-    """The connection died before the message was handed over: nothing was accepted."""
-
-
 @dataclass
 class _Outcome:
     """What one batch came to so far: settled results, and who is still open and why."""
@@ -133,8 +136,39 @@ class _Outcome:
         return None
 
 
+class _Queue:
+    """The batch's envelopes, built as they are taken; those a lost connection did not
+    hand over are put back in front, in order."""
+
+    def __init__(self, source: Iterator[Envelope]) -> None:
+        self._source = source
+        self._again: deque[Envelope] = deque()
+
+    def __iter__(self) -> Iterator[Envelope]:
+        while True:
+            if self._again:
+                yield self._again.popleft()
+            else:
+                envelope = next(self._source, None)
+                if envelope is None:
+                    return
+                yield envelope
+
+    def put_back(self, envelopes: list[Envelope]) -> None:
+        self._again.extendleft(reversed(envelopes))
+
+    def more(self) -> bool:
+        if not self._again:
+            envelope = next(self._source, None)
+            if envelope is None:
+                return False
+            self._again.append(envelope)
+        return True
+
+
 class SmtpProvider(PerMessageProvider):
-    """Sends through one SMTP connection per thread, kept open across messages and batches."""
+    """Sends through one SMTP connection per thread, kept open across messages and batches,
+    pipelined when the server offers it (:mod:`newsletter.delivery.smtp_session`)."""
 
     name = "smtp"
     max_batch_size = 1000
@@ -150,22 +184,16 @@ class SmtpProvider(PerMessageProvider):
     def post(self, payload: MimeBatch) -> list[RecipientResult]:
         """Hand each message over; the outcomes the module docstring lists."""
         builder, recipients, _ = payload
-        sender = encode_address(builder.from_email)
         outcome = _Outcome(on_accepted=payload.on_accepted)
-        for recipient in recipients:
-            built = builder.try_build(recipient)
-            if isinstance(built, RecipientResult):
-                outcome.settled.append(built)
-                continue
-            try:
-                envelope_from = sender
-                if recipient.return_path:  # VERP: the bounce names the delivery
-                    envelope_from = encode_address(recipient.return_path)
-                self._deliver(envelope_from, built, recipient.key, outcome)
-            except DeliveryError as exc:
-                error = outcome.error(exc)
-                assert error is not None
-                raise error from exc
+        queue = _Queue(self._envelopes(builder, recipients, outcome))
+        try:
+            lost = 0  # connections in a row that ended with a message not handed over
+            while queue.more():
+                lost = self._converse(queue, outcome, lost)
+        except DeliveryError as exc:
+            error = outcome.error(exc)
+            assert error is not None
+            raise error from exc
         error = outcome.error()
         if error is not None:
             raise error
@@ -181,89 +209,90 @@ class SmtpProvider(PerMessageProvider):
             except (smtplib.SMTPException, OSError):
                 connection.close()
 
-    # one recipient
+    # the batch's messages
 
-    def _deliver(self, sender: str, built: BuiltMessage, key: str, outcome: _Outcome) -> None:
-        """Hand one message over, reconnecting once if the connection turns out to be dead."""
-        for attempt in (1, 2):
-            connection = self._connection()
-            try:
-                self._transaction(connection, sender, built, key, outcome)
-                return
-            except _Lost as lost:
-                self._discard(connection)
-                if attempt == 2:
-                    raise ProviderRetryable(
-                        f"SMTP connection to {self._where} lost twice in a row: {lost}"
-                    ) from lost
+    def _envelopes(
+        self, builder: MimeBuilder, recipients: Sequence[Recipient], outcome: _Outcome
+    ) -> Iterator[Envelope]:
+        """Each recipient's envelope, built when the conversation takes it; a recipient
+        whose message or return path cannot be encoded fails alone."""
+        sender = encode_address(builder.from_email)
+        for recipient in recipients:
+            built = builder.try_build(recipient)
+            if isinstance(built, RecipientResult):
+                outcome.settled.append(built)
+                continue
+            envelope_from = sender
+            if recipient.return_path:  # VERP: the bounce names the delivery
+                try:
+                    envelope_from = encode_address(recipient.return_path)
+                except ValueError as exc:
+                    failed = RecipientResult(recipient.key, RecipientStatus.FAILED, error=str(exc))
+                    outcome.settled.append(failed)
+                    continue
+            yield Envelope(
+                recipient.key, envelope_from, built.envelope_to, built.data, built.message_id
+            )
 
-    def _transaction(
-        self,
-        connection: smtplib.SMTP,
-        sender: str,
-        built: BuiltMessage,
-        key: str,
-        outcome: _Outcome,
-    ) -> None:
-        try:
-            code, reply = connection.mail(sender)
-            if code == 421:
-                raise _Lost(_said(code, reply))
-            if code != 250:
-                self._reset(connection, code)
-                raise self._sender_refused(code, reply)
-            code, reply = connection.rcpt(built.envelope_to)
-            if code in (250, 251):
-                code, reply = connection.docmd("DATA")
-            if code != 354:
-                self._reset(connection, code)
-                self._refused(key, code, reply, outcome)
-                return
-            payload = built.data
-            if b"\n." in payload:
-                payload = _LEADING_DOT.sub(b"..", payload)
-            connection.send(payload + b".\r\n")
-        except smtplib.SMTPServerDisconnected as exc:
-            raise _Lost(str(exc)) from exc
-        try:
-            code, reply = connection.getreply()
-        except smtplib.SMTPServerDisconnected as exc:
+    def _converse(self, queue: _Queue, outcome: _Outcome, lost: int) -> int:
+        """Hand messages over on this thread's connection until the queue is empty or the
+        connection ends; returns the count of connections lost in a row."""
+        connection = self._connection()
+        conversation = Conversation(connection)
+        again: list[Envelope] = []
+        progressed = False
+        why = ""
+        with contextlib.closing(conversation.run(queue)) as verdicts:
+            for verdict in verdicts:
+                if self._judge(verdict, outcome):
+                    progressed = True
+                else:
+                    again.append(verdict.envelope)
+                    why = verdict.why or str(verdict.reply)
+        if not conversation.alive:
             self._discard(connection)
-            outcome.ambiguous.append(f"{built.envelope_to}: no answer after the data ({exc})")
-            return
-        if code == 250:
-            result = RecipientResult(key, RecipientStatus.SENT, message_id=built.message_id)
+        if not again:
+            return lost
+        lost = 1 if progressed else lost + 1
+        if lost >= 2:
+            raise ProviderRetryable(f"SMTP connection to {self._where} lost twice in a row: {why}")
+        queue.put_back(again)
+        return lost
+
+    def _judge(self, verdict: Verdict, outcome: _Outcome) -> bool:
+        """Settle one message by its verdict; False: not handed over, send it again."""
+        reply, key = verdict.reply, verdict.envelope.key
+        if reply is None:
+            if not verdict.handed_over:
+                return False
+            to = verdict.envelope.recipient
+            outcome.ambiguous.append(f"{to}: no answer after the data ({verdict.why})")
+            return True
+        if reply.code == CLOSING:  # the server closes: this one goes on another connection
+            return False
+        if verdict.stage is Stage.MAIL:
+            raise self._sender_refused(reply)
+        if verdict.stage is Stage.END and reply.code == 250:
+            envelope = verdict.envelope
+            result = RecipientResult(key, RecipientStatus.SENT, message_id=envelope.message_id)
             outcome.settled.append(result)
             if outcome.on_accepted is not None:
                 outcome.on_accepted(result)
-            return
-        self._refused(key, code, reply, outcome)
-
-    @staticmethod
-    def _refused(key: str, code: int, reply: bytes, outcome: _Outcome) -> None:
-        """RCPT or DATA refused: 421 closes (try again), 4xx defers, 5xx fails the recipient."""
-        text = _said(code, reply)
-        if code == 421:
-            raise _Lost(text)
-        if 400 <= code < 500:
-            outcome.deferred.append((code, text))
+        elif 400 <= reply.code < 500:  # RCPT, DATA or the content deferred
+            outcome.deferred.append((reply.code, str(reply)))
         else:
-            outcome.settled.append(RecipientResult(key, RecipientStatus.FAILED, error=text))
+            outcome.settled.append(RecipientResult(key, RecipientStatus.FAILED, error=str(reply)))
+        return True
 
-    def _sender_refused(self, code: int, reply: bytes) -> DeliveryError:
-        text = _said(code, reply)
-        if code in _AUTH_CODES:
+    def _sender_refused(self, reply: Reply) -> DeliveryError:
+        text = str(reply)
+        if reply.code in _AUTH_CODES:
             return ProviderAuthError(f"SMTP server {self._where} wants authentication: {text}")
-        if 400 <= code < 500:
-            return ProviderRetryable(f"SMTP server refused the sender for now: {text}", status=code)
+        if 400 <= reply.code < 500:
+            return ProviderRetryable(
+                f"SMTP server refused the sender for now: {text}", status=reply.code
+            )
         return ProviderRejected(f"SMTP server refused the sender: {text}", reasons=[text])
-
-    @staticmethod
-    def _reset(connection: smtplib.SMTP, code: int) -> None:
-        """RSET after a refusal, so that the next MAIL starts clean; 421 means it closes."""
-        if code != 421:
-            with contextlib.suppress(smtplib.SMTPServerDisconnected):
-                connection.rset()
 
     # connections
 
@@ -297,6 +326,8 @@ class SmtpProvider(PerMessageProvider):
                 )
             else:
                 connection = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+            if connection.sock is not None:  # pipelined groups go out whole, at once
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.ehlo()
             self._secure(connection)
             if config.username:

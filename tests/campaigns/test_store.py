@@ -17,15 +17,26 @@ from newsletter.delivery.base import RecipientResult, RecipientStatus
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
 
 
-@pytest.mark.parametrize("distinct_ids", [1, _GROUPED_MESSAGE_IDS, _GROUPED_MESSAGE_IDS + 1])
-def test_record_stores_each_rows_message_id_and_failure(db: Database, distinct_ids: int) -> None:
+@pytest.mark.parametrize(
+    ("subscribers", "distinct_ids"),
+    [
+        (12, 1),
+        (12, _GROUPED_MESSAGE_IDS),
+        (12, _GROUPED_MESSAGE_IDS + 1),
+        (4, 3),  # a small group of the acceptance journal: every row its own message id
+        (2, 1),
+    ],
+)
+def test_record_stores_each_rows_message_id_and_failure(
+    db: Database, subscribers: int, distinct_ids: int
+) -> None:
     import_examples(db)
-    add_subscribers(db, 12, named=False)
+    add_subscribers(db, subscribers, named=False)
     campaign_id = new_campaign(db)
     freeze_campaign(db, campaign_id, Settings())
     store = SqlDeliveryStore(db)
     claim = store.claim(campaign_id, 100)
-    assert claim is not None and len(claim.recipients) == 12
+    assert claim is not None and len(claim.recipients) == subscribers
     *accepted, refused = [str(r.delivery_id) for r in claim.recipients]
     results = [
         RecipientResult(key, RecipientStatus.SENT, message_id=f"m{n % distinct_ids}")

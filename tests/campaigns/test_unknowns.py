@@ -192,11 +192,14 @@ def _sent(db: Database, campaign_id: int) -> int:
         return delivery_counts(session, campaign_id).get("sent", 0)
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
 def test_smtp_acceptances_are_recorded_one_by_one_so_a_killed_worker_leaves_only_its_message(
-    db: Database, database_url: str, smtp_server: FakeSmtpServer, tmp_path: Path
+    db: Database, database_url: str, smtp_server: FakeSmtpServer, tmp_path: Path, pipelining: bool
 ) -> None:
     """A real `newsletter send` process, SIGKILLed while the relay holds its 31st message:
-    the 30 messages the relay accepted are ``sent`` already, the rest still in flight."""
+    the 30 messages the relay accepted are ``sent`` already (the journal caught up while
+    the relay held the 31st), the rest still in flight."""
+    smtp_server.behaviour.pipelining = pipelining
     import_examples(db)
     add_subscribers(db, 100)
     campaign_id = new_campaign(db)

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from newsletter.delivery.base import Batch, Recipient
+from newsletter.delivery.base import Batch, Recipient, RecipientResult
 from newsletter.delivery.mime import custom_args_from_headers
 from newsletter.delivery.smtp import SmtpConfig, SmtpProvider
 from newsletter.errors import (
@@ -26,6 +26,18 @@ from tests.delivery import samples
 from tests.fakes.smtp_server import Certificate, FakeSmtpServer
 
 Factory = Callable[..., FakeSmtpServer]
+
+
+@pytest.fixture(params=["one-by-one", "pipelining"])
+def smtp_server(request: pytest.FixtureRequest, smtp_server_factory: Factory) -> FakeSmtpServer:
+    """A plain SMTP server, with and without PIPELINING: every test here holds for both."""
+    server = smtp_server_factory()
+    server.behaviour.pipelining = request.param == "pipelining"
+    return server
+
+
+def pipelining(server: FakeSmtpServer) -> bool:
+    return server.behaviour.pipelining
 
 
 def provider_for(
@@ -286,6 +298,19 @@ def test_bad_recipient_data_fails_only_that_recipient(smtp_server: FakeSmtpServe
     provider.close()
 
 
+def test_verp_return_path_is_the_envelope_sender_and_a_bad_one_fails_alone(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    provider = provider_for(smtp_server)
+    good = samples.recipient(0)._replace(return_path="bounces+1000-sig@news.example.org")
+    bad = samples.recipient(1)._replace(return_path="bounces <1001>@news.example.org")
+    results = provider.send(Batch(samples.message(), [bad, good]))
+    provider.close()
+    assert [r.status for r in results] == ["failed", "sent"]
+    assert "invalid email address" in (results[0].error or "")
+    assert [got.mail_from for got in smtp_server.received] == [good.return_path]
+
+
 def test_url_parsing() -> None:
     config = SmtpConfig.from_url("smtp://us%40er:p%3Ass@mail.example.org?starttls=require")
     assert (config.host, config.port, config.username, config.password) == (
@@ -309,3 +334,96 @@ def test_url_parsing() -> None:
     ]:
         with pytest.raises(ConfigurationError):
             SmtpConfig.from_url(bad)
+
+
+# pipelining (RFC 2920) and the connection a thread keeps
+
+
+def test_envelope_commands_go_together_only_when_the_server_offers_pipelining(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    provider = provider_for(smtp_server)
+    batch = samples.batch(5)
+    results = provider.send(batch)
+    provider.close()
+    assert [(r.key, r.status) for r in results] == [(str(1000 + i), "sent") for i in range(5)]
+    assert [got.rcpt_tos for got in smtp_server.received] == [(r.email,) for r in batch.recipients]
+    for result, got in zip(results, smtp_server.received, strict=True):
+        assert parsed(got.data)["Message-ID"] == result.message_id
+    assert smtp_server.pipelined == (5 if pipelining(smtp_server) else 0)
+
+
+def test_refused_recipients_mid_pipeline_settle_alone_and_the_connection_goes_on(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    smtp_server.behaviour.refuse["reader1@example.com"] = "550 5.1.1 No such user"
+    smtp_server.behaviour.refuse["reader3@example.com"] = "452 4.2.2 Mailbox full"
+    provider = provider_for(smtp_server)
+    with pytest.raises(ProviderRetryable, match=re.escape("452 4.2.2 Mailbox full")) as raised:
+        provider.send(samples.batch(6))
+    settled = {r.key: (r.status, r.error) for r in raised.value.settled}
+    assert settled == {
+        "1000": ("sent", None),
+        "1001": ("failed", "550 5.1.1 No such user"),
+        "1002": ("sent", None),
+        "1004": ("sent", None),
+        "1005": ("sent", None),
+    }
+    assert [got.rcpt_tos[0] for got in smtp_server.received] == [
+        f"reader{i}@example.com" for i in (0, 2, 4, 5)
+    ]
+    assert smtp_server.handler.resets == 2  # a clean start after each refusal
+    assert [r.status for r in provider.send(samples.batch(1))] == ["sent"]
+    assert smtp_server.connections == 1
+    provider.close()
+
+
+def test_connection_dropped_mid_batch_goes_on_with_a_new_one_and_nothing_twice(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    smtp_server.behaviour.close_after_reply = 3
+    provider = provider_for(smtp_server)
+    results = provider.send(samples.batch(8))
+    provider.close()
+    assert [r.status for r in results] == ["sent"] * 8
+    assert [got.rcpt_tos[0] for got in smtp_server.received] == [
+        f"reader{i}@example.com" for i in range(8)
+    ]
+    assert smtp_server.connections == 2
+
+
+def test_acceptances_are_reported_as_the_server_answers(smtp_server: FakeSmtpServer) -> None:
+    """``on_accepted`` hears of each message once, by the time the next one is answered."""
+    heard: list[tuple[str, int]] = []
+    provider = provider_for(smtp_server)
+    batch = samples.batch(4)
+
+    def accepted(result: RecipientResult) -> None:
+        heard.append((result.key, len(smtp_server.received)))
+
+    results = provider.send(Batch(batch.message, batch.recipients, on_accepted=accepted))
+    provider.close()
+    assert [key for key, _ in heard] == [r.key for r in results]
+    assert all(index + 1 <= seen <= index + 2 for index, (_, seen) in enumerate(heard))
+
+
+def test_connections_are_reused_across_batches_and_refusals(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    provider = provider_for(smtp_server)
+    smtp_server.behaviour.refuse["reader0@example.com"] = "550 5.1.1 No such user"
+    for _ in range(3):
+        assert [r.status for r in provider.send(samples.batch(3))] == ["failed", "sent", "sent"]
+    provider.close()
+    assert len(smtp_server.received) == 6
+    assert smtp_server.connections == 1
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server: FakeSmtpServer) -> None:
+    text = ".hidden\n..two\n.\nend " + samples.FIRST_NAME + "\n"
+    provider = provider_for(smtp_server)
+    rcpt = samples.recipient(0)
+    provider.send(Batch(samples.message(text=text), [rcpt]))
+    provider.close()
+    text_part, _ = parsed(smtp_server.received[0].data).iter_parts()
+    assert samples.content(text_part) == samples.filled(text, rcpt)

@@ -48,6 +48,8 @@ class SmtpBehaviour:
     data_delay: float = 0.0  # seconds to wait, after recording, before answering the data
     hold_from: int | None = None  # from this many messages received on, answer only after 60 s
     close_after_data: bool = False  # record the message, then close without answering
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920) to connections from now on
+    close_after_reply: int | None = None  # once this many messages are in, answer, then close
 
 
 class RecordingHandler:
@@ -57,6 +59,8 @@ class RecordingHandler:
         self.behaviour = behaviour
         self.received: list[Received] = []
         self.peers: list[tuple[str, int]] = []
+        self.pipelined = 0  # MAIL commands whose RCPT had arrived with them (one write)
+        self.resets = 0
         self._lock = threading.Lock()
 
     async def handle_EHLO(
@@ -66,11 +70,22 @@ class RecordingHandler:
         with self._lock:
             if session.peer not in self.peers:
                 self.peers.append(session.peer)
+        if self.behaviour.pipelining:
+            responses.insert(1, "250-PIPELINING")
         return responses
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._lock:
+            self.resets += 1
+        return "250 OK"
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
+        waiting = bytes(getattr(server._reader, "_buffer", b""))  # read, not yet handled
+        if waiting.upper().startswith(b"RCPT TO:"):
+            with self._lock:
+                self.pipelined += 1
         if self.behaviour.mail_reply:
             return self.behaviour.mail_reply
         envelope.mail_from = address
@@ -111,6 +126,11 @@ class RecordingHandler:
             await asyncio.sleep(60)
         if self.behaviour.close_after_data:
             assert server.transport is not None
+            server.transport.close()
+        close_after = self.behaviour.close_after_reply
+        if close_after is not None and len(self.received) == close_after:
+            assert server.transport is not None  # the reply, then nothing more: even to
+            server.transport.write(f"{reply}\r\n".encode())  # commands that came with it
             server.transport.close()
         return reply
 
@@ -186,6 +206,11 @@ class FakeSmtpServer(Controller):  # type: ignore[misc]
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+    @property
+    def pipelined(self) -> int:
+        """MAIL commands that came in one write with their RCPT (the client pipelined)."""
+        return self.handler.pipelined
 
     @property
     def connections(self) -> int:

@@ -1,0 +1,126 @@
+"""The acceptance journal: each message a relay accepted is written ``sent`` soon, in groups.
+
+A provider that answers per message (SMTP) reports each acceptance as the relay says 250
+(``Batch.on_accepted``), so that a worker killed mid-batch has recorded what was accepted
+and leaves only the messages in flight ``unknown``. One transaction per acceptance cost
+more than the message itself (``docs/benchmarks.md``, SMTP against smtp-sink); here a
+writer thread commits the acceptances in groups: at most one commit per ``interval``
+(20 ms), each taking whatever arrived since the previous one, so the sender goes on
+meanwhile and a commit's fixed cost is shared (an acceptance after a quiet spell is
+written at once).
+
+The trade-off: a worker killed mid-batch also leaves ``unknown`` the acceptances not yet
+committed: those of the last ``interval`` and of the commit in progress, never more than
+``limit`` (the sender waits when that many are unwritten). ``unknown`` is the safe state
+(never resent automatically; settled by the relay's bounces and our tracking), the one the
+message in flight was always in. Nothing is lost when the process lives: :meth:`drain`
+waits for every write and raises a failed one, and a failed write stops the sender at its
+next acceptance.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from newsletter.delivery.base import RecipientResult
+
+Write = Callable[[Sequence[RecipientResult]], None]
+
+
+class AcceptanceJournal:
+    """Acceptances of one batch, written by a thread of its own (started at the first)."""
+
+    def __init__(self, write: Write, *, limit: int = 256, interval: float = 0.02) -> None:
+        self._write = write
+        self._limit = max(1, limit)
+        self._interval = interval
+        self._queue: list[RecipientResult] = []
+        self._writing = False
+        self._closed = False
+        self._draining = 0  # callers waiting in drain: write now, do not gather
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.keys: set[str] = set()
+        """Every key accepted so far, written or on its way: its final record is not
+        needed (:meth:`~campaigns.dispatch.Dispatcher._record` skips them)."""
+
+    def accept(self, result: RecipientResult) -> None:
+        """The relay accepted ``result``: queue it for the writer (``Batch.on_accepted``)."""
+        with self._changed:
+            while len(self._queue) >= self._limit and self._error is None:
+                self._changed.wait()
+            self._raise_failure()
+            self._queue.append(result)
+            self.keys.add(result.key)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="acceptance-journal", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify_all()
+
+    def drain(self) -> None:
+        """Return once every acceptance so far is written; raise if a write failed."""
+        with self._changed:
+            self._draining += 1
+            self._changed.notify_all()
+            try:
+                while (self._queue or self._writing) and self._error is None:
+                    self._changed.wait()
+            finally:
+                self._draining -= 1
+            self._raise_failure()
+
+    def close(self) -> None:
+        """Write what is queued (if the writer still can), then stop the writer."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        last = -self._interval  # when the previous write started
+        while True:
+            with self._changed:
+                while not self._queue and not self._closed:
+                    self._changed.wait()
+                if not self._queue:
+                    return
+                self._gather(last + self._interval)
+                group, self._queue = self._queue, []
+                self._writing = True
+                self._changed.notify_all()  # room in the queue again
+            last = time.monotonic()
+            try:
+                self._write(group)
+            except BaseException as exc:  # handed to the sender's thread by accept / drain
+                with self._changed:
+                    self._error, self._writing = exc, False
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+    def _gather(self, until: float) -> None:
+        """Let acceptances gather until ``until`` (at most one write per ``interval``),
+        unless someone waits for them or half the backlog is there (lock held)."""
+        while not (self._closed or self._draining or len(self._queue) * 2 >= self._limit):
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            self._changed.wait(remaining)
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise JournalError(f"recording accepted messages failed: {self._error}") from (
+                self._error
+            )
+
+
+class JournalError(RuntimeError):
+    """A write of the acceptance journal failed: the rows it held are still ``sending``."""

@@ -1,0 +1,100 @@
+"""The acceptance journal: group commits, a bounded backlog, failures reach the sender."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from campaigns.journal import AcceptanceJournal, JournalError
+from newsletter.delivery.base import RecipientResult, RecipientStatus
+
+
+def sent(key: int) -> RecipientResult:
+    return RecipientResult(str(key), RecipientStatus.SENT, message_id=f"<{key}@example.org>")
+
+
+class GatedWriter:
+    """Writes only while its gate is open; records each group it wrote."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, results: Sequence[RecipientResult]) -> None:
+        self.started.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+        self.groups.append([r.key for r in results])
+
+
+def test_acceptances_made_during_a_write_go_in_the_next_one_together() -> None:
+    writer = GatedWriter()
+    journal = AcceptanceJournal(writer)
+    journal.accept(sent(1))
+    assert writer.started.wait(5)  # the first is being written alone, at once
+    for key in range(2, 6):
+        journal.accept(sent(key))  # the sender does not wait for the database
+    writer.gate.set()
+    journal.drain()
+    journal.close()
+    assert writer.groups == [["1"], ["2", "3", "4", "5"]]
+    assert journal.keys == {"1", "2", "3", "4", "5"}
+
+
+def test_the_sender_waits_when_the_backlog_is_full() -> None:
+    writer = GatedWriter()
+    journal = AcceptanceJournal(writer, limit=2)
+    journal.accept(sent(1))
+    assert writer.started.wait(5)
+    journal.accept(sent(2))
+    journal.accept(sent(3))  # two unwritten: the limit
+    fourth = threading.Thread(target=journal.accept, args=(sent(4),))
+    fourth.start()
+    fourth.join(0.2)
+    assert fourth.is_alive(), "a fourth acceptance went past a full backlog"
+    writer.gate.set()
+    fourth.join(5)
+    journal.drain()
+    journal.close()
+    assert [key for group in writer.groups for key in group] == ["1", "2", "3", "4"]
+
+
+def test_a_failed_write_stops_the_sender_and_drain_says_so() -> None:
+    def failing(results: Sequence[RecipientResult]) -> None:
+        raise OSError("database gone")
+
+    journal = AcceptanceJournal(failing)
+    journal.accept(sent(1))
+    with pytest.raises(JournalError, match="database gone"):
+        journal.drain()
+    with pytest.raises(JournalError, match="database gone"):
+        journal.accept(sent(2))
+    journal.close()
+
+
+def test_no_thread_without_acceptances() -> None:
+    journal = AcceptanceJournal(GatedWriter())
+    journal.drain()
+    journal.close()
+    assert journal.keys == set()
+    assert not any(t.name == "acceptance-journal" for t in threading.enumerate())
+
+
+def test_at_most_one_write_per_interval_and_a_drain_writes_at_once() -> None:
+    groups: list[list[str]] = []
+    journal = AcceptanceJournal(lambda results: groups.append([r.key for r in results]), interval=5)
+    journal.accept(sent(1))  # after a quiet spell: written at once
+    deadline = time.monotonic() + 5
+    while not groups and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert groups == [["1"]]
+    journal.accept(sent(2))
+    journal.accept(sent(3))
+    time.sleep(0.2)
+    assert groups == [["1"]], "written before the interval was over"
+    journal.drain()  # someone waits: no more gathering
+    journal.close()
+    assert groups == [["1"], ["2", "3"]]
