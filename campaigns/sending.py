@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ from campaigns.freeze import FreezeResult, freeze_campaign
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.ratelimit import SendRateLimiter
-from campaigns.service import delivery_counts, get_campaign
+from campaigns.service import delivery_counts, get_campaign, set_spread
+from campaigns.shaping import shaper_for
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
 from campaigns.unknowns import resend_quarantined
@@ -53,10 +55,16 @@ class Sender:
     """
 
     def __init__(
-        self, database: Database, settings: Settings, provider: Provider | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        provider: Provider | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.settings = settings
+        self.clock = clock
         self.providers = ProviderPool(settings, [provider] if provider else [])
         self.providers.get(settings.provider)
         self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
@@ -83,9 +91,11 @@ class Sender:
         stop: threading.Event | None = None,
         progress: ProgressCallback | None = None,
     ) -> DispatchStats:
-        """Send what is queued; mark the campaign sent when nothing is left in flight."""
+        """Send what is queued, within the shared limits (:mod:`campaigns.shaping`); mark
+        the campaign sent when nothing is left in flight."""
         self.store.expire_leases(campaign_id)
-        stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress)
+        gate = shaper_for(self.database, self.settings, campaign_id, clock=self.clock)
+        stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress, gate=gate)
         self.store.finish_if_done(campaign_id)
         return stats
 
@@ -101,12 +111,19 @@ def send_campaign(
     stop: threading.Event | None = None,
     progress: ProgressCallback | None = None,
     on_frozen: Callable[[FreezeResult], None] | None = None,
+    spread_minutes: float | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SendReport:
-    """Freeze (if needed) and send one campaign in this process, to the end.
+    """Freeze (if needed) and send one campaign in this process, to the end, or until a
+    spent hourly or daily quota holds it (its status reason then says until when, and any
+    worker goes on from there).
 
     ``retry_unknown_after`` (minutes) lets workers resend this campaign's unknown rows that
     have no evidence after that long (:mod:`campaigns.unknowns`); those due already are
-    queued now."""
+    queued now. ``spread_minutes`` paces the send to last about that long."""
+    if spread_minutes is not None:
+        with database.transaction() as session:
+            set_spread(session, campaign_id, spread_minutes)
     if retry_unknown_after is not None:
         allow_unknown_retry(database, settings, campaign_id, retry_unknown_after)
     freeze = _start(
@@ -118,7 +135,7 @@ def send_campaign(
     )
     if on_frozen is not None and freeze is not None:
         on_frozen(freeze)
-    sender = Sender(database, settings, provider)
+    sender = Sender(database, settings, provider, clock=clock)
     try:
         stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
     finally:
@@ -254,6 +271,7 @@ def run_worker(
     schedule: bool = False,
     provider: Provider | None = None,
     progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> DispatchStats:
     """Send every campaign that is sending, until ``stop`` (or, with ``once``, until idle).
 
@@ -261,7 +279,7 @@ def run_worker(
     one-process set-up and cron's ``--once``). Each round first queues again the unknown
     rows whose quarantine has passed, of campaigns that allow it (:mod:`campaigns.unknowns`).
     """
-    sender = Sender(database, settings, provider)
+    sender = Sender(database, settings, provider, clock=clock)
     total = DispatchStats()
     try:
         while not stop.is_set():

@@ -308,6 +308,45 @@ class Settings(BaseSettings):
     send_rate: float | None = Field(
         default=None, gt=0, description="Messages per second per worker; unset: no limit."
     )
+    send_limit_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per second to each provider (SendGrid; the outbox; SMTP per host), "
+            "shared by every worker through the database; unset: no limit."
+        ),
+    )
+    send_limit_per_hour: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per clock hour (UTC) to each provider, shared by every worker; when "
+            "spent, campaigns wait for the next hour and say so. Unset: no limit."
+        ),
+    )
+    send_limit_per_day: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per day (UTC) to each provider, shared by every worker; when spent, "
+            "campaigns wait for the next day and say so. Unset: no limit."
+        ),
+    )
+    warmup_start: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Warm-up of a new From domain: messages it may send on its first sending day "
+            "(e.g. 1000), each later day NEWSLETTER_WARMUP_FACTOR times the day before; the "
+            "first day is recorded the first time the domain sends. Unset: no warm-up."
+        ),
+    )
+    warmup_factor: float = Field(
+        default=1.5,
+        ge=1,
+        le=10,
+        description="How much a warming-up domain's daily limit grows each day (1.5: +50 %).",
+    )
     send_lease_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -1,0 +1,61 @@
+"""Four `newsletter worker` processes on PostgreSQL share one per-second limit through the
+database: the rate the provider sees stays within 5 % of it, and every recipient gets the
+campaign exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.model import Delivery
+from campaigns.service import delivery_counts
+from newsletter.db import Database
+from tests.campaigns.test_workers import frozen_campaign, needs_postgres, start_worker, worker_env
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+pytestmark = pytest.mark.slow
+LIMIT = 300
+RECIPIENTS = 3_000  # about 10 s at the limit
+
+
+def test_four_workers_keep_a_shared_per_second_limit(
+    db: Database, database_url: str, sendgrid_server: FakeSendGrid, tmp_path: Path
+) -> None:
+    needs_postgres(db)
+    sendgrid_server.configure(check_schema=False, latency_ms=20)
+    campaign_id, addresses = frozen_campaign(db, sendgrid_server, RECIPIENTS)
+    env = worker_env(
+        database_url,
+        sendgrid_server,
+        NEWSLETTER_SEND_LANES="2",
+        NEWSLETTER_SEND_LIMIT_PER_SECOND=str(LIMIT),
+    )
+    workers = [start_worker(env, tmp_path) for _ in range(4)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output.decode()
+
+    assert sendgrid_server.recipient_counts() == Counter({a: 1 for a in addresses})
+    with db.transaction() as session:
+        assert delivery_counts(session, campaign_id) == {"sent": RECIPIENTS}
+        workers_used = set(session.scalars(select(Delivery.worker).distinct()))
+    assert len(workers_used) >= 2, "the send should have been shared"
+
+    requests = sorted(sendgrid_server.accepted, key=lambda r: r.at)
+    assert max(len(r.personalizations) for r in requests) == LIMIT // 5  # 0.2 s per batch
+    # The rate over the send: what came after the first request, over the time it took.
+    after_first = RECIPIENTS - len(requests[0].personalizations)
+    rate = after_first / (requests[-1].at - requests[0].at)
+    assert abs(rate - LIMIT) <= 0.05 * LIMIT, f"{rate:.1f}/s against a limit of {LIMIT}/s"
+    # And over any two seconds in it (one batch of slack for the requests' own timing).
+    times = [r.at for r in requests]
+    sizes = [len(r.personalizations) for r in requests]
+    windows = [
+        sum(n for t, n in zip(times[start:], sizes[start:], strict=True) if t < at + 2)
+        for start, at in enumerate(times)
+    ]
+    print(f"{rate:.1f}/s over {times[-1] - times[0]:.2f} s; most in 2 s: {max(windows)}")
+    assert max(windows) <= 2 * LIMIT + LIMIT // 5, windows
