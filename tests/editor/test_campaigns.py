@@ -259,3 +259,16 @@ def test_the_campaign_page_says_why_it_stopped_and_which_deliveries_failed(
     assert '<td class="num" data-count="failed">1</td>' in page.text
     listing = editor.get("/editor/campaigns")
     assert f'href="/editor/campaigns/{campaign_id}"' in listing.text and "paused" in listing.text
+
+
+def test_a_campaign_waiting_for_a_sending_limit_says_until_when(
+    db: Database, editor: Editor, site: LiveServer
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 3)
+    campaign_id = _create(editor, "Issue", list(SLUGS))
+    settings = site.settings.model_copy(update={"send_limit_per_hour": 2})
+    assert send_campaign(db, settings, campaign_id).counts == {"sent": 2, "queued": 1}
+    page = editor.get(f"/editor/campaigns/{campaign_id}")
+    assert '<span class="badge sending">sending</span>' in page.text
+    assert "waiting for the hourly limit of outbox (2 an hour): resumes at" in page.text
