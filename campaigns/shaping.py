@@ -260,7 +260,10 @@ def shaper_for(
         if row is None:
             return None
         minutes, stored, variant_id = row
-        envelope = Envelope.from_json(stored, variant_id=variant_id)
+        try:
+            envelope = Envelope.from_json(stored, variant_id=variant_id)
+        except ValueError:  # its batches cannot be built: the dispatcher pauses it, saying why
+            return None
         today = datetime.fromtimestamp(clock(), UTC).date()
         first_day = record_domain(conn, from_domain(envelope.from_email), today)
         spread = None

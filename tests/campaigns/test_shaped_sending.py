@@ -35,8 +35,13 @@ def sent_once(tmp_path: Path, count: int) -> None:
     assert len(recipients) == count and set(recipients.values()) == {1}
 
 
-def worker_round(db: Database, settings: Settings, clock: Clock) -> None:
+def worker_round(
+    db: Database, settings: Settings, clock: Clock, campaign_id: int
+) -> dict[str, int]:
+    """One round of a worker at ``clock``'s time; the campaign's counts after it."""
     run_worker(db, settings, stop=threading.Event(), once=True, clock=clock)
+    with db.transaction() as session:
+        return delivery_counts(session, campaign_id)
 
 
 def test_an_hourly_limit_reached_mid_send_resumes_the_next_hour(
@@ -53,19 +58,15 @@ def test_an_hourly_limit_reached_mid_send_resumes_the_next_hour(
     assert report.status_reason == (
         "waiting for the hourly limit of outbox (10 an hour): resumes at 2026-12-02 13:00 UTC"
     )
-    worker_round(db, settings, clock)  # the same hour: nothing more goes
-    with db.transaction() as session:
-        assert delivery_counts(session, campaign_id) == {"sent": 10, "queued": 15}
+    # the same hour: nothing more goes
+    assert worker_round(db, settings, clock, campaign_id) == {"sent": 10, "queued": 15}
     clock.now += HOUR
-    worker_round(db, settings, clock)
-    with db.transaction() as session:
-        assert delivery_counts(session, campaign_id) == {"sent": 20, "queued": 5}
+    assert worker_round(db, settings, clock, campaign_id) == {"sent": 20, "queued": 5}
     clock.now += HOUR
-    worker_round(db, settings, clock)
+    assert worker_round(db, settings, clock, campaign_id) == {"sent": 25}
     with db.transaction() as session:
         campaign = session.get_one(Campaign, campaign_id)
         assert (campaign.status, campaign.status_reason) == ("sent", None)
-        assert delivery_counts(session, campaign_id) == {"sent": 25}
     sent_once(tmp_path, 25)
 
 
@@ -81,14 +82,10 @@ def test_a_new_domain_warms_up_day_by_day(db: Database, tmp_path: Path) -> None:
     assert report.status_reason.startswith(
         "waiting for the warm-up limit of example.org (day 1: 10 today): resumes at 2026-12-03"
     )
+    clock.now += 24 * HOUR  # day 2: 15
+    assert worker_round(db, settings, clock, campaign_id) == {"sent": 25, "queued": 5}
     clock.now += 24 * HOUR
-    worker_round(db, settings, clock)
-    with db.transaction() as session:
-        assert delivery_counts(session, campaign_id) == {"sent": 25, "queued": 5}  # day 2: 15
-    clock.now += 24 * HOUR
-    worker_round(db, settings, clock)
-    with db.transaction() as session:
-        assert delivery_counts(session, campaign_id) == {"sent": 30}
+    assert worker_round(db, settings, clock, campaign_id) == {"sent": 30}
     sent_once(tmp_path, 30)
 
 

@@ -4,16 +4,17 @@ campaign exactly once."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from campaigns.model import Delivery
-from campaigns.service import delivery_counts
 from newsletter.db import Database
-from tests.campaigns.test_workers import frozen_campaign, needs_postgres, start_worker, worker_env
+from tests.campaigns.test_workers import (
+    four_workers_send_it_all,
+    frozen_campaign,
+    needs_postgres,
+    worker_env,
+)
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 pytestmark = pytest.mark.slow
@@ -33,16 +34,7 @@ def test_four_workers_keep_a_shared_per_second_limit(
         NEWSLETTER_SEND_LANES="2",
         NEWSLETTER_SEND_LIMIT_PER_SECOND=str(LIMIT),
     )
-    workers = [start_worker(env, tmp_path) for _ in range(4)]
-    for worker in workers:
-        output, _ = worker.communicate(timeout=300)
-        assert worker.returncode == 0, output.decode()
-
-    assert sendgrid_server.recipient_counts() == Counter({a: 1 for a in addresses})
-    with db.transaction() as session:
-        assert delivery_counts(session, campaign_id) == {"sent": RECIPIENTS}
-        workers_used = set(session.scalars(select(Delivery.worker).distinct()))
-    assert len(workers_used) >= 2, "the send should have been shared"
+    four_workers_send_it_all(db, env, sendgrid_server, tmp_path, campaign_id, addresses)
 
     requests = sorted(sendgrid_server.accepted, key=lambda r: r.at)
     assert max(len(r.personalizations) for r in requests) == LIMIT // 5  # 0.2 s per batch
