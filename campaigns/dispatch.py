@@ -189,7 +189,19 @@ class DispatchStats:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
+    def absorb(self, other: DispatchStats) -> None:
+        """Add another run's counts to these."""
+        self.add(**{name: getattr(other, name) for name in _COUNTS})
 
+    def plus(self, other: DispatchStats) -> DispatchStats:
+        """These counts and another run's, as a new record."""
+        both = DispatchStats()
+        both.absorb(self)
+        both.absorb(other)
+        return both
+
+
+_COUNTS = ("sent", "failed", "unknown", "requeued", "batches", "retries")
 ProgressCallback = Callable[[DispatchStats], None]
 
 

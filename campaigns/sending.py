@@ -23,7 +23,7 @@ from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.ratelimit import SendRateLimiter
 from campaigns.service import delivery_counts, get_campaign, set_spread
-from campaigns.shaping import shaper_for
+from campaigns.shaping import WAITING, shaper_for
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
 from campaigns.unknowns import resend_quarantined
@@ -137,7 +137,7 @@ def send_campaign(
         on_frozen(freeze)
     sender = Sender(database, settings, provider, clock=clock)
     try:
-        stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
+        stats = _dispatch_window(sender, campaign_id, stop or threading.Event(), progress)
     finally:
         sender.close()
     with database.transaction() as session:
@@ -146,6 +146,41 @@ def send_campaign(
         return SendReport(
             campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts
         )
+
+
+def _dispatch_window(
+    sender: Sender,
+    campaign_id: int,
+    stop: threading.Event,
+    progress: ProgressCallback | None,
+) -> DispatchStats:
+    """Dispatch until done; a campaign paced by its delivery window leaves the dispatcher
+    between far-apart batches (:data:`campaigns.shaping.WINDOW_HORIZON`), so it is taken up
+    again here, as a worker's next round would, until its window has sent it all (or a
+    quota holds it: any worker goes on with it then)."""
+    total = DispatchStats()
+
+    def shown(stats: DispatchStats) -> None:
+        if progress is not None:
+            progress(total.plus(stats))
+
+    while True:
+        total.absorb(sender.dispatch(campaign_id, stop=stop, progress=shown))
+        if stop.is_set() or not window_pending(sender.database, campaign_id):
+            return total
+        stop.wait(min(sender.settings.worker_poll_seconds, 1.0))
+
+
+def window_pending(database: Database, campaign_id: int) -> bool:
+    """Whether a sending campaign with a delivery window still has rows queued, and is not
+    held by a quota."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.status != CampaignStatus.SENDING or not campaign.spread_minutes:
+            return False
+        if (campaign.status_reason or "").startswith(WAITING):
+            return False
+        return bool(delivery_counts(session, campaign_id).get(DeliveryStatus.QUEUED))
 
 
 def _start(
@@ -289,15 +324,7 @@ def run_worker(
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():
                     break
-                stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
-                total.add(
-                    sent=stats.sent,
-                    failed=stats.failed,
-                    unknown=stats.unknown,
-                    requeued=stats.requeued,
-                    batches=stats.batches,
-                    retries=stats.retries,
-                )
+                total.absorb(sender.dispatch(campaign_id, stop=stop, progress=progress))
             if once:
                 break
             stop.wait(settings.worker_poll_seconds)

@@ -71,6 +71,11 @@ WINDOW_BATCHES = 200
 """A delivery window is cut into about this many batches (at least :data:`PACING_STEP`
 apart): an hour's window sends every 18 s, not five times a second."""
 
+WINDOW_HORIZON = 60.0
+"""How far ahead a delivery window may be booked: a lane whose next moment is further off
+leaves the campaign to a later round of the workers (:mod:`campaigns.sending`), rather
+than keep its worker from every other campaign for the whole window."""
+
 WAITING = "waiting for "
 """How a campaign's status reason starts while a quota holds it (cleared when it moves)."""
 
@@ -348,14 +353,18 @@ class SendShaper:
                 until = full.period.end(moment)
                 self._show_waiting(f"{WAITING}{full.label}: resumes at {until:%Y-%m-%d %H:%M} UTC")
                 return Admission(0, (until - moment).total_seconds())
-        wait = self._reserve(self._early, count, now) if self._early else 0.0
+        booked, wait = self._reserve(self._early, count, now, WINDOW_HORIZON)
+        if not booked:  # the window's next moment is far off: come back nearer to it
+            if quotas:
+                self.give_back(count)
+            return Admission(0, wait)
         if self._shown_waiting:
             self._clear_waiting()
         return Admission(count, wait)
 
     def pace(self, count: int) -> float:
         """The wait before a request of ``count`` under the per-second limit (if any)."""
-        return self._reserve(self._late, count, self._clock()) if self._late else 0.0
+        return self._reserve(self._late, count, self._clock())[1]
 
     def _take_quotas(
         self, quotas: Sequence[Quota], want: int, moment: datetime
@@ -410,22 +419,33 @@ class SendShaper:
             .values(used=case((SendQuota.used > count, SendQuota.used - count), else_=0))
         )
 
-    def _reserve(self, paces: Sequence[Pace], count: int, now: float) -> float:
-        """Book ``count`` messages' time on ``paces``; the wait until the latest slot."""
+    def _reserve(
+        self, paces: Sequence[Pace], count: int, now: float, horizon: float | None = None
+    ) -> tuple[bool, float]:
+        """Book ``count`` messages' time on ``paces``: (True, the wait until the latest
+        slot). With a ``horizon``, a pace whose next free moment is further ahead books
+        nothing at all: (False, the wait until it is within the horizon)."""
         wait = 0.0
-        with self.database.engine.begin() as conn:
+        if not paces:
+            return True, wait
+        with self.database.engine.connect() as conn, conn.begin() as transaction:
             for pace in paces:
                 later = case((SendPacing.free_at > now, SendPacing.free_at), else_=literal(now))
                 cost = count / pace.rate
+                query = update(SendPacing).where(SendPacing.key == pace.key)
+                if horizon is not None:
+                    query = query.where(SendPacing.free_at <= now + horizon)
                 free_at = conn.scalar(
-                    update(SendPacing)
-                    .where(SendPacing.key == pace.key)
-                    .values(free_at=later + cost)
-                    .returning(SendPacing.free_at)
+                    query.values(free_at=later + cost).returning(SendPacing.free_at)
                 )
                 if free_at is not None:
                     wait = max(wait, float(free_at) - cost - now)
-        return wait
+                    continue
+                ahead = conn.scalar(select(SendPacing.free_at).where(SendPacing.key == pace.key))
+                if ahead is not None and horizon is not None:
+                    transaction.rollback()
+                    return False, max(float(ahead) - horizon - now, 0.0)
+        return True, wait
 
     def give_back(self, count: int) -> None:
         """A claim found ``count`` fewer rows than admitted: they count against nothing."""

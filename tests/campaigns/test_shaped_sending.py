@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+from campaigns.freeze import freeze_campaign
 from campaigns.model import Campaign, Delivery
 from campaigns.sending import run_worker, send_campaign
-from campaigns.service import delivery_counts
+from campaigns.service import delivery_counts, set_spread
 from newsletter.cli.app import app
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
@@ -104,6 +105,25 @@ def test_a_delivery_window_spreads_the_send(db: Database, tmp_path: Path) -> Non
     assert 2.5 <= (last - first).total_seconds() <= 3.6
     assert report.stats.batches == 15
     sent_once(tmp_path, 60)
+
+
+def test_a_long_window_does_not_keep_its_worker_from_other_campaigns(
+    db: Database, tmp_path: Path
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 4)
+    slow, fast = new_campaign(db, name="Slow"), new_campaign(db, name="Fast")
+    settings = outbox_settings(tmp_path)
+    with db.transaction() as session:
+        set_spread(session, slow, 10)  # 4 readers over 10 minutes: one every 150 s
+    for campaign_id in (slow, fast):
+        freeze_campaign(db, campaign_id, settings)
+    stats = run_worker(db, settings, stop=threading.Event(), once=True)
+    assert stats.sent == 5  # the window's first reader, then all of the other campaign
+    with db.transaction() as session:
+        assert delivery_counts(session, slow) == {"sent": 1, "queued": 3}
+        assert delivery_counts(session, fast) == {"sent": 4}
+        assert session.get_one(Campaign, slow).status_reason is None  # not held: paced
 
 
 def test_with_no_limit_nothing_touches_the_shaping_tables(db: Database, tmp_path: Path) -> None:

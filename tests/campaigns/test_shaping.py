@@ -88,6 +88,10 @@ def test_a_delivery_window_is_booked_before_the_claim(db: Database) -> None:
     assert shaper.admit(50) == (50, 0.0)
     assert shaper.admit(50) == (50, pytest.approx(50.0))
     assert shaper.pace(50) == 0.0
+    # booked 100 s ahead: past the horizon (60 s) nothing is booked; come back in 40 s
+    assert shaper.admit(50) == (0, pytest.approx(40.0))
+    clock.now += 40
+    assert shaper.admit(50) == (50, pytest.approx(60.0))
 
 
 def test_an_hourly_quota_runs_out_and_reopens_the_next_hour(db: Database, tmp_path: object) -> None:
