@@ -196,6 +196,10 @@ def _summary(report: SendReport) -> None:
     console.print(table)
     if report.status_reason:
         console.print(f"[yellow]{report.status_reason}[/]")
+    if report.status == CampaignStatus.SENDING:
+        console.print(
+            "still sending: `newsletter worker` (or `newsletter serve`'s worker) goes on with it"
+        )
 
 
 def worker_command(

@@ -180,3 +180,19 @@ def test_spread_and_warm_up_from_the_command_line(
     assert moved.exit_code == 0 and "2026-01-01" in moved.output
     bad = runner.invoke(app, ["domain", "warmup", "example.org", "--first-day", "soon"])
     assert bad.exit_code == 2 and "'soon' is not a YYYY-MM-DD date" in bad.output
+
+
+def test_send_says_when_a_limit_holds_the_rest(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, campaign_id = _weekly_from_the_cli(db, tmp_path, monkeypatch, readers=3)
+    monkeypatch.setenv("NEWSLETTER_SEND_LIMIT_PER_HOUR", "2")
+    get_settings.cache_clear()
+    sent = runner.invoke(app, ["send", campaign_id, "--yes"])
+    assert sent.exit_code == 0, sent.output
+    output = " ".join(sent.output.split())
+    assert "waiting for the hourly limit of outbox (2 an hour): resumes at" in output
+    assert "still sending: `newsletter worker`" in output
+    shown = runner.invoke(app, ["campaigns", "show", campaign_id])
+    assert "waiting for the hourly limit" in " ".join(shown.output.split())
+    assert "queued 1" in shown.output
