@@ -19,10 +19,10 @@ PostgreSQL the row lock, on SQLite the single writer, orders the workers):
   wait) or leaves the campaign to a later round of the workers (:mod:`campaigns.dispatch`).
 
 Keys: the provider (``provider:sendgrid``, ``provider:smtp:<host>``, ``provider:outbox``)
-for the ``NEWSLETTER_SEND_LIMIT_*`` settings, the From domain (``domain:<name>``) for the
-warm-up, the campaign (``campaign:<id>``) for its delivery window. The warm-up's day 1 is the
-UTC day the domain first sent (``sending_domains``), recorded the first time a campaign
-from it is dispatched.
+for the ``NEWSLETTER_SEND_LIMIT_*`` settings (or its own in ``NEWSLETTER_SEND_LIMITS``),
+the From domain (``domain:<name>``) for the warm-up, the campaign (``campaign:<id>``) for
+its delivery window. The warm-up's day 1 is the UTC day the domain first sent
+(``sending_domains``), recorded the first time a campaign from it is dispatched.
 
 Quotas and windows are asked before a batch is claimed, so no row waits for an hour or a
 day in ``sending``; rows a claim did not find are given back to the quotas
@@ -59,7 +59,7 @@ from campaigns.model import (
     Variant,
 )
 from campaigns.states import CampaignStatus
-from newsletter.config import ProviderName, Settings
+from newsletter.config import ProviderLimits, ProviderName, Settings
 from newsletter.db import Database
 from newsletter.errors import InvalidInput
 
@@ -198,16 +198,32 @@ def from_domain(address: str) -> str:
     return address.rpartition("@")[2].strip().lower().rstrip(".")
 
 
-def limit_quotas(settings: Settings, key: str, name: str) -> tuple[Quota, ...]:
-    """The hourly and daily provider limits the settings set, for ``key``."""
+def provider_limits(settings: Settings, name: str) -> ProviderLimits:
+    """The limits of provider ``name`` (``sendgrid``, ``smtp:relay.example.org`` …): its
+    own in ``NEWSLETTER_SEND_LIMITS`` (by host, else by kind), the general ones for the
+    rest."""
+    general = ProviderLimits(
+        per_second=settings.send_limit_per_second,
+        per_hour=settings.send_limit_per_hour,
+        per_day=settings.send_limit_per_day,
+    )
+    for candidate in (name, name.partition(":")[0]):
+        own = settings.send_limits.get(candidate)
+        if own is not None:
+            return general.model_copy(update=own.model_dump(exclude_none=True))
+    return general
+
+
+def limit_quotas(limits: ProviderLimits, key: str, name: str) -> tuple[Quota, ...]:
+    """The hourly and daily quotas of ``limits``, for ``key``."""
     quotas = []
-    if settings.send_limit_per_hour:
-        limit = settings.send_limit_per_hour
+    if limits.per_hour:
+        limit = limits.per_hour
         quotas.append(
             Quota(key, Period.HOUR, limit, f"the hourly limit of {name} ({limit:,} an hour)")
         )
-    if settings.send_limit_per_day:
-        limit = settings.send_limit_per_day
+    if limits.per_day:
+        limit = limits.per_day
         quotas.append(Quota(key, Period.DAY, limit, f"the daily limit of {name} ({limit:,} a day)"))
     return tuple(quotas)
 
@@ -232,16 +248,17 @@ def plan_for(
     of its delivery window, ``first_day`` its From domain's first sending day."""
     key = provider_key(settings, envelope.provider)
     name = key.removeprefix("provider:")
+    limits = provider_limits(settings, name)
     paces = []
-    if settings.send_limit_per_second:
-        paces.append(Pace(key, settings.send_limit_per_second))
+    if limits.per_second:
+        paces.append(Pace(key, limits.per_second))
     if spread is not None:
         paces.append(window_pace(campaign_id, *spread))
     warmup = None
     if settings.warmup_start and first_day is not None:
         domain = from_domain(envelope.from_email)
         warmup = WarmUp(domain, first_day, settings.warmup_start, settings.warmup_factor)
-    return ShapingPlan(tuple(paces), limit_quotas(settings, key, name), warmup)
+    return ShapingPlan(tuple(paces), limit_quotas(limits, key, name), warmup)
 
 
 def shaper_for(

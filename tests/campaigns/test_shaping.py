@@ -197,6 +197,30 @@ def test_the_plan_follows_the_settings(tmp_path: object) -> None:
     assert plan_for(Settings(), 7, envelope_for(Settings(), 7, "everyone")).empty
 
 
+def test_a_provider_may_have_limits_of_its_own() -> None:
+    settings = Settings(
+        provider="smtp",
+        smtp_url="smtp://relay.example.org",
+        send_limit_per_second=100,
+        send_limit_per_day=1_000_000,
+        send_limits={
+            "SMTP:Relay.Example.org": {"per_second": 14},
+            "sendgrid": {"per_hour": 5000},
+        },
+    )
+    plan = plan_for(settings, 1, envelope_for(settings, 1, "everyone"))
+    assert [(p.key, p.rate) for p in plan.paces] == [("provider:smtp:relay.example.org", 14)]
+    assert [(q.period, q.limit) for q in plan.quotas] == [("day", 1_000_000)]  # the general one
+    sendgrid = settings.model_copy(update={"provider": "sendgrid", "sendgrid_api_key": "k" * 40})
+    plan = plan_for(sendgrid, 1, envelope_for(sendgrid, 1, "everyone"))
+    assert [p.rate for p in plan.paces] == [100]
+    assert [(q.period, q.limit) for q in plan.quotas] == [("hour", 5000), ("day", 1_000_000)]
+    with pytest.raises(ValidationError, match="'sendgird' is not a provider"):
+        Settings(send_limits={"sendgird": {"per_day": 5}})
+    with pytest.raises(ValidationError, match="per_dya"):
+        Settings(send_limits={"sendgrid": {"per_dya": 5}})
+
+
 @pytest.mark.parametrize(
     "setting", ["SEND_LIMIT_PER_SECOND", "SEND_LIMIT_PER_HOUR", "WARMUP_START", "WARMUP_FACTOR"]
 )
