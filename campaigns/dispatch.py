@@ -8,7 +8,7 @@ frozen with; a worker that cannot make that provider pauses the campaign). Sever
 (threads) run the claim → send → record loop at once, so provider latency does not set
 throughput; a shared :class:`~campaigns.ratelimit.SendRateLimiter` caps messages per second
 per worker, and an optional :class:`SendGate` (limits shared by all workers, the warm-up,
-the delivery window: :mod:`campaigns.shaping`) is asked before each claim.
+the delivery window: :mod:`campaigns.shaping`) is asked before each claim and request.
 
 Outcomes, by what the provider said:
 
@@ -128,8 +128,9 @@ class Admission(NamedTuple):
 
 
 class SendGate(Protocol):
-    """Limits shared with other workers (:class:`campaigns.shaping.SendShaper`), asked
-    before each claim so that no row is held while waiting."""
+    """Limits shared with other workers (:class:`campaigns.shaping.SendShaper`): asked
+    before each claim for quotas and windows (no row is held while waiting for those), and
+    before each provider request for the per-second limit (a short wait)."""
 
     def batch(self, largest: int) -> int:
         """How many rows to ask for at a time (less than ``largest`` under a rate)."""
