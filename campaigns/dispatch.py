@@ -319,10 +319,10 @@ class Dispatcher:
         except ConfigurationError as exc:  # the frozen provider is not available here
             reason = f"this worker cannot send campaign {claim.campaign_id}: {exc}"
             reason += "; fix its settings, then resume"
-            return self._hold(claim, reason, stats)
+            return self._hold(claim, reason, stats, gate)
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
-            return self._hold(claim, f"could not build the messages: {exc}", stats)
+            return self._hold(claim, f"could not build the messages: {exc}", stats, gate)
         journaled: set[str] = set()
         batch = replace(batch, on_accepted=self._journal(journaled))
         attempt = 0
@@ -362,9 +362,14 @@ class Dispatcher:
 
         return accepted
 
-    def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
-        """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""
+    def _hold(
+        self, claim: Claim, reason: str, stats: DispatchStats, gate: SendGate | None = None
+    ) -> bool:
+        """Nothing reached a provider: the rows go back to the queue (and to the gate's
+        quotas), the campaign pauses."""
         self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
+        if gate is not None:
+            gate.give_back(len(claim.recipients))
         return False
 
     def _record(

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from campaigns.freeze import freeze_campaign
-from campaigns.model import Campaign, Delivery
+from campaigns.model import Campaign, Delivery, SendQuota
 from campaigns.sending import run_worker, send_campaign
 from campaigns.service import delivery_counts, set_spread
 from newsletter.cli.app import app
@@ -196,3 +196,17 @@ def test_send_says_when_a_limit_holds_the_rest(
     shown = runner.invoke(app, ["campaigns", "show", campaign_id])
     assert "waiting for the hourly limit" in " ".join(shown.output.split())
     assert "queued 1" in shown.output
+
+
+def test_rows_put_back_unsent_count_against_no_quota(db: Database, tmp_path: Path) -> None:
+    import_examples(db)
+    add_subscribers(db, 5)
+    campaign_id = new_campaign(db)
+    frozen_with = Settings(provider="sendgrid", sendgrid_api_key="k" * 40)
+    freeze_campaign(db, campaign_id, frozen_with)
+    # this worker has no SendGrid key: it cannot build the batch, nothing reaches a provider
+    worker = outbox_settings(tmp_path, send_limit_per_day=100)
+    report = send_campaign(db, worker, campaign_id, clock=Clock())
+    assert report.status == "paused" and report.counts == {"queued": 5}
+    with db.transaction() as session:
+        assert session.scalars(select(SendQuota.used)).all() == [0]
