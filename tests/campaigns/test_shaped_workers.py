@@ -42,12 +42,20 @@ def test_four_workers_keep_a_shared_per_second_limit(
     after_first = RECIPIENTS - len(requests[0].personalizations)
     rate = after_first / (requests[-1].at - requests[0].at)
     assert abs(rate - LIMIT) <= 0.05 * LIMIT, f"{rate:.1f}/s against a limit of {LIMIT}/s"
-    # And over any two seconds in it (one batch of slack for the requests' own timing).
+    # And over any few seconds in it, with three batches of slack: on a loaded machine a lane
+    # woken late sends next to the following one (and the fake's clock is in this process).
+    # Four workers each pacing on their own would send 1,200/s.
     times = [r.at for r in requests]
     sizes = [len(r.personalizations) for r in requests]
-    windows = [
-        sum(n for t, n in zip(times[start:], sizes[start:], strict=True) if t < at + 2)
+    busiest = {span: most_within(times, sizes, span) for span in (2, 5)}
+    print(f"{rate:.1f}/s over {times[-1] - times[0]:.2f} s; most in 2 s, 5 s: {busiest}")
+    for span, most in busiest.items():
+        assert most <= span * LIMIT + 3 * LIMIT // 5, f"{most} in {span} s"
+
+
+def most_within(times: list[float], sizes: list[int], span: float) -> int:
+    """The most recipients requested within any ``span`` seconds."""
+    return max(
+        sum(n for t, n in zip(times[start:], sizes[start:], strict=True) if t < at + span)
         for start, at in enumerate(times)
-    ]
-    print(f"{rate:.1f}/s over {times[-1] - times[0]:.2f} s; most in 2 s: {max(windows)}")
-    assert max(windows) <= 2 * LIMIT + LIMIT // 5, windows
+    )
