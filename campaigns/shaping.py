@@ -60,7 +60,7 @@ from campaigns.model import (
 )
 from campaigns.states import CampaignStatus
 from newsletter.config import ProviderLimits, ProviderName, Settings
-from newsletter.db import Database
+from newsletter.db import Base, Database, utcnow
 from newsletter.errors import InvalidInput
 
 PACING_STEP = 0.2
@@ -270,7 +270,9 @@ def shaper_for(
 ) -> SendShaper | None:
     """The shaper of a campaign's send, or None when nothing shapes it.
 
-    Records the campaign's From domain's first sending day (once per domain, ever)."""
+    Its first variant's envelope names the provider and From domain of all of them (one
+    freeze decides every variant's envelope from the same settings). Records that domain's
+    first sending day (once per domain, ever)."""
     with database.engine.begin() as conn:
         row = conn.execute(
             select(Campaign.spread_minutes, Variant.envelope, Variant.id)
@@ -302,19 +304,19 @@ def shaper_for(
     return SendShaper(database, campaign_id, plan, clock=clock)
 
 
-def _insert(conn: Connection):  # type: ignore[no-untyped-def]
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+def _insert_new(conn: Connection, entity: type[Base], **values: object) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row every worker may make, made once."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(pg_insert(entity).values(**values).on_conflict_do_nothing())
+    else:
+        conn.execute(sqlite_insert(entity).values(**values).on_conflict_do_nothing())
 
 
 def record_domain(conn: Connection, domain: str, today: date) -> date | None:
     """The first sending day of ``domain``, recorded as ``today`` if it is new."""
     if not domain:
         return None
-    conn.execute(
-        _insert(conn)(SendingDomain)
-        .values(domain=domain, first_sent_on=today, created_at=datetime.now(UTC))
-        .on_conflict_do_nothing()
-    )
+    _insert_new(conn, SendingDomain, domain=domain, first_sent_on=today, created_at=utcnow())
     return conn.scalar(select(SendingDomain.first_sent_on).where(SendingDomain.domain == domain))
 
 
@@ -346,15 +348,18 @@ class SendShaper:
     def _ensure_rows(self) -> None:
         moment = datetime.fromtimestamp(self._clock(), UTC)
         with self.database.engine.begin() as conn:
-            insert = _insert(conn)
             for pace in self.plan.paces:
-                statement = insert(SendPacing).values(key=pace.key, free_at=0.0)
-                conn.execute(statement.on_conflict_do_nothing())
+                _insert_new(conn, SendPacing, key=pace.key, free_at=0.0)
             for quota in self.plan.quotas_on(moment):
-                statement = insert(SendQuota).values(
-                    key=quota.key, period=quota.period, starts_at=_EPOCH, used=0, granted=0
+                _insert_new(
+                    conn,
+                    SendQuota,
+                    key=quota.key,
+                    period=quota.period,
+                    starts_at=_EPOCH,
+                    used=0,
+                    granted=0,
                 )
-                conn.execute(statement.on_conflict_do_nothing())
 
     # --- asking -----------------------------------------------------------------------
 
