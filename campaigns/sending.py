@@ -65,6 +65,7 @@ class Sender:
         self.database = database
         self.settings = settings
         self.clock = clock
+        self._totals: dict[int, int] = {}  # recipients of campaigns with a delivery window
         self.providers = ProviderPool(settings, [provider] if provider else [])
         self.providers.get(settings.provider)
         self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
@@ -94,7 +95,9 @@ class Sender:
         """Send what is queued, within the shared limits (:mod:`campaigns.shaping`); mark
         the campaign sent when nothing is left in flight."""
         self.store.expire_leases(campaign_id)
-        gate = shaper_for(self.database, self.settings, campaign_id, clock=self.clock)
+        gate = shaper_for(
+            self.database, self.settings, campaign_id, clock=self.clock, totals=self._totals
+        )
         stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress, gate=gate)
         self.store.finish_if_done(campaign_id)
         return stats

@@ -267,8 +267,11 @@ def shaper_for(
     campaign_id: int,
     *,
     clock: Callable[[], float] = time.time,
+    totals: dict[int, int] | None = None,
 ) -> SendShaper | None:
-    """The shaper of a campaign's send, or None when nothing shapes it.
+    """The shaper of a campaign's send, or None when nothing shapes it; ``totals`` keeps
+    the recipients of campaigns with a window counted already (a frozen campaign's count
+    does not change, and counting a million rows every round would be a waste).
 
     Its first variant's envelope names the provider and From domain of all of them (one
     freeze decides every variant's envelope from the same settings). Records that domain's
@@ -292,12 +295,17 @@ def shaper_for(
         first_day = record_domain(conn, from_domain(envelope.from_email), today)
         spread = None
         if minutes:
-            total = conn.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.campaign_id == campaign_id)
-            )
-            spread = (int(total or 0), float(minutes))
+            totals = {} if totals is None else totals
+            if campaign_id not in totals:
+                totals[campaign_id] = int(
+                    conn.scalar(
+                        select(func.count())
+                        .select_from(Delivery)
+                        .where(Delivery.campaign_id == campaign_id)
+                    )
+                    or 0
+                )
+            spread = (totals[campaign_id], float(minutes))
     plan = plan_for(settings, campaign_id, envelope, spread=spread, first_day=first_day)
     if plan.empty:
         return None
