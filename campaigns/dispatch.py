@@ -6,7 +6,9 @@ implementation is :mod:`campaigns.store`) and a :class:`BatchFactory` (turns a c
 provider :class:`~newsletter.delivery.base.Batch` and names the provider its variant was
 frozen with; a worker that cannot make that provider pauses the campaign). Several *lanes*
 (threads) run the claim → send → record loop at once, so provider latency does not set
-throughput; a shared :class:`~campaigns.ratelimit.SendRateLimiter` caps messages per second.
+throughput; a shared :class:`~campaigns.ratelimit.SendRateLimiter` caps messages per second
+per worker, and an optional :class:`SendGate` (limits shared by all workers, the warm-up,
+the delivery window: :mod:`campaigns.shaping`) is asked before each claim and request.
 
 Outcomes, by what the provider said:
 
@@ -119,6 +121,38 @@ class ReadyBatch(NamedTuple):
     batch: Batch
 
 
+class Admission(NamedTuple):
+    """A gate's answer to "may I send n now?": ``allowed`` after ``wait`` seconds; 0 allowed
+    means nothing before ``wait`` seconds have passed (a quota is spent until then)."""
+
+    allowed: int
+    wait: float
+
+
+class SendGate(Protocol):
+    """Limits shared with other workers (:class:`campaigns.shaping.SendShaper`): asked
+    before each claim for quotas and windows (no row is held while waiting for those), and
+    before each provider request for the per-second limit (a short wait)."""
+
+    def batch(self, largest: int) -> int:
+        """How many rows to ask for at a time (less than ``largest`` under a rate)."""
+        ...
+
+    def admit(self, want: int) -> Admission:
+        """Before a claim: quotas, and rates whose waits may be long (a delivery window)."""
+        ...
+
+    def give_back(self, count: int) -> None:
+        """Admitted rows the claim did not find."""
+        ...
+
+    def pace(self, count: int) -> float:
+        """Right before a provider request of ``count``: the seconds to wait for a short-step
+        rate (a per-second limit). Booked only when the batch is ready, so that a lane slow
+        to build its batch cannot bunch up with the next one and burst past the limit."""
+        ...
+
+
 class BatchFactory(Protocol):
     def batch(self, claim: Claim) -> ReadyBatch:
         """The claim's messages and provider; ``ConfigurationError`` if that provider
@@ -158,7 +192,19 @@ class DispatchStats:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
+    def absorb(self, other: DispatchStats) -> None:
+        """Add another run's counts to these."""
+        self.add(**{name: getattr(other, name) for name in _COUNTS})
 
+    def plus(self, other: DispatchStats) -> DispatchStats:
+        """These counts and another run's, as a new record."""
+        both = DispatchStats()
+        both.absorb(self)
+        both.absorb(other)
+        return both
+
+
+_COUNTS = ("sent", "failed", "unknown", "requeued", "batches", "retries")
 ProgressCallback = Callable[[DispatchStats], None]
 
 
@@ -175,6 +221,7 @@ class Dispatcher:
         rate: SendRateLimiter | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        hold_wait: float = 60.0,
     ) -> None:
         self.store = store
         self.factory = factory
@@ -183,6 +230,7 @@ class Dispatcher:
         self.rate = rate or SendRateLimiter(None)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self.hold_wait = hold_wait
 
     def run(
         self,
@@ -190,8 +238,10 @@ class Dispatcher:
         *,
         stop: threading.Event | None = None,
         progress: ProgressCallback | None = None,
+        gate: SendGate | None = None,
     ) -> DispatchStats:
-        """Send until nothing is queued, the campaign stops sending, or ``stop`` is set."""
+        """Send until nothing is queued, the campaign stops sending, or ``stop`` is set;
+        with a ``gate``, also until it holds the campaign longer than ``hold_wait``."""
         outside = stop or threading.Event()
         halt = threading.Event()  # this campaign must stop (paused); the caller's stop is theirs
 
@@ -200,11 +250,11 @@ class Dispatcher:
 
         stats = DispatchStats()
         if self.lanes == 1:
-            self._lane(campaign_id, stopped, halt, stats, progress)
+            self._lane(campaign_id, stopped, halt, stats, progress, gate)
             return stats
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
             futures = [
-                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress)
+                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress, gate)
                 for _ in range(self.lanes)
             ]
             for future in futures:
@@ -218,30 +268,63 @@ class Dispatcher:
         halt: threading.Event,
         stats: DispatchStats,
         progress: ProgressCallback | None,
+        gate: SendGate | None = None,
     ) -> None:
+        size = gate.batch(self.batch_size) if gate is not None else self.batch_size
         while not stopped():
-            claim = self.store.claim(campaign_id, self.batch_size)
+            admitted = size
+            if gate is not None:
+                admitted = self._admitted(gate, size, stopped)
+                if not admitted:
+                    return
+            claim = self.store.claim(campaign_id, admitted)
+            if gate is not None:
+                found = len(claim.recipients) if claim is not None else 0
+                gate.give_back(admitted - found)
             if claim is None:
                 return
             if not claim.recipients:  # rows taken by another worker, or all skipped
                 continue
-            if not self._deliver(claim, stats):
+            if not self._deliver(claim, stats, gate):
                 halt.set()
             stats.add(batches=1)
             if progress is not None:
                 progress(stats)
 
-    def _deliver(self, claim: Claim, stats: DispatchStats) -> bool:
+    def _admitted(self, gate: SendGate, want: int, stopped: Callable[[], bool]) -> int:
+        """What the gate lets through, after its wait; 0 when it holds the campaign longer
+        than ``hold_wait`` (the lane leaves it to a later round) or ``stopped``."""
+        while not stopped():
+            count, wait = gate.admit(want)
+            if count == 0 and wait > self.hold_wait:
+                return 0
+            self._wait(wait, stopped)
+            if count and stopped():
+                gate.give_back(count)
+            elif count:
+                return count
+        return 0
+
+    def _wait(self, seconds: float, stopped: Callable[[], bool]) -> None:
+        """Sleep ``seconds``, in short steps so that a stop is not kept waiting."""
+        deadline = time.monotonic() + seconds
+        while not stopped():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._sleep(min(left, 0.5))
+
+    def _deliver(self, claim: Claim, stats: DispatchStats, gate: SendGate | None = None) -> bool:
         """One claimed batch to its end state; False when the campaign must stop."""
         try:
             provider, batch = self.factory.batch(claim)
         except ConfigurationError as exc:  # the frozen provider is not available here
             reason = f"this worker cannot send campaign {claim.campaign_id}: {exc}"
             reason += "; fix its settings, then resume"
-            return self._hold(claim, reason, stats)
+            return self._hold(claim, reason, stats, gate)
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
-            return self._hold(claim, f"could not build the messages: {exc}", stats)
+            return self._hold(claim, f"could not build the messages: {exc}", stats, gate)
         # A provider that answers per message (SMTP) reports each acceptance: its row is
         # written ``sent`` soon (group commits, campaigns/journal.py), so a worker killed
         # mid-batch leaves only what was in flight ``unknown``, not the whole batch.
@@ -253,6 +336,9 @@ class Dispatcher:
         while True:
             attempt += 1
             self.rate.acquire(len(pending))
+            wait = gate.pace(len(pending)) if gate is not None else 0.0
+            if wait > 0:  # the shared per-second limit, booked when the batch is ready
+                self._sleep(wait)
             try:
                 results = provider.send(_only(batch, pending))
                 journal.drain()
@@ -276,9 +362,14 @@ class Dispatcher:
             self._record(results, stats, journaled)
             return True
 
-    def _hold(self, claim: Claim, reason: str, stats: DispatchStats) -> bool:
-        """Nothing reached a provider: the rows go back to the queue, the campaign pauses."""
+    def _hold(
+        self, claim: Claim, reason: str, stats: DispatchStats, gate: SendGate | None = None
+    ) -> bool:
+        """Nothing reached a provider: the rows go back to the queue (and to the gate's
+        quotas), the campaign pauses."""
         self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
+        if gate is not None:
+            gate.give_back(len(claim.recipients))
         return False
 
     def _record(

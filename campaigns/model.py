@@ -26,6 +26,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -96,6 +97,11 @@ class Campaign(Base):
         Float,
         doc="Minutes after which an unknown delivery with no evidence from the provider is "
         "resent automatically (campaigns.unknowns); NULL: only on a person's decision.",
+    )
+    spread_minutes: Mapped[float | None] = mapped_column(
+        Float,
+        doc="The delivery window: the send is paced, across all workers, to last about this "
+        "many minutes (campaigns.shaping); NULL: as fast as the limits allow.",
     )
 
     archive_html: Mapped[str | None] = mapped_column(
@@ -249,3 +255,43 @@ class Delivery(Base):
     resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
         doc="When this row, unknown with no evidence past its quarantine, was queued again."
     )
+
+
+class SendPacing(Base):
+    """The next free sending moment of one pacing key (a provider's per-second limit, a
+    campaign's delivery window), shared by every worker (campaigns.shaping)."""
+
+    __tablename__ = "send_pacing"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    free_at: Mapped[float] = mapped_column(
+        Double(),
+        doc="Seconds since the Unix epoch (UTC) from which the next batch may go: a number, "
+        "so that one UPDATE … RETURNING can advance it on both databases.",
+    )
+
+
+class SendQuota(Base):
+    """Messages counted in the current hour or day window of one key (a provider's hourly
+    or daily limit, a From domain's warm-up), shared by every worker (campaigns.shaping)."""
+
+    __tablename__ = "send_quotas"
+    __table_args__ = (CheckConstraint("period IN ('hour', 'day')", name="period"),)
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    period: Mapped[str] = mapped_column(String(4), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(doc="Start of the window `used` counts in.")
+    used: Mapped[int] = mapped_column(default=0)
+    granted: Mapped[int] = mapped_column(
+        default=0, doc="What the last request was given (read back by the same UPDATE)."
+    )
+
+
+class SendingDomain(Base):
+    """A From domain and the day it first sent: day 1 of its warm-up (campaigns.shaping)."""
+
+    __tablename__ = "sending_domains"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_sent_on: Mapped[date] = mapped_column(doc="UTC day of the domain's first send.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,8 @@ from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.preflight import require_preflight
 from campaigns.ratelimit import SendRateLimiter
-from campaigns.service import delivery_counts, get_campaign
+from campaigns.service import delivery_counts, get_campaign, set_spread
+from campaigns.shaping import WAITING, shaper_for
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
 from campaigns.unknowns import resend_quarantined
@@ -54,10 +56,17 @@ class Sender:
     """
 
     def __init__(
-        self, database: Database, settings: Settings, provider: Provider | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        provider: Provider | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.settings = settings
+        self.clock = clock
+        self._totals: dict[int, int] = {}  # recipients of campaigns with a delivery window
         self.providers = ProviderPool(settings, [provider] if provider else [])
         self.providers.get(settings.provider)
         self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
@@ -84,9 +93,13 @@ class Sender:
         stop: threading.Event | None = None,
         progress: ProgressCallback | None = None,
     ) -> DispatchStats:
-        """Send what is queued; mark the campaign sent when nothing is left in flight."""
+        """Send what is queued, within the shared limits (:mod:`campaigns.shaping`); mark
+        the campaign sent when nothing is left in flight."""
         self.store.expire_leases(campaign_id)
-        stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress)
+        gate = shaper_for(
+            self.database, self.settings, campaign_id, clock=self.clock, totals=self._totals
+        )
+        stats = self.dispatcher.run(campaign_id, stop=stop, progress=progress, gate=gate)
         self.store.finish_if_done(campaign_id)
         return stats
 
@@ -102,12 +115,19 @@ def send_campaign(
     stop: threading.Event | None = None,
     progress: ProgressCallback | None = None,
     on_frozen: Callable[[FreezeResult], None] | None = None,
+    spread_minutes: float | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SendReport:
-    """Freeze (if needed) and send one campaign in this process, to the end.
+    """Freeze (if needed) and send one campaign in this process, to the end, or until a
+    spent hourly or daily quota holds it (its status reason then says until when, and any
+    worker goes on from there).
 
     ``retry_unknown_after`` (minutes) lets workers resend this campaign's unknown rows that
     have no evidence after that long (:mod:`campaigns.unknowns`); those due already are
-    queued now."""
+    queued now. ``spread_minutes`` paces the send to last about that long."""
+    if spread_minutes is not None:
+        with database.transaction() as session:
+            set_spread(session, campaign_id, spread_minutes)
     if retry_unknown_after is not None:
         allow_unknown_retry(database, settings, campaign_id, retry_unknown_after)
     freeze = _start(
@@ -119,9 +139,9 @@ def send_campaign(
     )
     if on_frozen is not None and freeze is not None:
         on_frozen(freeze)
-    sender = Sender(database, settings, provider)
+    sender = Sender(database, settings, provider, clock=clock)
     try:
-        stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
+        stats = _dispatch_window(sender, campaign_id, stop or threading.Event(), progress)
     finally:
         sender.close()
     with database.transaction() as session:
@@ -130,6 +150,41 @@ def send_campaign(
         return SendReport(
             campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts
         )
+
+
+def _dispatch_window(
+    sender: Sender,
+    campaign_id: int,
+    stop: threading.Event,
+    progress: ProgressCallback | None,
+) -> DispatchStats:
+    """Dispatch until done; a campaign paced by its delivery window leaves the dispatcher
+    between far-apart batches (:data:`campaigns.shaping.WINDOW_HORIZON`), so it is taken up
+    again here, as a worker's next round would, until its window has sent it all (or a
+    quota holds it: any worker goes on with it then)."""
+    total = DispatchStats()
+
+    def shown(stats: DispatchStats) -> None:
+        if progress is not None:
+            progress(total.plus(stats))
+
+    while True:
+        total.absorb(sender.dispatch(campaign_id, stop=stop, progress=shown))
+        if stop.is_set() or not window_pending(sender.database, campaign_id):
+            return total
+        stop.wait(min(sender.settings.worker_poll_seconds, 1.0))
+
+
+def window_pending(database: Database, campaign_id: int) -> bool:
+    """Whether a sending campaign with a delivery window still has rows queued, and is not
+    held by a quota."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.status != CampaignStatus.SENDING or not campaign.spread_minutes:
+            return False
+        if (campaign.status_reason or "").startswith(WAITING):
+            return False
+        return bool(delivery_counts(session, campaign_id).get(DeliveryStatus.QUEUED))
 
 
 def _start(
@@ -262,6 +317,7 @@ def run_worker(
     schedule: bool = False,
     provider: Provider | None = None,
     progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> DispatchStats:
     """Send every campaign that is sending, until ``stop`` (or, with ``once``, until idle).
 
@@ -269,7 +325,7 @@ def run_worker(
     one-process set-up and cron's ``--once``). Each round first queues again the unknown
     rows whose quarantine has passed, of campaigns that allow it (:mod:`campaigns.unknowns`).
     """
-    sender = Sender(database, settings, provider)
+    sender = Sender(database, settings, provider, clock=clock)
     total = DispatchStats()
     try:
         while not stop.is_set():
@@ -279,15 +335,7 @@ def run_worker(
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():
                     break
-                stats = sender.dispatch(campaign_id, stop=stop, progress=progress)
-                total.add(
-                    sent=stats.sent,
-                    failed=stats.failed,
-                    unknown=stats.unknown,
-                    requeued=stats.requeued,
-                    batches=stats.batches,
-                    retries=stats.retries,
-                )
+                total.absorb(sender.dispatch(campaign_id, stop=stop, progress=progress))
             if once:
                 break
             stop.wait(settings.worker_poll_seconds)

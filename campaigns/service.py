@@ -24,7 +24,7 @@ from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, brief_slugs
 from newsletter.config import Settings, get_settings
 from newsletter.db import utcnow
-from newsletter.errors import ConflictError, NotFoundError, RenderError
+from newsletter.errors import ConflictError, InvalidInput, NotFoundError, RenderError
 from newsletter.render.compile import subject_lines
 from newsletter.render.context import CompileContext
 from newsletter.suggest import missing_names
@@ -45,7 +45,9 @@ _TRANSITIONS: dict[str, tuple[CampaignStatus, ...]] = {
     "cancel": (_DRAFT, _SCHEDULED, _SENDING, _PAUSED),
     "start": (_DRAFT, _SCHEDULED, _PAUSED),
     "edit": (_DRAFT, _SCHEDULED, _PAUSED),
+    "spread": (_DRAFT, _SCHEDULED, _SENDING, _PAUSED),
 }
+MAX_SPREAD_MINUTES = 7 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,20 @@ def schedule_campaign(
     campaign.issue_date = issue_day(campaign, send_at, settings)
     campaign.status = CampaignStatus.SCHEDULED
     campaign.status_reason = None
+    return campaign
+
+
+def set_spread(session: Session, campaign_id: int, minutes: float | None) -> Campaign:
+    """The campaign's delivery window: its send paced, across all workers, to last about
+    ``minutes`` (:mod:`campaigns.shaping`); None sends as fast as the limits allow. A
+    campaign already sending takes a new window from its workers' next round."""
+    if minutes is not None and not 0 < minutes <= MAX_SPREAD_MINUTES:
+        raise InvalidInput(
+            "spread_minutes", f"must be more than 0 and at most {MAX_SPREAD_MINUTES} (a week)"
+        )
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "spread")
+    campaign.spread_minutes = minutes
     return campaign
 
 

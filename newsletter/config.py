@@ -14,11 +14,11 @@ import secrets
 import stat
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -36,6 +36,17 @@ LIST_ID = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-
 SECRET_FILE_NAME = ".newsletter-secret"  # noqa: S105  (a file name, not a secret)
 MIN_KEY_BYTES = 32
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+class ProviderLimits(BaseModel):
+    """One provider's own sending limits (``NEWSLETTER_SEND_LIMITS``); an unset one falls
+    back to the matching ``NEWSLETTER_SEND_LIMIT_PER_*``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: float | None = Field(default=None, gt=0)
+    per_hour: int | None = Field(default=None, gt=0)
+    per_day: int | None = Field(default=None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -308,6 +319,53 @@ class Settings(BaseSettings):
     send_rate: float | None = Field(
         default=None, gt=0, description="Messages per second per worker; unset: no limit."
     )
+    send_limit_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per second to each provider (SendGrid; the outbox; SMTP per host), "
+            "shared by every worker through the database; unset: no limit."
+        ),
+    )
+    send_limit_per_hour: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per clock hour (UTC) to each provider, shared by every worker; when "
+            "spent, campaigns wait for the next hour and say so. Unset: no limit."
+        ),
+    )
+    send_limit_per_day: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Messages per day (UTC) to each provider, shared by every worker; when spent, "
+            "campaigns wait for the next day and say so. Unset: no limit."
+        ),
+    )
+    send_limits: dict[str, ProviderLimits] = Field(
+        default_factory=dict,
+        description=(
+            "Limits of particular providers, overriding NEWSLETTER_SEND_LIMIT_PER_* for them: "
+            "JSON keyed by 'sendgrid', 'outbox', 'smtp' or 'smtp:HOST', e.g. "
+            '{"smtp:relay.example.org": {"per_second": 14, "per_day": 50000}}.'
+        ),
+    )
+    warmup_start: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Warm-up of a new From domain: messages it may send on its first sending day "
+            "(e.g. 1000), each later day NEWSLETTER_WARMUP_FACTOR times the day before; the "
+            "first day is recorded the first time the domain sends. Unset: no warm-up."
+        ),
+    )
+    warmup_factor: float = Field(
+        default=1.5,
+        ge=1,
+        le=10,
+        description="How much a warming-up domain's daily limit grows each day (1.5: +50 %).",
+    )
     send_lease_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -565,6 +623,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return sorted({item.strip().lower() for item in value.split(",")} - {""})
         return value
+
+    @field_validator("send_limits")
+    @classmethod
+    def _provider_keys(cls, value: dict[str, ProviderLimits]) -> dict[str, ProviderLimits]:
+        """Keys name a provider, or an SMTP relay host: a typo must not drop a limit."""
+        keys = {}
+        for key, limits in value.items():
+            kind, colon, host = key.strip().lower().partition(":")
+            if kind not in get_args(ProviderName) or (colon and (kind != "smtp" or not host)):
+                raise ValueError(
+                    f"{key!r} is not a provider: use sendgrid, outbox, smtp or smtp:HOST"
+                )
+            keys[f"{kind}{colon}{host}"] = limits
+        return keys
 
     @field_validator("topic_labels", mode="before")
     @classmethod

@@ -66,7 +66,8 @@ COMMANDS: dict[str, LazyCommand] = {
         "newsletter.cli.deliverability:dkim_app", "The DKIM key that signs SMTP and outbox mail."
     ),
     "domain": LazyCommand(
-        "newsletter.cli.deliverability:domain_app", "Check a sending domain's DNS records."
+        "newsletter.cli.deliverability:domain_app",
+        "Sending domains: their DNS records and their warm-up.",
     ),
     "bounces": LazyCommand(
         "newsletter.cli.bounces:app", "Bounces and complaints for SMTP and outbox sends."

@@ -29,6 +29,7 @@ from campaigns.service import (
     pause_campaign,
     resume_campaign,
     schedule_campaign,
+    set_spread,
 )
 from campaigns.weeks import IsoWeek
 from newsletter.cli.common import console, open_db, split_values
@@ -54,6 +55,14 @@ OverrideOption = Annotated[
 ]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why the check is overridden (recorded).")
+]
+SpreadOption = Annotated[
+    float | None,
+    typer.Option(
+        "--spread-minutes",
+        metavar="MINUTES",
+        help="Delivery window: pace the send, across all workers, to last about this long.",
+    ),
 ]
 
 
@@ -159,6 +168,8 @@ def show_command(campaign_id: int) -> None:
             console.print(f"[yellow]{campaign.status_reason}[/]", markup=True, soft_wrap=True)
         when = campaign.send_at.isoformat() if campaign.send_at else "not scheduled"
         console.print(f"issue date {long_date(campaign.issue_date)} · send at {when}")
+        if campaign.spread_minutes:
+            console.print(f"delivery window: spread over {campaign.spread_minutes:g} minutes")
         _print_briefs(session, campaign)
         _print_variants(session, campaign)
         counts = delivery_counts(session, campaign.id)
@@ -199,6 +210,7 @@ def _print_errors(session, campaign: Campaign) -> None:  # type: ignore[no-untyp
 def schedule_command(
     campaign_id: int,
     at: Annotated[str, typer.Option("--at", help="ISO time with zone, e.g. 2026-11-30T07:00Z")],
+    spread_minutes: SpreadOption = None,
     override: OverrideOption = None,
     reason: ReasonOption = None,
 ) -> None:
@@ -210,7 +222,10 @@ def schedule_command(
     require_preflight(database, campaign_id, get_settings())
     with database.transaction() as session:
         campaign = schedule_campaign(session, campaign_id, moment, get_settings())
-        console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}")
+        if spread_minutes is not None:
+            set_spread(session, campaign_id, spread_minutes)
+        window = f", spread over {spread_minutes:g} minutes" if spread_minutes else ""
+        console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}{window}")
 
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red"}

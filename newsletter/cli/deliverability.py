@@ -1,4 +1,4 @@
-"""`newsletter dkim …` and `newsletter domain …`: the signing key and the domain's DNS.
+"""`newsletter dkim …` and `newsletter domain …`: the signing key, the domain's DNS, warm-up.
 
 The work is in ``newsletter.deliverability``; these commands read the settings and format.
 The private key is never printed, only its path and the public record.
@@ -7,6 +7,7 @@ The private key is never printed, only its path and the public record.
 from __future__ import annotations
 
 import json
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,9 @@ from newsletter.deliverability.dns_check import Status, check_domain
 from newsletter.errors import ConfigurationError
 
 dkim_app = typer.Typer(help="The DKIM key that signs SMTP and outbox mail.", no_args_is_help=True)
-domain_app = typer.Typer(help="Check a sending domain's DNS records.", no_args_is_help=True)
+domain_app = typer.Typer(
+    help="Sending domains: their DNS records and their warm-up.", no_args_is_help=True
+)
 
 
 def print_record(name: str, record: str) -> None:
@@ -131,3 +134,52 @@ def check_command(
                 console.print(f"  {finding.fix}", markup=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
+
+
+@domain_app.command("warmup")
+def warmup_command(
+    domain: Annotated[
+        str | None, typer.Argument(help="With --first-day: the From domain to record.")
+    ] = None,
+    first_day: Annotated[
+        str | None,
+        typer.Option(
+            "--first-day",
+            metavar="YYYY-MM-DD",
+            help="Record DOMAIN's first sending day: an earlier one for a domain that sent "
+            "before, today to start its warm-up again.",
+        ),
+    ] = None,
+) -> None:
+    """Each From domain's warm-up: its first sending day, its day, today's limit and sent."""
+    from campaigns.shaping import set_first_day, warmup_status
+    from newsletter.cli.common import open_db
+
+    database = open_db()
+    settings = get_settings()
+    if first_day is not None or domain is not None:
+        if first_day is None or domain is None:
+            raise typer.BadParameter("give both DOMAIN and --first-day", param_hint="--first-day")
+        set_first_day(database, domain, _day(first_day))
+    rows = warmup_status(database, settings)
+    if not rows:
+        console.print("no From domain has sent yet", markup=False)
+        return
+    table = Table("domain", "first sent", "day", "limit today", "sent today",
+                  title="warm-up of the From domains")  # fmt: skip
+    for row in rows:
+        limit = f"{row.limit_today:,}" if row.limit_today is not None else "no warm-up"
+        sent = f"{row.sent_today:,}" if row.sent_today is not None else ""
+        table.add_row(Text(row.domain), row.first_sent_on.isoformat(), str(row.day), limit, sent)
+    console.print(table)
+    if settings.warmup_start is None:
+        console.print("warm-up is off: set NEWSLETTER_WARMUP_START to turn it on", markup=False)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{text!r} is not a YYYY-MM-DD date", param_hint="--first-day"
+        ) from exc

@@ -19,7 +19,7 @@ from campaigns.preflight import enforced, refusal, require_preflight, run_prefli
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
 from campaigns.service import get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
-from newsletter.cli.campaigns import OverrideOption, ReasonOption, record_overrides
+from newsletter.cli.campaigns import OverrideOption, ReasonOption, SpreadOption, record_overrides
 from newsletter.cli.common import console, open_db
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
@@ -113,6 +113,7 @@ def send_command(
             "NEWSLETTER_UNKNOWN_QUARANTINE_MINUTES).",
         ),
     ] = None,
+    spread_minutes: SpreadOption = None,
     override: OverrideOption = None,
     reason: ReasonOption = None,
     yes: Annotated[
@@ -175,6 +176,7 @@ def send_command(
             campaign_id,
             retry_unknown=retry_unknown,
             retry_unknown_after=retry_unknown_after,
+            spread_minutes=spread_minutes,
             stop=stop,
             progress=advanced,
             on_frozen=frozen,
@@ -194,6 +196,10 @@ def _summary(report: SendReport) -> None:
     console.print(table)
     if report.status_reason:
         console.print(f"[yellow]{report.status_reason}[/]")
+    if report.status == CampaignStatus.SENDING:
+        console.print(
+            "still sending: `newsletter worker` (or `newsletter serve`'s worker) goes on with it"
+        )
 
 
 def worker_command(

@@ -262,3 +262,18 @@ def test_the_campaign_page_says_why_it_stopped_and_which_deliveries_failed(
     )
     listing = editor.get("/editor/campaigns")
     assert f'href="/editor/campaigns/{campaign_id}"' in listing.text and "paused" in listing.text
+
+
+def test_a_campaign_waiting_for_a_sending_limit_says_until_when(
+    db: Database, editor: Editor, site: LiveServer
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 3)
+    campaign_id = _create(editor, "Issue", list(SLUGS))
+    settings = site.settings.model_copy(update={"send_limit_per_hour": 2})
+    report = send_campaign(db, settings, campaign_id, spread_minutes=0.01)
+    assert report.counts == {"sent": 2, "queued": 1}
+    page = editor.get(f"/editor/campaigns/{campaign_id}")
+    assert "<dt>Delivery window</dt><dd>spread over 0.01 minutes</dd>" in page.text
+    assert '<span class="badge sending">sending</span>' in page.text
+    assert "waiting for the hourly limit of outbox (2 an hour): resumes at" in page.text

@@ -74,10 +74,12 @@ class Faults:
 
 @dataclass(frozen=True)
 class Accepted:
-    """One accepted mail-send request: its id and the request body as sent."""
+    """One accepted mail-send request: its id, the request body as sent, and when it was
+    accepted (``time.time()``: rates across processes are measured from it)."""
 
     message_id: str
     body: dict[str, Any]
+    at: float = 0.0
 
     @property
     def personalizations(self) -> list[dict[str, Any]]:
@@ -308,7 +310,7 @@ class FakeSendGrid:
             self._stats["accepted_requests"] += 1
             self._stats["accepted_personalizations"] += len(body["personalizations"])
             if self.faults.record:
-                self.accepted.append(Accepted(message_id, body))
+                self.accepted.append(Accepted(message_id, body, time.time()))
 
     def _fail(self, request: _Handler, fault: _Scripted) -> None:
         self._count(f"failed_{fault.status}")
