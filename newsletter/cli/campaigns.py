@@ -310,9 +310,26 @@ def _print_digest(result: DigestResult) -> None:
     console.print(f"digest {result.week} {verb} campaign {result.campaign_id}")
     for slug in result.brief_slugs:
         console.print(f"  {slug}", markup=False)
-    if result.left_out:
-        console.print(f"[yellow]left out ({len(result.left_out)}):[/]")
-    for item in result.left_out:
+    new = result.new
+    if new:
+        console.print(f"[yellow]new since you created this ({len(new)}):[/]")
+        for item in new:
+            console.print(f"  {item.slug}: {item.title}", markup=False, soft_wrap=True)
+        slugs = ",".join(item.slug for item in new)
+        console.print(
+            f"add {'it' if len(new) == 1 else 'them'}: "
+            f"newsletter digest create --week {result.week} --include {slugs}",
+            markup=False,
+            soft_wrap=True,
+        )
+    left_out = [item for item in result.left_out if not item.new]
+    if left_out:
+        console.print(f"[yellow]left out ({len(left_out)}):[/]")
+    for item in left_out:
         console.print(f"  {item.slug}: {item.reason}", markup=False, soft_wrap=True)
-    if result.left_out:
-        console.print("include one on purpose: newsletter digest create --include SLUG")
+    if left_out:
+        console.print(
+            f"include one on purpose: newsletter digest create --week {result.week} --include SLUG",
+            markup=False,
+            soft_wrap=True,
+        )
