@@ -60,7 +60,7 @@ def _count(db: Database, table: str) -> int:
 
 def test_0014_upgrade_and_downgrade_keep_the_rows(db: Database) -> None:
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "-1")
+        command.downgrade(alembic_config(connection), "0013")
     columns = {c["name"] for c in inspect(db.engine).get_columns("subscribers")}
     assert "lapsed_at" not in columns
     _seed(db)
@@ -84,7 +84,7 @@ def test_0014_upgrade_and_downgrade_keep_the_rows(db: Database) -> None:
     assert [f["options"].get("ondelete") for f in foreign] == ["CASCADE"]
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "-1")
+        command.downgrade(alembic_config(connection), "0013")
     assert _count(db, "mail_queue") == 1  # the keep mail is gone, the confirmation stays
     assert _count(db, "subscribers") == 1
     columns = {c["name"] for c in inspect(db.engine).get_columns("subscribers")}
