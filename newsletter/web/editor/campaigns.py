@@ -64,7 +64,7 @@ from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.weeks import IsoWeek
 from newsletter.config import Settings
 from newsletter.db import utcnow
-from newsletter.errors import InvalidInput, NewsletterError
+from newsletter.errors import InvalidInput, NewsletterError, RenderError
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
@@ -114,14 +114,16 @@ def _form_page(
     values: CampaignForm,
     *,
     campaign: Campaign | None = None,
-    error: str | None = None,
+    error: NewsletterError | None = None,
     weeks: list[WeekOffer] | None = None,
 ) -> Response:
+    problem = error.problem if isinstance(error, RenderError) else None
     context = {
         "choices": choices,
         "values": values,
         "campaign": campaign,
-        "error": error,
+        "error": None if error is None else str(error),
+        "problem": problem,
         "today": _today(editor_site(request)).isoformat(),
         "weeks": weeks or [],
         "settings_grace_days": editor_site(request).settings.digest_grace_days,
@@ -158,7 +160,7 @@ async def create_campaign_post(request: Request) -> Response:
             lambda session: create_campaign(session, draft, settings=site.settings).id
         )
     except NewsletterError as exc:
-        return _form_page(request, choices, values, error=str(exc), weeks=weeks)
+        return _form_page(request, choices, values, error=exc, weeks=weeks)
     flash(request, "Campaign created. Check the preview, then schedule it.")
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
@@ -227,7 +229,7 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
         draft = values.draft(choices.segment_names)
         await site.run(lambda session: update_campaign(session, campaign_id, draft))
     except NewsletterError as exc:
-        return _form_page(request, choices, values, campaign=campaign, error=str(exc))
+        return _form_page(request, choices, values, campaign=campaign, error=exc)
     flash(request, "Campaign saved.")
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
