@@ -15,7 +15,7 @@ from campaigns.weeks import IsoWeek
 from newsletter.db import Database
 from tests.campaigns.helpers import ready_brief
 from tests.editor.conftest import add_editor
-from tests.editor.test_browser_editor import _error, _log_in, _overflow
+from tests.editor.test_browser_editor import _overflow, open_editor
 from tests.subscribers.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -29,11 +29,7 @@ def test_an_editor_makes_last_weeks_digest_and_adds_a_late_brief(
     today = datetime.now(ZoneInfo(site.settings.editor_timezone)).date()
     last_week = IsoWeek.of(today).previous
     ready_brief(db, "last-weeks", today - timedelta(days=7))
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: _error(errors, m))
-    _log_in(page, site)
+    context, page, errors = open_editor(browser, site, width=width)
 
     page.goto(f"{site.url}/editor/campaigns/new")
     offer = page.locator(f'li[data-week="{last_week}"]')

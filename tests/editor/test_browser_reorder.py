@@ -15,7 +15,7 @@ from campaigns.service import brief_labels, segment_names
 from newsletter.db import Database
 from tests.campaigns.helpers import SLUGS, add_tech_and_economy, import_examples
 from tests.editor.conftest import add_editor
-from tests.editor.test_browser_editor import _error, _log_in, _overflow
+from tests.editor.test_browser_editor import _log_in, _overflow, open_editor
 from tests.subscribers.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -48,11 +48,7 @@ def test_an_editor_drags_briefs_and_segments_into_order(
     add_tech_and_economy(db)
     # tall enough that the whole brief table is in view while dragging (the mouse moves in
     # the window's coordinates)
-    context = browser.new_context(viewport={"width": width, "height": 4000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: _error(errors, m))
-    _log_in(page, site)
+    context, page, errors = open_editor(browser, site, width=width, height=4000)
     page.goto(f"{site.url}/editor/campaigns/new")
     page.get_by_label("Name").fill("Dragged")
     briefs = page.locator("#brief-choices tbody tr")
