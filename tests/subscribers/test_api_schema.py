@@ -84,7 +84,7 @@ def test_no_request_breaks_the_api(
 
     @given(case=strategy)
     @settings(
-        max_examples=400,  # enough for every operation to be tried (twenty-two of them)
+        max_examples=500,  # enough for every operation to be tried (twenty-two of them)
         derandomize=True,
         deadline=None,
         database=None,
