@@ -48,6 +48,7 @@ class LeftOut:
     slug: str
     title: str
     reason: str
+    new: bool = False  # marked ready after the digest was created: one click adds it
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class DigestResult:
     week: IsoWeek
     brief_slugs: tuple[str, ...]
     left_out: tuple[LeftOut, ...] = ()
+
+    @property
+    def new(self) -> tuple[LeftOut, ...]:
+        """The briefs marked ready since the digest was created (it does not hold them)."""
+        return tuple(item for item in self.left_out if item.new)
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,28 @@ def left_out_of(session: Session, campaign: Campaign, settings: Settings) -> lis
         session, week, grace_days=settings.digest_grace_days, campaign_id=campaign.id
     )
     held = {b.brief_id for b in campaign.briefs}
-    missing = [
-        LeftOut(r.slug, r.title, "taken out of this campaign")
-        for r in selection.chosen
-        if r.id not in held
-    ]
+    missing = [_missing(r, campaign) for r in selection.chosen if r.id not in held]
+    missing.sort(key=lambda item: not item.new)  # what is new comes first
     slugs_held = set(session.scalars(select(BriefRow.slug).where(BriefRow.id.in_(held))))
     return missing + [item for item in selection.left_out if item.slug not in slugs_held]
+
+
+def _missing(row: BriefRow, campaign: Campaign) -> LeftOut:
+    """A brief of the week the digest does not hold: new since it was made, or taken out."""
+    ready_at = row.ready_at or row.created_at
+    if ready_at > campaign.created_at:
+        return LeftOut(row.slug, row.title, "new since you created this", new=True)
+    return LeftOut(row.slug, row.title, "taken out of this campaign")
+
+
+def add_new_briefs(session: Session, campaign_id: int, settings: Settings) -> list[str]:
+    """Refresh a digest that has not started: add every brief marked ready since it was
+    created (newest-first order kept); returns their slugs."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    new = [item.slug for item in left_out_of(session, campaign, settings) if item.new]
+    for slug in new:
+        include_brief(session, campaign_id, slug)
+    return new
 
 
 def include_brief(session: Session, campaign_id: int, slug: str) -> Campaign:

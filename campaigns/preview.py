@@ -26,6 +26,7 @@ from newsletter.render.compile import compile_variant, subject_and_preheader
 from newsletter.render.links import Link
 from newsletter.render.recipient import FIRST_NAME, FIRST_NAME_HTML, clean_name, typical_values
 from newsletter.render.selection import select_briefs
+from newsletter.render.template_problems import TemplateProblem
 from newsletter.render.variant import CompiledVariant, FilledEmail
 
 
@@ -130,6 +131,7 @@ class InboxLine:
     subject: str | None
     preheader: str | None
     error: str | None = None
+    problem: TemplateProblem | None = None  # a template's mistake in words, and its place
 
 
 def inbox_lines(session: Session, campaign: Campaign, settings: Settings) -> list[InboxLine]:
@@ -159,7 +161,11 @@ def inbox_lines(session: Session, campaign: Campaign, settings: Settings) -> lis
                 raise RenderError(name, None, "no brief matches this segment's options")
             subject, preheader = subject_and_preheader(options, context, chosen)
         except RenderError as exc:
-            lines.append(InboxLine(name, options.subject, options.preheader, None, None, str(exc)))
+            lines.append(
+                InboxLine(
+                    name, options.subject, options.preheader, None, None, str(exc), exc.problem
+                )
+            )
         else:
             lines.append(InboxLine(name, options.subject, options.preheader, subject, preheader))
     return lines

@@ -24,9 +24,10 @@ from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, brief_slugs
 from newsletter.config import Settings, get_settings
 from newsletter.db import utcnow
-from newsletter.errors import ConflictError, InvalidInput, NotFoundError, RenderError
+from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 from newsletter.render.compile import subject_lines
 from newsletter.render.context import CompileContext
+from newsletter.render.environment import template_error
 from newsletter.suggest import missing_names
 from newsletter.untrusted import reject_nul
 from subscribers.model import Segment
@@ -70,7 +71,7 @@ def check_template(template: str | None, what: str) -> None:
     try:
         SandboxedEnvironment().parse(template)
     except TemplateSyntaxError as exc:
-        raise RenderError(what, exc.lineno, exc.message or "invalid template") from exc
+        raise template_error(what, template, exc.lineno, exc.message or "invalid template") from exc
 
 
 def create_campaign(

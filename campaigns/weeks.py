@@ -56,5 +56,9 @@ class IsoWeek:
         """The next Monday 00:00 UTC (exclusive)."""
         return self.start + timedelta(days=7)
 
+    @property
+    def previous(self) -> IsoWeek:
+        return IsoWeek.of(self.monday - timedelta(days=7))
+
     def __str__(self) -> str:
         return f"{self.year}-W{self.week:02d}"

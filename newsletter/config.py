@@ -481,6 +481,21 @@ class Settings(BaseSettings):
     signup_rate_period: int = Field(
         default=60, ge=1, description="The rate-limit period in seconds."
     )
+    fresh_link_rate_limit: int = Field(
+        default=5,
+        ge=0,
+        description="Requests for a fresh preferences link allowed per client IP per "
+        "fresh_link_rate_period; 0: no limit.",
+    )
+    fresh_link_rate_period: int = Field(
+        default=600, ge=1, description="The fresh-link rate-limit period in seconds."
+    )
+    fresh_link_resend_minutes: int = Field(
+        default=15,
+        ge=0,
+        description="A subscribed address gets at most one fresh preferences link per this "
+        "many minutes, however often it is asked for.",
+    )
     max_body_bytes: int = Field(
         default=16_384, ge=1_024, description="Largest request body the web app accepts (else 413)."
     )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from newsletter.delivery.base import RecipientResult
+    from newsletter.render.template_problems import TemplateProblem
 
 
 class NewsletterError(Exception):
@@ -136,11 +137,20 @@ class BriefFormatError(NewsletterError):
 
 
 class RenderError(NewsletterError):
-    """A template or the MJML compiler failed; the message names the template and line."""
+    """A template or the MJML compiler failed; the message names the template and line.
+    ``problem``: for a subject or preheader template, the mistake in words and its place."""
 
-    def __init__(self, template: str, line: int | None, message: str) -> None:
+    def __init__(
+        self,
+        template: str,
+        line: int | None,
+        message: str,
+        *,
+        problem: TemplateProblem | None = None,
+    ) -> None:
         self.template = template
         self.line = line
+        self.problem = problem
         where = f"{template}:{line}" if line is not None else template
         super().__init__(f"{where}: {message}")
 

@@ -1,5 +1,5 @@
 """Transactional mail (the double opt-in confirmation, the sunset policy's "keep me
-subscribed" question) through the pipeline and the provider.
+subscribed" question, a fresh preferences link asked for) through the pipeline and the provider.
 
 Each email is compiled once from the render pipeline's template, like a digest variant, and
 each mail only fills its placeholders (name, signed links) before it goes through the
@@ -28,7 +28,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import DeliveryError
-from newsletter.render.compile import compile_confirmation, compile_keep
+from newsletter.render.compile import compile_confirmation, compile_fresh_link, compile_keep
 from newsletter.render.context import CompileContext
 from newsletter.render.recipient import (
     CONFIRM_URL,
@@ -85,6 +85,14 @@ class ConfirmationMailer:
         }
         headers = list_unsubscribe_headers(unsubscribe_url, self.settings.unsubscribe_mailto)
         self._send(compiled, "keep", email, name, links, headers)
+
+    def send_fresh_link(
+        self, email: str, name: str | None, *, preferences_url: str, unsubscribe_url: str
+    ) -> None:
+        """A fresh preferences link, asked for on the page of a link that did not work."""
+        compiled = self._email("fresh-link", compile_fresh_link)
+        links = {PREFERENCES_URL: preferences_url, UNSUBSCRIBE_URL: unsubscribe_url}
+        self._send(compiled, "fresh-link", email, name, links)
 
     def _send(
         self,

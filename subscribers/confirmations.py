@@ -1,5 +1,6 @@
-"""Confirmation mails (and the sunset policy's "keep me subscribed" mails): queued in the
-transaction that decided them, sent later by a drain loop.
+"""Confirmation mails (and the sunset policy's "keep me subscribed" mails, and fresh
+preferences links asked for): queued in the transaction that decided them, sent later by a
+drain loop.
 
 A signup request only writes rows; mail goes out from :func:`drain_confirmations`, run by
 ``newsletter serve`` in a background thread or by ``newsletter subscribers
@@ -16,7 +17,7 @@ What sends the mail is a :class:`TransactionalMailer`: the render pipeline's tem
 through the configured provider (:mod:`newsletter.transactional`) plugs in at this seam.
 A mail is sent only if its subscriber still waits for it when its turn comes (a
 confirmation: pending, or lapsed and asking back; a keep question: still mailable and
-asked), else it is ``skipped``.
+asked; a fresh link: still subscribed and not suppressed), else it is ``skipped``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ class TransactionalMailer(ConfirmationMailer, Protocol):
         preferences_url: str,
         unsubscribe_url: str,
     ) -> None: ...
+
+    def send_fresh_link(
+        self, email: str, name: str | None, *, preferences_url: str, unsubscribe_url: str
+    ) -> None:
+        """A fresh preferences link (:mod:`subscribers.fresh_links`)."""
+        ...
 
 
 @dataclass
@@ -175,6 +182,13 @@ def _send_one(
                 preferences_url=preferences_url(public_url, signer, uid),
                 unsubscribe_url=unsubscribe_url(public_url, signer, uid),
             )
+        elif kind == "fresh-link":
+            mailer.send_fresh_link(
+                email,
+                name,
+                preferences_url=preferences_url(public_url, signer, uid),
+                unsubscribe_url=unsubscribe_url(public_url, signer, uid),
+            )
         else:
             mailer.send_confirmation(email, name, confirm_url(public_url, signer, uid))
     except Exception as exc:
@@ -197,6 +211,12 @@ def _not_waiting(session: Session, kind: str, subscriber: Subscriber | None) -> 
         asked = subscriber.status == "active" and subscriber.lapsed_at is None
         if not asked or subscriber.reengage_sent_at is None:
             return "the subscriber answered, lapsed or left before the question went out"
+        if subscriber.email_hash and is_suppressed(session, subscriber.email_hash):
+            return "the address is suppressed"
+        return None
+    if kind == "fresh-link":
+        if subscriber.status != "active":
+            return "the subscriber left before the link went out"
         if subscriber.email_hash and is_suppressed(session, subscriber.email_hash):
             return "the address is suppressed"
         return None

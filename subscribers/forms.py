@@ -30,6 +30,7 @@ from subscribers.signup import SignupForm
 
 HONEYPOT = "website"  # a field people never see: only bots fill it in
 SIGNUP_FIELDS = frozenset({"email", "name", "topics", "source", HONEYPOT})
+FRESH_LINK_FIELDS = frozenset({"email", HONEYPOT})
 PREFERENCES_FIELDS = frozenset({"name", "topics", "narratives", "action"})
 LIST_FIELDS = frozenset({"topics"})
 MAX_FORM_FIELDS = 100
@@ -130,6 +131,19 @@ def _topic_list(fields: Mapping[str, Any]) -> list[str]:
 def honeypot_filled(submission: Submission) -> bool:
     value = submission.fields.get(HONEYPOT)
     return bool(value.strip()) if isinstance(value, str) else value not in (None, "")
+
+
+def fresh_link_form(submission: Submission) -> Address | None:
+    """The address asking for a fresh preferences link; ``None`` when a bot filled the trap
+    field (answered like anyone, nothing done). Any address is accepted as typed: only a
+    stored one can match."""
+    if honeypot_filled(submission):
+        return None
+    check = _Checker()
+    _general_checks(submission, FRESH_LINK_FIELDS, check)
+    address = check(lambda: parse_address(_text(submission.fields, "email") or ""))
+    check.raise_if_any()
+    return address
 
 
 def signup_form(

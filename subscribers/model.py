@@ -28,7 +28,7 @@ NARRATIVE_DISPLAYS = ("all", "facts-only", "no-forecast")
 SuppressionReason = Literal["erased", "bounced", "complained", "manual"]
 ConsentKind = Literal["signup", "confirm", "preferences", "unsubscribe", "import", "add"]
 MailStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
-MailKind = Literal["confirmation", "keep"]
+MailKind = Literal["confirmation", "keep", "fresh-link"]
 MAIL_KINDS: tuple[MailKind, ...] = get_args(MailKind)
 
 # JSON everywhere, JSONB on PostgreSQL: segment rules use its containment and key operators.

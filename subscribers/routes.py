@@ -36,14 +36,17 @@ from newsletter.tokens import Purpose, TokenSigner
 from subscribers.fast_signup import FastSignups, record_signup
 from subscribers.forms import (
     Submission,
+    fresh_link_form,
     honeypot_filled,
     preferences_form,
     read_submission,
     signup_form,
     wants_unsubscribe,
 )
+from subscribers.fresh_links import request_fresh_link
 from subscribers.links import preferences_url
 from subscribers.model import NARRATIVE_DISPLAYS, Subscriber
+from subscribers.origins import foreign_origin
 from subscribers.preferences import unsubscribe, update_preferences
 from subscribers.ratelimit import ClientRateLimiter, client_address, client_ip
 from subscribers.signup import (
@@ -63,6 +66,10 @@ ACCEPTED = (
     "If this address can receive our newsletter, a mail with a confirmation link is on its "
     "way. Nothing is sent until you confirm."
 )
+LINK_SENT = (
+    "If this address is subscribed, a mail with a fresh link to its preferences is on its "
+    "way. The link in it lets you change your topics or unsubscribe."
+)
 
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,7 @@ class PublicSite:
     pages: Jinja2Templates
     topics: TopicCatalog
     limiter: ClientRateLimiter
+    link_limiter: ClientRateLimiter  # requests for a fresh preferences link, per client
     fast_signups: FastSignups | None  # PostgreSQL only
     # Told which issue an unsubscribe came from (the link's ``d``, opaque here): the
     # campaigns package counts it in that issue's report. Runs in the thread pool.
@@ -102,6 +110,9 @@ class PublicSite:
             pages=pages,
             topics=TopicCatalog(settings.topics),
             limiter=ClientRateLimiter(settings.signup_rate_limit, settings.signup_rate_period),
+            link_limiter=ClientRateLimiter(
+                settings.fresh_link_rate_limit, settings.fresh_link_rate_period
+            ),
             fast_signups=fast,
             on_unsubscribe=on_unsubscribe,
         )
@@ -186,6 +197,11 @@ class PreferencesBody(BaseModel):
     action: Literal["save", "unsubscribe"] = "save"
 
 
+class FreshLinkBody(BaseModel):
+    email: str = Field(max_length=320, description="The address to mail a fresh link to.")
+    website: str | None = Field(default=None, description="Leave empty (a trap for bots).")
+
+
 class OneClickBody(BaseModel):
     List_Unsubscribe: Literal["One-Click"] | None = Field(
         default=None, alias="List-Unsubscribe", description="RFC 8058 one-click (optional)."
@@ -223,17 +239,12 @@ class Problems(BaseModel):
     detail: list[ProblemItem] | str
 
 
-def _body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+def _body(model: type[BaseModel], *, required: bool = True, json: bool = True) -> dict[str, Any]:
     schema = model.model_json_schema(by_alias=True)
-    return {
-        "requestBody": {
-            "required": required,
-            "content": {
-                "application/json": {"schema": schema},
-                "application/x-www-form-urlencoded": {"schema": schema},
-            },
-        }
-    }
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    if json:
+        content = {"application/json": {"schema": schema}, **content}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
@@ -303,13 +314,7 @@ async def signup_post(request: Request) -> Response:
         headers = {**PRIVATE, "Retry-After": ClientRateLimiter.retry_after_header(wait)}
         message = "Too many signups from your network just now. Please try again later."
         if "text/html" in request.headers.get("accept", ""):
-            return _page(
-                request,
-                "error.html",
-                {"status": 429, "message": message},
-                status=429,
-                headers=headers,
-            )
+            return _error_page(request, 429, message, headers=headers)
         return JSONResponse({"detail": message}, status_code=429, headers=headers)
     try:
         submission = await read_submission(request)
@@ -452,8 +457,82 @@ def _invalid_link(
     """Why a signed link does not work, and how to get one that does: a fresh confirmation
     link by the form, or (preferences, unsubscribe) the links every issue carries."""
     expired = isinstance(exc, InvalidToken) and exc.expired
-    context = {"message": str(exc), "expired": expired, "purpose": purpose.value}
+    context = {
+        "message": str(exc),
+        "expired": expired,
+        "purpose": purpose.value,
+        "values": {},
+        "errors": {},
+    }
     return _page(request, "link_invalid.html", context, status=status, headers=TOKEN_PAGE)
+
+
+# --- a fresh preferences link by email -----------------------------------------------------
+
+
+@router.get(
+    "/fresh-link",
+    response_class=Response,
+    responses={200: _html("A form: an address, to mail it a fresh preferences link.")},
+)
+async def fresh_link_page(request: Request) -> Response:
+    return _page(request, "fresh_link.html", {"values": {}, "errors": {}}, headers=TOKEN_PAGE)
+
+
+@router.post(
+    "/fresh-link",
+    response_class=Response,
+    openapi_extra=_body(FreshLinkBody, json=False),
+    responses={
+        200: _html("Accepted: the same answer whether or not the address is subscribed."),
+        403: _html("Posted from another site's page."),
+        422: _html("The address is not one: the form again, with the reason."),
+        429: _html("Too many requests from this client: see Retry-After."),
+        400: _html("The body could not be read."),
+        413: {"description": "The body is too large."},
+    },
+)
+async def fresh_link_post(request: Request) -> Response:
+    """Mail a fresh preferences link to a subscribed address (a form post, no JSON). The
+    answer never says whether the address is on the list."""
+    site = _site(request)
+    sender = foreign_origin(request, site.settings.public_url)
+    if sender is not None:
+        message = "This form only works on our own site: open it here and send it again."
+        return _error_page(request, 403, message)
+    wait = site.link_limiter.hit(client_address(request))
+    if wait is not None:
+        headers = {**PRIVATE, "Retry-After": ClientRateLimiter.retry_after_header(wait)}
+        message = (
+            "Too many requests for a fresh link from your network just now. Please try again later."
+        )
+        return _error_page(request, 429, message, headers=headers)
+    try:
+        submission = await read_submission(request)
+        if submission.kind != "form":
+            raise InvalidInput("body", "send the form (JSON is not accepted here)")
+    except InvalidInput as exc:
+        return _fresh_link_form(request, {}, exc)
+    try:
+        address = fresh_link_form(submission)
+    except InvalidInput as exc:
+        return _fresh_link_form(request, submission.fields, exc)
+    if address is not None:  # None: the trap field was filled (a bot): nothing is written
+        resend = timedelta(minutes=site.settings.fresh_link_resend_minutes)
+        await site.run(lambda session: request_fresh_link(session, address, resend_after=resend))
+    return _page(request, "pending.html", {"message": LINK_SENT, "fresh_link": True})
+
+
+def _fresh_link_form(request: Request, values: Mapping[str, Any], exc: InvalidInput) -> Response:
+    context = {"values": values, "errors": _problems(exc)}
+    return _page(request, "fresh_link.html", context, status=422, headers=TOKEN_PAGE)
+
+
+def _error_page(
+    request: Request, status: int, message: str, *, headers: Mapping[str, str] = PRIVATE
+) -> Response:
+    context = {"status": status, "message": message}
+    return _page(request, "error.html", context, status=status, headers=headers)
 
 
 # --- preferences ---------------------------------------------------------------------------

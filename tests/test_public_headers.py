@@ -56,6 +56,13 @@ def test_every_public_page_has_a_policy_and_nosniff(client: httpx.Client, db: Da
         "signup error": client.post("/subscribe", data={"email": "nope"}, headers=html),
         **{name: client.get(path) for name, path in links.items()},
         "bad link": client.get("/confirm/broken", headers=html),
+        "bad preferences link": client.get("/preferences/broken", headers=html),
+        "fresh link": client.get("/fresh-link"),
+        "fresh link sent": client.post("/fresh-link", data={"email": "a@example.org"}),
+        "fresh link error": client.post("/fresh-link", data={"email": "a@"}),
+        "fresh link refused": client.post(
+            "/fresh-link", data={"email": "a@example.org"}, headers={"Origin": "https://x.org"}
+        ),
         "archive": client.get("/archive"),
         "not found": client.get("/no-such-page", headers=html),
         "wrong method": client.put(links["unsubscribe"], headers=html),

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from campaigns.audience import delivery_problems, delivery_totals
+from campaigns.audience import audience, delivery_problems, delivery_totals
 from campaigns.checks import Check
 from campaigns.digest import DigestResult, create_weekly_digest
 from campaigns.model import Campaign
@@ -32,9 +32,9 @@ from campaigns.service import (
     set_spread,
 )
 from campaigns.weeks import IsoWeek
-from newsletter.cli.common import console, open_db, split_values
+from newsletter.cli.common import console, err_console, open_db, split_values
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
-from newsletter.config import get_settings
+from newsletter.config import Settings, get_settings, without_password
 from newsletter.db import Database
 from newsletter.deliverability.dns_check import Status
 from newsletter.render.environment import long_date
@@ -111,7 +111,8 @@ def create_command(
     preheader: Annotated[str | None, typer.Option(help="Preheader template (Jinja).")] = None,
     send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
 ) -> None:
-    """Create a campaign from briefs; prints its id."""
+    """Create a campaign from briefs. Prints its id (alone on stdout, for scripts) and what
+    it made on stderr: briefs, segments with their readers, provider, the next command."""
     slugs = split_values(briefs) + list(more_slugs or [])
     draft = CampaignDraft(
         name=name,
@@ -121,10 +122,64 @@ def create_command(
         preheader=preheader,
         send_at=parse_when(send_at),
     )
-    with open_db().transaction() as session:
-        campaign = create_campaign(session, draft, settings=get_settings())
+    settings = get_settings()
+    database = open_db()
+    with database.transaction() as session:
+        campaign = create_campaign(session, draft, settings=settings)
         campaign_id = campaign.id
     typer.echo(campaign_id)
+    for line in created_lines(database, campaign_id, settings):
+        err_console.print(line, markup=False, soft_wrap=True)
+
+
+def audience_lines(database: Database, campaign_id: int) -> tuple[bool, list[str]]:
+    """Whether the campaign started already, and its recipients per segment, in words."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.frozen_at is not None:
+            return True, []
+        found = audience(session, campaign)
+    lines = [f"  {s.name}: {s.recipients:,} recipients" for s in found]
+    lines += [f"  note: {s.shadowed}" for s in found if s.shadowed]
+    lines.append(f"  in all: {sum(s.recipients for s in found):,}")
+    return False, lines
+
+
+def created_lines(database: Database, campaign_id: int, settings: Settings) -> list[str]:
+    """What a new campaign is, in words, and the command to run next."""
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        name, status, send_at = campaign.name, campaign.status, campaign.send_at
+        slugs = [slug for slug, _ in brief_labels(session, campaign)]
+    _, reach = audience_lines(database, campaign_id)
+    lines = [
+        f"created campaign {campaign_id} “{name}” ({status})",
+        f"briefs ({len(slugs)}), in this order: {', '.join(slugs)}",
+        "segments, in match order (each reader gets the first that takes them):",
+        *reach,
+        f"provider: {provider_line(settings)}",
+    ]
+    if send_at is not None:
+        lines.append(
+            f"scheduled for {send_at:%Y-%m-%d %H:%M} UTC: a worker starts it when due "
+            "(`newsletter worker --schedule`, or the one `newsletter serve` runs)"
+        )
+        lines.append(f"next: newsletter campaigns check {campaign_id}   # the pre-send checks now")
+    else:
+        lines.append(
+            f"next: newsletter send {campaign_id} --dry-run   # who gets it, what holds it back; "
+            f"then newsletter send {campaign_id}"
+        )
+    return lines
+
+
+def provider_line(settings: Settings) -> str:
+    """Where mail goes with these settings (passwords hidden)."""
+    if settings.provider == "outbox":
+        return f"outbox (the Maildir {settings.outbox.resolve()}: nothing leaves this machine)"
+    if settings.provider == "smtp":
+        return f"smtp via {without_password(settings.smtp_url or '(NEWSLETTER_SMTP_URL unset)')}"
+    return "sendgrid"
 
 
 LIST_COLUMNS = (
@@ -325,9 +380,26 @@ def _print_digest(result: DigestResult) -> None:
     console.print(f"digest {result.week} {verb} campaign {result.campaign_id}")
     for slug in result.brief_slugs:
         console.print(f"  {slug}", markup=False)
-    if result.left_out:
-        console.print(f"[yellow]left out ({len(result.left_out)}):[/]")
-    for item in result.left_out:
+    new = result.new
+    if new:
+        console.print(f"[yellow]new since you created this ({len(new)}):[/]")
+        for item in new:
+            console.print(f"  {item.slug}: {item.title}", markup=False, soft_wrap=True)
+        slugs = ",".join(item.slug for item in new)
+        console.print(
+            f"add {'it' if len(new) == 1 else 'them'}: "
+            f"newsletter digest create --week {result.week} --include {slugs}",
+            markup=False,
+            soft_wrap=True,
+        )
+    left_out = [item for item in result.left_out if not item.new]
+    if left_out:
+        console.print(f"[yellow]left out ({len(left_out)}):[/]")
+    for item in left_out:
         console.print(f"  {item.slug}: {item.reason}", markup=False, soft_wrap=True)
-    if result.left_out:
-        console.print("include one on purpose: newsletter digest create --include SLUG")
+    if left_out:
+        console.print(
+            f"include one on purpose: newsletter digest create --week {result.week} --include SLUG",
+            markup=False,
+            soft_wrap=True,
+        )

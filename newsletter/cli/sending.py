@@ -12,14 +12,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from campaigns.audience import audience
 from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
 from campaigns.preflight import enforced, refusal, require_preflight, run_preflight
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
-from campaigns.service import get_campaign
 from campaigns.states import CampaignStatus, DeliveryStatus
-from newsletter.cli.campaigns import OverrideOption, ReasonOption, SpreadOption, record_overrides
+from newsletter.cli.campaigns import (
+    OverrideOption,
+    ReasonOption,
+    SpreadOption,
+    audience_lines,
+    record_overrides,
+)
 from newsletter.cli.common import console, open_db
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
@@ -49,26 +53,13 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _audience_lines(database: Database, campaign_id: int) -> tuple[bool, list[str]]:
-    """Whether the campaign started already, and its recipients per segment, in words."""
-    with database.transaction() as session:
-        campaign = get_campaign(session, campaign_id)
-        if campaign.frozen_at is not None:
-            return True, []
-        found = audience(session, campaign)
-    lines = [f"  {s.name}: {s.recipients:,} recipients" for s in found]
-    lines += [f"  note: {s.shadowed}" for s in found if s.shadowed]
-    lines.append(f"  in all: {sum(s.recipients for s in found):,}")
-    return False, lines
-
-
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
 def _confirmed(database: Database, campaign_id: int, yes: bool) -> bool:
     """Ask before sending a campaign that has not started (a resume needs no question)."""
-    started, lines = _audience_lines(database, campaign_id)
+    started, lines = audience_lines(database, campaign_id)
     if started or yes:
         return True
     if not _interactive():
@@ -83,7 +74,7 @@ def _confirmed(database: Database, campaign_id: int, yes: bool) -> bool:
 
 def _dry_run(database: Database, campaign_id: int, settings: Settings) -> None:
     """Who would get the campaign and which pre-send checks hold it back; nothing changes."""
-    started, lines = _audience_lines(database, campaign_id)
+    started, lines = audience_lines(database, campaign_id)
     if started:
         console.print(f"campaign {campaign_id} has started: `send` would resume it")
         return

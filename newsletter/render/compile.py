@@ -155,6 +155,34 @@ def compile_keep(
     )
 
 
+def compile_fresh_link(
+    context: CompileContext, *, greeting: str = "Hello {name},", name_fallback: str = "there"
+) -> CompiledVariant:
+    """A fresh preferences link (``%%nl_preferences_url%%``), asked for on the page of a
+    broken one; the footer carries the unsubscribe link too (it may be what broke)."""
+    links = LinkTable(context.public_url)
+    preferences = links.own(PREFERENCES_URL, "fresh-link")
+    footer = Footer(
+        reason=f"You are receiving this email because someone, we hope you, asked for a fresh "
+        f"link to this address's subscription to {context.newsletter_name} at {context.site}.",
+        preferences=None,
+        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+        reply_to=context.reply_to,
+        postal_address=context.postal_address,
+    )
+    return _one_button_mail(
+        "fresh-link",
+        context,
+        links,
+        footer,
+        ("preferences_url", preferences),
+        subject=f"Your link to manage {context.newsletter_name}",
+        preheader="Choose your topics, how narratives read, or unsubscribe.",
+        greeting=greeting,
+        name_fallback=name_fallback,
+    )
+
+
 def _one_button_mail(
     template: EmailKind,
     context: CompileContext,

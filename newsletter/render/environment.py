@@ -39,6 +39,7 @@ from markupsafe import Markup, escape
 
 from newsletter.errors import RenderError
 from newsletter.placeholders import neutralise
+from newsletter.render.template_problems import explain
 from newsletter.resources import data_path
 
 TEXT_WIDTH = 72
@@ -225,10 +226,23 @@ def render_string(source: str, context: dict[str, Any], *, name: str, max_length
     try:
         return "".join(_pieces(_sandboxed(source), context, name, max_length))
     except TemplateSyntaxError as exc:
-        raise RenderError(name, exc.lineno, exc.message or str(exc)) from exc
+        raise template_error(name, source, exc.lineno, exc.message or str(exc)) from exc
     except (TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as exc:
         _, line = _template_frame(exc.__traceback__, "<template>")
-        raise RenderError(name, line, f"{type(exc).__name__}: {exc}") from exc
+        raise template_error(name, source, line, f"{type(exc).__name__}: {exc}") from exc
+
+
+def template_error(name: str, source: str, line: int | None, message: str) -> RenderError:
+    """A stored template's error (``name``: subject, preheader), with the mistake in words
+    and its place for the editor's pages."""
+    filters = _sandbox_filters()
+    problem = explain(name, source, message, line, filters=filters)
+    return RenderError(name, line, message, problem=problem)
+
+
+@lru_cache(maxsize=1)
+def _sandbox_filters() -> tuple[str, ...]:
+    return tuple(sorted(sandbox().filters))
 
 
 def _pieces(template: Template, context: dict[str, Any], name: str, limit: int) -> Iterator[str]:

@@ -31,6 +31,7 @@ LinkSection = Literal[
     "footer",  # preferences and unsubscribe
     "confirm",  # the double opt-in link
     "keep",  # the sunset policy's "keep me subscribed" button
+    "fresh-link",  # a fresh preferences link, asked for on a broken link's page
 ]
 
 # Sections whose links lead to third-party content: UTM'd and, when asked, tracked.

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from campaigns.digest import create_weekly_digest
+from campaigns.digest import add_new_briefs, create_weekly_digest
+from campaigns.digest_weeks import digest_weeks
 from campaigns.model import Campaign
 from campaigns.sending import send_campaign, start_due_campaigns
 from campaigns.service import get_campaign, schedule_campaign
@@ -156,3 +157,78 @@ def test_a_scheduled_issue_is_dated_by_its_day_and_again_when_it_starts(
     with db.transaction() as session:
         assert get_campaign(session, started.campaign_id).issue_date == today
     assert long_date(today) in started.variants[0].subject
+
+
+def test_a_brief_marked_ready_after_the_digest_is_new_and_one_call_adds_it(db: Database) -> None:
+    dated_briefs(db)
+    first = create_weekly_digest(db, W48, settings=Settings())
+    assert first.new == ()
+    ready_brief(db, "late-story", date(2026, 11, 26))  # marked ready after the digest exists
+    ready_brief(db, "late-and-old", date(2026, 10, 1))  # ready now, but not this week's news
+    again = create_weekly_digest(db, W48, settings=Settings())
+    assert not again.created and again.brief_slugs == first.brief_slugs
+    assert [(i.slug, i.reason) for i in again.new] == [("late-story", "new since you created this")]
+    assert "late-and-old" in {i.slug for i in again.left_out if not i.new}  # stale, not new
+    with db.transaction() as session:
+        assert add_new_briefs(session, first.campaign_id, Settings()) == ["late-story"]
+        campaign = get_campaign(session, first.campaign_id)
+        assert len(campaign.briefs) == 3
+        assert add_new_briefs(session, first.campaign_id, Settings()) == []
+    after = create_weekly_digest(db, W48, settings=Settings())
+    assert after.brief_slugs == ("late-story", "fresh", "first-grace-day")  # newest first
+    assert after.new == ()
+
+
+def test_a_brief_taken_out_by_the_editor_is_not_new(db: Database) -> None:
+    dated_briefs(db)
+    result = create_weekly_digest(db, W48, settings=Settings())
+    with db.transaction() as session:
+        campaign = get_campaign(session, result.campaign_id)
+        campaign.briefs.pop(0)  # the editor took "fresh" out
+    again = create_weekly_digest(db, W48, settings=Settings())
+    assert next((i.slug, i.reason, i.new) for i in again.left_out) == (
+        "fresh",
+        "taken out of this campaign",
+        False,
+    )
+
+
+def test_the_weeks_offered_are_this_week_and_last_with_their_counts(db: Database) -> None:
+    dated_briefs(db)  # W48: fresh, first-grace-day; next-week (30 November) is W49's
+    with db.transaction() as session:
+        offers = digest_weeks(session, date(2026, 12, 2), Settings())
+    assert [(str(o.week), o.label, o.brief_count, o.made) for o in offers] == [
+        ("2026-W49", "this week", 2, False),  # next-week, fresh (in W49's grace days)
+        ("2026-W48", "last week", 2, False),
+    ]
+    made = create_weekly_digest(db, W48, settings=Settings())
+    ready_brief(db, "late-story", date(2026, 11, 27))
+    with db.transaction() as session:
+        last = digest_weeks(session, date(2026, 12, 2), Settings())[1]
+    assert (last.campaign_id, last.status, last.brief_count, last.new_count) == (
+        made.campaign_id,
+        "draft",
+        2,
+        1,
+    )
+
+
+def test_digest_create_for_an_existing_week_says_what_is_new_and_how_to_add_it(
+    db: Database,
+) -> None:
+    dated_briefs(db)
+    create_weekly_digest(db, W48, settings=Settings())
+    ready_brief(db, "late-story", date(2026, 11, 26))
+    ready_brief(db, "later-story", date(2026, 11, 27))
+    result = CliRunner().invoke(app, ["digest", "create", "--week", "2026-W48"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "already exists" in out
+    assert "new since you created this (2):" in out
+    assert "  late-story: Story late-story" in out
+    command = "newsletter digest create --week 2026-W48 --include later-story,late-story"
+    assert f"add them: {command}" in out
+    added = CliRunner().invoke(app, command.split()[1:])
+    assert added.exit_code == 0, added.output
+    assert "new since" not in added.stdout
+    assert "  later-story\n  late-story\n  fresh" in added.stdout

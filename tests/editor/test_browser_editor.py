@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
 from sqlalchemy import select
 
 from campaigns.model import Campaign
@@ -186,6 +186,19 @@ def _log_in(page: Page, site: LiveServer, email: str = "ann@example.org") -> Non
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
+
+
+def open_editor(
+    browser: Browser, site: LiveServer, *, width: int, height: int = 900
+) -> tuple[BrowserContext, Page, list[str]]:
+    """ann@example.org (added already) logged in, in a window this size; the list collects
+    the console's errors (what the Content-Security-Policy blocked, say)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: _error(errors, m))
+    _log_in(page, site)
+    return context, page, errors
 
 
 def _error(errors: list[str], message: ConsoleMessage) -> None:

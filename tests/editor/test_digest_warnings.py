@@ -3,7 +3,8 @@ citations that point to no source unless the editor overrides it with a recorded
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from campaigns.digest import create_weekly_digest
 from campaigns.service import CampaignDraft, create_campaign, get_campaign
@@ -12,6 +13,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from tests.campaigns.helpers import add_subscribers, ready_brief
 from tests.editor.conftest import Editor, flashes
+from tests.subscribers.conftest import LiveServer
 
 
 def test_the_digest_page_names_left_out_briefs_and_includes_one_on_request(
@@ -65,3 +67,67 @@ def test_sending_unsourced_citations_needs_a_ticked_override_and_a_reason(
     (entry,) = campaign.overrides
     assert entry["by"] == "ann@example.org" and entry["reason"] == "sources are on the web page"
     assert "“sources are on the web page”" in page.text
+
+
+def _local_today(site: LiveServer) -> date:
+    return datetime.now(ZoneInfo(site.settings.editor_timezone)).date()
+
+
+def test_the_editor_offers_this_week_and_last_and_shows_what_is_new_since(
+    db: Database, editor: Editor, site: LiveServer
+) -> None:
+    today = _local_today(site)
+    ready_brief(db, "this-weeks", today)
+    ready_brief(db, "last-weeks", today - timedelta(days=7))
+    this_week, last_week = IsoWeek.of(today), IsoWeek.of(today).previous
+    page = editor.get("/editor/campaigns/new").text
+    assert f"Make the digest of this week ({this_week})</button>" in page
+    assert f"Make the digest of last week ({last_week})</button>" in page
+    assert page.count(">2 ready briefs</span>") == 1 and page.count(">1 ready brief</span>") == 1
+
+    made = editor.post("/editor/campaigns/digest", {"week": str(last_week)})
+    assert made.status_code == 303
+    campaign_page = editor.follow(made)
+    assert f"Created the digest of {last_week} from 1 briefs." in flashes(campaign_page.text)
+    location = made.headers["location"]
+    campaign_id = int(location.rsplit("/", 1)[1])
+    assert "New since you created this" not in campaign_page.text
+
+    ready_brief(db, "late-one", today - timedelta(days=6))  # marked ready after the digest
+    ready_brief(db, "late-two", today - timedelta(days=8))
+    again = editor.post("/editor/campaigns/digest", {"week": str(last_week)})
+    assert again.headers["location"] == location
+    page = editor.follow(again).text
+    assert (
+        f"The digest of {last_week} exists already; 2 briefs are new since you created it: "
+        "add them below." in flashes(page)
+    )
+    assert "New since you created this: 2 briefs marked ready" in page
+    assert 'aria-label="Add Story late-one"' in page and "Add all 2" in page
+    offers = editor.get("/editor/campaigns/new").text
+    assert "<strong>2 new since you created it</strong>" in offers
+
+    one = editor.follow(
+        editor.post(f"/editor/campaigns/{campaign_id}/include", {"slug": "late-two"})
+    )
+    assert "Included late-two." in flashes(one.text)
+    assert "New since you created this: 1 brief marked" in one.text
+    rest = editor.follow(editor.post(f"/editor/campaigns/{campaign_id}/add-new"))
+    assert "Added late-one." in flashes(rest.text) and "New since" not in rest.text
+    with db.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        held = [b.brief_id for b in campaign.briefs]
+        assert len(held) == 3
+
+
+def test_a_week_that_is_not_one_is_explained(db: Database, editor: Editor) -> None:
+    for week in ("2026-W60", "next week", "x" * 500):
+        answer = editor.post("/editor/campaigns/digest", {"week": week})
+        assert answer.status_code == 303 and answer.headers["location"] == "/editor/campaigns/new"
+        assert any(
+            "ISO week" in t or "has no week" in t for t in flashes(editor.follow(answer).text)
+        )
+    missing = editor.post("/editor/campaigns/999/add-new")
+    assert missing.status_code == 303
+    gone = editor.follow(missing)
+    assert gone.status_code == 404 and "no campaign" in gone.text.lower()

@@ -30,7 +30,8 @@ def test_each_variant_shows_its_rendered_inbox_line(db: Database, editor: Editor
     assert "from <code>Quick: {{ first_title }}</code>" in quick
     assert "3 stories &lt;b&gt;for&lt;/b&gt; [first name]" in quick
     broken = page.split('data-variant="broken"')[1].split("</tr>")[0]
-    assert "Cannot render: subject:1: ZeroDivisionError" in broken
+    assert "The subject template has a mistake at line 1, column 1: it divides by zero." in broken
+    assert "<mark>{{ brief_count / 0 }}</mark>" in broken
     frozen = CampaignDraft(name="Frozen", brief_slugs=list(SLUGS), segment_names=["quick"])
     with db.transaction() as session:
         frozen_id = create_campaign(session, frozen).id

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.render.compile import compile_confirmation, compile_keep
+from newsletter.render.compile import compile_confirmation, compile_fresh_link, compile_keep
 from newsletter.render.mjml import mjml_to_html
 from newsletter.render.options import VariantOptions
 from tests.conftest import IN_CI, ROOT
@@ -57,6 +57,7 @@ def documents() -> dict[str, str]:
     docs["hostile"] = compile_([hostile_brief()]).mjml
     docs["confirmation"] = compile_confirmation(context()).mjml
     docs["keep"] = compile_keep(context()).mjml
+    docs["fresh-link"] = compile_fresh_link(context()).mjml
     return docs
 
 

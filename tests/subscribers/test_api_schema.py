@@ -39,7 +39,7 @@ CHECKS = [
 ]
 
 
-NO_INPUT = frozenset({"GET /", "GET /archive/feed.xml"})
+NO_INPUT = frozenset({"GET /", "GET /archive/feed.xml", "GET /fresh-link"})
 PURPOSES = {
     "/confirm/{token}": Purpose.CONFIRM,
     "/preferences/{token}": Purpose.PREFERENCES,
@@ -58,14 +58,15 @@ def test_no_request_breaks_the_api(
     config = Settings(
         topics=["europe", "climate"],
         signup_rate_limit=0,  # the fuzzer is one client sending hundreds of signups
+        fresh_link_rate_limit=0,  # and of requests for a fresh link
         outbox=tmp_path / "outbox",
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(config, database=db))
     operations = [result.ok() for result in schema.get_all_operations()]
-    # 8 of subscribing, 2 of keeping a lapsing reader, 5 of tracking (pixel and click, with
+    # 8 of subscribing, 2 of a fresh preferences link by email, 2 of keeping a lapsing reader, 5 of tracking (pixel and click, with
     # HEAD), 5 of the archive (the front page, the index, the feed, an issue, view online;
     # the editor has its own schema, behind its login)
-    assert len(operations) == 20
+    assert len(operations) == 22
     if tokens == "valid":
         with db.transaction() as session:
             uid = add_subscriber(session, "fuzz@example.com", status="pending").uid
@@ -83,7 +84,7 @@ def test_no_request_breaks_the_api(
 
     @given(case=strategy)
     @settings(
-        max_examples=400,  # enough for every operation to be tried (eighteen of them)
+        max_examples=500,  # enough for every operation to be tried (twenty-two of them)
         derandomize=True,
         deadline=None,
         database=None,

@@ -42,7 +42,7 @@ def _seed(db: Database) -> None:
 
 def test_0017_adds_and_drops_the_indexes_and_keeps_the_rows(db: Database) -> None:
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0014")
+        command.downgrade(alembic_config(connection), "0016")
     for table, index in INDEXES.items():
         assert index not in _indexes(db, table)
     _seed(db)
@@ -54,7 +54,7 @@ def test_0017_adds_and_drops_the_indexes_and_keeps_the_rows(db: Database) -> Non
     assert "ix_consent_records_subscriber_id" in _indexes(db, "consent_records")
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0014")
+        command.downgrade(alembic_config(connection), "0016")
     for table, index in INDEXES.items():
         assert index not in _indexes(db, table)
     assert (_count(db, "subscribers"), _count(db, "consent_records")) == (1, 1)

@@ -20,7 +20,7 @@ def _columns(db: Database) -> set[str]:
 
 def test_0018_numbers_segments_and_goes_back(db: Database) -> None:
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0014")
+        command.downgrade(alembic_config(connection), "0017")
     assert "position" not in _columns(db)
     with db.engine.begin() as connection:
         for segment_id, name in ((1, "zeta"), (2, "alpha"), (3, "mid")):
@@ -51,7 +51,7 @@ def test_0018_numbers_segments_and_goes_back(db: Database) -> None:
         assert connection.execute(text("SELECT segment_id FROM campaign_segments")).scalar() == 1
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0014")
+        command.downgrade(alembic_config(connection), "0017")
     assert "position" not in _columns(db)
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM segments")).scalar() == 3

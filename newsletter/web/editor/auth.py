@@ -29,7 +29,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
@@ -45,6 +45,7 @@ from newsletter.editors.accounts import (
 )
 from newsletter.editors.throttle import ThrottlePolicy, forgive, reserve_attempt
 from newsletter.web.editor.site import csrf_token, editor_site, flash, render
+from subscribers.origins import foreign_origin
 from subscribers.ratelimit import ClientRateLimiter, client_address
 
 log = logging.getLogger("newsletter.web.editor")
@@ -154,23 +155,13 @@ class CsrfRejected(Exception):
     """An unsafe request without the session's CSRF token, or from another site."""
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 async def csrf_protect(request: Request) -> None:
     """Dependency: refuse unsafe requests that lack the token or come from another origin."""
     if request.method not in UNSAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    if origin is not None:
-        own = {
-            _origin_of(editor_site(request).settings.public_url),
-            _origin_of(str(request.base_url)),
-        }
-        if origin.lower() not in own:
-            raise CsrfRejected(f"a request from {origin!r}")
+    if origin is not None and foreign_origin(request, editor_site(request).settings.public_url):
+        raise CsrfRejected(f"a request from {origin!r}")
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and _is_form(request):

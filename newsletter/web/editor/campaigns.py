@@ -12,7 +12,7 @@ and sends it, while the campaign page shows the progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -32,7 +32,15 @@ from campaigns.audience import (
     frozen_counts,
 )
 from campaigns.checks import Check, content_problem, unsourced_citations
-from campaigns.digest import LeftOut, create_weekly_digest, include_brief, left_out_of
+from campaigns.digest import (
+    DigestResult,
+    LeftOut,
+    add_new_briefs,
+    create_weekly_digest,
+    include_brief,
+    left_out_of,
+)
+from campaigns.digest_weeks import WeekOffer, digest_weeks
 from campaigns.model import Campaign
 from campaigns.preflight import enforced, require_preflight, run_preflight
 from campaigns.preview import InboxLine, inbox_lines
@@ -57,7 +65,7 @@ from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.weeks import IsoWeek
 from newsletter.config import Settings
 from newsletter.db import utcnow
-from newsletter.errors import InvalidInput, NewsletterError
+from newsletter.errors import InvalidInput, NewsletterError, RenderError
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
@@ -107,36 +115,53 @@ def _form_page(
     values: CampaignForm,
     *,
     campaign: Campaign | None = None,
-    error: str | None = None,
+    error: NewsletterError | None = None,
+    weeks: list[WeekOffer] | None = None,
 ) -> Response:
+    problem = error.problem if isinstance(error, RenderError) else None
     context = {
         "choices": choices,
         "values": values,
         "campaign": campaign,
-        "error": error,
-        "today": datetime.now(editor_site(request).zone).date().isoformat(),
+        "error": None if error is None else str(error),
+        "problem": problem,
+        "today": _today(editor_site(request)).isoformat(),
+        "weeks": weeks or [],
+        "settings_grace_days": editor_site(request).settings.digest_grace_days,
     }
     return render(request, "campaign_form.html", context, status=422 if error else 200)
 
 
+def _today(site: EditorSite) -> date:
+    """The editors' local day: "this week" is theirs, not UTC's."""
+    return datetime.now(site.zone).date()
+
+
+async def _new_form_data(site: EditorSite) -> tuple[Choices, list[WeekOffer]]:
+    today = _today(site)
+    return await site.run(
+        lambda session: (choices_of(session), digest_weeks(session, today, site.settings))
+    )
+
+
 @router.get("/editor/campaigns/new")
 async def new_campaign_page(request: Request) -> Response:
-    choices = await editor_site(request).run(choices_of)
-    return _form_page(request, choices, CampaignForm())
+    choices, weeks = await _new_form_data(editor_site(request))
+    return _form_page(request, choices, CampaignForm(), weeks=weeks)
 
 
 @router.post("/editor/campaigns/new")
 async def create_campaign_post(request: Request) -> Response:
     site = editor_site(request)
     values = await CampaignForm.read(request)
-    choices = await site.run(choices_of)
+    choices, weeks = await _new_form_data(site)
     try:
         draft = values.draft(choices.segment_names)
         campaign_id = await site.run(
             lambda session: create_campaign(session, draft, settings=site.settings).id
         )
     except NewsletterError as exc:
-        return _form_page(request, choices, values, error=str(exc))
+        return _form_page(request, choices, values, error=exc, weeks=weeks)
     flash(request, "Campaign created. Check the preview, then schedule it.")
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
@@ -144,20 +169,37 @@ async def create_campaign_post(request: Request) -> Response:
 @router.post("/editor/campaigns/digest")
 async def create_digest_post(request: Request) -> Response:
     site = editor_site(request)
-    week = IsoWeek.current()
+    form = await request.form()
+    chosen = form.get("week")
     try:
+        week = (
+            IsoWeek.parse(chosen[:20])
+            if isinstance(chosen, str) and chosen.strip()
+            else IsoWeek.of(_today(site))
+        )
         result = await run_in_threadpool(
             lambda: create_weekly_digest(site.database, week, settings=site.settings)
         )
     except NewsletterError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse("/editor/campaigns/new", status_code=303)
+    flash(request, _digest_message(result))
+    return RedirectResponse(f"/editor/campaigns/{result.campaign_id}", status_code=303)
+
+
+def _digest_message(result: DigestResult) -> str:
+    """What the digest button did, in words: made, or found (and what is new since)."""
     if result.created:
         left = f"; {len(result.left_out)} ready briefs left out (see below)" * bool(result.left_out)
-        flash(request, f"Created the digest of {week} from {len(result.brief_slugs)} briefs{left}.")
-    else:
-        flash(request, f"The digest of {week} exists already: here it is.")
-    return RedirectResponse(f"/editor/campaigns/{result.campaign_id}", status_code=303)
+        return f"Created the digest of {result.week} from {len(result.brief_slugs)} briefs{left}."
+    new = len(result.new)
+    if new:
+        briefs = "brief is" if new == 1 else "briefs are"
+        return (
+            f"The digest of {result.week} exists already; {new} {briefs} new since you "
+            "created it: add them below."
+        )
+    return f"The digest of {result.week} exists already: here it is, nothing new since."
 
 
 @router.get("/editor/campaigns/{campaign_id}/edit")
@@ -188,7 +230,7 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
         draft = values.draft(choices.segment_names)
         await site.run(lambda session: update_campaign(session, campaign_id, draft))
     except NewsletterError as exc:
-        return _form_page(request, choices, values, campaign=campaign, error=str(exc))
+        return _form_page(request, choices, values, campaign=campaign, error=exc)
     flash(request, "Campaign saved.")
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
@@ -308,6 +350,19 @@ async def include_post(request: Request, campaign_id: CampaignId) -> Response:
         flash(request, str(exc), "error")
     else:
         flash(request, f"Included {slug.strip()}.")
+    return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/editor/campaigns/{campaign_id}/add-new")
+async def add_new_post(request: Request, campaign_id: CampaignId) -> Response:
+    """Refresh a digest: add every brief marked ready since it was created."""
+    site = editor_site(request)
+    try:
+        added = await site.run(lambda session: add_new_briefs(session, campaign_id, site.settings))
+    except NewsletterError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, f"Added {', '.join(added)}." if added else "Nothing new to add.")
     return RedirectResponse(f"/editor/campaigns/{campaign_id}", status_code=303)
 
 
