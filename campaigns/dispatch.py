@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 
-from campaigns.journal import AcceptanceJournal
+from campaigns.journal import AcceptanceJournal, JournalError
 from campaigns.ratelimit import SendRateLimiter
 from campaigns.states import DeliveryStatus
 from newsletter.delivery.base import Batch, Provider, RecipientResult, RecipientStatus
@@ -343,7 +343,10 @@ class Dispatcher:
                 results = provider.send(_only(batch, pending))
                 journal.drain()
             except DeliveryError as exc:
-                journal.drain()
+                try:
+                    journal.drain()
+                except JournalError as failed:
+                    return self._crashed(claim, pending, failed, stats, journal, provider.name)
                 if exc.settled:
                     self._record(exc.settled, stats, journaled)
                     pending -= {r.key for r in exc.settled}
@@ -353,14 +356,27 @@ class Dispatcher:
                 journal.close()
                 return outcome is Outcome.NEXT_BATCH
             except Exception as exc:  # a bug after the request may have left: ambiguous
-                journal.close()
-                log.exception("provider %s crashed", provider.name)
-                reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
-                self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
-                return False
+                return self._crashed(claim, pending, exc, stats, journal, provider.name)
             journal.close()
             self._record(results, stats, journaled)
             return True
+
+    def _crashed(
+        self,
+        claim: Claim,
+        pending: Collection[str],
+        exc: Exception,
+        stats: DispatchStats,
+        journal: AcceptanceJournal,
+        provider: str,
+    ) -> bool:
+        """A bug, or a failed journal write, after the request may have left: the rows not
+        recorded are ambiguous, the campaign pauses with the reason."""
+        journal.close()
+        log.exception("provider %s crashed", provider, exc_info=exc)
+        reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
+        self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
+        return False
 
     def _hold(
         self, claim: Claim, reason: str, stats: DispatchStats, gate: SendGate | None = None

@@ -38,6 +38,7 @@ class AcceptanceJournal:
         self._interval = interval
         self._queue: list[RecipientResult] = []
         self._writing = False
+        self._in_flight = 0  # acceptances in the write under way: they count to ``limit``
         self._closed = False
         self._draining = 0  # callers waiting in drain: write now, do not gather
         self._error: BaseException | None = None
@@ -50,7 +51,7 @@ class AcceptanceJournal:
     def accept(self, result: RecipientResult) -> None:
         """The relay accepted ``result``: queue it for the writer (``Batch.on_accepted``)."""
         with self._changed:
-            while len(self._queue) >= self._limit and self._error is None:
+            while len(self._queue) + self._in_flight >= self._limit and self._error is None:
                 self._changed.wait()
             self._raise_failure()
             self._queue.append(result)
@@ -92,19 +93,18 @@ class AcceptanceJournal:
                     return
                 self._gather(last + self._interval)
                 group, self._queue = self._queue, []
-                self._writing = True
-                self._changed.notify_all()  # room in the queue again
+                self._writing, self._in_flight = True, len(group)
             last = time.monotonic()
             try:
                 self._write(group)
             except BaseException as exc:  # handed to the sender's thread by accept / drain
                 with self._changed:
-                    self._error, self._writing = exc, False
+                    self._error, self._writing, self._in_flight = exc, False, 0
                     self._changed.notify_all()
                 return
             with self._changed:
-                self._writing = False
-                self._changed.notify_all()
+                self._writing, self._in_flight = False, 0
+                self._changed.notify_all()  # room for more again
 
     def _gather(self, until: float) -> None:
         """Let acceptances gather until ``until`` (at most one write per ``interval``),

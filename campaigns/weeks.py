@@ -12,6 +12,9 @@ from newsletter.errors import NewsletterError
 _WEEK = re.compile(r"^(?P<year>\d{4})-?W(?P<week>\d{2})$")
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2999  # as a campaign's send time (the editor's form)
+
+
 class InvalidWeek(NewsletterError):
     """A week was not written as an ISO week such as 2026-W48."""
 
@@ -27,6 +30,8 @@ class IsoWeek:
         if match is None:
             raise InvalidWeek(f"{text!r} is not an ISO week: write it like 2026-W48")
         year, week = int(match["year"]), int(match["week"])
+        if not FIRST_YEAR <= year <= LAST_YEAR:  # a digest's dates must stay computable
+            raise InvalidWeek(f"{text.strip()!r}: a digest's week is in {FIRST_YEAR}–{LAST_YEAR}")
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError as exc:

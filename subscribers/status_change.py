@@ -89,7 +89,7 @@ def _reactivate(
     if subscriber.email_hash and is_suppressed(session, subscriber.email_hash):
         raise ConflictError(f"{subscriber.email} is on the suppression list: it is never mailed")
     last = subscriber.confirmation_sent_at
-    if subscriber.status == "pending" and last is not None and now - last < resend_after:
+    if last is not None and now - last < resend_after:  # pending, lapsed or unsubscribed
         wait = int((resend_after - (now - last)).total_seconds() // 60) + 1
         raise ConflictError(
             f"a confirmation mail was queued for {subscriber.email} moments ago: "

@@ -49,7 +49,7 @@ def test_iso_weeks() -> None:
         datetime(2026, 11, 30, tzinfo=UTC),
     )
     assert str(IsoWeek.of(datetime(2027, 1, 1, tzinfo=UTC))) == "2026-W53"
-    for bad in ("2026-48", "2026-W54", "W48"):
+    for bad in ("2026-48", "2026-W54", "W48", "9999-W52", "0001-W01"):
         with pytest.raises(InvalidWeek):
             IsoWeek.parse(bad)
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from campaigns.journal import AcceptanceJournal, JournalError
-from newsletter.delivery.base import RecipientResult, RecipientStatus
+from campaigns.sending import send_campaign
+from campaigns.store import SqlDeliveryStore
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.delivery.base import Batch, RecipientResult, RecipientStatus
+from newsletter.delivery.outbox import OutboxProvider
+from newsletter.errors import ProviderRetryable
+from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
 
 
 def sent(key: int) -> RecipientResult:
@@ -49,17 +57,16 @@ def test_the_sender_waits_when_the_backlog_is_full() -> None:
     journal = AcceptanceJournal(writer, limit=2)
     journal.accept(sent(1))
     assert writer.started.wait(5)
-    journal.accept(sent(2))
-    journal.accept(sent(3))  # two unwritten: the limit
-    fourth = threading.Thread(target=journal.accept, args=(sent(4),))
-    fourth.start()
-    fourth.join(0.2)
-    assert fourth.is_alive(), "a fourth acceptance went past a full backlog"
+    journal.accept(sent(2))  # two unwritten, one of them in the write under way: the limit
+    third = threading.Thread(target=journal.accept, args=(sent(3),))
+    third.start()
+    third.join(0.2)
+    assert third.is_alive(), "a third acceptance went past a full backlog"
     writer.gate.set()
-    fourth.join(5)
+    third.join(5)
     journal.drain()
     journal.close()
-    assert [key for group in writer.groups for key in group] == ["1", "2", "3", "4"]
+    assert [key for group in writer.groups for key in group] == ["1", "2", "3"]
 
 
 def test_a_failed_write_stops_the_sender_and_drain_says_so() -> None:
@@ -98,3 +105,36 @@ def test_at_most_one_write_per_interval_and_a_drain_writes_at_once() -> None:
     journal.drain()  # someone waits: no more gathering
     journal.close()
     assert groups == [["1"], ["2", "3"]]
+
+
+class AcceptsOneThenLosesTheRelay(OutboxProvider):
+    """The relay takes the batch's first message, then the connection drops."""
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        assert batch.on_accepted is not None
+        batch.on_accepted(
+            RecipientResult(batch.recipients[0].key, RecipientStatus.SENT, message_id="<1@x>")
+        )
+        raise ProviderRetryable("the relay went away")
+
+
+def test_a_journal_that_cannot_write_after_a_failed_batch_pauses_the_campaign(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's failure meets the provider's: the campaign pauses with the reason and
+    the rows not recorded are unknown (no lane crashes, no row is left 'sending')."""
+    import_examples(db)
+    add_subscribers(db, 3)
+    campaign_id = new_campaign(db)
+    settings = Settings(outbox=tmp_path / "outbox")
+
+    def unwritable(self: SqlDeliveryStore, results: Sequence[RecipientResult]) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(SqlDeliveryStore, "record", unwritable)
+    report = send_campaign(
+        db, settings, campaign_id, provider=AcceptsOneThenLosesTheRelay(tmp_path / "outbox")
+    )
+    assert report.status == "paused"
+    assert report.status_reason is not None and "disk full" in report.status_reason
+    assert report.counts == {"unknown": 3}

@@ -101,6 +101,7 @@ def test_downloads_and_refusals(
         ("last=0", "last must be a whole number from 1 to 520"),
         ("last=abc", "last must be a whole number from 1 to 520"),
         ("last=100000", "last must be a whole number from 1 to 520"),
+        ("last=%C2%B2", "last must be a whole number from 1 to 520"),
         (f"by={'x' * 30}", ""),
     ):
         for path in PATHS:

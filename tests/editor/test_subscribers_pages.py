@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from datetime import timedelta
 
@@ -195,6 +196,19 @@ def test_unsubscribe_and_reactivate_with_a_reason(
     page = editor.get(f"/editor/subscribers/{uid}").text
     assert "wrote back &lt;3" in page  # the reason, escaped, in the consent history
 
+    # A lapsed reader (active, not mailed) asked back gets one mail, not one per click.
+    add_subscribers(db, 1, start=1)
+    lapsed = "reader1@example.org"
+    with db.transaction() as session:
+        session.execute(
+            update(Subscriber).where(Subscriber.email == lapsed).values(lapsed_at=utcnow())
+        )
+    lapsed_path = f"/editor/subscribers/{uid_of(db, lapsed)}/status"
+    editor.follow(editor.post(lapsed_path, {"action": "reactivate", "reason": "asked"}))
+    twice = editor.post(lapsed_path, {"action": "reactivate", "reason": "asked again"})
+    assert twice.status_code == 422 and "moments ago" in twice.text
+    assert site.drain().sent == 1
+
     with db.transaction() as session:
         session.execute(update(Subscriber).values(status="bounced"))
     bounced = editor.post(path, {"action": "reactivate", "reason": "try"})
@@ -292,7 +306,10 @@ def test_import_shows_row_errors_and_imports_nothing(db: Database, editor: Edito
     assert too_big.status_code == 413  # every other form keeps the small limit
 
 
-def test_export_is_formula_safe_and_filtered(db: Database, editor: Editor) -> None:
+def test_export_is_formula_safe_and_filtered(
+    db: Database, editor: Editor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="newsletter.web.editor")
     editor.post(
         "/editor/subscribers/import", files={"file": ("list.csv", GOOD_CSV.encode(), "text/csv")}
     )
@@ -312,6 +329,12 @@ def test_export_is_formula_safe_and_filtered(db: Database, editor: Editor) -> No
     )
     assert [row["email"] for row in active] == ["reader0@example.org"]
     assert editor.get("/editor/subscribers/export.csv?status=nobody").status_code == 422
+    # Who took the list, and how much of it, is in the server's log.
+    said = [r.getMessage() for r in caplog.records if "exported" in r.getMessage()]
+    assert said == [
+        "ann@example.org exported 3 subscribers (status: any)",
+        "ann@example.org exported 1 subscribers (status: active)",
+    ]
 
 
 def test_logged_out_nothing_opens(db: Database, site: LiveServer) -> None:

@@ -25,6 +25,7 @@ from campaigns.report_tables import FIGURE_ROWS, CsvTable, health_csv, rate_text
 from campaigns.reports import CampaignReport, campaign_report, started_campaigns
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaigns import CampaignId
+from newsletter.web.editor.segment_rules import whole_number
 from newsletter.web.editor.site import editor_site, render
 
 router = APIRouter(
@@ -96,9 +97,10 @@ def _health_query(by: str, last: str) -> tuple[HealthPeriod, int]:
     """The page's ``by`` and ``last``, or a 400 that says which is wrong and what fits."""
     if by not in HealthPeriod.__members__:
         raise HTTPException(400, f"by must be one of {PERIODS}, not {by[:20]!r}.")
-    if not last.isdigit() or not 1 <= int(last) <= MAX_PERIODS:
+    count = whole_number(last, max_digits=4)
+    if count is None or not 1 <= count <= MAX_PERIODS:
         raise HTTPException(400, f"last must be a whole number from 1 to {MAX_PERIODS}.")
-    return HealthPeriod(by), int(last)
+    return HealthPeriod(by), count
 
 
 async def _history(request: Request, by: str, last: str) -> HealthHistory:

@@ -270,22 +270,23 @@ def _import_problems(request: Request, problems: list[Problem]) -> Response:
 
 
 @router.get(f"{SUBSCRIBERS}/export.csv")
-async def export(request: Request, status: Text = "") -> Response:
+async def export(request: Request, editor: Editor, status: Text = "") -> Response:
     site = editor_site(request)
     if status and status not in STATUSES:
         raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
 
-    def write(session: Session) -> str:
+    def write(session: Session) -> tuple[str, int]:
         handle, path = tempfile.mkstemp(prefix="subscribers-", suffix=".csv")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                export_csv(session, out, status=status or None)
+                rows = export_csv(session, out, status=status or None)
         except BaseException:
             os.unlink(path)
             raise
-        return path
+        return path, rows
 
-    path = await site.run(write)
+    path, rows = await site.run(write)
+    log.info("%s exported %s subscribers (status: %s)", editor.email, rows, status or "any")
     filename = f"subscribers-{status}.csv" if status else "subscribers.csv"
     return FileResponse(
         path,
