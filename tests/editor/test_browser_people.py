@@ -1,6 +1,6 @@
 """Subscribers and segments in Chromium, at desktop width and at 375 px: an admin finds a
 reader, unsubscribes them with a reason, imports a CSV whose bad rows are shown, builds a
-segment with the form and previews it, and reaches the erase confirmation; nothing is
+segment with the form (who is in it, and what they read) and previews it, and reaches the erase confirmation; nothing is
 blocked by the editor's policy and no page scrolls sideways. Screenshots under
 ``artifacts/test_browser_people/``."""
 
@@ -11,8 +11,10 @@ from typing import cast
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from sqlalchemy import select
 
 from newsletter.db import Database
+from subscribers.model import Segment
 from tests.campaigns.helpers import add_subscribers
 from tests.editor.conftest import PASSWORD, add_editor
 from tests.subscribers.conftest import LiveServer
@@ -105,6 +107,10 @@ def test_an_admin_works_with_subscribers_and_segments(
     page.get_by_label("Name", exact=True).fill("climate readers")
     page.get_by_label("Topics (separated by commas)").fill("climate")
     page.locator("input[name=status_in][value=active]").check()
+    # what they read: fields, not JSON
+    page.get_by_label("Narratives", exact=True).select_option("facts-only")
+    page.get_by_label("At most … briefs").fill("4")
+    page.get_by_label("Greeting (").fill("Hi {name},")
     page.get_by_role("button", name="Preview: count and sample").click()
     expect(page.locator("#preview-count")).to_have_text("11")  # reader5 left
     expect(page.locator("#preview tbody tr")).to_have_count(10)
@@ -114,5 +120,13 @@ def test_an_admin_works_with_subscribers_and_segments(
     row = page.locator("tr", has_text="climate readers")
     expect(row.locator("td.num").first).to_have_text("11")
     _shot(page, artifacts_dir, "segments", width)
+    with db.transaction() as session:
+        options = session.scalars(select(Segment.options).where(Segment.name == "climate readers"))
+        saved = dict(options.one())
+    assert (saved["narratives"], saved["max_briefs"], saved["greeting"]) == (
+        "facts-only",
+        4,
+        "Hi {name},",
+    )
     assert errors == []
     context.close()

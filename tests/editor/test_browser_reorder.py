@@ -4,6 +4,7 @@ that order; the number boxes still work (and are all there is without script).""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,9 @@ def test_an_editor_drags_briefs_and_segments_into_order(
     _drag(page, segments.filter(has_text="economy").locator("button.drag"), segments.first)
     expect(segments.filter(has_text="economy").locator('input[type="number"]')).to_have_value("1")
     expect(segments.filter(has_text="tech").locator('input[type="number"]')).to_have_value("2")
+    # the drop is announced to screen readers (the handle itself is hidden from them)
+    said = page.locator("#segment-choices + p[role=status]")
+    expect(said).to_have_text(re.compile(r"^economy: now number 1, row 1 of \d+\.$"))
     assert _overflow(page) <= 0
     page.screenshot(path=str(artifacts_dir / f"reorder-{width}.png"), full_page=True)
     page.get_by_role("button", name="Create campaign").click()

@@ -44,7 +44,8 @@ FIELDS = (
     *("q", "topic", "segment", "engaged", "days", "after", "action", "reason", "confirm_email"),
     *("confirmed", "mode", "join", "status_in", "topics_list", "topics_match", "rule_json"),
     *("created_within_days", "attribute_key", "attribute_test", "attribute_value"),
-    *("opened_within_days", "opened_not", "options", "description", "position_1"),
+    *("opened_within_days", "opened_not", "description", "position_1"),
+    *("opt_topics", "opt_max_briefs", "opt_order", "opt_narratives", "opt_subject", "opt_intro"),
 )
 SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (

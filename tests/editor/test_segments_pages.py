@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from newsletter.db import Database
 from newsletter.errors import InvalidInput
+from newsletter.render.options import VariantOptions
 from newsletter.web.editor.segment_rules import form_from_rule, rule_from_form
 from subscribers.model import Segment
 from tests.campaigns.helpers import add_segment, add_subscribers, import_examples, new_campaign
@@ -23,6 +24,11 @@ def stored(db: Database) -> list[tuple[str, dict[str, object], int]]:
             select(Segment.name, Segment.rule, Segment.position).order_by(Segment.position)
         )
         return [(name, dict(rule), position) for name, rule, position in rows]
+
+
+def options_of(db: Database, name: str) -> dict[str, object]:
+    with db.transaction() as session:
+        return dict(session.scalars(select(Segment.options).where(Segment.name == name)).one())
 
 
 def segment_id(db: Database, name: str) -> int:
@@ -43,7 +49,9 @@ FORM = {
     "topics_list": "climate, science",
     "topics_match": "any",
     "created_within_days": "",
-    "options": '{"narratives": "facts-only"}',
+    "opt_narratives": "facts-only",
+    "opt_topics": "Climate",
+    "opt_greeting": "Hi {name},",
 }
 
 
@@ -79,8 +87,20 @@ def test_a_segment_is_built_previewed_and_saved_with_the_form(db: Database, edit
     assert re.findall(r'<td class="num">(\d+)</td>', row) == ["3", "3"]
     assert "Climate &lt;readers&gt;" in saved.text
 
+    assert options_of(db, "climate fans") == {
+        **VariantOptions().model_dump(mode="json"),
+        "narratives": "facts-only",
+        "topics": ["climate"],
+        "greeting": "Hi {name},",
+    }
     edit = editor.get(f"/editor/segments/{segment_id(db, 'climate fans')}/edit")
     assert 'value="climate, science"' in edit.text
+    assert (
+        'id="opt_topics" name="opt_topics" type="text" maxlength="3000" value="climate"'
+        in edit.text
+    )
+    assert '<option value="facts-only" selected>' in edit.text
+    assert 'value="Hi {name},"' in edit.text
     assert re.search(r'name="status_in" value="active" checked', edit.text)
     taken = editor.post("/editor/segments/new", {**FORM, "action": "save"})
     assert taken.status_code == 422 and "already exists" in taken.text
@@ -92,8 +112,12 @@ def test_bad_input_says_what_and_where(db: Database, editor: Editor) -> None:
         ({"created_within_days": "²"}, "created_within_days"),
         ({"opened_within_days": "0"}, "within_days"),
         ({"attribute_key": "no spaces allowed"}, "attribute"),
-        ({"options": '{"narratives": "some"}'}, "options.narratives"),
-        ({"options": "{"}, "options: is not valid JSON"),
+        ({"opt_narratives": "some"}, "options.narratives"),
+        ({"opt_order": "random"}, "options.order"),
+        ({"opt_max_briefs": "many"}, "options.max_briefs: 'many' is not a number"),
+        ({"opt_max_briefs": "51"}, "options.max_briefs"),
+        ({"opt_greeting": "x" * 201}, "options.greeting"),
+        ({"opt_subject": "{{ first_title"}, "options.subject"),
         ({"mode": "json", "rule_json": '{"type": "nothing"}'}, "unknown rule type"),
         ({"mode": "json", "rule_json": "[1"}, "rule: is not valid JSON"),
         ({"name": ""}, "a segment needs a name"),
@@ -103,6 +127,25 @@ def test_bad_input_says_what_and_where(db: Database, editor: Editor) -> None:
         assert answer.status_code == 422, changes
         assert words in answer.text.replace("&#39;", "'"), (changes, answer.text[-3000:])
     assert stored(db) == []
+
+
+def test_every_option_problem_is_named_at_once_and_marked(db: Database, editor: Editor) -> None:
+    bad = {"opt_max_briefs": "0", "opt_order": "random", "opt_subject": "{{ first_title"}
+    answer = editor.post("/editor/segments/new", {**FORM, **bad, "action": "save"})
+    assert answer.status_code == 422
+    text = answer.text.replace("&#39;", "'")
+    for field in ("options.max_briefs", "options.order", "options.subject"):
+        assert field in text
+    for field in ("opt_max_briefs", "opt_order", "opt_subject"):
+        assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', text), field
+    assert not re.search(r'id="opt_greeting"[^>]*aria-invalid', text)
+    assert 'value="{{ first_title"' in text  # kept as typed, escaped
+    assert stored(db) == []
+
+
+def test_options_left_out_of_the_post_keep_their_defaults(db: Database, editor: Editor) -> None:
+    editor.follow(editor.post("/editor/segments/new", {"name": "plain", "action": "save"}))
+    assert options_of(db, "plain") == VariantOptions().model_dump(mode="json")
 
 
 def test_json_mode_negation_and_engagement(db: Database, editor: Editor) -> None:

@@ -27,7 +27,8 @@ _LIST = re.compile(r"[;,|\n]")
 FormValues = dict[str, str | list[str]]
 
 
-def _split(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
+    """The items typed in one box, separated by commas, semicolons, bars or new lines."""
     return [part.strip() for part in _LIST.split(text) if part.strip()]
 
 
@@ -84,14 +85,14 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] = {
     "status": lambda v: {"type": "status", "in": s} if (s := _choices(v, "status_in")) else None,
     "topics": lambda v: (
         {"type": "topics", ("all" if v.get("topics_match") == "all" else "any"): t}
-        if (t := _split(str(v.get("topics_list") or "")))
+        if (t := split_list(str(v.get("topics_list") or "")))
         else None
     ),
     "narratives": lambda v: (
         {"type": "narratives", "in": n} if (n := _choices(v, "narratives_in")) else None
     ),
     "source": lambda v: (
-        {"type": "source", "in": s} if (s := _split(str(v.get("source_list") or ""))) else None
+        {"type": "source", "in": s} if (s := split_list(str(v.get("source_list") or ""))) else None
     ),
     "created": lambda v: _days_rule("created", v),
     "confirmed": lambda v: _days_rule("confirmed", v),

@@ -19,8 +19,14 @@ from starlette.responses import Response
 
 from campaigns.subscriber_activity import campaigns_using_segment
 from newsletter.errors import ConflictError, InvalidInput
-from newsletter.untrusted import MalformedInput, load_json
 from newsletter.web.editor.auth import csrf_protect, editor_page
+from newsletter.web.editor.segment_options import (
+    NARRATIVE_LABELS,
+    ORDER_LABELS,
+    PREFIX,
+    form_from_options,
+    options_from_form,
+)
 from newsletter.web.editor.segment_rules import (
     NARRATIVES,
     STATUS_CHOICES,
@@ -39,7 +45,6 @@ from subscribers.segment_store import (
     create_segment,
     delete_segment,
     list_segments,
-    parse_options,
     reorder_segments,
     rule_of,
     sample_members,
@@ -108,7 +113,7 @@ def _context(
     *,
     name: str,
     description: str,
-    options: str,
+    options: dict[str, str],
     rule_json: str,
     error: InvalidInput | ConflictError | None = None,
     preview: Preview | None = None,
@@ -125,6 +130,9 @@ def _context(
         "preview": preview,
         "statuses": STATUS_CHOICES,
         "narratives": NARRATIVES,
+        "narrative_labels": NARRATIVE_LABELS,
+        "order_labels": ORDER_LABELS,
+        "invalid": {f for f, _ in error.problems} if isinstance(error, InvalidInput) else (),
     }
 
 
@@ -136,7 +144,7 @@ def _stored_context(segment: Segment | None) -> dict[str, Any]:
         values,
         name=segment.name if segment else "",
         description=(segment.description or "") if segment else "",
-        options=shown_json(segment.options if segment else {}),
+        options=form_from_options(segment.options if segment else None),
         rule_json=shown_json(rule),
     )
 
@@ -162,25 +170,15 @@ async def edit_segment(request: Request, segment_id: SegmentId) -> Response:
     return await _submit(request, segment_id)
 
 
-def _options(text: str) -> dict[str, Any]:
-    if not text.strip():
-        return {}
-    try:
-        value = load_json(text, field="options")
-    except MalformedInput as exc:
-        raise InvalidInput("options", f"is not valid JSON ({exc.reason})") from None
-    return parse_options(value).model_dump(mode="json")
-
-
 async def _submit(request: Request, segment_id: int | None) -> Response:
     values = await _form(request)
     site = editor_site(request)
     segment = await site.run(lambda s: segment_by_id(s, segment_id)) if segment_id else None
-    texts = {k: str(values.get(k) or "") for k in ("name", "description", "options")}
+    texts = {k: str(values.get(k) or "") for k in ("name", "description")}
     rule: dict[str, Any] | None = None
     try:
         rule = rule_from_form(values)
-        options = _options(texts["options"])
+        options = options_from_form(values)
         if values.get("action") == "preview":
             preview = await site.run(lambda session: _preview(session, rule or {}))
             context = _form_context(segment, values, texts, rule, preview=preview)
@@ -203,7 +201,16 @@ def _form_context(
     preview: Preview | None = None,
 ) -> dict[str, Any]:
     rule_json = shown_json(rule) if rule is not None else str(values.get("rule_json") or "")
-    return _context(segment, values, **texts, rule_json=rule_json, error=error, preview=preview)
+    options = {k: str(v) for k, v in values.items() if k.startswith(PREFIX)}
+    return _context(
+        segment,
+        values,
+        **texts,
+        options=options,
+        rule_json=rule_json,
+        error=error,
+        preview=preview,
+    )
 
 
 def _preview(session: Session, rule: dict[str, Any]) -> Preview:

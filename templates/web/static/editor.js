@@ -103,9 +103,25 @@
     const chosen = rows().filter(ticked).sort((a, b) => position(a) - position(b));
     for (const row of chosen.reverse()) body.insertBefore(row, body.firstChild);
     let dragged = false;
+    // The handle is hidden from assistive technology (keyboards use the number boxes), but
+    // a drop is still announced, for a screen reader user who moved a row by touch.
+    const said = document.createElement("p");
+    said.className = "visually-hidden";
+    said.setAttribute("role", "status");
+    said.setAttribute("aria-live", "polite");
+    table.after(said);
     function renumber() {
       let next = 1;
       for (const row of rows()) box(row).value = ticked(row) ? String(next++) : "";
+    }
+    function announce(row) {
+      const label = row.querySelector("label") || row.cells[0];
+      const name = label.textContent.replace("⠿", "").trim().replace(/\s+/g, " ");
+      const at = rows().indexOf(row) + 1;
+      const number = box(row).value;
+      said.textContent = number
+        ? `${name}: now number ${number}, row ${at} of ${rows().length}.`
+        : `${name}: moved to row ${at} of ${rows().length}; not chosen.`;
     }
     for (const row of rows()) {
       const handle = document.createElement("button");
@@ -141,6 +157,7 @@
           document.removeEventListener("pointercancel", stop);
           dragged = true;
           renumber();
+          announce(row);
         };
         document.addEventListener("pointermove", move);
         document.addEventListener("pointerup", stop);
