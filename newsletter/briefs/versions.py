@@ -79,7 +79,8 @@ def brief_of_version(document: dict[str, Any]) -> Brief:
 def diff_documents(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     """Field by field, what changed from ``before`` to ``after`` (list rows by position)."""
     changes: list[Change] = []
-    keys = list(dict.fromkeys([*before, *after]))
+    order = {name: index for index, name in enumerate(Brief.model_fields)}
+    keys = sorted(dict.fromkeys([*before, *after]), key=lambda k: order.get(k, len(order)))
     for key in keys:
         old, new = before.get(key), after.get(key)
         if key in _LISTS:
