@@ -18,6 +18,7 @@ from newsletter.briefs.versions import (
     brief_of_version,
     changes_of,
     diff_documents,
+    get_version,
     list_versions,
     show_value,
     summarize,
@@ -111,11 +112,7 @@ def test_every_changing_save_is_a_version_with_its_author(db: Database, tmp_path
         load_structured(path.read_text(), source="x", fmt="yaml")
     )
     with db.transaction() as session:
-        first = [
-            v
-            for v in list_versions(session, get_brief_row(session, BRIEF.slug).id)
-            if v.number == 1
-        ][0]
+        first = get_version(session, get_brief_row(session, BRIEF.slug).id, 1)
         assert [c.where for c in changes_of(session, first)][:3] == ["slug", "title", "updated"]
         # deleting the editor keeps the version and its name
         session.delete(session.get(Editor, editor.id))
