@@ -85,8 +85,12 @@ def _edit_page(
     errors: FieldErrors | None = None,
     notice: str = "",
     status: int = 200,
+    typed: bool = True,
 ) -> Response:
+    """The form page; ``typed``: it shows what was posted (not what is stored), so the
+    script previews it at once."""
     context = {
+        "typed": typed,
         "row": row,
         "form": form.for_editing(),
         "errors": errors or {},
@@ -101,7 +105,7 @@ def _edit_page(
 async def new_brief_page(request: Request) -> Response:
     today = datetime.now(editor_site(request).zone).date()
     form = BriefForm(updated=today.isoformat())
-    return _edit_page(request, form.with_blank_row("facts"), row=None)
+    return _edit_page(request, form.with_blank_row("facts"), row=None, typed=False)
 
 
 @router.post(NEW_PATH)
@@ -141,7 +145,7 @@ async def edit_brief_page(request: Request, slug: Slug) -> Response:
         return row, brief_from_row(row), latest_number(session, row.id)
 
     row, brief, number = await editor_site(request).run(load)
-    return _edit_page(request, form_from_brief(brief), row=row, base_version=number)
+    return _edit_page(request, form_from_brief(brief), row=row, base_version=number, typed=False)
 
 
 @router.post("/editor/briefs/{slug}/edit")

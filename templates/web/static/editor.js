@@ -233,4 +233,7 @@
   }
   form.addEventListener("input", later);
   form.addEventListener("change", later);
+  // A form shown again after a post (problems, a refused save, a row added) holds what was
+  // typed, not what the frame shows: preview it at once.
+  if (form.hasAttribute("data-typed")) preview();
 })();
