@@ -5,6 +5,8 @@ back keyed by the field they concern."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import brief_files, read_brief_file
@@ -146,3 +148,36 @@ def test_brief_wide_rules_point_at_their_row() -> None:
     }
     empty = validate_form(BriefForm(title="T", updated="2026-01-01"), slug="s")
     assert empty == {"facts": ["facts is empty"]}
+
+
+_NAMES = (
+    *("title", "slug", "updated", "topics", "image_url", "image_alt", "image_credit"),
+    *("facts-0-text", "facts-0-citations", "facts-1-text", "facts-150-text", "facts-0-remove"),
+    *("sources-0-number", "sources-0-label", "sources-0-url", "sources-1-number"),
+    *("narratives-0-kind", "narratives-0-label", "narratives-0-paragraphs"),
+    *("narratives-0-probability", "narratives-0-forecaster", "narratives-0-question"),
+    *("narratives-0-as_of", "narratives-0-url", "narratives-x-label", "facts--1-text"),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.dictionaries(
+        st.sampled_from(_NAMES),
+        st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(["nan", "1e999", "\x00", "[1]", "2026-02-30", "forecast", "1, 1"]),
+        ),
+    )
+)
+def test_any_posted_values_give_a_brief_or_located_problems(values: dict[str, str]) -> None:
+    form = form_from_post(values)
+    result = validate_form(form, slug=slug_for(form) or "x")
+    if isinstance(result, dict):
+        assert result and all(messages for messages in result.values())
+        rows = {kind: len(form.rows(kind)) for kind in ("facts", "sources", "narratives")}
+        for name in result:  # every problem names a field the page shows (or the whole form)
+            parts = name.split("-")
+            assert parts[0] in {"", *vars(BriefForm()).keys()}
+            if len(parts) > 1:
+                assert int(parts[1]) < rows[parts[0]]  # type: ignore[index]

@@ -45,6 +45,10 @@ FIELDS = (
     *("confirmed", "mode", "join", "status_in", "topics_list", "topics_match", "rule_json"),
     *("created_within_days", "attribute_key", "attribute_test", "attribute_value"),
     *("opened_within_days", "opened_not", "options", "description", "position_1"),
+    *("title", "slug", "updated", "topics", "image_url", "base_version", "facts-0-text"),
+    *("facts-1-citations", "sources-0-number", "sources-0-url", "narratives-0-kind"),
+    *("narratives-0-label", "narratives-0-paragraphs", "narratives-0-probability"),
+    *("narratives-0-as_of", "facts-0-remove"),
 )
 SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (
@@ -65,6 +69,10 @@ POSTS = (
     "/editor/segments/1/edit",
     "/editor/segments/order",
     "/editor/segments/1/delete",
+    "/editor/briefs/new",
+    f"/editor/briefs/{SLUGS[0]}/edit",
+    "/editor/briefs/preview",
+    f"/editor/briefs/{SLUGS[0]}/history/1/restore",
 )
 GETS = (
     "/editor/briefs",
@@ -84,8 +92,11 @@ GETS = (
     "/editor/segments",
     "/editor/segments/1/edit",
     "/editor/segments/1/delete",
+    "/editor/briefs/new",
+    f"/editor/briefs/{SLUGS[0]}/edit",
+    f"/editor/briefs/{SLUGS[0]}/history",
 )
-QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
+QUERY = ("status", "variant", "subscriber", "send_at", "next", "table", "version")
 QUERY += ("q", "topic", "segment", "engaged", "days", "after")
 
 odd_text = st.one_of(
