@@ -327,3 +327,27 @@ def test_the_forms_have_their_own_body_limit(db: Database, stored: None, serve: 
             assert answer.status_code == 413, path
             assert answer.json() == {"detail": "the request body is larger than 20000 bytes"}
         assert bea.post("/editor/campaigns/new", values).status_code == 413  # others: 16 KB
+
+
+def test_a_brief_as_long_as_allowed_fits_the_form(
+    db: Database, stored: None, editor: Editor
+) -> None:
+    values = _fields(db)
+    for index in range(100):  # the most facts a brief may have, and many sources
+        values[f"facts-{index}-text"] = f"Fact number {index}."
+        values[f"facts-{index}-citations"] = "1"
+    for index in range(2, 120):
+        values[f"sources-{index}-number"] = str(index + 1)
+        values[f"sources-{index}-label"] = f"Source {index + 1}"
+        values[f"sources-{index}-url"] = f"https://example.org/{index}"
+    assert len(values) > 500  # fields: well past the 200 a form could once have
+    editor.follow(editor.post(EDIT, values))
+    with db.transaction() as session:
+        brief = load_brief(session, SLUG)
+    assert (len(brief.facts), len(brief.sources)) == (100, 120)
+    values["facts-100-text"] = "One too many."
+    answer = editor.post(EDIT, {**values, "base_version": "2"})
+    assert answer.status_code == 422
+    assert _error_of(answer.text, "facts") == [
+        "facts list should have at most 100 items after validation, not 101"
+    ]
