@@ -590,6 +590,14 @@ class Settings(BaseSettings):
             "themselves are at most 1 MB each)."
         ),
     )
+    editor_brief_form_max_bytes: int = Field(
+        default=1_000_000,
+        ge=16_384,
+        description=(
+            "Largest post of the brief edit form, new-brief form and its live preview (the "
+            "body-size limit of those forms: a brief as a form is about the size of its file)."
+        ),
+    )
     editor_import_max_bytes: int = Field(
         default=20_000_000,
         ge=16_384,

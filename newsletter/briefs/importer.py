@@ -11,6 +11,7 @@ from newsletter.briefs.document import Brief
 from newsletter.briefs.plaintext import load_plaintext
 from newsletter.briefs.store import save_brief
 from newsletter.briefs.structured import load_structured
+from newsletter.briefs.versions import COMMAND_LINE, Author
 from newsletter.db import Database
 from newsletter.errors import BriefFormatError, Problem
 
@@ -114,7 +115,11 @@ def _parse_each(items: Sequence[tuple[Path, Callable[[], Brief]]]) -> list[tuple
 
 
 def import_briefs(
-    database: Database, paths: Iterable[Path], *, mark_ready: bool = False
+    database: Database,
+    paths: Iterable[Path],
+    *,
+    mark_ready: bool = False,
+    author: Author = COMMAND_LINE,
 ) -> list[ImportedBrief]:
     """Parse all files, then store them in one transaction; nothing is stored on any error."""
     paths = list(paths)
@@ -123,11 +128,15 @@ def import_briefs(
         raise BriefFormatError.single(
             ", ".join(str(p) for p in paths) or "(nothing)", None, "no brief files found"
         )
-    return store_briefs(database, parsed, mark_ready=mark_ready)
+    return store_briefs(database, parsed, mark_ready=mark_ready, author=author)
 
 
 def store_briefs(
-    database: Database, parsed: Sequence[tuple[Path, Brief]], *, mark_ready: bool = False
+    database: Database,
+    parsed: Sequence[tuple[Path, Brief]],
+    *,
+    mark_ready: bool = False,
+    author: Author = COMMAND_LINE,
 ) -> list[ImportedBrief]:
     """Store parsed briefs in one transaction (new ones added, known slugs updated)."""
     results: list[ImportedBrief] = []
@@ -136,6 +145,8 @@ def store_briefs(
             if mark_ready:
                 brief = brief.model_copy(update={"status": "ready"})
                 brief.model_fields_set.add("status")
-            created = save_brief(session, brief, source_name=str(path))
+            created = save_brief(
+                session, brief, source_name=str(path), author=author, note=f"imported {path.name}"
+            )
             results.append(ImportedBrief(path, brief, created))
     return results

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import newsletter.editors.model  # noqa: F401  (the editors table a version refers to)
 from newsletter.db import Base, utcnow
 
 
@@ -42,6 +44,12 @@ class BriefRow(Base):
     )
     narratives: Mapped[list[NarrativeRow]] = relationship(
         order_by="NarrativeRow.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+    versions: Mapped[list[BriefVersionRow]] = relationship(
+        order_by="BriefVersionRow.number",
+        cascade="all, delete-orphan",
+        lazy="select",
+        passive_deletes=True,
     )
 
 
@@ -86,3 +94,20 @@ class NarrativeRow(Base):
     question: Mapped[str | None] = mapped_column(Text)
     as_of: Mapped[date | None]
     url: Mapped[str | None] = mapped_column(String(2000), doc="A forecast's question or market.")
+
+
+class BriefVersionRow(Base):
+    """One saved state of a brief's content (its structured document without the status),
+    with who saved it and which fields changed since the version before."""
+
+    __tablename__ = "brief_versions"
+    __table_args__ = (UniqueConstraint("brief_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    document: Mapped[dict[str, Any]]
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("editors.id", ondelete="SET NULL"))
+    editor_name: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(String(1000))

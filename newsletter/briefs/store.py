@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.briefs.document import Brief, BriefStatus, Fact, Narrative, Source
 from newsletter.briefs.model import BriefRow, FactRow, NarrativeRow, SourceRow
+from newsletter.briefs.versions import COMMAND_LINE, Author, record_version
 from newsletter.db import utcnow
 from newsletter.errors import NotFoundError
 from newsletter.suggest import did_you_mean, missing_names
@@ -31,13 +32,22 @@ def brief_from_row(row: BriefRow) -> Brief:
     )
 
 
-def save_brief(session: Session, brief: Brief, *, source_name: str | None = None) -> bool:
+def save_brief(
+    session: Session,
+    brief: Brief,
+    *,
+    source_name: str | None = None,
+    author: Author = COMMAND_LINE,
+    note: str = "",
+) -> bool:
     """Insert the brief, or update the stored one with the same slug; True when it is new.
 
     A brief whose file does not state its status keeps the status it already has, so
-    re-importing a corrected file does not silently withdraw a brief marked ready.
+    re-importing a corrected file does not silently withdraw a brief marked ready. Every
+    save that changes the content adds a version (:mod:`newsletter.briefs.versions`) saying
+    who saved it; the row is locked meanwhile (PostgreSQL), so two saves number in turn.
     """
-    row = session.scalar(select(BriefRow).where(BriefRow.slug == brief.slug))
+    row = session.scalar(select(BriefRow).where(BriefRow.slug == brief.slug).with_for_update())
     created = row is None
     if row is None:
         row = BriefRow(slug=brief.slug, status="draft")
@@ -62,6 +72,7 @@ def save_brief(session: Session, brief: Brief, *, source_name: str | None = None
         NarrativeRow(position=i, **n.model_dump()) for i, n in enumerate(brief.narratives)
     ]
     session.flush()
+    record_version(session, row, brief, author, note=note)
     return created
 
 

@@ -23,6 +23,7 @@ from newsletter.db import Database, open_database
 from newsletter.gc_tuning import tune_for_serving
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
+from newsletter.web.editor.brief_edit import FORM_PATHS
 from newsletter.web.editor.install import (
     IMPORT_PATH,
     UPLOAD_PATH,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             UPLOAD_PATH: settings.editor_upload_max_bytes,
             IMPORT_PATH: settings.editor_import_max_bytes,
         },
+        larger_matching=[(path, settings.editor_brief_form_max_bytes) for path in FORM_PATHS],
     )
     # Outermost: the client address (X-Forwarded-For) and scheme (X-Forwarded-Proto) are
     # taken from the headers only when the peer is one of the configured proxies, whatever

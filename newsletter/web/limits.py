@@ -9,7 +9,8 @@ the few paths that take more (a provider's webhook batches) get their own, large
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,20 +19,36 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 class BodySizeLimit:
     """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes) that
-    accept more: the webhook's batches, the editor's brief upload."""
+    accept more: the webhook's batches, the editor's brief upload; and paths matching one of
+    ``larger_matching`` (a regular expression anchored by its author, bytes), the first that
+    matches: the brief edit forms, whose paths name the brief."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        larger: Mapping[str, int] | None = None,
+        larger_matching: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = dict(larger or {})
+        self.matching = [(re.compile(pattern), limit) for pattern, limit in larger_matching]
+
+    def limit_for(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        for pattern, limit in self.matching:
+            if pattern.match(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _NO_BODY:
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.max_bytes)
+        limit = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared == -1:
             await _refuse(send, 400, "the Content-Length header is not a number")

@@ -46,6 +46,10 @@ FIELDS = (
     *("created_within_days", "attribute_key", "attribute_test", "attribute_value"),
     *("opened_within_days", "opened_not", "description", "position_1"),
     *("opt_topics", "opt_max_briefs", "opt_order", "opt_narratives", "opt_subject", "opt_intro"),
+    *("title", "slug", "updated", "topics", "image_url", "base_version", "facts-0-text"),
+    *("facts-1-citations", "sources-0-number", "sources-0-url", "narratives-0-kind"),
+    *("narratives-0-label", "narratives-0-paragraphs", "narratives-0-probability"),
+    *("narratives-0-as_of", "facts-0-remove"),
 )
 SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (
@@ -66,6 +70,10 @@ POSTS = (
     "/editor/segments/1/edit",
     "/editor/segments/order",
     "/editor/segments/1/delete",
+    "/editor/briefs/new",
+    f"/editor/briefs/{SLUGS[0]}/edit",
+    "/editor/briefs/preview",
+    f"/editor/briefs/{SLUGS[0]}/history/1/restore",
 )
 GETS = (
     "/editor/briefs",
@@ -85,8 +93,11 @@ GETS = (
     "/editor/segments",
     "/editor/segments/1/edit",
     "/editor/segments/1/delete",
+    "/editor/briefs/new",
+    f"/editor/briefs/{SLUGS[0]}/edit",
+    f"/editor/briefs/{SLUGS[0]}/history",
 )
-QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
+QUERY = ("status", "variant", "subscriber", "send_at", "next", "table", "version")
 QUERY += ("q", "topic", "segment", "engaged", "days", "after")
 
 odd_text = st.one_of(

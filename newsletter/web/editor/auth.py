@@ -165,7 +165,10 @@ async def csrf_protect(request: Request) -> None:
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and _is_form(request):
-        form = await request.form(max_files=20, max_fields=200)
+        # The whole form is parsed here, once (routes get the same parse): room for the
+        # largest brief as a form (100 facts, 200 sources, 20 narratives: under 1000
+        # fields); the body-size limit is what bounds memory.
+        form = await request.form(max_files=20, max_fields=1000)
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not (isinstance(expected, str) and sent and hmac.compare_digest(expected, sent)):

@@ -9,6 +9,7 @@ is stored unless all files are good.
 from __future__ import annotations
 
 import re
+from functools import partial
 from html import escape
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import MAX_BRIEF_BYTES, parse_uploads, store_briefs
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, get_brief_row, list_brief_rows, set_status
+from newsletter.briefs.versions import Author
 from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import BriefFormatError, Problem, RenderError
@@ -31,7 +33,7 @@ from newsletter.render.compile import compile_variant
 from newsletter.render.context import CompileContext
 from newsletter.render.options import VariantOptions
 from newsletter.render.variant import CompiledVariant
-from newsletter.web.editor.auth import csrf_protect, editor_page, safe_next
+from newsletter.web.editor.auth import CurrentEditor, csrf_protect, editor_page, safe_next
 from newsletter.web.editor.security import EMAIL_DOCUMENT_HEADERS
 from newsletter.web.editor.site import editor_site, flash, render
 
@@ -95,7 +97,11 @@ async def upload_briefs(request: Request) -> Response:
         return await _list(request, problems=list(exc.problems), code=422)
     ready = form.get("ready") == "1"
     site = editor_site(request)
-    imported = await run_in_threadpool(store_briefs, site.database, parsed, mark_ready=ready)
+    editor: CurrentEditor = request.state.editor
+    author = Author(editor.email, editor.id)
+    imported = await run_in_threadpool(
+        partial(store_briefs, site.database, parsed, mark_ready=ready, author=author)
+    )
     for result in imported:
         verb = "Added" if result.created else "Updated"
         flash(request, f"{verb} {result.brief.slug} from {result.path}.")

@@ -19,6 +19,7 @@ from newsletter.web.editor import (
     admin,
     api,
     auth,
+    brief_edit,
     briefs,
     campaigns,
     checks,
@@ -62,7 +63,7 @@ def install_editor(
 ) -> None:
     """Routes, error answers and middleware of the editor (call before adding body limits)."""
     app.state.editor_site = EditorSite.build(settings, database, pages)
-    pages_modules = (auth, campaigns, checks, reports, briefs, preview, admin)
+    pages_modules = (auth, campaigns, checks, reports, brief_edit, briefs, preview, admin)
     for module in (*pages_modules, subscribers, segments):
         app.include_router(module.router)
     app.include_router(api.router)

@@ -168,3 +168,89 @@
     if (hint) hint.append(" Or drag a row by its ⠿ handle: the ticked ones are numbered in the order shown.");
   }
 })();
+
+// The brief form: "Add a fact" (a source, a narrative) copies a blank row instead of posting
+// the form back; the forecast fields show only for a forecast narrative (or when filled in);
+// and the preview frame follows the form as one types: half a second after the last change
+// the form is posted into a fresh frame (fresh, so previews do not pile up in the history;
+// the answer is the email document under its own strict policy, never a script of ours).
+(function () {
+  const form = document.querySelector("form[data-live-preview]");
+  if (!form) return;
+  const previewButton = form.querySelector("button[data-preview]");
+  const next = {};
+  for (const holder of form.querySelectorAll("[data-rows]")) {
+    next[holder.getAttribute("data-rows")] = holder.children.length;
+  }
+
+  function renumber(holder) {
+    let number = 1;
+    for (const row of holder.children) {
+      const label = row.querySelector("[data-number]");
+      if (label) label.textContent = String(number++);
+    }
+  }
+
+  function showForecast(row) {
+    const kind = row.querySelector("select[data-kind]");
+    const box = row.querySelector("[data-forecast]");
+    if (!kind || !box) return;
+    const filled = Array.from(box.querySelectorAll("input, textarea")).some((f) => f.value.trim());
+    box.hidden = kind.value !== "forecast" && !filled;
+  }
+
+  for (const row of form.querySelectorAll('[data-row="narratives"]')) showForecast(row);
+  form.addEventListener("change", (event) => {
+    if (event.target.matches("select[data-kind]")) showForecast(event.target.closest("[data-row]"));
+  });
+
+  for (const button of form.querySelectorAll("button[data-add]")) {
+    button.addEventListener("click", (event) => {
+      const kind = button.getAttribute("data-add");
+      const template = form.querySelector('template[data-template="' + kind + '"]');
+      const holder = form.querySelector('[data-rows="' + kind + '"]');
+      if (!template || !holder) return;
+      event.preventDefault();
+      const index = String(next[kind]++);
+      const row = template.content.querySelector("[data-row]").cloneNode(true);
+      for (const element of [row, ...row.querySelectorAll("*")]) {
+        for (const name of ["id", "name", "for", "aria-describedby"]) {
+          const value = element.getAttribute(name);
+          if (value) element.setAttribute(name, value.split("__i__").join(index));
+        }
+      }
+      if (kind === "sources") {
+        const numbers = Array.from(holder.querySelectorAll('input[name$="-number"]'))
+          .map((input) => parseInt(input.value, 10)).filter((n) => n > 0);
+        row.querySelector('input[name$="-number"]').value = String(Math.max(0, ...numbers) + 1);
+      }
+      holder.append(row);
+      renumber(holder);
+      showForecast(row);
+      const first = row.querySelector("textarea, input:not([type=hidden]):not([name$='-number'])");
+      if (first) first.focus();
+    });
+  }
+
+  if (!previewButton) return;
+  let timer = null;
+  function preview() {
+    const frame = document.querySelector('iframe[name="' + previewButton.getAttribute("formtarget") + '"]');
+    if (frame) {
+      const fresh = frame.cloneNode(false);
+      fresh.removeAttribute("src");
+      frame.replaceWith(fresh);
+    }
+    if (form.requestSubmit) form.requestSubmit(previewButton);
+    else previewButton.click();
+  }
+  function later() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(preview, 500);
+  }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  // A form shown again after a post (problems, a refused save, a row added) holds what was
+  // typed, not what the frame shows: preview it at once.
+  if (form.hasAttribute("data-typed")) preview();
+})();
