@@ -49,6 +49,11 @@ INSERT INTO events (source, event_id, type, occurred_at, received_at, subscriber
 SELECT 'first-party', 'e' || id, 'opened', now() - interval '3 days', now(), id, false
 FROM subscribers WHERE id % 100 = 7
 """
+# What ingest keeps of those events for the engagement rules (campaigns.engagement).
+ENGAGEMENT = """
+INSERT INTO subscriber_engagement (subscriber_id, last_opened_at)
+SELECT id, now() - interval '3 days' FROM subscribers WHERE id % 100 = 7
+"""
 
 
 def timed(work: Callable[[], object], repeat: int) -> float:
@@ -73,6 +78,7 @@ def main() -> None:
         with db.engine.begin() as connection:
             connection.execute(text(FILL), {"rows": args.rows})
             connection.execute(text(EVENTS))
+            connection.execute(text(ENGAGEMENT))
             connection.execute(text("ANALYZE"))
         print(f"{args.rows:,} subscribers filled in {time.perf_counter() - started:.0f} s")
         with db.transaction() as session:

@@ -10,17 +10,32 @@ segments may use them::
 Only human events count (machine opens by Apple Mail Privacy Protection would make every
 Apple Mail user "engaged"), and clicks on our own links (unsubscribe!) do not. A click
 counts as an open too: the reader saw the mail even if their client blocked the pixel.
+
+The rules read :class:`~campaigns.events.SubscriberEngagement` (one row per reader who ever
+engaged, kept by :func:`note_engagement` in the transaction that records the events), not
+the events themselves: a count at a million readers and ten million events would otherwise
+look through every event, and pruned events would make readers look unengaged.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import InstrumentedAttribute
 
-from campaigns.events import Event, reader_click
+from campaigns.events import (
+    OWN_LINK_SECTIONS,
+    Event,
+    EventRecord,
+    SubscriberEngagement,
+    reader_click,
+)
 from subscribers.model import Subscriber
 from subscribers.segments import Rule, RuleContext
 
@@ -30,17 +45,79 @@ def human_engagement() -> ColumnElement[bool]:
     return or_(and_(Event.type == "opened", Event.machine.is_(False)), reader_click())
 
 
+def _is_open(record: EventRecord) -> bool:
+    return record.type == "opened" and not record.machine
+
+
+def _is_reader_click(record: EventRecord) -> bool:
+    """In Python, what :func:`~campaigns.events.reader_click` says in SQL."""
+    return (
+        record.type == "clicked"
+        and not record.machine
+        and (record.section is None or record.section not in OWN_LINK_SECTIONS)
+    )
+
+
+def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> int:
+    """Move each reader's last open and click forward to the newest of ``records`` (newly
+    recorded events only; :mod:`campaigns.ingest` calls this). Returns the readers touched.
+
+    One ``INSERT … ON CONFLICT DO UPDATE`` for the batch, rows in id order so that
+    concurrent batches lock them in the same order; a time only ever moves forward, so an
+    old event arriving late changes nothing."""
+    latest: dict[int, list[datetime | None]] = {}
+    for record in records:
+        clicked = _is_reader_click(record)
+        if record.subscriber_id is None or not (clicked or _is_open(record)):
+            continue
+        seen = latest.setdefault(record.subscriber_id, [None, None])
+        seen[0] = _later_of(seen[0], record.occurred_at)
+        if clicked:
+            seen[1] = _later_of(seen[1], record.occurred_at)
+    if not latest:
+        return 0
+    rows = [
+        {"subscriber_id": i, "last_opened_at": latest[i][0], "last_clicked_at": latest[i][1]}
+        for i in sorted(latest)
+    ]
+    insert: Any = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SubscriberEngagement).values(rows)
+    table, new = SubscriberEngagement.__table__.c, statement.excluded
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.subscriber_id],
+            set_={
+                "last_opened_at": _later(table.last_opened_at, new.last_opened_at),
+                "last_clicked_at": _later(table.last_clicked_at, new.last_clicked_at),
+            },
+        )
+    )
+    return len(rows)
+
+
+def _later_of(current: datetime | None, new: datetime) -> datetime:
+    return new if current is None or new > current else current
+
+
+def _later(current: Any, new: Any) -> ColumnElement[Any]:
+    """SQL: the later of two times, either may be NULL (SQLite's ``max(a, b)`` is NULL if
+    either is)."""
+    return case(
+        (new.is_(None), current), (current.is_(None), new), (new > current, new), else_=current
+    )
+
+
 class _EngagementRule(Rule):
     within_days: int = Field(ge=1, le=3650)
 
-    def engaged(self) -> ColumnElement[bool]:
+    def last_seen(self) -> InstrumentedAttribute[datetime | None]:
         raise NotImplementedError
 
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         since = ctx.now - timedelta(days=self.within_days)
         return exists(
-            select(Event.id).where(
-                Event.subscriber_id == Subscriber.id, Event.occurred_at >= since, self.engaged()
+            select(SubscriberEngagement.subscriber_id).where(
+                SubscriberEngagement.subscriber_id == Subscriber.id, self.last_seen() >= since
             )
         )
 
@@ -50,8 +127,8 @@ class OpenedRule(_EngagementRule):
 
     type: Literal["opened"] = "opened"
 
-    def engaged(self) -> ColumnElement[bool]:
-        return human_engagement()
+    def last_seen(self) -> InstrumentedAttribute[datetime | None]:
+        return SubscriberEngagement.last_opened_at
 
 
 class ClickedRule(_EngagementRule):
@@ -59,8 +136,8 @@ class ClickedRule(_EngagementRule):
 
     type: Literal["clicked"] = "clicked"
 
-    def engaged(self) -> ColumnElement[bool]:
-        return reader_click()
+    def last_seen(self) -> InstrumentedAttribute[datetime | None]:
+        return SubscriberEngagement.last_clicked_at
 
 
 ENGAGEMENT_RULES: tuple[type[Rule], ...] = (OpenedRule, ClickedRule)

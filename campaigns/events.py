@@ -29,6 +29,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ColumnElement,
+    ForeignKey,
     Index,
     String,
     UniqueConstraint,
@@ -119,6 +120,28 @@ class Event(Base):
     narrative: Mapped[str | None] = mapped_column(String(200))
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     raw: Mapped[dict[str, Any] | None]
+
+
+class SubscriberEngagement(Base):
+    """When each reader last showed they read a newsletter, kept up to date at ingest.
+
+    Engagement rules ("opened in the last 30 days") read one row per reader here instead of
+    every event ever stored, and keep working after old events are pruned. Only human
+    engagement counts, as in :func:`campaigns.engagement.human_engagement`: a human open or
+    a reader's click (which proves an open); ``last_clicked_at`` is the click alone.
+    """
+
+    __tablename__ = "subscriber_engagement"
+    __table_args__ = (
+        Index("ix_subscriber_engagement_opened", "last_opened_at"),
+        Index("ix_subscriber_engagement_clicked", "last_clicked_at"),
+    )
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_opened_at: Mapped[datetime | None]
+    last_clicked_at: Mapped[datetime | None]
 
 
 # Sections of our own links (view online, preferences, unsubscribe): a click there is no

@@ -35,6 +35,7 @@ from sqlalchemy import BigInteger, Connection, Table, select
 from sqlalchemy.orm import Session
 
 from campaigns.effects import apply_effects
+from campaigns.engagement import note_engagement
 from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
@@ -108,6 +109,7 @@ def record_events(
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
+    note_engagement(session.connection(), new)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
     settle_from_events(session.connection(), [i for i in proven if i is not None])
     return IngestResult(

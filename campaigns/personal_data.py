@@ -4,17 +4,19 @@ Registered with :func:`subscribers.gdpr.register_personal_data` by
 :func:`campaigns.wiring.wire_extensions`. Erasing keeps the events (a campaign's figures
 must not change when a reader is erased) but empties what identifies the person: the raw
 provider event (it holds the address and IP), the user agent and the address hash, for the
-events tied to the subscriber and for untied ones that name the same address.
+events tied to the subscriber and for untied ones that name the same address. The reader's
+last open and click (:class:`~campaigns.events.SubscriberEngagement`) are exported, and
+erased outright: no figure depends on them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, null, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.events import Event
+from campaigns.events import Event, SubscriberEngagement
 from subscribers.gdpr import PersonalDataSection
 from subscribers.model import Subscriber
 
@@ -58,3 +60,22 @@ def erase_events(session: Session, subscriber: Subscriber) -> None:
 
 TRACKING_EVENTS = PersonalDataSection("tracking_events", export_events, erase_events)
 """The tracking events' share of export and erasure (registered by :mod:`campaigns.wiring`)."""
+
+
+def export_engagement(session: Session, subscriber: Subscriber) -> dict[str, str | None]:
+    row = session.get(SubscriberEngagement, subscriber.id)
+    opened, clicked = (row.last_opened_at, row.last_clicked_at) if row else (None, None)
+    return {
+        "last_opened_at": opened.isoformat() if opened else None,
+        "last_clicked_at": clicked.isoformat() if clicked else None,
+    }
+
+
+def erase_engagement(session: Session, subscriber: Subscriber) -> None:
+    session.execute(
+        delete(SubscriberEngagement).where(SubscriberEngagement.subscriber_id == subscriber.id)
+    )
+
+
+ENGAGEMENT = PersonalDataSection("engagement", export_engagement, erase_engagement)
+"""The reader's last open and click in export and erasure (registered with the events)."""

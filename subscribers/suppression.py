@@ -96,12 +96,16 @@ def not_suppressed() -> ColumnElement[bool]:
     )
 
 
-def mailable() -> ColumnElement[bool]:
-    """SQL: a subscriber a campaign may mail (active, not lapsed under the sunset policy, has
-    an address, not suppressed)."""
+def mailable_status() -> ColumnElement[bool]:
+    """SQL: the subscriber's own side of :func:`mailable` (active, not lapsed under the sunset
+    policy, has an address), for a query that joins the suppression list itself."""
     return and_(
         Subscriber.status == "active",
         Subscriber.lapsed_at.is_(None),
         Subscriber.email.is_not(None),
-        not_suppressed(),
     )
+
+
+def mailable() -> ColumnElement[bool]:
+    """SQL: a subscriber a campaign may mail (:func:`mailable_status`, not suppressed)."""
+    return and_(mailable_status(), not_suppressed())

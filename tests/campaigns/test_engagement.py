@@ -10,15 +10,18 @@ import json
 import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from campaigns.events import Event
+from campaigns.events import Event, SubscriberEngagement
 from campaigns.model import Delivery
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
 from newsletter.db import Database, utcnow
 from subscribers.gdpr import erase_subscriber, export_personal_data
+from subscribers.model import Subscriber
+from subscribers.segment_store import context_for, count_members
 from subscribers.segments import parse_rule
 from tests.campaigns.helpers import (
     add_segment,
@@ -28,7 +31,7 @@ from tests.campaigns.helpers import (
     new_campaign,
     sendgrid_settings,
 )
-from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.campaigns.webhooks import accepted_recipients, event, ingest, recipients_of
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 DAY = 86_400
@@ -120,6 +123,8 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
     json.dumps(data)
     types = [e["type"] for e in data["tracking_events"]]
     assert types.count("opened") == 1 and "processed" not in types
+    assert data["engagement"]["last_opened_at"] is not None  # 5 days ago
+    assert data["engagement"]["last_clicked_at"] is None
     assert data["tracking_events"][0]["provider_event"]["email"] == addresses[0]
     with db.transaction() as session:
         erase_subscriber(session, addresses[0])
@@ -130,4 +135,88 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
             select(Event).where(Event.type == "opened", Event.machine.is_(False))
         ).all()
     assert addresses[0] not in kept and len(kept) == 5
+    with db.transaction() as session:
+        erased_id = session.scalars(
+            select(Subscriber.id).where(Subscriber.erased_at.is_not(None))
+        ).one()
+        assert session.get(SubscriberEngagement, erased_id) is None
+        assert session.scalar(select(func.count()).select_from(SubscriberEngagement)) == 3
     assert any(e.raw is None and e.user_agent is None and e.email_hash is None for e in erased)
+
+
+def _engagement(db: Database) -> dict[str, tuple[bool, bool]]:
+    """Per address: (has a last open, has a last click)."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(
+                Subscriber.email,
+                SubscriberEngagement.last_opened_at,
+                SubscriberEngagement.last_clicked_at,
+            ).join(SubscriberEngagement, SubscriberEngagement.subscriber_id == Subscriber.id)
+        )
+        return {email: (opened is not None, clicked is not None) for email, opened, clicked in rows}
+
+
+def test_ingest_keeps_each_readers_last_open_and_click(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    a = engaged_readers(db, sendgrid_server)
+    # a human open, a click (an open too), none for the machine open or a mere delivery
+    assert _engagement(db) == {
+        a[0]: (True, False),
+        a[2]: (True, True),
+        a[3]: (True, False),
+        a[4]: (True, True),
+    }
+    with db.transaction() as session:
+        before = session.get(SubscriberEngagement, _id(session, a[0]))
+        assert before is not None
+        last = before.last_opened_at
+    to = {r.email: r for r in accepted_recipients(sendgrid_server.accepted)}
+    now = int(time.time())
+    ingest(  # an older open arriving late changes nothing; a machine open is no open
+        db,
+        [
+            event(to[a[0]], "open", timestamp=now - 9 * DAY, useragent="Mozilla/5.0 (Windows)"),
+            event(to[a[5]], "open", timestamp=now - DAY, sg_machine_open=True),
+        ],
+    )
+    with db.transaction() as session:
+        after = session.get(SubscriberEngagement, _id(session, a[0]))
+        assert after is not None and after.last_opened_at == last
+    assert a[5] not in _engagement(db)
+
+
+def _id(session: Session, email: str) -> int:
+    return session.scalars(select(Subscriber.id).where(Subscriber.email == email)).one()
+
+
+def test_engagement_segments_outlive_the_events(
+    db: Database, sendgrid_server: FakeSendGrid
+) -> None:
+    a = engaged_readers(db, sendgrid_server)
+    add_segment(db, "opened-30", {"type": "opened", "within_days": 30}, {})
+    with db.transaction() as session:
+        session.execute(delete(Event))  # pruned
+    assert frozen_recipients(db, sendgrid_server, segments=["opened-30"]) == {a[0], a[4]}
+
+
+def test_counting_an_engagement_segment_reads_no_events(db: Database) -> None:
+    if db.engine.dialect.name != "postgresql":
+        return  # the plan is PostgreSQL's
+    rule = parse_rule(
+        {
+            "type": "any",
+            "rules": [
+                {"type": "opened", "within_days": 30},
+                {"type": "not", "rule": {"type": "clicked", "within_days": 90}},
+            ],
+        }
+    )
+    with db.transaction() as session:
+        ctx = context_for(session)
+        query = select(func.count()).select_from(Subscriber).where(rule.compile(ctx))
+        compiled = query.compile(session.bind, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(session.execute(text(f"EXPLAIN {compiled}")).scalars())
+        assert count_members(session, rule, ctx).matching == 0
+    assert "subscriber_engagement" in plan and " events" not in plan, plan
