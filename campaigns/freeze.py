@@ -200,6 +200,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             assignments += [(row.id, group) for group in needed_variant.groups]
         record_choices(session, campaign.id, assignments)
         queue_readers(session, campaign.id, rules, ctx, own)
+        campaign.brief_titles = [brief.title for brief in briefs]
         campaign.frozen_at = now
         campaign.started_at = now
         campaign.status = CampaignStatus.SENDING

@@ -104,6 +104,12 @@ class Campaign(Base):
         "many minutes (campaigns.shaping); NULL: as fast as the limits allow.",
     )
 
+    brief_titles: Mapped[list[str] | None] = mapped_column(
+        JSON,
+        doc="The briefs' titles as they were at the freeze, in the campaign's order: what the "
+        "archive index and its feed list, so a brief renamed later does not rename a sent "
+        "issue. NULL before the freeze.",
+    )
     archive_html: Mapped[str | None] = mapped_column(
         Text,
         deferred=True,

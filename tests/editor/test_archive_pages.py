@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from campaigns.model import Campaign, Variant
 from campaigns.sending import send_campaign
 from campaigns.service import CampaignDraft, create_campaign
+from newsletter.briefs.model import BriefRow
 from newsletter.db import Database, utcnow
 from newsletter.web.feed import ATOM
 from tests.campaigns.helpers import SLUGS, add_segment, add_subscribers, import_examples
@@ -89,6 +90,27 @@ def test_the_index_lists_each_issue_with_its_briefs_escaped(db: Database, site: 
         assert 'type="application/atom+xml"' in index
         issue = http.get(f"/archive/{odd}").text
         assert "<b>prices</b>" not in issue and "Gas &lt;b&gt;prices" in issue
+
+
+def test_a_brief_renamed_after_sending_keeps_its_title_in_the_index_and_feed(
+    db: Database, site: LiveServer
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 1)
+    campaign_id = _sent(db, site)
+    with db.transaction() as session:
+        session.execute(
+            update(BriefRow).where(BriefRow.slug == SLUGS[0]).values(title="Renamed later")
+        )
+        sent_titles = session.scalars(
+            select(Campaign.brief_titles).where(Campaign.id == campaign_id)
+        ).one()
+    assert sent_titles and "Renamed later" not in sent_titles
+    with client(site) as http:
+        index = http.get("/archive").text
+        feed = http.get("/archive/feed.xml").text
+    assert "Renamed later" not in index and "Renamed later" not in feed
+    assert sent_titles[0] in index
 
 
 def test_the_feed_is_valid_atom_newest_first(db: Database, site: LiveServer) -> None:
