@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default is a SQLite file in the working directory.",
     )
 
+    read_database_url: str | None = Field(
+        default=None,
+        description=(
+            "Where reports and segment counts read from: a read replica of the main database "
+            "(PostgreSQL streaming replication), so that they never load the primary. Unset: "
+            "the main database. Never written to and never migrated: its schema must be at the "
+            "code's revision (a replica is, once it has caught up). Figures lag the primary by "
+            "the replica's delay."
+        ),
+    )
+
     database_pool_size: int = Field(
         default=10,
         ge=1,

@@ -119,6 +119,23 @@ class Database:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session inside one read-only transaction (PostgreSQL ``READ ONLY``, SQLite
+        ``query_only``): what reports and counts use, on a replica or not, so that a write
+        slipped into them fails at once instead of landing on a replica."""
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            if self.dialect == "postgresql":
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                yield session
+                return
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                yield session
+            finally:
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+
     def session(self) -> Session:
         return self.sessions()
 
@@ -130,6 +147,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_read_database(url: str | None, main: Database, **engine_kwargs: Any) -> Database:
+    """The database reports and counts read from: ``main`` when ``url`` is unset, else that
+    database (a replica), whose schema must already be at the code's revision: it is never
+    migrated from here, and a replica that has not caught up is refused with a message."""
+    if not url:
+        return main
+    from newsletter import migrate
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    reader = Database(make_engine(url, **engine_kwargs))
+    try:
+        with reader.engine.connect() as connection:
+            current = migrate.current_revisions(connection)
+    except OperationalError as exc:
+        reader.dispose()
+        raise ConfigurationError(f"cannot open the read database {shown}: {exc.orig}") from exc
+    wanted = migrate.head_revisions()
+    if current != wanted:
+        reader.dispose()
+        raise ConfigurationError(
+            f"the read database {shown} is at revision {', '.join(sorted(current)) or 'none'} "
+            f"but this version needs {', '.join(sorted(wanted))}: point "
+            "NEWSLETTER_READ_DATABASE_URL at a replica of the main database once it has "
+            "caught up, or unset it"
+        )
+    return reader
 
 
 def open_database(url: str, *, upgrade: bool = True, **engine_kwargs: Any) -> Database:

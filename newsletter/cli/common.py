@@ -17,6 +17,8 @@ from typer.core import TyperGroup
 from newsletter.errors import BriefFormatError, NewsletterError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from newsletter.db import Database
 
 # The settings and the database are imported where they are used, not here: this module is
@@ -46,6 +48,24 @@ def opened_db() -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@contextmanager
+def reading_db() -> Iterator[Session]:
+    """A read-only transaction on the database reports and counts read from
+    (``NEWSLETTER_READ_DATABASE_URL``, else the main one, migrated as :func:`open_db` does),
+    for the length of a command."""
+    from newsletter.config import get_settings
+    from newsletter.db import open_read_database
+
+    with opened_db() as main:
+        reader = open_read_database(get_settings().read_database_url, main)
+        try:
+            with reader.reading() as session:
+                yield session
+        finally:
+            if reader is not main:
+                reader.dispose()
 
 
 def report_error(exc: BaseException) -> None:

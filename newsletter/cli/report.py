@@ -24,7 +24,7 @@ from campaigns.report_tables import (
     report_csv,
 )
 from campaigns.reports import CampaignReport, campaign_report
-from newsletter.cli.common import console, opened_db
+from newsletter.cli.common import console, reading_db
 
 
 class CampaignByDefault(TyperGroup):
@@ -76,7 +76,7 @@ def report_command(
     ] = Grouping.segment,
 ) -> None:
     """A campaign's report: sending, delivery, opens and clicks per segment, brief, narrative."""
-    with opened_db() as database, database.transaction() as session:
+    with reading_db() as session:
         report = campaign_report(session, campaign_id, top_links=top)
     if output is Format.json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
@@ -174,7 +174,7 @@ def health_command(
     from newsletter.config import get_settings
 
     timezone = get_settings().editor_timezone
-    with opened_db() as database, database.transaction() as session:
+    with reading_db() as session:
         history = health_history(session, by=by, last=last, timezone=timezone)
     if output is Format.json:
         typer.echo(json.dumps(history.as_dict(), indent=2, ensure_ascii=False))

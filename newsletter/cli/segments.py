@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.common import console, opened_db
+from newsletter.cli.common import console, opened_db, reading_db
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.errors import InvalidInput
 from newsletter.untrusted import MalformedInput, load_json
@@ -127,7 +127,7 @@ LIST_COLUMNS = (
 @app.command("list")
 def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
     """Segments with how many subscribers match and how many a send would reach now."""
-    with opened_db() as database, database.transaction() as session:
+    with reading_db() as session:
         ctx = context_for(session)
         rows = []
         for segment in list_segments(session):
@@ -149,7 +149,7 @@ def show_command(
     sample: Annotated[int, typer.Option(help="How many members to show.")] = 10,
 ) -> None:
     """A segment's rule, options, counts and a sample of its members."""
-    with opened_db() as database, database.transaction() as session:
+    with reading_db() as session:
         segment = get_segment(session, name)
         ctx = context_for(session)
         rule = rule_of(segment)

@@ -19,7 +19,7 @@ from campaigns.routes import router as tracking_router
 from campaigns.wiring import wire_extensions
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
-from newsletter.db import Database, open_database
+from newsletter.db import Database, open_database, open_read_database
 from newsletter.gc_tuning import tune_for_serving
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """The web app for ``settings`` (default: from the environment).
 
     ``database`` lets a caller share an already open database (tests, the benchmark);
-    otherwise the configured one is opened here and closed when the app shuts down.
+    otherwise the configured one is opened here and closed when the app shuts down. The
+    editor's reports and counts read from ``NEWSLETTER_READ_DATABASE_URL`` when it is set.
     """
     settings = settings or get_settings()
     wire_extensions()
@@ -55,11 +56,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         max_overflow=0,
         pool_timeout=30,
     )
+    reader = open_read_database(
+        settings.read_database_url,
+        database,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        pool_timeout=30,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.public_site.close()
+        if reader is not database:
+            reader.dispose()
         if owned:
             database.dispose()
 
@@ -86,7 +96,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(tracking_router)
     app.include_router(archive_router)
     app.include_router(home_router)
-    install_editor(app, settings, database, pages)
+    install_editor(app, settings, database, pages, reader)
     app.add_middleware(PublicHeaders, thank_you_url=settings.thank_you_url)
     app.add_middleware(
         BodySizeLimit,

@@ -262,7 +262,7 @@ async def report(request: Request, campaign_id: CampaignId) -> CampaignReport:
     per segment and in total; clicks per brief and per narrative; the top links; machine
     opens and clicks apart (what ``newsletter report --format json`` prints). A campaign
     that has not started sending has a report of zeros."""
-    return await _run(request, lambda s: campaign_report(s, campaign_id))
+    return await editor_site(request).read(lambda s: campaign_report(s, campaign_id))
 
 
 async def _run(request: Request, work: Callable[[Session], T]) -> T:

@@ -59,10 +59,15 @@ def editor_error_page(
 
 
 def install_editor(
-    app: FastAPI, settings: Settings, database: Database, pages: Jinja2Templates
+    app: FastAPI,
+    settings: Settings,
+    database: Database,
+    pages: Jinja2Templates,
+    reader: Database | None = None,
 ) -> None:
-    """Routes, error answers and middleware of the editor (call before adding body limits)."""
-    app.state.editor_site = EditorSite.build(settings, database, pages)
+    """Routes, error answers and middleware of the editor (call before adding body limits);
+    ``reader``: where reports and counts read from (default ``database``)."""
+    app.state.editor_site = EditorSite.build(settings, database, pages, reader)
     pages_modules = (auth, campaigns, checks, reports, brief_edit, briefs, preview, admin)
     for module in (*pages_modules, subscribers, segments):
         app.include_router(module.router)

@@ -36,12 +36,12 @@ TABLES = ", ".join(CsvTable)
 
 @router.get("/editor/reports")
 async def reports_page(request: Request) -> Response:
-    summaries = await editor_site(request).run(started_campaigns)
+    summaries = await editor_site(request).read(started_campaigns)
     return render(request, "reports.html", {"summaries": summaries, "rate": rate_text})
 
 
 async def _report(request: Request, campaign_id: int) -> CampaignReport:
-    return await editor_site(request).run(lambda session: campaign_report(session, campaign_id))
+    return await editor_site(request).read(lambda session: campaign_report(session, campaign_id))
 
 
 @router.get("/editor/campaigns/{campaign_id}/report")
@@ -106,7 +106,7 @@ def _health_query(by: str, last: str) -> tuple[HealthPeriod, int]:
 async def _history(request: Request, by: str, last: str) -> HealthHistory:
     period, count = _health_query(by, last)
     zone = editor_site(request).settings.editor_timezone
-    return await editor_site(request).run(
+    return await editor_site(request).read(
         lambda session: health_history(session, by=period, last=count, timezone=zone)
     )
 

@@ -85,7 +85,7 @@ async def segments_page(request: Request) -> Response:
         ctx = context_for(session)
         return [(s, count_members(session, rule_of(s), ctx)) for s in list_segments(session)]
 
-    segments = await editor_site(request).run(load)
+    segments = await editor_site(request).read(load)
     return render(request, "segments.html", {"segments": segments})
 
 
@@ -180,7 +180,7 @@ async def _submit(request: Request, segment_id: int | None) -> Response:
         rule = rule_from_form(values)
         options = options_from_form(values)
         if values.get("action") == "preview":
-            preview = await site.run(lambda session: _preview(session, rule or {}))
+            preview = await site.read(lambda session: _preview(session, rule or {}))
             context = _form_context(segment, values, texts, rule, preview=preview)
             return render(request, "segment_form.html", context)
         saved = await site.run(lambda session: _save(session, segment_id, texts, rule, options))

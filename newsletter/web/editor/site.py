@@ -35,16 +35,24 @@ _MAX_FLASHES = 5
 class EditorSite:
     settings: Settings
     database: Database
+    reader: Database  # reports and counts (NEWSLETTER_READ_DATABASE_URL; else ``database``)
     pages: Jinja2Templates
     login_limiter: ClientRateLimiter
     login_throttle: ThrottlePolicy
     zone: ZoneInfo
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, pages: Jinja2Templates) -> EditorSite:
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        pages: Jinja2Templates,
+        reader: Database | None = None,
+    ) -> EditorSite:
         return cls(
             settings=settings,
             database=database,
+            reader=reader or database,
             pages=pages,
             login_limiter=ClientRateLimiter(settings.editor_login_rate_limit, 60),
             login_throttle=ThrottlePolicy(
@@ -63,6 +71,15 @@ class EditorSite:
 
     def _transaction(self, work: Callable[[Session], T]) -> T:
         with self.database.transaction() as session:
+            return work(session)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one read-only transaction on the read database, in the thread pool:
+        reports and counts, which may run on a replica."""
+        return await run_in_threadpool(self._reading, work)
+
+    def _reading(self, work: Callable[[Session], T]) -> T:
+        with self.reader.reading() as session:
             return work(session)
 
     def local(self, moment: datetime | None) -> str:
