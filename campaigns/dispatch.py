@@ -29,6 +29,7 @@ the credentials) → rows back in the queue, campaign paused with the missing se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -37,6 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Literal, NamedTuple, Protocol
 
 from campaigns.journal import AcceptanceJournal, JournalError
@@ -249,17 +251,19 @@ class Dispatcher:
             return outside.is_set() or halt.is_set()
 
         stats = DispatchStats()
-        if self.lanes == 1:
-            self._lane(campaign_id, stopped, halt, stats, progress, gate)
+        # One acceptance journal for all lanes: its group commits gather every lane's rows.
+        journal = AcceptanceJournal(self.store.record)
+        lane = partial(self._lane, campaign_id, stopped, halt, stats, progress, gate, journal)
+        try:
+            if self.lanes == 1:
+                lane()
+                return stats
+            with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
+                for future in [pool.submit(lane) for _ in range(self.lanes)]:
+                    future.result()
             return stats
-        with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
-            futures = [
-                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress, gate)
-                for _ in range(self.lanes)
-            ]
-            for future in futures:
-                future.result()
-        return stats
+        finally:
+            journal.close()
 
     def _lane(
         self,
@@ -268,7 +272,8 @@ class Dispatcher:
         halt: threading.Event,
         stats: DispatchStats,
         progress: ProgressCallback | None,
-        gate: SendGate | None = None,
+        gate: SendGate | None,
+        journal: AcceptanceJournal,
     ) -> None:
         size = gate.batch(self.batch_size) if gate is not None else self.batch_size
         while not stopped():
@@ -285,7 +290,7 @@ class Dispatcher:
                 return
             if not claim.recipients:  # rows taken by another worker, or all skipped
                 continue
-            if not self._deliver(claim, stats, gate):
+            if not self._deliver(claim, stats, gate, journal):
                 halt.set()
             stats.add(batches=1)
             if progress is not None:
@@ -314,7 +319,13 @@ class Dispatcher:
                 return
             self._sleep(min(left, 0.5))
 
-    def _deliver(self, claim: Claim, stats: DispatchStats, gate: SendGate | None = None) -> bool:
+    def _deliver(
+        self,
+        claim: Claim,
+        stats: DispatchStats,
+        gate: SendGate | None,
+        journal: AcceptanceJournal,
+    ) -> bool:
         """One claimed batch to its end state; False when the campaign must stop."""
         try:
             provider, batch = self.factory.batch(claim)
@@ -328,9 +339,9 @@ class Dispatcher:
         # A provider that answers per message (SMTP) reports each acceptance: its row is
         # written ``sent`` soon (group commits, campaigns/journal.py), so a worker killed
         # mid-batch leaves only what was in flight ``unknown``, not the whole batch.
-        journal = AcceptanceJournal(self.store.record)
-        batch = replace(batch, on_accepted=journal.accept)
-        journaled = journal.keys
+        accepted = journal.batch()
+        batch = replace(batch, on_accepted=accepted.accept)
+        journaled = accepted.keys
         attempt = 0
         pending = set(claim.keys)
         while True:
@@ -353,11 +364,9 @@ class Dispatcher:
                 outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
                 if outcome is Outcome.RETRY:
                     continue
-                journal.close()
                 return outcome is Outcome.NEXT_BATCH
             except Exception as exc:  # a bug after the request may have left: ambiguous
                 return self._crashed(claim, pending, exc, stats, journal, provider.name)
-            journal.close()
             self._record(results, stats, journaled)
             return True
 
@@ -372,7 +381,8 @@ class Dispatcher:
     ) -> bool:
         """A bug, or a failed journal write, after the request may have left: the rows not
         recorded are ambiguous, the campaign pauses with the reason."""
-        journal.close()
+        with contextlib.suppress(JournalError):  # what was accepted is written first
+            journal.drain()
         log.exception("provider %s crashed", provider, exc_info=exc)
         reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
         self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
