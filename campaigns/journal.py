@@ -69,7 +69,9 @@ class AcceptanceJournal:
                     target=self._run, name="acceptance-journal", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify_all()
+            queued = len(self._queue)  # wake the writer only for what it waits for: a first
+            if queued in (1, (self._limit + 1) // 2):  # row, or half the backlog (waking it
+                self._changed.notify_all()  # for every row cost a thread switch a message)
 
     def drain(self) -> None:
         """Return once every acceptance so far is written (not those that other lanes add

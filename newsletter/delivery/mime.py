@@ -20,6 +20,7 @@ without a scan of its whole content, which cost as much as building it.
 from __future__ import annotations
 
 import binascii
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -79,6 +80,7 @@ def dot_stuffed(data: bytes) -> bytes:
     return data.replace(b"\n.", b"\n..")
 
 
+@functools.lru_cache(maxsize=256)  # a send asks for the same few names for every message
 def custom_arg_header(key: str) -> str:
     """The header carrying custom arg ``key``: ``delivery_id`` → ``X-Newsletter-Delivery-Id``.
 
