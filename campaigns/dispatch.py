@@ -405,8 +405,7 @@ class Dispatcher:
     ) -> bool:
         """Nothing reached a provider: the rows go back to the queue (and to the gate's
         quotas), the campaign pauses."""
-        queued: SettledStatus = DeliveryStatus.QUEUED
-        self._settle(claim, claim.keys, queued, reason, stats, pause=reason, give_back=give_back)
+        self._put_back(claim, claim.keys, reason, stats, reason, give_back)
         return False
 
     def _record(
@@ -444,34 +443,32 @@ class Dispatcher:
                 return Outcome.RETRY
             reason = f"{provider} kept refusing for now after {attempt} tries: {exc}"
             pause = reason + "; resume when it is back"
-            return self._settle(
-                claim,
-                pending,
-                DeliveryStatus.QUEUED,
-                reason,
-                stats,
-                pause=pause,
-                give_back=give_back,
-            )
+            return self._put_back(claim, pending, reason, stats, pause, give_back)
         if isinstance(exc, ProviderRejected):
             reason = f"{provider} rejected the request: {'; '.join(exc.reasons) or exc}"
             return self._settle(claim, pending, DeliveryStatus.FAILED, reason, stats)
         if isinstance(exc, ProviderAuthError):
             reason = f"{provider} refused our credentials: {exc}; fix them, then resume"
-            return self._settle(
-                claim,
-                pending,
-                DeliveryStatus.QUEUED,
-                reason,
-                stats,
-                pause=reason,
-                give_back=give_back,
-            )
+            return self._put_back(claim, pending, reason, stats, reason, give_back)
         if isinstance(exc, ProviderAmbiguous):
             reason = f"{provider} outcome unknown: {exc}"
             return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats)
         reason = f"{provider} failed: {exc}"
         return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
+
+    def _put_back(
+        self,
+        claim: Claim,
+        keys: Collection[str],
+        reason: str,
+        stats: DispatchStats,
+        pause: str,
+        give_back: GiveBack | None,
+    ) -> Outcome:
+        """Rows not sent go back to the queue, and their quota to the gate; the campaign
+        pauses with ``pause``."""
+        queued: SettledStatus = DeliveryStatus.QUEUED
+        return self._settle(claim, keys, queued, reason, stats, pause=pause, give_back=give_back)
 
     def _settle(
         self,
