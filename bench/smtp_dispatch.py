@@ -95,9 +95,7 @@ def signing(folder: str) -> dict[str, object]:
     }
 
 
-def dispatch_run(
-    sink: Sink, kind: str, recipients: int, *, dkim: bool = False
-) -> dict[str, float]:
+def dispatch_run(sink: Sink, kind: str, recipients: int, *, dkim: bool = False) -> dict[str, float]:
     """Send one campaign of ``recipients`` to the sink (signed with ``dkim``); its figures."""
     with scratch_database(kind) as url, tempfile.TemporaryDirectory() as folder:
         database = open_database(url)
