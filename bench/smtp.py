@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.smtp [--messages 20000] [--threads 1,2,4] [--runs 3]
     .venv/bin/python -m bench.smtp --dispatch sqlite,postgresql --recipients 20000
+    .venv/bin/python -m bench.smtp --dispatch sqlite --dkim   # every message DKIM-signed
     .venv/bin/python -m bench.smtp --no-pipelining      # smtp-sink -p: no PIPELINING offered
     .venv/bin/python -m bench.smtp --profile            # where one thread's time goes
 
@@ -202,12 +203,15 @@ def bench_provider(sink: Sink, messages: int, threads: list[int], runs: int, siz
         report(title, medians(results))
 
 
-def bench_dispatch(sink: Sink, databases: list[str], recipients: int, runs: int) -> None:
+def bench_dispatch(
+    sink: Sink, databases: list[str], recipients: int, runs: int, *, dkim: bool = False
+) -> None:
     from bench.smtp_dispatch import dispatch_run  # the database pieces only when asked for
 
+    signed = ", DKIM-signed" if dkim else ""
     for name in databases:
-        results = [dispatch_run(sink, name, recipients) for _ in range(runs)]
-        report(f"dispatch end to end, {name}, {recipients:,} recipients", medians(results))
+        results = [dispatch_run(sink, name, recipients, dkim=dkim) for _ in range(runs)]
+        report(f"dispatch end to end, {name}, {recipients:,} recipients{signed}", medians(results))
 
 
 def main() -> None:
@@ -219,6 +223,7 @@ def main() -> None:
     parser.add_argument("--dispatch", default="", help="sqlite,postgresql: end to end")
     parser.add_argument("--recipients", type=int, default=20_000, help="per dispatch run")
     parser.add_argument("--no-pipelining", action="store_true", help="smtp-sink -p")
+    parser.add_argument("--dkim", action="store_true", help="--dispatch: sign every message")
     parser.add_argument("--profile", action="store_true", help="profile one 1-thread run")
     parser.add_argument("--top", type=int, default=25, help="profile lines to print")
     options = parser.parse_args()
@@ -244,7 +249,8 @@ def main() -> None:
         if threads:
             bench_provider(sink, options.messages, threads, options.runs, options.size)
         if options.dispatch:
-            bench_dispatch(sink, options.dispatch.split(","), options.recipients, options.runs)
+            databases = options.dispatch.split(",")
+            bench_dispatch(sink, databases, options.recipients, options.runs, dkim=options.dkim)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.send import drop_schema, scratch_schema
@@ -24,6 +25,7 @@ from campaigns.sending import send_campaign
 from campaigns.store import SqlDeliveryStore
 from newsletter.config import Settings
 from newsletter.db import open_database
+from newsletter.deliverability.dkim import generate_key, write_private_key
 from newsletter.delivery.base import RecipientResult
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
 
@@ -81,9 +83,21 @@ class RecordTimer:
         SqlDeliveryStore.record = self._original  # type: ignore[method-assign]
 
 
-def dispatch_run(sink: Sink, kind: str, recipients: int) -> dict[str, float]:
-    """Send one campaign of ``recipients`` to the sink; its figures."""
-    with scratch_database(kind) as url:
+def signing(folder: str) -> dict[str, object]:
+    """DKIM settings with a fresh key in ``folder`` (every message then signed)."""
+    key = Path(folder) / "dkim.pem"
+    write_private_key(key, generate_key())
+    return {
+        "from_email": "briefing@news.example.org",
+        "dkim_domain": "news.example.org",
+        "dkim_selector": "bench",
+        "dkim_key_file": key,
+    }
+
+
+def dispatch_run(sink: Sink, kind: str, recipients: int, *, dkim: bool = False) -> dict[str, float]:
+    """Send one campaign of ``recipients`` to the sink (signed with ``dkim``); its figures."""
+    with scratch_database(kind) as url, tempfile.TemporaryDirectory() as folder:
         database = open_database(url)
         try:
             import_examples(database)
@@ -96,6 +110,7 @@ def dispatch_run(sink: Sink, kind: str, recipients: int) -> dict[str, float]:
                 public_url="https://news.example.org",
                 postal_address="1 Bench Street, Testville",
                 bounce_domain="bounces.news.example.org",
+                **(signing(folder) if dkim else {}),  # type: ignore[arg-type]
             )
             campaign_id = new_campaign(database)
             freeze_campaign(database, campaign_id, settings)

@@ -29,6 +29,7 @@ the credentials) → rows back in the queue, campaign paused with the missing se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -37,6 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Literal, NamedTuple, Protocol
 
 from campaigns.journal import AcceptanceJournal, JournalError
@@ -123,10 +125,13 @@ class ReadyBatch(NamedTuple):
 
 class Admission(NamedTuple):
     """A gate's answer to "may I send n now?": ``allowed`` after ``wait`` seconds; 0 allowed
-    means nothing before ``wait`` seconds have passed (a quota is spent until then)."""
+    means nothing before ``wait`` seconds have passed (a quota is spent until then).
+    ``taken_at`` is the gate's own time when it took them from its quotas: rows given back
+    go back to the windows they were taken from (not to a later hour's)."""
 
     allowed: int
     wait: float
+    taken_at: float | None = None
 
 
 class SendGate(Protocol):
@@ -142,8 +147,10 @@ class SendGate(Protocol):
         """Before a claim: quotas, and rates whose waits may be long (a delivery window)."""
         ...
 
-    def give_back(self, count: int) -> None:
-        """Admitted rows the claim did not find."""
+    def give_back(self, count: int, taken_at: float | None = None) -> None:
+        """Admitted rows that were not sent: the claim did not find them, or they went back
+        to the queue (nothing reached a provider, or it kept refusing). ``taken_at``: the
+        admission's."""
         ...
 
     def pace(self, count: int) -> float:
@@ -206,6 +213,8 @@ class DispatchStats:
 
 _COUNTS = ("sent", "failed", "unknown", "requeued", "batches", "retries")
 ProgressCallback = Callable[[DispatchStats], None]
+GiveBack = Callable[[int], None]
+"""Gives a count of admitted rows back to the gate's quotas (``SendGate.give_back``)."""
 
 
 class Dispatcher:
@@ -249,17 +258,19 @@ class Dispatcher:
             return outside.is_set() or halt.is_set()
 
         stats = DispatchStats()
-        if self.lanes == 1:
-            self._lane(campaign_id, stopped, halt, stats, progress, gate)
+        # One acceptance journal for all lanes: its group commits gather every lane's rows.
+        journal = AcceptanceJournal(self.store.record)
+        lane = partial(self._lane, campaign_id, stopped, halt, stats, progress, gate, journal)
+        try:
+            if self.lanes == 1:
+                lane()
+                return stats
+            with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
+                for future in [pool.submit(lane) for _ in range(self.lanes)]:
+                    future.result()
             return stats
-        with ThreadPoolExecutor(self.lanes, thread_name_prefix="dispatch") as pool:
-            futures = [
-                pool.submit(self._lane, campaign_id, stopped, halt, stats, progress, gate)
-                for _ in range(self.lanes)
-            ]
-            for future in futures:
-                future.result()
-        return stats
+        finally:
+            journal.close()
 
     def _lane(
         self,
@@ -268,42 +279,44 @@ class Dispatcher:
         halt: threading.Event,
         stats: DispatchStats,
         progress: ProgressCallback | None,
-        gate: SendGate | None = None,
+        gate: SendGate | None,
+        journal: AcceptanceJournal,
     ) -> None:
         size = gate.batch(self.batch_size) if gate is not None else self.batch_size
         while not stopped():
-            admitted = size
+            admitted, give_back = size, None
             if gate is not None:
-                admitted = self._admitted(gate, size, stopped)
-                if not admitted:
+                admission = self._admitted(gate, size, stopped)
+                if admission is None:
                     return
+                admitted = admission.allowed
+                give_back = partial(gate.give_back, taken_at=admission.taken_at)
             claim = self.store.claim(campaign_id, admitted)
-            if gate is not None:
-                found = len(claim.recipients) if claim is not None else 0
-                gate.give_back(admitted - found)
+            if give_back is not None:
+                give_back(admitted - (len(claim.recipients) if claim is not None else 0))
             if claim is None:
                 return
             if not claim.recipients:  # rows taken by another worker, or all skipped
                 continue
-            if not self._deliver(claim, stats, gate):
+            if not self._deliver(claim, stats, gate, journal, give_back):
                 halt.set()
             stats.add(batches=1)
             if progress is not None:
                 progress(stats)
 
-    def _admitted(self, gate: SendGate, want: int, stopped: Callable[[], bool]) -> int:
-        """What the gate lets through, after its wait; 0 when it holds the campaign longer
-        than ``hold_wait`` (the lane leaves it to a later round) or ``stopped``."""
+    def _admitted(self, gate: SendGate, want: int, stopped: Callable[[], bool]) -> Admission | None:
+        """What the gate lets through, after its wait; None when it holds the campaign
+        longer than ``hold_wait`` (the lane leaves it to a later round) or ``stopped``."""
         while not stopped():
-            count, wait = gate.admit(want)
-            if count == 0 and wait > self.hold_wait:
-                return 0
-            self._wait(wait, stopped)
-            if count and stopped():
-                gate.give_back(count)
-            elif count:
-                return count
-        return 0
+            admission = gate.admit(want)
+            if admission.allowed == 0 and admission.wait > self.hold_wait:
+                return None
+            self._wait(admission.wait, stopped)
+            if admission.allowed and stopped():
+                gate.give_back(admission.allowed, admission.taken_at)
+            elif admission.allowed:
+                return admission
+        return None
 
     def _wait(self, seconds: float, stopped: Callable[[], bool]) -> None:
         """Sleep ``seconds``, in short steps so that a stop is not kept waiting."""
@@ -314,23 +327,31 @@ class Dispatcher:
                 return
             self._sleep(min(left, 0.5))
 
-    def _deliver(self, claim: Claim, stats: DispatchStats, gate: SendGate | None = None) -> bool:
-        """One claimed batch to its end state; False when the campaign must stop."""
+    def _deliver(
+        self,
+        claim: Claim,
+        stats: DispatchStats,
+        gate: SendGate | None,
+        journal: AcceptanceJournal,
+        give_back: GiveBack | None = None,
+    ) -> bool:
+        """One claimed batch to its end state; False when the campaign must stop. Rows that
+        go back to the queue go back to the gate's quotas too (``give_back``)."""
         try:
             provider, batch = self.factory.batch(claim)
         except ConfigurationError as exc:  # the frozen provider is not available here
             reason = f"this worker cannot send campaign {claim.campaign_id}: {exc}"
             reason += "; fix its settings, then resume"
-            return self._hold(claim, reason, stats, gate)
+            return self._hold(claim, reason, stats, give_back)
         except Exception as exc:  # nothing reached the provider: safe to put back
             log.exception("building batch of campaign %s failed", claim.campaign_id)
-            return self._hold(claim, f"could not build the messages: {exc}", stats, gate)
+            return self._hold(claim, f"could not build the messages: {exc}", stats, give_back)
         # A provider that answers per message (SMTP) reports each acceptance: its row is
         # written ``sent`` soon (group commits, campaigns/journal.py), so a worker killed
         # mid-batch leaves only what was in flight ``unknown``, not the whole batch.
-        journal = AcceptanceJournal(self.store.record)
-        batch = replace(batch, on_accepted=journal.accept)
-        journaled = journal.keys
+        accepted = journal.batch()
+        batch = replace(batch, on_accepted=accepted.accept)
+        journaled = accepted.keys
         attempt = 0
         pending = set(claim.keys)
         while True:
@@ -350,14 +371,14 @@ class Dispatcher:
                 if exc.settled:
                     self._record(exc.settled, stats, journaled)
                     pending -= {r.key for r in exc.settled}
-                outcome = self._on_error(claim, pending, exc, attempt, stats, provider.name)
+                outcome = self._on_error(
+                    claim, pending, exc, attempt, stats, provider.name, give_back
+                )
                 if outcome is Outcome.RETRY:
                     continue
-                journal.close()
                 return outcome is Outcome.NEXT_BATCH
             except Exception as exc:  # a bug after the request may have left: ambiguous
                 return self._crashed(claim, pending, exc, stats, journal, provider.name)
-            journal.close()
             self._record(results, stats, journaled)
             return True
 
@@ -372,20 +393,19 @@ class Dispatcher:
     ) -> bool:
         """A bug, or a failed journal write, after the request may have left: the rows not
         recorded are ambiguous, the campaign pauses with the reason."""
-        journal.close()
+        with contextlib.suppress(JournalError):  # what was accepted is written first
+            journal.drain()
         log.exception("provider %s crashed", provider, exc_info=exc)
         reason = f"unexpected error while sending ({type(exc).__name__}: {exc})"
         self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
         return False
 
     def _hold(
-        self, claim: Claim, reason: str, stats: DispatchStats, gate: SendGate | None = None
+        self, claim: Claim, reason: str, stats: DispatchStats, give_back: GiveBack | None
     ) -> bool:
         """Nothing reached a provider: the rows go back to the queue (and to the gate's
         quotas), the campaign pauses."""
-        self._settle(claim, claim.keys, DeliveryStatus.QUEUED, reason, stats, pause=reason)
-        if gate is not None:
-            gate.give_back(len(claim.recipients))
+        self._put_back(claim, claim.keys, reason, stats, reason, give_back)
         return False
 
     def _record(
@@ -409,8 +429,10 @@ class Dispatcher:
         attempt: int,
         stats: DispatchStats,
         provider: str,
+        give_back: GiveBack | None = None,
     ) -> Outcome:
-        """What to do after a failed request, by the error's class (see the module's list)."""
+        """What to do after a failed request, by the error's class (see the module's list);
+        rows put back in the queue are given back to the gate's quotas."""
         if not pending:
             return Outcome.NEXT_BATCH
         if isinstance(exc, ProviderRetryable):
@@ -421,18 +443,32 @@ class Dispatcher:
                 return Outcome.RETRY
             reason = f"{provider} kept refusing for now after {attempt} tries: {exc}"
             pause = reason + "; resume when it is back"
-            return self._settle(claim, pending, DeliveryStatus.QUEUED, reason, stats, pause=pause)
+            return self._put_back(claim, pending, reason, stats, pause, give_back)
         if isinstance(exc, ProviderRejected):
             reason = f"{provider} rejected the request: {'; '.join(exc.reasons) or exc}"
             return self._settle(claim, pending, DeliveryStatus.FAILED, reason, stats)
         if isinstance(exc, ProviderAuthError):
             reason = f"{provider} refused our credentials: {exc}; fix them, then resume"
-            return self._settle(claim, pending, DeliveryStatus.QUEUED, reason, stats, pause=reason)
+            return self._put_back(claim, pending, reason, stats, reason, give_back)
         if isinstance(exc, ProviderAmbiguous):
             reason = f"{provider} outcome unknown: {exc}"
             return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats)
         reason = f"{provider} failed: {exc}"
         return self._settle(claim, pending, DeliveryStatus.UNKNOWN, reason, stats, pause=reason)
+
+    def _put_back(
+        self,
+        claim: Claim,
+        keys: Collection[str],
+        reason: str,
+        stats: DispatchStats,
+        pause: str,
+        give_back: GiveBack | None,
+    ) -> Outcome:
+        """Rows not sent go back to the queue, and their quota to the gate; the campaign
+        pauses with ``pause``."""
+        queued: SettledStatus = DeliveryStatus.QUEUED
+        return self._settle(claim, keys, queued, reason, stats, pause=pause, give_back=give_back)
 
     def _settle(
         self,
@@ -443,12 +479,17 @@ class Dispatcher:
         stats: DispatchStats,
         *,
         pause: str | None = None,
+        give_back: GiveBack | None = None,
     ) -> Outcome:
         """Rows the provider did not (knowingly) accept, to ``status`` with ``reason``; with
-        ``pause``, the campaign pauses saying so and this dispatcher stops."""
+        ``pause``, the campaign pauses saying so and this dispatcher stops. Rows back in the
+        queue were not sent: their quota is given back (``give_back``), so that a send
+        resumed after an outage may still use it."""
         if status is DeliveryStatus.QUEUED:
             self.store.requeue(keys, reason)
             stats.add(requeued=len(keys))
+            if give_back is not None:
+                give_back(len(keys))
         elif status is DeliveryStatus.FAILED:
             self.store.fail(keys, reason)
             stats.add(failed=len(keys))

@@ -16,6 +16,11 @@ committed: those of the last ``interval`` and of the commit in progress, never m
 message in flight was always in. Nothing is lost when the process lives: :meth:`drain`
 waits for every write and raises a failed one, and a failed write stops the sender at its
 next acceptance.
+
+One journal serves all the lanes of a worker's dispatch (:class:`~campaigns.dispatch.Dispatcher`
+makes it per run): with one per lane, four lanes on PostgreSQL committed groups of about four
+rows each, and the commits cost more than the messages. Each batch accepts through its own
+:class:`BatchAcceptances`, which knows the keys of that batch only.
 """
 
 from __future__ import annotations
@@ -30,23 +35,26 @@ Write = Callable[[Sequence[RecipientResult]], None]
 
 
 class AcceptanceJournal:
-    """Acceptances of one batch, written by a thread of its own (started at the first)."""
+    """Acceptances of a worker's batches, written by a thread of its own (started at the
+    first); thread-safe, so the lanes share it."""
 
     def __init__(self, write: Write, *, limit: int = 256, interval: float = 0.02) -> None:
         self._write = write
         self._limit = max(1, limit)
         self._interval = interval
         self._queue: list[RecipientResult] = []
-        self._writing = False
         self._in_flight = 0  # acceptances in the write under way: they count to ``limit``
         self._closed = False
         self._draining = 0  # callers waiting in drain: write now, do not gather
         self._error: BaseException | None = None
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
-        self.keys: set[str] = set()
-        """Every key accepted so far, written or on its way: its final record is not
-        needed (:meth:`~campaigns.dispatch.Dispatcher._record` skips them)."""
+        self._accepted = 0  # acceptances queued so far
+        self._written = 0  # of which written (groups are written in order)
+
+    def batch(self) -> BatchAcceptances:
+        """A view for one batch's acceptances (its ``Batch.on_accepted``)."""
+        return BatchAcceptances(self)
 
     def accept(self, result: RecipientResult) -> None:
         """The relay accepted ``result``: queue it for the writer (``Batch.on_accepted``)."""
@@ -55,21 +63,25 @@ class AcceptanceJournal:
                 self._changed.wait()
             self._raise_failure()
             self._queue.append(result)
-            self.keys.add(result.key)
+            self._accepted += 1
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="acceptance-journal", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify_all()
+            queued = len(self._queue)  # wake the writer only for what it waits for: a first
+            if queued in (1, (self._limit + 1) // 2):  # row, or half the backlog (waking it
+                self._changed.notify_all()  # for every row cost a thread switch a message)
 
     def drain(self) -> None:
-        """Return once every acceptance so far is written; raise if a write failed."""
+        """Return once every acceptance so far is written (not those that other lanes add
+        meanwhile); raise if a write failed."""
         with self._changed:
             self._draining += 1
             self._changed.notify_all()
+            target = self._accepted
             try:
-                while (self._queue or self._writing) and self._error is None:
+                while self._written < target and self._error is None:
                     self._changed.wait()
             finally:
                 self._draining -= 1
@@ -93,17 +105,18 @@ class AcceptanceJournal:
                     return
                 self._gather(last + self._interval)
                 group, self._queue = self._queue, []
-                self._writing, self._in_flight = True, len(group)
+                self._in_flight = len(group)
             last = time.monotonic()
             try:
                 self._write(group)
             except BaseException as exc:  # handed to the sender's thread by accept / drain
                 with self._changed:
-                    self._error, self._writing, self._in_flight = exc, False, 0
+                    self._error, self._in_flight = exc, 0
                     self._changed.notify_all()
                 return
             with self._changed:
-                self._writing, self._in_flight = False, 0
+                self._in_flight = 0
+                self._written += len(group)
                 self._changed.notify_all()  # room for more again
 
     def _gather(self, until: float) -> None:
@@ -120,6 +133,24 @@ class AcceptanceJournal:
             raise JournalError(f"recording accepted messages failed: {self._error}") from (
                 self._error
             )
+
+
+class BatchAcceptances:
+    """One batch's acceptances, through the worker's shared :class:`AcceptanceJournal`."""
+
+    __slots__ = ("_journal", "keys")
+
+    def __init__(self, journal: AcceptanceJournal) -> None:
+        self._journal = journal
+        self.keys: set[str] = set()
+        """The batch's keys accepted so far, written or on their way: their final record is
+        not needed (:meth:`~campaigns.dispatch.Dispatcher._record` skips them)."""
+
+    def accept(self, result: RecipientResult) -> None:
+        """The relay accepted ``result`` (``Batch.on_accepted``); raises ``JournalError``
+        once a write has failed."""
+        self._journal.accept(result)
+        self.keys.add(result.key)
 
 
 class JournalError(RuntimeError):

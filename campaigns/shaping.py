@@ -25,10 +25,12 @@ its delivery window. The warm-up's day 1 is the UTC day the domain first sent
 (``sending_domains``), recorded the first time a campaign from it is dispatched.
 
 Quotas and windows are asked before a batch is claimed, so no row waits for an hour or a
-day in ``sending``; rows a claim did not find are given back to the quotas
-(:meth:`SendShaper.give_back`; the window time booked for them is not: a fraction of a step
-at a send's end, on the safe side). The per-second limit is booked when the batch is ready
-to go (every try of it: a retried request counts too); its wait is at most a step per lane
+day in ``sending``; rows a claim did not find, and rows put back in the queue unsent (the
+provider kept refusing for now, refused our credentials, or the batch could not be built),
+are given back to the quotas they were taken from (:meth:`SendShaper.give_back`; the window
+time booked for them is not: a fraction of a step at a send's end, on the safe side).
+The per-second limit is booked when the batch is ready to go (every try of it: a retried
+request counts too); its wait is at most a step per lane
 in flight, far inside the claim's lease. With no limit, no warm-up and no window there is
 no shaper at all (:func:`shaper_for` returns None): sending then makes no extra database
 round trip per batch.
@@ -390,7 +392,7 @@ class SendShaper:
             return Admission(0, wait)
         if self._shown_waiting:
             self._clear_waiting()
-        return Admission(count, wait)
+        return Admission(count, wait, now if quotas else None)
 
     def pace(self, count: int) -> float:
         """The wait before a request of ``count`` under the per-second limit (if any)."""
@@ -477,11 +479,14 @@ class SendShaper:
                     return False, max(float(ahead) - horizon - now, 0.0)
         return True, wait
 
-    def give_back(self, count: int) -> None:
-        """A claim found ``count`` fewer rows than admitted: they count against nothing."""
+    def give_back(self, count: int, taken_at: float | None = None) -> None:
+        """``count`` admitted rows were not sent (a claim did not find them, or they went
+        back to the queue): they count against nothing. They go back to the windows they
+        were taken from (``taken_at``, :attr:`Admission.taken_at`; default now): a quota
+        taken in an hour that has ended is not given to the next one."""
         if count <= 0:
             return
-        moment = datetime.fromtimestamp(self._clock(), UTC)
+        moment = datetime.fromtimestamp(self._clock() if taken_at is None else taken_at, UTC)
         with self.database.engine.begin() as conn:
             for quota in self.plan.quotas_on(moment):
                 self._give(conn, quota, count, moment)

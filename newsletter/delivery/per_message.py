@@ -33,9 +33,12 @@ class PerMessageProvider(BaseProvider[MimeBatch, list[RecipientResult]]):
 
     linesep = CRLF
     signer: DkimSigner | None = None
+    dot_stuff = False  # SMTP: messages built in DATA's dot-stuffed form
 
     def build_payload(self, batch: Batch, recipients: Sequence[Recipient]) -> MimeBatch:
-        builder = batch_builder(batch.message, linesep=self.linesep, signer=self.signer)
+        builder = batch_builder(
+            batch.message, linesep=self.linesep, signer=self.signer, dot_stuff=self.dot_stuff
+        )
         return MimeBatch(builder, recipients, batch.on_accepted)
 
     def parse_result(

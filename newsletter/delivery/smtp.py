@@ -172,6 +172,7 @@ class SmtpProvider(PerMessageProvider):
 
     name = "smtp"
     max_batch_size = 1000
+    dot_stuff = True  # built in DATA's form: the fixed pieces stuffed once per batch
 
     def __init__(self, config: SmtpConfig, *, signer: DkimSigner | None = None) -> None:
         self.config = config
@@ -231,7 +232,12 @@ class SmtpProvider(PerMessageProvider):
                     outcome.settled.append(failed)
                     continue
             yield Envelope(
-                recipient.key, envelope_from, built.envelope_to, built.data, built.message_id
+                recipient.key,
+                envelope_from,
+                built.envelope_to,
+                built.data,
+                built.message_id,
+                built.stuffed,
             )
 
     def _converse(self, queue: _Queue, outcome: _Outcome, lost: int) -> int:

@@ -41,15 +41,16 @@ class GatedWriter:
 def test_acceptances_made_during_a_write_go_in_the_next_one_together() -> None:
     writer = GatedWriter()
     journal = AcceptanceJournal(writer)
-    journal.accept(sent(1))
+    batch = journal.batch()
+    batch.accept(sent(1))
     assert writer.started.wait(5)  # the first is being written alone, at once
     for key in range(2, 6):
-        journal.accept(sent(key))  # the sender does not wait for the database
+        batch.accept(sent(key))  # the sender does not wait for the database
     writer.gate.set()
     journal.drain()
     journal.close()
     assert writer.groups == [["1"], ["2", "3", "4", "5"]]
-    assert journal.keys == {"1", "2", "3", "4", "5"}
+    assert batch.keys == {"1", "2", "3", "4", "5"}
 
 
 def test_the_sender_waits_when_the_backlog_is_full() -> None:
@@ -84,9 +85,10 @@ def test_a_failed_write_stops_the_sender_and_drain_says_so() -> None:
 
 def test_no_thread_without_acceptances() -> None:
     journal = AcceptanceJournal(GatedWriter())
+    batch = journal.batch()
     journal.drain()
     journal.close()
-    assert journal.keys == set()
+    assert batch.keys == set()
     assert not any(t.name == "acceptance-journal" for t in threading.enumerate())
 
 
@@ -105,6 +107,50 @@ def test_at_most_one_write_per_interval_and_a_drain_writes_at_once() -> None:
     journal.drain()  # someone waits: no more gathering
     journal.close()
     assert groups == [["1"], ["2", "3"]]
+
+
+def test_lanes_share_one_journal_and_a_drain_does_not_wait_for_later_acceptances() -> None:
+    groups: list[list[str]] = []
+    journal = AcceptanceJournal(lambda results: groups.append([r.key for r in results]))
+    first, second = journal.batch(), journal.batch()
+    first.accept(sent(1))
+    second.accept(sent(2))
+    stop = threading.Event()
+
+    def other_lane() -> None:  # keeps accepting while the first lane drains
+        key = 100
+        while not stop.is_set():
+            second.accept(sent(key))
+            key += 1
+            time.sleep(0.001)
+
+    lane = threading.Thread(target=other_lane)
+    lane.start()
+    started = time.monotonic()
+    journal.drain()  # returns once 1 and 2 are written, however busy the other lane is
+    waited = time.monotonic() - started
+    stop.set()
+    lane.join()
+    journal.close()
+    assert waited < 2
+    assert first.keys == {"1"} and {"2", "100"} <= second.keys and "1" not in second.keys
+    written = [key for group in groups for key in group]
+    assert written[:2] == ["1", "2"] and len(written) == 1 + len(second.keys)
+
+
+def test_a_failed_write_stops_every_lane() -> None:
+    def failing(results: Sequence[RecipientResult]) -> None:
+        raise OSError("database gone")
+
+    journal = AcceptanceJournal(failing)
+    first, second = journal.batch(), journal.batch()
+    first.accept(sent(1))
+    with pytest.raises(JournalError, match="database gone"):
+        journal.drain()
+    with pytest.raises(JournalError, match="database gone"):
+        second.accept(sent(2))
+    assert second.keys == set()
+    journal.close()
 
 
 class AcceptsOneThenLosesTheRelay(OutboxProvider):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,13 @@ from sqlalchemy import event, func, select
 from campaigns.freeze import freeze_campaign
 from campaigns.model import Campaign, Delivery, SendQuota
 from campaigns.sending import run_worker, send_campaign
-from campaigns.service import delivery_counts, set_spread
+from campaigns.service import delivery_counts, resume_campaign, set_spread
 from newsletter.cli.app import app
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
+from newsletter.delivery.base import Batch, RecipientResult
+from newsletter.delivery.outbox import OutboxProvider
+from newsletter.errors import ProviderRetryable
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign, outbox_mails
 from tests.campaigns.test_send import _weekly_from_the_cli
 from tests.campaigns.test_shaping import HOUR, Clock
@@ -210,3 +214,48 @@ def test_rows_put_back_unsent_count_against_no_quota(db: Database, tmp_path: Pat
     assert report.status == "paused" and report.counts == {"queued": 5}
     with db.transaction() as session:
         assert session.scalars(select(SendQuota.used)).all() == [0]
+
+
+class RefusedAfter(OutboxProvider):
+    """Writes the first ``accepts`` messages of a batch, then the relay refuses connections
+    (an outage): the rest of every try is refused for now."""
+
+    def __init__(self, folder: Path, accepts: int) -> None:
+        super().__init__(folder)
+        self.accepts = accepts
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        taken = replace(batch, recipients=batch.recipients[: self.accepts])
+        settled = super().send(taken) if taken.recipients else []
+        self.accepts = 0  # the outage lasts: later tries get nothing through
+        raise ProviderRetryable("connection refused", settled=settled)
+
+
+@pytest.mark.parametrize("accepted", [0, 2])
+def test_rows_requeued_by_an_outage_give_their_quota_back(
+    db: Database, tmp_path: Path, accepted: int
+) -> None:
+    import_examples(db)
+    add_subscribers(db, 5)
+    campaign_id = new_campaign(db)
+    clock = Clock()
+    settings = outbox_settings(
+        tmp_path, send_limit_per_day=100, send_limit_per_hour=50, send_retry_attempts=2,
+        send_retry_base_delay=0.0,
+    )  # fmt: skip
+    provider = RefusedAfter(tmp_path / "box", accepted)
+    report = send_campaign(db, settings, campaign_id, provider=provider, clock=clock)
+    assert report.status == "paused" and "kept refusing for now" in (report.status_reason or "")
+    assert report.counts == ({"queued": 5} if not accepted else {"sent": 2, "queued": 3})
+    with db.transaction() as session:
+        used = {p: n for p, n in session.execute(select(SendQuota.period, SendQuota.used))}
+    assert used == {"day": accepted, "hour": accepted}  # only what went counts
+    # the relay is back, the same hour: the rest goes, and the quotas count each message once
+    with db.transaction() as session:
+        resume_campaign(session, campaign_id)
+    report = send_campaign(db, settings, campaign_id, clock=clock)
+    assert report.counts == {"sent": 5}
+    with db.transaction() as session:
+        used = {p: n for p, n in session.execute(select(SendQuota.period, SendQuota.used))}
+    assert used == {"day": 5, "hour": 5}
+    sent_once(tmp_path, 5)

@@ -71,7 +71,7 @@ def test_two_workers_share_one_pace(db: Database) -> None:
     plan = ShapingPlan(paces=(Pace("provider:outbox", 100.0),))
     first, second = (SendShaper(db, 1, plan, clock=clock) for _ in range(2))
     assert first.batch(1000) == 20  # 0.2 s of 100/s
-    assert first.admit(1000) == (1000, 0.0)  # booked at send time, not before the claim
+    assert first.admit(1000)[:2] == (1000, 0.0)  # booked at send time, not before the claim
     assert first.pace(20) == 0.0
     assert second.pace(20) == pytest.approx(0.2)
     assert first.pace(20) == pytest.approx(0.4)
@@ -85,13 +85,13 @@ def test_a_delivery_window_is_booked_before_the_claim(db: Database) -> None:
     window = Pace("campaign:1", 1.0, 50.0, before_claim=True)  # 3,000 over 50 minutes
     shaper = SendShaper(db, 1, ShapingPlan(paces=(window,)), clock=clock)
     assert shaper.batch(1000) == 50
-    assert shaper.admit(50) == (50, 0.0)
-    assert shaper.admit(50) == (50, pytest.approx(50.0))
+    assert shaper.admit(50)[:2] == (50, 0.0)
+    assert shaper.admit(50)[:2] == (50, pytest.approx(50.0))
     assert shaper.pace(50) == 0.0
     # booked 100 s ahead: past the horizon (60 s) nothing is booked; come back in 40 s
-    assert shaper.admit(50) == (0, pytest.approx(40.0))
+    assert shaper.admit(50)[:2] == (0, pytest.approx(40.0))
     clock.now += 40
-    assert shaper.admit(50) == (50, pytest.approx(60.0))
+    assert shaper.admit(50)[:2] == (50, pytest.approx(60.0))
 
 
 def test_an_hourly_quota_runs_out_and_reopens_the_next_hour(db: Database, tmp_path: object) -> None:
@@ -100,15 +100,15 @@ def test_an_hourly_quota_runs_out_and_reopens_the_next_hour(db: Database, tmp_pa
         session.get_one(Campaign, campaign_id).status = "sending"
     clock = Clock()
     shaper = SendShaper(db, campaign_id, ShapingPlan(quotas=(hourly(50),)), clock=clock)
-    assert shaper.admit(30) == (30, 0.0)
-    assert shaper.admit(30) == (20, 0.0)  # what is left, not refused
-    allowed, wait = shaper.admit(30)
+    assert shaper.admit(30)[:2] == (30, 0.0)
+    assert shaper.admit(30)[:2] == (20, 0.0)  # what is left, not refused
+    allowed, wait, _ = shaper.admit(30)
     assert allowed == 0 and wait == pytest.approx(30 * 60)  # 12:30 → 13:00
     assert reason(db, campaign_id) == (
         "waiting for the hourly limit of outbox (50 an hour): resumes at 2026-12-02 13:00 UTC"
     )
     clock.now += HOUR
-    assert shaper.admit(30) == (30, 0.0)
+    assert shaper.admit(30)[:2] == (30, 0.0)
     assert reason(db, campaign_id) is None  # moving again: the reason is gone
 
 
@@ -116,30 +116,43 @@ def test_the_least_of_several_quotas_is_taken_from_each(db: Database) -> None:
     clock = Clock()
     plan = ShapingPlan(quotas=(hourly(100), daily(40)))
     shaper = SendShaper(db, 1, plan, clock=clock)
-    assert shaper.admit(60) == (40, 0.0)
+    assert shaper.admit(60)[:2] == (40, 0.0)
     with db.transaction() as session:
         used = {
             period: n for period, n in session.execute(select(SendQuota.period, SendQuota.used))
         }
     assert used == {"hour": 40, "day": 40}  # the hour gave back what the day did not allow
     clock.now += HOUR  # a new hour, the same day: the day holds
-    allowed, wait = shaper.admit(10)
+    allowed, wait, _ = shaper.admit(10)
     assert allowed == 0 and wait == pytest.approx(10.5 * HOUR)  # 13:30 → midnight
 
 
 def test_rows_a_claim_did_not_find_are_given_back(db: Database) -> None:
     shaper = SendShaper(db, 1, ShapingPlan(quotas=(daily(50),)), clock=Clock())
-    assert shaper.admit(50) == (50, 0.0)
+    assert shaper.admit(50)[:2] == (50, 0.0)
     shaper.give_back(20)
-    assert shaper.admit(50) == (20, 0.0)
+    assert shaper.admit(50)[:2] == (20, 0.0)
+
+
+def test_quota_goes_back_to_the_hour_it_was_taken_from(db: Database) -> None:
+    clock = Clock()
+    shaper = SendShaper(db, 1, ShapingPlan(quotas=(hourly(50),)), clock=clock)
+    allowed, _, taken_at = shaper.admit(30)
+    assert (allowed, taken_at) == (30, NOON)
+    clock.now += HOUR  # the batch was retried into the next hour, then put back
+    assert shaper.admit(40)[:2] == (40, 0.0)
+    shaper.give_back(30, taken_at)  # to 12:00–13:00, which is over: not to 13:00–14:00
+    assert shaper.admit(40)[:2] == (10, 0.0)
+    shaper.give_back(10, clock.now)
+    assert shaper.admit(40)[:2] == (10, 0.0)
 
 
 def test_warm_up_day_one_and_day_two(db: Database) -> None:
     clock = Clock()
     warmup = WarmUp("example.org", date(2026, 12, 2), start=1000, factor=1.5)
     shaper = SendShaper(db, 1, ShapingPlan(warmup=warmup), clock=clock)
-    assert shaper.admit(800) == (800, 0.0)
-    assert shaper.admit(800) == (200, 0.0)
+    assert shaper.admit(800)[:2] == (800, 0.0)
+    assert shaper.admit(800)[:2] == (200, 0.0)
     assert shaper.admit(800)[0] == 0
     clock.now += 24 * HOUR  # day 2: 1,500
     assert [shaper.admit(1000)[0] for _ in range(3)] == [1000, 500, 0]
@@ -163,7 +176,7 @@ def test_no_limit_means_no_shaper_and_the_domain_is_recorded(
     shaper = shaper_for(db, warm, campaign_id, clock=clock)
     assert shaper is not None and shaper.plan.warmup is not None
     assert shaper.plan.warmup.limit(date(2026, 12, 3)) == 1500
-    assert shaper.admit(400) == (400, 0.0)
+    assert shaper.admit(400)[:2] == (400, 0.0)
     (row,) = warmup_status(db, warm, clock=clock)
     assert (row.day, row.limit_today, row.sent_today) == (2, 1500, 400)
 

@@ -3,15 +3,18 @@ Return-Path, and DKIM signatures still verify (Return-Path is not a signed heade
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import mailbox
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.config import Settings
-from newsletter.deliverability.verp import ReturnPaths, is_return_path
+from newsletter.deliverability.verp import ReturnPaths, base32_80, is_return_path
 from newsletter.delivery.base import Batch
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConfigurationError, InvalidToken
@@ -25,6 +28,7 @@ SECRET = "test-secret-key-0123456789abcdef"
 PATHS = ReturnPaths(SECRET, "Bounces.Example.ORG")
 
 
+@settings(deadline=None)  # microseconds each, but a loaded machine stalls any of them
 @given(st.integers(min_value=1, max_value=2**63 - 1))
 def test_a_return_path_names_its_delivery_whatever_the_case(delivery_id: int) -> None:
     address = PATHS.address(delivery_id, "briefing@example.org")
@@ -88,3 +92,16 @@ def test_outbox_writes_return_path_and_dkim_still_verifies(
     assert raw.startswith(f"Return-Path: <{verp}>\n".encode())
     assert verify(raw, config)
     assert b"return-path" not in raw.split(b"DKIM-Signature:")[1].split(b"\n\n")[0].lower()
+
+
+@settings(deadline=None)
+@given(st.binary(min_size=10, max_size=10))
+def test_the_fast_base32_is_the_stdlibs(data: bytes) -> None:
+    assert base32_80(data) == base64.b32encode(data).decode("ascii").lower()
+
+
+def test_a_ref_is_the_documented_hmac_of_the_hex_id() -> None:
+    key = hmac.new(b"k" * 32, b"newsletter.bounce-return-path", hashlib.sha256).digest()
+    digest = hmac.new(key, b"2a", hashlib.sha256).digest()[:10]
+    expected = "2a-" + base64.b32encode(digest).decode("ascii").lower()
+    assert ReturnPaths("k" * 32).ref(42) == expected

@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 
 from newsletter.delivery.base import Recipient
 from newsletter.delivery.mime import (
+    CRLF,
     LF,
     MimeBuilder,
     custom_arg_header,
     custom_args_from_headers,
+    dot_stuffed,
     encode_address,
 )
 from newsletter.placeholders import remaining_placeholders
@@ -287,3 +289,36 @@ def test_pieces_encoded_apart_decode_to_the_filled_text(
         filled = filled.replace(key, value)
     text, html = parts(parse(built))
     assert samples.content(text) == samples.lines(filled) == samples.content(html)
+
+
+def same_randomness(data: bytes, like: bytes) -> bytes:
+    """``data`` with the boundary and Message-ID of ``like`` (both are random per builder)."""
+    for pattern in (rb'boundary="([^"]+)"', rb"Message-ID: <([^>]+)>"):
+        found, wanted = re.search(pattern, data), re.search(pattern, like)
+        assert found is not None and wanted is not None
+        data = data.replace(found.group(1), wanted.group(1))
+    return data
+
+
+dotted_text = st.text(alphabet=st.sampled_from(["a", ".", "\n", " ", "é", "="]), max_size=300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chunks=st.lists(st.tuples(dotted_text, placeholder_key), max_size=5),
+    values=st.tuples(dotted_text, dotted_text, dotted_text),
+    linesep=st.sampled_from([CRLF, LF]),
+)
+def test_a_stuffed_build_is_the_plain_build_dot_stuffed(
+    chunks: list[tuple[str, str]], values: tuple[str, str, str], linesep: bytes
+) -> None:
+    # Lines starting with a dot anywhere: in fixed pieces, in values, after soft breaks.
+    body = "".join(piece + key for piece, key in chunks) + "\n.end"
+    keys = (samples.FIRST_NAME, samples.UNSUBSCRIBE, samples.TOKEN)
+    rcpt = Recipient("1", "a@example.com", substitutions=dict(zip(keys, values, strict=True)))
+    message = samples.message(subject="s", html=body, text="." + body, headers={".X": ".y"})
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    plain = MimeBuilder(message, linesep=linesep, now=now).build(rcpt)
+    stuffed = MimeBuilder(message, linesep=linesep, now=now, dot_stuff=True).build(rcpt)
+    assert stuffed.stuffed and not plain.stuffed
+    assert same_randomness(stuffed.data, plain.data) == dot_stuffed(plain.data)

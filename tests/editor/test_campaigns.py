@@ -278,3 +278,43 @@ def test_a_campaign_waiting_for_a_sending_limit_says_until_when(
     assert "<dt>Delivery window</dt><dd>spread over 0.01 minutes</dd>" in page.text
     assert '<span class="badge sending">sending</span>' in page.text
     assert "waiting for the hourly limit of outbox (2 an hour): resumes at" in page.text
+
+
+def test_the_confirmation_sets_the_delivery_window(db: Database, editor: Editor) -> None:
+    import_examples(db)
+    campaign_id = _create(editor, "Issue", list(SLUGS))
+    page = editor.get(f"/editor/campaigns/{campaign_id}/confirm/send-now")
+    assert 'name="spread_minutes"' in page.text and 'max="10080"' in page.text
+    for bad in ("soon", "0", "-5", "nan", "inf", "10081", "1e400", "9" * 30, "1,5"):
+        answer = editor.post(
+            f"/editor/campaigns/{campaign_id}/actions/schedule",
+            {"send_at": "2030-01-02T07:30", "spread_minutes": bad},
+        )
+        assert flashes(editor.follow(answer).text) == [
+            "spread_minutes: must be a number of minutes, more than 0 and at most 10,080 "
+            "(a week), or empty"
+        ], bad
+        campaign = _campaign(db, campaign_id)
+        assert (campaign.status, campaign.spread_minutes) == ("draft", None), bad
+    scheduled = editor.post(
+        f"/editor/campaigns/{campaign_id}/actions/schedule",
+        {"send_at": "2030-01-02T07:30", "spread_minutes": " 90 "},
+    )
+    assert "Scheduled, spread over 90 minutes." in flashes(editor.follow(scheduled).text)[0]
+    campaign = _campaign(db, campaign_id)
+    assert (campaign.status, campaign.spread_minutes) == ("scheduled", 90)
+    page = editor.get(f"/editor/campaigns/{campaign_id}")
+    assert "spread over 90 minutes" in page.text
+    confirm = editor.get(f"/editor/campaigns/{campaign_id}/confirm/send-now")
+    assert 'id="spread_minutes"' in confirm.text and 'value="90"' in confirm.text  # as it is
+    cleared = editor.post(
+        f"/editor/campaigns/{campaign_id}/actions/send-now", {"spread_minutes": ""}
+    )
+    assert flashes(editor.follow(cleared).text) == [
+        "Sending starts as soon as a worker picks it up (within seconds)."
+    ]
+    assert _campaign(db, campaign_id).spread_minutes is None
+    editor.post(f"/editor/campaigns/{campaign_id}/actions/send-now", {"spread_minutes": "7.5"})
+    assert _campaign(db, campaign_id).spread_minutes == 7.5
+    pause = editor.get(f"/editor/campaigns/{campaign_id}/confirm/cancel")
+    assert "spread_minutes" not in pause.text  # only sending actions have a window

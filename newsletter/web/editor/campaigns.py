@@ -46,6 +46,7 @@ from campaigns.preflight import enforced, require_preflight, run_preflight
 from campaigns.preview import InboxLine, inbox_lines
 from campaigns.progress import SendProgress, send_progress
 from campaigns.service import (
+    MAX_SPREAD_MINUTES,
     brief_labels,
     campaign_briefs,
     can,
@@ -59,6 +60,7 @@ from campaigns.service import (
     resume_campaign,
     schedule_campaign,
     segment_names,
+    set_spread,
     update_campaign,
 )
 from campaigns.states import CampaignStatus, DeliveryStatus
@@ -316,6 +318,25 @@ def parse_local_time(site: EditorSite, value: str) -> datetime:
     return moment
 
 
+def parse_spread(value: object) -> float | None:
+    """The confirmation form's delivery window: minutes, or None (empty: as fast as the
+    limits allow). Its bounds are :func:`campaigns.service.set_spread`'s."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return None
+    try:
+        minutes = float(text) if len(text) <= 20 else float("nan")
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes <= MAX_SPREAD_MINUTES:  # NaN and infinity too
+        raise InvalidInput(
+            "spread_minutes",
+            f"must be a number of minutes, more than 0 and at most {MAX_SPREAD_MINUTES:,} "
+            "(a week), or empty",
+        )
+    return minutes
+
+
 @dataclass(frozen=True)
 class Reach:
     """Who an action concerns: per segment before the freeze, per variant after."""
@@ -405,6 +426,7 @@ async def confirm_page(
         "send_at": send_at,
         "moment": moment,
         "past": moment is not None and moment <= utcnow(),
+        "max_spread": MAX_SPREAD_MINUTES,
         "blocked": blocked,
         "override_check": str(Check.UNSOURCED_CITATIONS),
         "checks": checks,
@@ -423,6 +445,7 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
             if action == "schedule"
             else utcnow()
         )
+        spread = parse_spread(form.get("spread_minutes"))  # schedule / send-now set it
         overrides, reason = _overrides_of(form)
         by = request.state.editor.email
 
@@ -435,7 +458,7 @@ async def action_post(request: Request, campaign_id: CampaignId, action: Action)
         if action in ("schedule", "send-now"):
             await run_in_threadpool(require_preflight, site.database, campaign_id, site.settings)
         message = await site.run(
-            lambda session: _perform(session, campaign_id, action, moment, site.settings)
+            lambda session: _perform(session, campaign_id, action, moment, site.settings, spread)
         )
     except NewsletterError as exc:
         flash(request, str(exc), "error")
@@ -454,14 +477,20 @@ def _overrides_of(form: FormData) -> tuple[list[Check], str]:
 
 
 def _perform(
-    session: Session, campaign_id: int, action: str, moment: datetime, settings: Settings
+    session: Session,
+    campaign_id: int,
+    action: str,
+    moment: datetime,
+    settings: Settings,
+    spread: float | None = None,
 ) -> str:
-    if action == "schedule":
+    if action in ("schedule", "send-now"):
         schedule_campaign(session, campaign_id, moment, settings)
-        return "Scheduled. A worker starts it when the time comes."
-    if action == "send-now":
-        schedule_campaign(session, campaign_id, moment, settings)
-        return "Sending starts as soon as a worker picks it up (within seconds)."
+        set_spread(session, campaign_id, spread)  # the form shows the window it had
+        window = f", spread over {spread:g} minutes" if spread else ""
+        if action == "schedule":
+            return f"Scheduled{window}. A worker starts it when the time comes."
+        return f"Sending starts as soon as a worker picks it up (within seconds){window}."
     if action == "pause":
         pause_campaign(session, campaign_id)
         return "Paused. Batches already with the provider finish."
