@@ -17,21 +17,36 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 class BodySizeLimit:
-    """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes) that
-    accept more: the webhook's batches, the editor's brief upload."""
+    """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes) and
+    the paths under the prefixes in ``larger_under`` that accept more: the webhook's
+    batches, the editor's brief upload, ``/api/v1`` (briefs, bulk adds)."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        larger: Mapping[str, int] | None = None,
+        larger_under: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = dict(larger or {})
+        self.larger_under = dict(larger_under or {})
+
+    def limit(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        return next(
+            (size for prefix, size in self.larger_under.items() if path.startswith(prefix)),
+            self.max_bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _NO_BODY:
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.max_bytes)
+        limit = self.limit(scope["path"])
         declared = _content_length(scope)
         if declared == -1:
             await _refuse(send, 400, "the Content-Length header is not a number")
