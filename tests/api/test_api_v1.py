@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -214,8 +213,7 @@ def test_people_get_the_double_opt_in_unless_the_key_may_vouch(
 
 def test_bulk_adds_are_checked_whole_and_bounded(
     db: Database,
-    serve: Callable[..., LiveServer],
-    tmp_path: Path,  # noqa: F811
+    serve: Callable[..., LiveServer],  # noqa: F811
 ) -> None:
     site = serve(topics=["tech"], api_bulk_max_subscribers=3, api_max_body_bytes=20_000)
     key = bearer(make_key(db, "subscribers:write", "subscribers:erase"))
