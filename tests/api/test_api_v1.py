@@ -19,7 +19,7 @@ from subscribers.model import Subscriber
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign, send_issue
 from tests.conftest import ROOT
 from tests.editor.conftest import add_editor, client, log_in
-from tests.subscribers.conftest import LiveServer, serve  # noqa: F401  (the server fixture)
+from tests.subscribers.conftest import LiveServer
 
 BRIEF_FILE = ROOT / "examples" / "briefs" / "004_bank-of-england-rate-decision.json"
 BRIEF = json.loads(BRIEF_FILE.read_text(encoding="utf-8"))
@@ -52,7 +52,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def site(serve: Callable[..., LiveServer]) -> LiveServer:  # noqa: F811
+def site(serve: Callable[..., LiveServer]) -> LiveServer:
     return serve(topics=["economy", "tech", "uk", "europe"])
 
 
@@ -213,7 +213,7 @@ def test_people_get_the_double_opt_in_unless_the_key_may_vouch(
 
 def test_bulk_adds_are_checked_whole_and_bounded(
     db: Database,
-    serve: Callable[..., LiveServer],  # noqa: F811
+    serve: Callable[..., LiveServer],
 ) -> None:
     site = serve(topics=["tech"], api_bulk_max_subscribers=3, api_max_body_bytes=20_000)
     key = bearer(make_key(db, "subscribers:write", "subscribers:erase"))
