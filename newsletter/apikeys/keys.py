@@ -37,6 +37,15 @@ class Scope(StrEnum):
 
 
 SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+SCOPE_MEANINGS: dict[str, str] = {
+    Scope.BRIEFS_READ: "list briefs and read one whole",
+    Scope.BRIEFS_WRITE: "create and update briefs",
+    Scope.SUBSCRIBERS_WRITE: "add people (double opt-in), one or in bulk",
+    Scope.SUBSCRIBERS_IMPORT_CONFIRMED: "add people as confirmed (they opted in elsewhere)",
+    Scope.SUBSCRIBERS_ERASE: "erase a person (GDPR)",
+    Scope.CAMPAIGNS_READ: "list campaigns",
+    Scope.REPORTS_READ: "read a campaign's report",
+}
 KEY_START = "nlk_"
 _KEY = re.compile(r"nlk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
