@@ -45,6 +45,7 @@ FIELDS = (
     *("confirmed", "mode", "join", "status_in", "topics_list", "topics_match", "rule_json"),
     *("created_within_days", "attribute_key", "attribute_test", "attribute_value"),
     *("opened_within_days", "opened_not", "options", "description", "position_1"),
+    *("name", "rate_limit", "scopes", "prefix"),
 )
 SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (
@@ -65,6 +66,8 @@ POSTS = (
     "/editor/segments/1/edit",
     "/editor/segments/order",
     "/editor/segments/1/delete",
+    "/editor/admin/apikeys",
+    "/editor/admin/apikeys/revoke",
 )
 GETS = (
     "/editor/briefs",
@@ -84,6 +87,7 @@ GETS = (
     "/editor/segments",
     "/editor/segments/1/edit",
     "/editor/segments/1/delete",
+    "/editor/admin/apikeys",
 )
 QUERY = ("status", "variant", "subscriber", "send_at", "next", "table")
 QUERY += ("q", "topic", "segment", "engaged", "days", "after")
