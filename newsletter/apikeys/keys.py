@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.apikeys.model import ApiKey
@@ -165,11 +165,12 @@ def shown_prefix(row: ApiKey) -> str:
 
 
 def find_key(session: Session, name_or_prefix: str) -> ApiKey:
+    """The key with this name or, failing that, this prefix (``nlk_`` optional)."""
     wanted = name_or_prefix.strip()
-    prefix = wanted.removeprefix(KEY_START)
-    row = session.scalar(
-        select(ApiKey).where(or_(ApiKey.name == wanted, ApiKey.prefix == prefix)).limit(1)
-    )
+    row = session.scalar(select(ApiKey).where(ApiKey.name == wanted))
+    if row is None:
+        prefix = wanted.removeprefix(KEY_START)
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None:
         names = session.scalars(select(ApiKey.name))
         raise NotFoundError(f"no API key named {wanted!r}{did_you_mean(wanted, names)}")

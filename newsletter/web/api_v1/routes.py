@@ -10,8 +10,9 @@ vouch for a confirmed opt-in (``subscribers:import-confirmed``) and the request 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -44,7 +45,6 @@ from subscribers.topics import known_topics
 
 V1_PREFIX = "/api/v1"
 BRIEF_SCHEMA = "brief.Brief"  # the format's own schemas are "brief.*"
-T = TypeVar("T")
 
 
 class RefusalOut(BaseModel):
@@ -274,7 +274,7 @@ async def add_subscriber(
 ) -> AddedOut:
     """Add one person: double opt-in (our confirmation mail), or active when ``confirmed``."""
     _may_confirm(holder, body.confirmed)
-    (result,) = await _take_in(request, holder, [body], confirmed=body.confirmed)
+    (result,) = await _take_in(request, holder, [body], confirmed=body.confirmed, bulk=False)
     return result
 
 
@@ -292,7 +292,8 @@ async def add_subscribers(
         raise RequestValidationError(
             [_located(["body", "subscribers"], f"at most {most} subscribers in one request")]
         )
-    results = await _take_in(request, holder, body.subscribers, confirmed=body.confirmed)
+    people = body.subscribers
+    results = await _take_in(request, holder, people, confirmed=body.confirmed, bulk=True)
     return BulkOut(results=results, counts=dict(Counter(r.result for r in results)))
 
 
@@ -320,17 +321,21 @@ def _may_confirm(holder: KeyHolder, confirmed: bool) -> None:
 
 
 async def _take_in(
-    request: Request, holder: KeyHolder, people: list[SubscriberIn], *, confirmed: bool
+    request: Request,
+    holder: KeyHolder,
+    people: Sequence[SubscriberIn],
+    *,
+    confirmed: bool,
+    bulk: bool,
 ) -> list[AddedOut]:
     site = api_site(request)
     settings = site.settings
     ascii_only = not delivers_unicode_local_parts(settings.provider)
     resend = timedelta(minutes=settings.confirmation_resend_minutes)
-    located = len(people) > 1 or request.url.path.endswith("/bulk")
 
     def work(session: Session) -> list[AddedOut]:
         topics = known_topics(session, settings.topics)
-        checked = _checked(people, topics, ascii_only, located)
+        checked = _checked(people, topics, ascii_only, bulk)
         return [
             AddedOut(
                 email=person.address.email,
@@ -345,7 +350,7 @@ async def _take_in(
 
 
 def _checked(
-    people: list[SubscriberIn], topics: frozenset[str], ascii_only: bool, located: bool
+    people: Sequence[SubscriberIn], topics: frozenset[str], ascii_only: bool, bulk: bool
 ) -> list[CheckedArrival]:
     """Every person checked; one ``422`` listing every problem of every person."""
     checked: list[CheckedArrival] = []
@@ -354,7 +359,7 @@ def _checked(
         try:
             checked.append(check_arrival(person.arrival(), topics, ascii_local_part=ascii_only))
         except InvalidInput as exc:
-            where: list[str | int] = ["body", "subscribers", index] if located else ["body"]
+            where: list[str | int] = ["body", "subscribers", index] if bulk else ["body"]
             problems += [_located([*where, field], reason) for field, reason in exc.problems]
     if problems:
         raise RequestValidationError(problems)
