@@ -14,6 +14,7 @@ malformed key (no database work: what an unauthenticated flood costs); one
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import tempfile
@@ -127,6 +128,7 @@ def bench(name: str, url: str, runs: int, people: int) -> None:
 
 
 def main() -> None:
+    logging.getLogger("newsletter.web.api").setLevel(logging.ERROR)  # the refused requests
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--people", type=int, default=1000)

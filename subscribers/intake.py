@@ -23,6 +23,7 @@ from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, parse_address
 from subscribers.directory import NewSubscriber, add_subscriber
+from subscribers.fast_signup import insert_new_signup
 from subscribers.fields import clean_name, clean_source, clean_topics
 from subscribers.model import Subscriber
 from subscribers.signup import Origin, SignupForm, signup
@@ -90,6 +91,10 @@ def check_arrival(
     return CheckedArrival(address, source, name, topics or [], arrival.ip, arrival.user_agent)
 
 
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def take_in(
     session: Session,
     person: CheckedArrival,
@@ -111,6 +116,8 @@ def take_in(
             topics=person.topics,
             form={"email": person.address.email, "name": person.name, **evidence},
         )
+        if _postgres(session) and insert_new_signup(session.connection(), form, origin, now):
+            return IntakeResult.QUEUED  # a new address in one statement (the common case)
         return IntakeResult(signup(session, form, origin, resend_after=resend_after, now=now))
     if is_suppressed(session, person.address.digest):
         return IntakeResult.SUPPRESSED

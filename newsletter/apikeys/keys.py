@@ -49,7 +49,7 @@ SCOPE_MEANINGS: dict[str, str] = {
 KEY_START = "nlk_"
 _KEY = re.compile(r"nlk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
-_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()  # compared when no row matches
 MAX_RATE_LIMIT = 100_000
 USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
 
@@ -190,14 +190,22 @@ def revoke_key(session: Session, name_or_prefix: str, *, now: datetime | None = 
     return row
 
 
+def form_refusal(presented: str | None) -> KeyRefusal | None:
+    """Why ``presented`` cannot be a key at all (no database needed), or ``None``."""
+    if not presented:
+        return KeyRefusal.MISSING
+    if _KEY.fullmatch(presented) is None:
+        return KeyRefusal.MALFORMED
+    return None
+
+
 def check_key(session: Session, presented: str | None, *, now: datetime | None = None) -> KeyCheck:
     """Who a presented key is, or why it is refused; records when a key was last used."""
-    if not presented:
-        return KeyCheck(None, KeyRefusal.MISSING)
+    refusal = form_refusal(presented)
+    if refusal is not None or presented is None:
+        return KeyCheck(None, refusal or KeyRefusal.MISSING)
     match = _KEY.fullmatch(presented)
-    if match is None:
-        hmac.compare_digest(_DUMMY_HASH, key_hash(presented[:200]))
-        return KeyCheck(None, KeyRefusal.MALFORMED)
+    assert match is not None
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
     stored = row.key_hash if row is not None else _DUMMY_HASH
     if not hmac.compare_digest(stored, key_hash(presented)) or row is None:

@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from newsletter.apikeys.keys import KeyCheck, KeyHolder, KeyRefusal, Scope, check_key
+from newsletter.apikeys.keys import (
+    KeyCheck,
+    KeyHolder,
+    KeyRefusal,
+    Scope,
+    check_key,
+    form_refusal,
+)
 from newsletter.config import Settings
 from newsletter.db import Database
 from subscribers.ratelimit import ClientRateLimiter
@@ -127,7 +134,11 @@ def require(scope: Scope) -> Callable[[Request, Credentials], Awaitable[KeyHolde
 async def authenticated(request: Request, credentials: Credentials) -> KeyHolder:
     site = api_site(request)
     presented = credentials.credentials if credentials is not None else None
-    checked: KeyCheck = await site.run(lambda session: check_key(session, presented))
+    refusal = form_refusal(presented)  # not a key at all: no database work
+    if refusal is not None:
+        checked = KeyCheck(None, refusal)
+    else:
+        checked = await site.run(lambda session: check_key(session, presented))
     if checked.holder is None:
         refusal = checked.refusal or KeyRefusal.UNKNOWN
         if refusal is not KeyRefusal.MISSING:
