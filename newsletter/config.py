@@ -617,6 +617,29 @@ class Settings(BaseSettings):
             "form); larger lists go through `newsletter subscribers import`."
         ),
     )
+    api_key_rate_limit: int = Field(
+        default=120,
+        ge=0,
+        le=100_000,
+        description=(
+            "Requests a minute a new API key may make unless it is created with its own "
+            "limit (counted in each server process); 0: no limit."
+        ),
+    )
+    api_max_body_bytes: int = Field(
+        default=1_100_000,
+        ge=16_384,
+        description=(
+            "Largest request body under /api/v1 (a brief is at most 1 MB; a bulk add of "
+            "subscribers is bounded by this too)."
+        ),
+    )
+    api_bulk_max_subscribers: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most subscribers one bulk add through /api/v1 may carry.",
+    )
     editor_test_send_max: int = Field(
         default=5, ge=1, le=50, description="Addresses one 'send a test' may go to."
     )

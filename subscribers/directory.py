@@ -62,11 +62,17 @@ def consent_history(session: Session, subscriber: Subscriber) -> list[ConsentRec
 
 
 def add_subscriber(
-    session: Session, new: NewSubscriber, *, known_topics: Collection[str], origin: Origin
+    session: Session,
+    new: NewSubscriber,
+    *,
+    known_topics: Collection[str],
+    origin: Origin,
+    evidence: Mapping[str, str] | None = None,
 ) -> Subscriber:
     """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued.
 
-    Every field goes through the rules of :mod:`subscribers.fields`, as a CSV row does."""
+    Every field goes through the rules of :mod:`subscribers.fields`, as a CSV row does;
+    ``evidence`` is added to the consent record's form (who vouched for the opt-in)."""
     address = parse_address(new.email, ascii_local_part=new.ascii_local_part)
     if is_suppressed(session, address.digest):
         raise ConflictError(
@@ -91,7 +97,12 @@ def add_subscriber(
     )
     session.add(subscriber)
     session.flush()
-    form = {"email": address.email, "name": subscriber.name, "topics": subscriber.topics}
+    form = {
+        "email": address.email,
+        "name": subscriber.name,
+        "topics": subscriber.topics,
+        **(evidence or {}),
+    }
     session.add(ConsentRecord(**consent_values(subscriber.id, "add", origin, form, now)))
     if not new.confirmed:
         queue_confirmation(session, subscriber.id, now)

@@ -62,6 +62,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "digest": LazyCommand("newsletter.cli.campaigns:digest_app", "The weekly digest."),
     "config": LazyCommand("newsletter.cli.config:app", "Inspect the configuration."),
     "editors": LazyCommand("newsletter.cli.editors:app", "Editor accounts of the web app."),
+    "apikeys": LazyCommand(
+        "newsletter.cli.apikeys:app", "API keys for /api/v1 (scoped, shown once)."
+    ),
     "dkim": LazyCommand(
         "newsletter.cli.deliverability:dkim_app", "The DKIM key that signs SMTP and outbox mail."
     ),

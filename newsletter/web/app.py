@@ -8,6 +8,8 @@ router plus what it needs.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,9 +23,12 @@ from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database, open_read_database
 from newsletter.gc_tuning import tune_for_serving
+from newsletter.web.api_v1 import V1_PART, install_api_v1
+from newsletter.web.api_v1.routes import V1_PREFIX
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
 from newsletter.web.editor.brief_edit import FORM_PATHS
+from newsletter.web.editor.api import API_PREFIX
 from newsletter.web.editor.install import (
     IMPORT_PATH,
     UPLOAD_PATH,
@@ -33,6 +38,7 @@ from newsletter.web.editor.install import (
 from newsletter.web.errors import install_error_handlers
 from newsletter.web.home import router as home_router
 from newsletter.web.limits import BodySizeLimit
+from newsletter.web.openapi_parts import Part, split_openapi
 from newsletter.web.pages import page_templates
 from newsletter.web.public_headers import PublicHeaders
 from subscribers.keep_routes import router as keep_router
@@ -97,6 +103,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(archive_router)
     app.include_router(home_router)
     install_editor(app, settings, database, pages, reader)
+    install_api_v1(app, settings, database)
+    split_openapi(app, {API_PREFIX: Part("Editor API"), V1_PREFIX: V1_PART})
     app.add_middleware(PublicHeaders, thank_you_url=settings.thank_you_url)
     app.add_middleware(
         BodySizeLimit,
@@ -106,7 +114,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             UPLOAD_PATH: settings.editor_upload_max_bytes,
             IMPORT_PATH: settings.editor_import_max_bytes,
         },
-        larger_matching=[(path, settings.editor_brief_form_max_bytes) for path in FORM_PATHS],
+        larger_matching=[
+            *((path, settings.editor_brief_form_max_bytes) for path in FORM_PATHS),
+            (re.escape(V1_PREFIX + "/"), settings.api_max_body_bytes),
+        ],
     )
     # Outermost: the client address (X-Forwarded-For) and scheme (X-Forwarded-Proto) are
     # taken from the headers only when the peer is one of the configured proxies, whatever

@@ -20,8 +20,9 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 class BodySizeLimit:
     """``max_bytes`` for every path, except the exact paths in ``larger`` (path → bytes) that
     accept more: the webhook's batches, the editor's brief upload; and paths matching one of
-    ``larger_matching`` (a regular expression anchored by its author, bytes), the first that
-    matches: the brief edit forms, whose paths name the brief."""
+    ``larger_matching`` (a regular expression matched at the path's start, bytes), the first
+    that matches: the brief edit forms, whose paths name the brief, and ``/api/v1`` (briefs,
+    bulk adds)."""
 
     def __init__(
         self,

@@ -50,6 +50,7 @@ FIELDS = (
     *("facts-1-citations", "sources-0-number", "sources-0-url", "narratives-0-kind"),
     *("narratives-0-label", "narratives-0-paragraphs", "narratives-0-probability"),
     *("narratives-0-as_of", "facts-0-remove"),
+    *("name", "rate_limit", "scopes", "prefix"),
 )
 SUBSCRIBER = "/editor/subscribers/fuzz-uid"
 POSTS = (
@@ -74,6 +75,7 @@ POSTS = (
     f"/editor/briefs/{SLUGS[0]}/edit",
     "/editor/briefs/preview",
     f"/editor/briefs/{SLUGS[0]}/history/1/restore",
+    *("name", "rate_limit", "scopes", "prefix"),
 )
 GETS = (
     "/editor/briefs",
@@ -96,6 +98,7 @@ GETS = (
     "/editor/briefs/new",
     f"/editor/briefs/{SLUGS[0]}/edit",
     f"/editor/briefs/{SLUGS[0]}/history",
+    *("name", "rate_limit", "scopes", "prefix"),
 )
 QUERY = ("status", "variant", "subscriber", "send_at", "next", "table", "version")
 QUERY += ("q", "topic", "segment", "engaged", "days", "after")

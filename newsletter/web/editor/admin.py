@@ -1,4 +1,8 @@
-"""Admin-only pages: editor accounts (add, disable, enable) and the settings in effect.
+"""Admin-only pages: editor accounts (add, disable, enable), API keys (make, revoke) and the
+settings in effect.
+
+A new API key is shown once, in the answer to the form that made it (never through a flash:
+those travel in the session cookie).
 
 Settings are read-only here (they come from the environment, see
 :mod:`newsletter.config`); secrets show only whether they are set, and URLs their password
@@ -7,24 +11,31 @@ as ``***`` (:func:`newsletter.config.shown`, as ``newsletter config show``).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from newsletter.apikeys.keys import SCOPE_MEANINGS, create_key, list_keys, revoke_key, shown_prefix
+from newsletter.apikeys.model import ApiKey
 from newsletter.config import Settings, env_names, shown
 from newsletter.editors.accounts import create_editor, list_editors, set_active
 from newsletter.editors.model import ROLES, Editor
 from newsletter.errors import NewsletterError
-from newsletter.web.editor.auth import admin_page, csrf_protect
+from newsletter.web.editor.auth import CurrentEditor, admin_page, csrf_protect
 from newsletter.web.editor.site import editor_site, flash, render
 
 router = APIRouter(
     include_in_schema=False, dependencies=[Depends(admin_page), Depends(csrf_protect)]
 )
 EDITORS = "/editor/admin/editors"
+API_KEYS = "/editor/admin/apikeys"
+log = logging.getLogger("newsletter.web.editor")
 
 
 async def _editors_page(
@@ -84,6 +95,101 @@ async def change_active(
     else:
         flash(request, f"{changed} is {'enabled' if active == '1' else 'disabled'}.")
     return RedirectResponse(EDITORS, status_code=303)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    name: str
+    shown_prefix: str
+    scopes: list[str]
+    rate_limit: int
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyRow:
+        return cls(
+            key.name,
+            shown_prefix(key),
+            list(key.scopes),
+            key.rate_limit,
+            key.created_by,
+            key.created_at,
+            key.last_used_at,
+            key.revoked_at,
+        )
+
+
+async def _keys_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    new_key: dict[str, str] | None = None,
+) -> Response:
+    site = editor_site(request)
+    keys = await site.run(lambda session: [KeyRow.of(key) for key in list_keys(session)])
+    context = {
+        "keys": keys,
+        "scopes": list(SCOPE_MEANINGS.items()),
+        "error": error,
+        "new_key": new_key,
+        "values": values
+        or {"name": "", "rate_limit": site.settings.api_key_rate_limit, "scopes": []},
+    }
+    return render(request, "apikeys.html", context, status=422 if error else 200)
+
+
+@router.get(API_KEYS)
+async def api_keys_page(request: Request) -> Response:
+    return await _keys_page(request)
+
+
+@router.post(API_KEYS)
+async def make_api_key(
+    request: Request,
+    editor: Annotated[CurrentEditor, Depends(admin_page)],
+    name: Annotated[str, Form(max_length=200)] = "",
+    rate_limit: Annotated[str, Form(max_length=20)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    chosen = [scope[:60] for scope in (scopes or [])[:20]]
+    values = {"name": name, "rate_limit": rate_limit, "scopes": chosen}
+    try:
+        limit = int(rate_limit)
+    except ValueError:
+        return await _keys_page(
+            request, error="rate_limit: must be a whole number (0: no limit)", values=values
+        )
+
+    def make(session: Session) -> dict[str, str]:
+        made = create_key(session, name, chosen, created_by=editor.email, rate_limit=limit)
+        return {"name": made.row.name, "secret": made.secret}
+
+    try:
+        new_key = await editor_site(request).run(make)
+    except NewsletterError as exc:
+        return await _keys_page(request, error=str(exc), values=values)
+    log.info("API key %r made by %s", new_key["name"], editor.email)
+    return await _keys_page(request, new_key=new_key)
+
+
+@router.post(f"{API_KEYS}/revoke")
+async def revoke_api_key(
+    request: Request,
+    editor: Annotated[CurrentEditor, Depends(admin_page)],
+    prefix: Annotated[str, Form(max_length=60)],
+) -> Response:
+    try:
+        key = await editor_site(request).run(lambda session: revoke_key(session, prefix).name)
+    except NewsletterError as exc:
+        flash(request, str(exc), "error")
+    else:
+        log.info("API key %r revoked by %s", key, editor.email)
+        flash(request, f"The API key {key!r} is revoked: requests with it are refused.")
+    return RedirectResponse(API_KEYS, status_code=303)
 
 
 @router.get("/editor/admin/settings")

@@ -3,39 +3,42 @@
 The campaign page polls it for progress; scripts can use it with a session cookie (and the
 ``X-CSRF-Token`` header on changes). Without a session every call answers ``401``. Its
 OpenAPI description is served to logged-in editors at ``/editor/api/openapi.json`` and kept
-out of the public one (:func:`split_openapi`), which documents only the reader-facing API.
+out of the public one (:mod:`newsletter.web.openapi_parts`), which documents only the
+reader-facing API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from campaigns.audience import delivery_problems, delivery_totals, frozen_counts
-from campaigns.model import Campaign
+from campaigns.audience import delivery_problems, frozen_counts
 from campaigns.progress import SendProgress, send_progress
 from campaigns.reports import CampaignReport, campaign_report
-from campaigns.service import delivery_counts, get_campaign, list_campaigns
+from campaigns.service import delivery_counts, get_campaign
 from campaigns.states import DeliveryStatus
-from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import brief_from_row, get_brief_row, list_brief_rows, set_status
+from newsletter.briefs.store import get_brief_row, set_status
 from newsletter.db import utcnow
+from newsletter.web.api_models import (
+    BriefOut,
+    CampaignOut,
+    Problem,
+    brief_summaries,
+    campaign_summaries,
+)
 from newsletter.web.editor.auth import CurrentEditor, csrf_protect, editor_api
 from newsletter.web.editor.campaigns import reach
 from newsletter.web.editor.security import EDITOR_PREFIX
 from newsletter.web.editor.site import editor_site
+from newsletter.web.openapi_parts import openapi_part
 
 API_PREFIX = f"{EDITOR_PREFIX}/api"
 T = TypeVar("T")
-
-
-class Problem(BaseModel):
-    detail: list[dict[str, Any]] | str
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -68,56 +71,10 @@ class Me(BaseModel):
     role: Literal["editor", "admin"]
 
 
-class BriefOut(BaseModel):
-    slug: str
-    title: str
-    status: Literal["draft", "ready"]
-    updated: date
-    topics: list[str]
-    warnings: list[str] = Field(description="What an editor should look at (not blocking).")
-
-    @classmethod
-    def of(cls, row: BriefRow) -> BriefOut:
-        return cls(
-            slug=row.slug,
-            title=row.title,
-            status=row.status,
-            updated=row.updated,
-            topics=list(row.topics),
-            warnings=brief_from_row(row).warnings(),
-        )
-
-
 class BriefStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["draft", "ready"]
-
-
-class CampaignOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    status: str
-    status_reason: str | None
-    issue_date: date
-    send_at: datetime | None
-    recipients: int = Field(description="Recipients queued when it was frozen (0 before).")
-    sent: int
-
-    @classmethod
-    def of(cls, campaign: Campaign, totals: tuple[int, int]) -> CampaignOut:
-        return cls(
-            id=campaign.id,
-            name=campaign.name,
-            kind=campaign.kind,
-            status=campaign.status,
-            status_reason=campaign.status_reason,
-            issue_date=campaign.issue_date,
-            send_at=campaign.send_at,
-            recipients=totals[0],
-            sent=totals[1],
-        )
 
 
 class VariantCounts(BaseModel):
@@ -183,9 +140,7 @@ async def briefs(
     request: Request, status: Annotated[Literal["draft", "ready"] | None, Query()] = None
 ) -> list[BriefOut]:
     """Stored briefs, newest first, with their warnings."""
-    return await _run(
-        request, lambda s: [BriefOut.of(row) for row in list_brief_rows(s, status=status)]
-    )
+    return await _run(request, lambda s: brief_summaries(s, status))
 
 
 @router.get("/briefs/{slug}", responses=READ_ONE)
@@ -201,11 +156,7 @@ async def brief_status(request: Request, slug: Slug, body: BriefStatusIn) -> Bri
 
 @router.get("/campaigns", responses=READ)
 async def campaigns(request: Request) -> list[CampaignOut]:
-    def load(session: Session) -> list[CampaignOut]:
-        totals = delivery_totals(session)
-        return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in list_campaigns(session)]
-
-    return await _run(request, load)
+    return await _run(request, campaign_summaries)
 
 
 @router.get("/campaigns/{campaign_id}", responses=READ_ONE)
@@ -269,33 +220,7 @@ async def _run(request: Request, work: Callable[[Session], T]) -> T:
     return await editor_site(request).run(work)
 
 
-# --- two OpenAPI documents ------------------------------------------------------------------
-
-
-def split_openapi(app: FastAPI) -> None:
-    """The public ``/openapi.json`` leaves the editor out; editors get theirs at
-    ``/editor/api/openapi.json`` (behind the login like the rest of the API)."""
-    full_openapi = app.openapi
-    documents: dict[str, dict[str, Any]] = {}
-
-    def part(editor: bool) -> dict[str, Any]:
-        key = "editor" if editor else "public"
-        if key not in documents:
-            full = full_openapi()
-            paths = {
-                path: item
-                for path, item in full.get("paths", {}).items()
-                if path.startswith(API_PREFIX + "/") == editor
-            }
-            documents[key] = {**full, "paths": paths}
-            if editor:
-                documents[key]["info"] = {**full["info"], "title": "Editor API"}
-        return documents[key]
-
-    app.openapi = lambda: part(False)  # type: ignore[method-assign]
-
-    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
-    async def editor_openapi(
-        editor: Annotated[CurrentEditor, Depends(editor_api)],
-    ) -> dict[str, Any]:
-        return part(True)
+@router.get("/openapi.json", include_in_schema=False)
+async def editor_openapi(request: Request) -> dict[str, Any]:
+    """The editor API's own OpenAPI document (behind the login like the rest of the API)."""
+    return openapi_part(request, API_PREFIX)

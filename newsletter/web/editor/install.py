@@ -72,7 +72,6 @@ def install_editor(
     for module in (*pages_modules, subscribers, segments):
         app.include_router(module.router)
     app.include_router(api.router)
-    api.split_openapi(app)
     app.mount(
         STATIC_PATH,
         StaticFiles(directory=data_path("templates") / "web" / "static"),

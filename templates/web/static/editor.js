@@ -106,7 +106,7 @@
     // The handle is hidden from assistive technology (keyboards use the number boxes), but
     // a drop is still announced, for a screen reader user who moved a row by touch.
     const said = document.createElement("p");
-    said.className = "visually-hidden";
+    said.className = "sr";
     said.setAttribute("role", "status");
     said.setAttribute("aria-live", "polite");
     table.after(said);

@@ -1,0 +1,218 @@
+"""Make, list, revoke and check API keys; the scopes a key may hold.
+
+:func:`create_key` returns the key in clear exactly once (:class:`NewKey`); only its
+SHA-256 is stored. :func:`check_key` finds a presented key by its prefix and compares the
+hashes in constant time; an unknown prefix costs the same comparison, so timing tells
+nothing about which prefixes exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.apikeys.model import ApiKey
+from newsletter.db import utcnow
+from newsletter.errors import ConflictError, InvalidInput, NotFoundError
+from newsletter.suggest import did_you_mean
+
+
+class Scope(StrEnum):
+    BRIEFS_READ = "briefs:read"
+    BRIEFS_WRITE = "briefs:write"
+    SUBSCRIBERS_WRITE = "subscribers:write"
+    SUBSCRIBERS_IMPORT_CONFIRMED = "subscribers:import-confirmed"
+    SUBSCRIBERS_ERASE = "subscribers:erase"
+    CAMPAIGNS_READ = "campaigns:read"
+    REPORTS_READ = "reports:read"
+
+
+SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+SCOPE_MEANINGS: dict[str, str] = {
+    Scope.BRIEFS_READ: "list briefs and read one whole",
+    Scope.BRIEFS_WRITE: "create and update briefs",
+    Scope.SUBSCRIBERS_WRITE: "add people (double opt-in), one or in bulk",
+    Scope.SUBSCRIBERS_IMPORT_CONFIRMED: "add people as confirmed (they opted in elsewhere)",
+    Scope.SUBSCRIBERS_ERASE: "erase a person (GDPR)",
+    Scope.CAMPAIGNS_READ: "list campaigns",
+    Scope.REPORTS_READ: "read a campaign's report",
+}
+KEY_START = "nlk_"
+_KEY = re.compile(r"nlk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()  # compared when no row matches
+MAX_RATE_LIMIT = 100_000
+USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: ``secret`` is the whole key, to show once and forget."""
+
+    row: ApiKey
+    secret: str
+
+
+class KeyRefusal(StrEnum):
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """What a request's key may do (a plain value: it outlives the transaction)."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+    rate_limit: int
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    holder: KeyHolder | None
+    refusal: KeyRefusal | None = None
+    revoked_at: datetime | None = None
+
+
+def parse_scopes(values: Iterable[str], field: str = "scope") -> list[str]:
+    """Scope names (comma-separated items allowed), checked, without repeats, in order."""
+    found: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            scope = item.strip()
+            if not scope:
+                continue
+            if scope not in SCOPES:
+                raise InvalidInput(
+                    field,
+                    f"unknown scope {scope!r}{did_you_mean(scope, SCOPES)}; "
+                    f"scopes are {', '.join(SCOPES)}",
+                )
+            if scope not in found:
+                found.append(scope)
+    if not found:
+        raise InvalidInput(field, f"name at least one scope of {', '.join(SCOPES)}")
+    return found
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(
+            "name",
+            "must be 1–60 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+def check_rate_limit(value: int) -> int:
+    if not 0 <= value <= MAX_RATE_LIMIT:
+        raise InvalidInput("rate_limit", f"must be between 0 (no limit) and {MAX_RATE_LIMIT}")
+    return value
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    session: Session, name: str, scopes: Iterable[str], *, created_by: str, rate_limit: int
+) -> NewKey:
+    """A new key; :class:`ConflictError` when the name is taken (revoked keys keep theirs)."""
+    name = check_name(name)
+    checked = parse_scopes(scopes)
+    check_rate_limit(rate_limit)
+    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+        raise ConflictError(f"there is already an API key named {name!r}: choose another name")
+    prefix = secrets.token_hex(4)
+    while session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is not None:
+        prefix = secrets.token_hex(4)  # 1 in 4 billion per key: practically never
+    secret = f"{KEY_START}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        name=name,
+        prefix=prefix,
+        key_hash=key_hash(secret),
+        scopes=checked,
+        rate_limit=rate_limit,
+        created_by=created_by,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return NewKey(row, secret)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    """Every key, revoked ones too, newest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)))
+
+
+def shown_prefix(row: ApiKey) -> str:
+    """How a key is shown: its start, as the holder sees it at the start of their key."""
+    return f"{KEY_START}{row.prefix}"
+
+
+def find_key(session: Session, name_or_prefix: str) -> ApiKey:
+    """The key with this name or, failing that, this prefix (``nlk_`` optional)."""
+    wanted = name_or_prefix.strip()
+    row = session.scalar(select(ApiKey).where(ApiKey.name == wanted))
+    if row is None:
+        prefix = wanted.removeprefix(KEY_START)
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None:
+        names = session.scalars(select(ApiKey.name))
+        raise NotFoundError(f"no API key named {wanted!r}{did_you_mean(wanted, names)}")
+    return row
+
+
+def revoke_key(session: Session, name_or_prefix: str, *, now: datetime | None = None) -> ApiKey:
+    """Revoke a key by name or prefix; it stops working at once (every process asks the
+    database for each request)."""
+    row = find_key(session, name_or_prefix)
+    if row.revoked_at is not None:
+        raise ConflictError(
+            f"the API key {row.name!r} was already revoked on {row.revoked_at:%Y-%m-%d %H:%M} UTC"
+        )
+    row.revoked_at = now or utcnow()
+    session.flush()
+    return row
+
+
+def form_refusal(presented: str | None) -> KeyRefusal | None:
+    """Why ``presented`` cannot be a key at all (no database needed), or ``None``."""
+    if not presented:
+        return KeyRefusal.MISSING
+    if _KEY.fullmatch(presented) is None:
+        return KeyRefusal.MALFORMED
+    return None
+
+
+def check_key(session: Session, presented: str | None, *, now: datetime | None = None) -> KeyCheck:
+    """Who a presented key is, or why it is refused; records when a key was last used."""
+    refusal = form_refusal(presented)
+    if refusal is not None or presented is None:
+        return KeyCheck(None, refusal or KeyRefusal.MISSING)
+    match = _KEY.fullmatch(presented)
+    assert match is not None
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
+    stored = row.key_hash if row is not None else _DUMMY_HASH
+    if not hmac.compare_digest(stored, key_hash(presented)) or row is None:
+        return KeyCheck(None, KeyRefusal.UNKNOWN)
+    if row.revoked_at is not None:
+        return KeyCheck(None, KeyRefusal.REVOKED, row.revoked_at)
+    now = now or utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= USE_RESOLUTION:
+        row.last_used_at = now
+    return KeyCheck(KeyHolder(row.id, row.name, frozenset(row.scopes), row.rate_limit))

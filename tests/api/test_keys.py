@@ -1,0 +1,121 @@
+"""API keys: made once and shown once, stored hashed, listed in three formats, revoked by
+name or prefix; checking a key tells missing, malformed, unknown and revoked apart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from newsletter.apikeys.keys import (
+    KeyRefusal,
+    check_key,
+    create_key,
+    key_hash,
+    parse_scopes,
+    revoke_key,
+)
+from newsletter.apikeys.model import ApiKey
+from newsletter.cli.app import app
+from newsletter.db import Database, utcnow
+from newsletter.errors import ConflictError, InvalidInput, NotFoundError
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_prints_the_key_once_and_stores_only_its_hash(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    code, out, err = run(
+        "apikeys", "create", "--name", "cms",
+        "--scope", "briefs:write,subscribers:write", "--scope", "reports:read",
+    )  # fmt: skip
+    assert code == 0, err
+    key = out.strip()
+    assert key.startswith("nlk_") and len(key) == 4 + 8 + 1 + 43
+    assert "not shown again" in err and key not in err
+    assert key not in caplog.text
+    with db.transaction() as session:
+        row = session.scalars(select(ApiKey)).one()
+        assert row.key_hash == key_hash(key) and key not in (row.prefix, row.key_hash)
+        assert row.scopes == ["briefs:write", "subscribers:write", "reports:read"]
+        assert row.rate_limit == 120 and row.created_by == "command line"
+        assert check_key(session, key).holder is not None
+
+    code, out, _ = run("apikeys", "list", "--format", "json")
+    (listed,) = json.loads(out)
+    assert listed["name"] == "cms" and listed["prefix"] == f"nlk_{row.prefix}"
+    assert listed["revoked_at"] is None and key not in out
+    code, out, _ = run("apikeys", "list", "--format", "csv")
+    (line,) = csv.DictReader(io.StringIO(out))
+    assert line["scopes"] == "briefs:write;subscribers:write;reports:read"
+    code, out, _ = run("apikeys", "list")
+    assert "cms" in out and f"nlk_{row.prefix}" in out and key not in out
+
+    code, out, _ = run("apikeys", "revoke", f"nlk_{row.prefix}")
+    assert code == 0 and "revoked the API key 'cms'" in out
+    code, _, err = run("apikeys", "revoke", "cms")
+    assert code == 1 and "already revoked" in err
+    with db.transaction() as session:
+        assert check_key(session, key).refusal is KeyRefusal.REVOKED
+
+
+def test_cli_refusals_are_one_located_line(db: Database) -> None:
+    code, _, err = run("apikeys", "create", "--name", "cms", "--scope", "briefs:wirte")
+    assert code == 1
+    assert "--scope: unknown scope 'briefs:wirte' (did you mean 'briefs:write'" in err
+    code, _, err = run("apikeys", "create", "--name", "a b", "--scope", "briefs:read")
+    assert code == 1 and "name: must be 1–60 letters" in err
+    code, _, err = run("apikeys", "revoke", "cmss")
+    assert code == 1 and "no API key named 'cmss'" in err
+    code, out, _ = run("apikeys", "list")
+    assert "no API keys yet" in out
+
+
+def test_names_are_unique_and_limits_bounded(db: Database) -> None:
+    with db.transaction() as session:
+        create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=0)
+        with pytest.raises(ConflictError, match="already an API key named 'cms'"):
+            create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=0)
+        with pytest.raises(InvalidInput, match="rate_limit"):
+            create_key(session, "crm", ["briefs:read"], created_by="t", rate_limit=-1)
+        with pytest.raises(NotFoundError):
+            revoke_key(session, "nlk_00000000")
+    with pytest.raises(InvalidInput, match="name at least one scope"):
+        parse_scopes([" , "])
+    assert parse_scopes(["briefs:read,briefs:read", "reports:read"]) == [
+        "briefs:read",
+        "reports:read",
+    ]
+
+
+def test_check_key_tells_each_refusal_and_records_use_sparingly(db: Database) -> None:
+    with db.transaction() as session:
+        made = create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=5)
+        other = create_key(session, "crm", ["briefs:read"], created_by="t", rate_limit=5)
+    wrong_secret = made.secret[:-4] + ("AAAA" if not made.secret.endswith("AAAA") else "BBBB")
+    swapped = made.secret[:13] + other.secret[13:]  # one key's prefix, another's secret
+    with db.transaction() as session:
+        assert check_key(session, None).refusal is KeyRefusal.MISSING
+        assert check_key(session, "hello").refusal is KeyRefusal.MALFORMED
+        assert check_key(session, wrong_secret).refusal is KeyRefusal.UNKNOWN
+        assert check_key(session, swapped).refusal is KeyRefusal.UNKNOWN
+        now = utcnow()
+        holder = check_key(session, made.secret, now=now).holder
+        assert holder is not None and holder.name == "cms" and holder.rate_limit == 5
+        check_key(session, made.secret, now=now + timedelta(seconds=30))
+    with db.transaction() as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.name == "cms")).one()
+        assert row.last_used_at == now  # not rewritten within the minute
