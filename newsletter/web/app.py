@@ -9,7 +9,6 @@ router plus what it needs.
 from __future__ import annotations
 
 import re
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,8 +26,8 @@ from newsletter.web.api_v1 import V1_PART, install_api_v1
 from newsletter.web.api_v1.routes import V1_PREFIX
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
-from newsletter.web.editor.brief_edit import FORM_PATHS
 from newsletter.web.editor.api import API_PREFIX
+from newsletter.web.editor.brief_edit import FORM_PATHS
 from newsletter.web.editor.install import (
     IMPORT_PATH,
     UPLOAD_PATH,
