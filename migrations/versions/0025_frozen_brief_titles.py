@@ -1,7 +1,7 @@
 """frozen brief titles
 
 Revision ID: 0025
-Revises: 0018
+Revises: 0024
 Create Date: 2026-12-02
 
 Campaigns keep their briefs' titles as they were at the freeze (``brief_titles``), so the
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0018"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -34,7 +34,7 @@ def test_0025_fills_the_titles_of_frozen_campaigns(
     assert send_campaign(db, sendgrid_settings(sendgrid_server), sent).status == "sent"
     draft = new_campaign(db)
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0018")
+        command.downgrade(alembic_config(connection), "0024")
     assert "brief_titles" not in _columns(db)
 
     assert "0025" in db.upgrade()
@@ -45,6 +45,6 @@ def test_0025_fills_the_titles_of_frozen_campaigns(
     assert all(isinstance(title, str) and title for title in titles[sent])
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0018")
+        command.downgrade(alembic_config(connection), "0024")
     assert "brief_titles" not in _columns(db)
     db.upgrade()
