@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, Connection, and_, case, exists, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute
@@ -36,6 +36,7 @@ from campaigns.events import (
     SubscriberEngagement,
     reader_click,
 )
+from subscribers.bulk import one_of
 from subscribers.model import Subscriber
 from subscribers.segments import Rule, RuleContext
 
@@ -64,7 +65,7 @@ def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> i
 
     One ``INSERT … ON CONFLICT DO UPDATE`` for the batch, rows in id order so that
     concurrent batches lock them in the same order; a time only ever moves forward, so an
-    old event arriving late changes nothing."""
+    old event arriving late changes nothing. Erased readers get no row."""
     latest: dict[int, list[datetime | None]] = {}
     for record in records:
         clicked = _is_reader_click(record)
@@ -74,6 +75,13 @@ def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> i
         seen[0] = _later_of(seen[0], record.occurred_at)
         if clicked:
             seen[1] = _later_of(seen[1], record.occurred_at)
+    if latest:  # an erased reader's late open (first-party, tied by token) keeps nothing
+        erased = select(Subscriber.id).where(
+            one_of(connection, Subscriber.id, list(latest), BigInteger()),
+            Subscriber.erased_at.is_not(None),
+        )
+        for subscriber_id in connection.execute(erased).scalars():
+            del latest[subscriber_id]
     if not latest:
         return 0
     rows = [

@@ -857,7 +857,7 @@ def without_password(url: str) -> str:
     if scheme in _DATABASE_SCHEMES:
         try:
             parsed = make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             return _hidden_up_to_last_at(url)
         if parsed.password is None:
             return url

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -72,12 +72,17 @@ class Base(DeclarativeBase):
     }
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the per-dialect settings this application relies on."""
+def make_engine(url: str, *, setting: str = "NEWSLETTER_DATABASE_URL", **kwargs: Any) -> Engine:
+    """An engine with the per-dialect settings this application relies on; a URL that is not
+    one is refused naming ``setting``, with any password hidden."""
+    from newsletter.config import without_password
+
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise ConfigurationError(f"NEWSLETTER_DATABASE_URL is not a database URL: {url!r}") from exc
+        raise ConfigurationError(
+            f"{setting} is not a database URL: {without_password(url)!r}"
+        ) from exc
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(parsed, **kwargs)
@@ -157,14 +162,14 @@ def open_read_database(url: str | None, main: Database, **engine_kwargs: Any) ->
         return main
     from newsletter import migrate
 
-    shown = make_url(url).render_as_string(hide_password=True)
-    reader = Database(make_engine(url, **engine_kwargs))
+    reader = Database(make_engine(url, setting="NEWSLETTER_READ_DATABASE_URL", **engine_kwargs))
+    shown = reader.engine.url.render_as_string(hide_password=True)
     try:
         with reader.engine.connect() as connection:
             current = migrate.current_revisions(connection)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # cannot connect, or may not read alembic_version
         reader.dispose()
-        raise ConfigurationError(f"cannot open the read database {shown}: {exc.orig}") from exc
+        raise ConfigurationError(f"cannot read the read database {shown}: {exc.orig}") from exc
     wanted = migrate.head_revisions()
     if current != wanted:
         reader.dispose()

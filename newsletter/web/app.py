@@ -8,6 +8,7 @@ router plus what it needs.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from campaigns.wiring import wire_extensions
 from newsletter import __version__
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database, open_read_database
+from newsletter.errors import ConfigurationError
 from newsletter.gc_tuning import tune_for_serving
 from newsletter.web.api_v1 import V1_PART, install_api_v1
 from newsletter.web.api_v1.routes import V1_PREFIX
@@ -44,6 +46,26 @@ from subscribers.keep_routes import router as keep_router
 from subscribers.routes import PublicSite
 from subscribers.routes import router as subscribers_router
 
+log = logging.getLogger("newsletter.web")
+
+
+def _reader(settings: Settings, database: Database) -> Database:
+    """Where the editor's reports and counts read from. A read database that cannot be used
+    (unreachable, or not yet at the code's schema, as during a deploy that migrated the
+    primary a moment ago) must not take signups and unsubscribes down with it: the editor
+    then reads from the main database, and the log says why."""
+    try:
+        return open_read_database(
+            settings.read_database_url,
+            database,
+            pool_size=settings.database_pool_size,
+            max_overflow=0,
+            pool_timeout=30,
+        )
+    except ConfigurationError as exc:
+        log.warning("reports and counts read from the main database: %s", exc)
+        return database
+
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     """The web app for ``settings`` (default: from the environment).
@@ -61,13 +83,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         max_overflow=0,
         pool_timeout=30,
     )
-    reader = open_read_database(
-        settings.read_database_url,
-        database,
-        pool_size=settings.database_pool_size,
-        max_overflow=0,
-        pool_timeout=30,
-    )
+    reader = _reader(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

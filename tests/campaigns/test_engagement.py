@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from campaigns.events import Event, SubscriberEngagement
+from campaigns.engagement import note_engagement
+from campaigns.events import Event, EventRecord, SubscriberEngagement
 from campaigns.model import Delivery
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
@@ -141,6 +142,17 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
         ).one()
         assert session.get(SubscriberEngagement, erased_id) is None
         assert session.scalar(select(func.count()).select_from(SubscriberEngagement)) == 3
+        # a late open tied by our own token (first-party) brings no row back
+        late = EventRecord(
+            source="first-party",
+            event_id="late-open",
+            type="opened",
+            occurred_at=utcnow(),
+            received_at=utcnow(),
+            subscriber_id=erased_id,
+        )
+        assert note_engagement(session.connection(), [late]) == 0
+        assert session.get(SubscriberEngagement, erased_id) is None
     assert any(e.raw is None and e.user_agent is None and e.email_hash is None for e in erased)
 
 

@@ -128,3 +128,30 @@ def test_a_read_database_behind_the_schema_is_refused(db: Database, replica: Dat
     assert "at revision 0017" in str(refused.value)
     assert "NEWSLETTER_READ_DATABASE_URL" in str(refused.value)
     assert open_read_database(None, db) is db
+
+
+def test_the_web_app_reads_from_the_main_database_when_the_read_one_is_behind(
+    db: Database,
+    replica: Database,
+    serve: Callable[..., LiveServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_segment(db, "on-the-primary", {"type": "everyone"}, {})
+    with replica.engine.begin() as connection:  # a deploy migrated the primary a moment ago
+        command.downgrade(alembic_config(connection), "0017")
+    add_editor(db, "ann@example.org")
+    with caplog.at_level("WARNING", logger="newsletter.web"):
+        site = serve(read_database_url=_url(replica))  # signups and the rest still start
+    assert "reports and counts read from the main database" in caplog.text
+    editor = log_in(site, "ann@example.org")
+    try:
+        assert "on-the-primary" in editor.http.get("/editor/segments").text
+    finally:
+        editor.http.close()
+
+
+def test_a_malformed_read_url_is_named_without_its_password(db: Database) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        open_read_database("postgresql://news:s3cret@db.example:notaport/news", db)
+    assert "NEWSLETTER_READ_DATABASE_URL is not a database URL" in str(refused.value)
+    assert "s3cret" not in str(refused.value)

@@ -229,3 +229,20 @@ def test_rules_the_form_cannot_show() -> None:
     assert form_from_rule({"type": "all", "rules": [twice, twice]}) is None
     with pytest.raises(InvalidInput):
         rule_from_form({"created_within_days": "-3"})
+
+
+def test_options_stored_before_a_rule_they_break_still_open_in_the_form(
+    db: Database, editor: Editor
+) -> None:
+    with db.transaction() as session:  # as an older version may have stored them
+        session.add(
+            Segment(
+                name="old",
+                rule={"type": "everyone"},
+                options={"narratives": "facts-only", "max_briefs": 99, "retired": True},
+            )
+        )
+    page = editor.get(f"/editor/segments/{segment_id(db, 'old')}/edit")
+    assert page.status_code == 200
+    assert '<option value="facts-only" selected>' in page.text  # what still holds is shown
+    assert 'name="opt_max_briefs" type="number" min="1" max="50" value=""' in page.text

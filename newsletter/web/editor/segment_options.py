@@ -36,8 +36,13 @@ _TEMPLATES = ("subject", "preheader")
 
 
 def form_from_options(stored: Mapping[str, Any] | None) -> dict[str, str]:
-    """The fields' values for stored options (defaults filled in)."""
-    options = VariantOptions.model_validate(dict(stored or {}))
+    """The fields' values for stored options (defaults filled in). Options stored before a
+    rule they break existed show what can be read of them: each field that still validates
+    alone, the rest at its default (the editor then saves valid options)."""
+    try:
+        options = VariantOptions.model_validate(dict(stored or {}))
+    except ValidationError:
+        options = VariantOptions.model_validate(_valid_parts(stored or {}))
     return {
         f"{PREFIX}topics": ", ".join(options.topics),
         f"{PREFIX}max_briefs": "" if options.max_briefs is None else str(options.max_briefs),
@@ -87,6 +92,17 @@ def options_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidInput.collect(problems)
     return options.model_dump(mode="json")
+
+
+def _valid_parts(stored: Mapping[str, Any]) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    for name, value in stored.items():
+        try:
+            VariantOptions.model_validate({name: value})
+        except ValidationError:
+            continue
+        parts[name] = value
+    return parts
 
 
 def _problems(exc: ValidationError) -> list[InvalidInput]:
