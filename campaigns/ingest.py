@@ -48,10 +48,12 @@ from campaigns.events import (
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.retention import keep_partitions_ahead
 from campaigns.states import DeliveryStatus
 from campaigns.sunset import revive_readers
 from campaigns.unknowns import EVIDENCE, settle_from_events
 from newsletter.config import Settings
+from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
 from subscribers.bulk import insert_rows, one_of
@@ -115,6 +117,7 @@ def record_events(
                 sent_at=record.sent_at,
                 window_seconds=policy.scanner_window_seconds,
             )
+    keep_partitions_ahead(session.get_bind().engine, utcnow().date())
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
