@@ -220,6 +220,7 @@ def scheduler_command(
     settings = get_settings()
     tune_for_sending()
     if once:
+        keep_partitions_ahead(database.engine, utcnow().date())
         started = start_due_campaigns(database, settings)
         for result in started:
             console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
