@@ -53,6 +53,7 @@ from bench.signup import (  # noqa: E402
     stop_server,
 )
 from campaigns.model import Variant  # noqa: E402
+from newsletter.briefs.importer import import_briefs  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
 from newsletter.db import Database, open_database  # noqa: E402
 from tests.fakes.sendgrid_signing import SendGridKey  # noqa: E402
@@ -276,6 +277,7 @@ def main() -> None:
     ):
         database_url = scratch.url.render_as_string(hide_password=False)
         database = open_database(database_url)
+        import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)  # the SLUGS
         seed(database, args.subscribers)
         settings = Settings(database_url=database_url, secret_key=SECRET, outbox=Path(work) / "o")
         campaign_id, _ = prepare_campaign(database, settings)
