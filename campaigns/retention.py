@@ -26,13 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, cast
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import BigInteger, Connection, Engine, Table, delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from campaigns.events import EventPayload
 from newsletter.db import Database
 from newsletter.errors import InvalidInput
+from subscribers.bulk import one_of
 
 log = logging.getLogger(__name__)
+PAYLOADS = cast(Table, EventPayload.__table__)
 MONTHS_AHEAD = 2
 BATCH = 5000
 DEFAULT_PARTITION = "events_default"
@@ -138,10 +141,33 @@ def prune_events(
         report.events_deleted = _delete_in_batches(
             engine, "events", "id", "occurred_at", cutoff, dry_run
         )
-    report.payloads_deleted = _delete_in_batches(
-        engine, "event_payloads", "event_id", "received_at", report.payload_cutoff, dry_run
-    )
+    report.payloads_deleted = _drop_payloads(engine, report.payload_cutoff, dry_run)
     return report
+
+
+def _drop_payloads(engine: Engine, cutoff: datetime, dry_run: bool) -> int:
+    """Delete the payloads received before ``cutoff``, :data:`BATCH` at a time from the
+    lowest event id up (ids are given as events arrive), until a batch reaches one received
+    later; how many (with ``dry_run``, how many would go)."""
+    payloads = PAYLOADS.c
+    after, total = -1, 0
+    while True:
+        with engine.begin() as connection:
+            rows = connection.execute(
+                select(payloads.event_id, payloads.received_at)
+                .where(payloads.event_id > after)
+                .order_by(payloads.event_id)
+                .limit(BATCH)
+            ).all()
+            old = [event_id for event_id, received_at in rows if received_at < cutoff]
+            if old and not dry_run:
+                connection.execute(
+                    delete(PAYLOADS).where(one_of(connection, payloads.event_id, old, BigInteger()))
+                )
+        total += len(old)
+        if len(old) < BATCH:
+            return total
+        after = rows[-1].event_id
 
 
 def _delete_in_batches(

@@ -185,7 +185,6 @@ def upgrade() -> None:
         sa.Column("raw", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_event_payloads")),
     )
-    op.create_index("ix_event_payloads_received_at", "event_payloads", ["received_at"])
     op.execute(
         f"INSERT INTO events ({SHARED}, source, type, email_hash) SELECT {SHARED}, "
         f"{_case('source', SOURCE_CODES, to_code=True)}, {_case('type', TYPE_CODES, to_code=True)}, "
@@ -258,7 +257,6 @@ def downgrade() -> None:
         "LEFT JOIN event_payloads p ON p.event_id = e.id "
         "LEFT JOIN subscribers s ON s.id = e.subscriber_id"
     )
-    op.drop_index("ix_event_payloads_received_at", table_name="event_payloads")
     op.drop_table("event_payloads")
     op.drop_table("events_new")  # with its partitions
     if postgres:

@@ -131,9 +131,8 @@ def test_prune_drops_old_events_and_expired_payloads(db: Database) -> None:
     assert (again.events_removed, again.payloads_deleted, again.partitions) == (0, 0, [])
 
 
-def test_sqlite_deletes_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's row-by-row path")
+def test_rows_go_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's events, PostgreSQL's DEFAULT partition, and payloads on both."""
     monkeypatch.setattr("campaigns.retention.BATCH", 3)
     old = datetime(2024, 5, 1, tzinfo=UTC)
     assert _store(db, [_record(f"old-{n}", old) for n in range(10)]) == 10
