@@ -87,27 +87,26 @@ class PruneReport:
     partitions: list[tuple[str, int]] = field(default_factory=list)
     events_deleted: int = 0
     payloads_deleted: int = 0
+    kept_from: date | None = None  # PostgreSQL: the first day of the cutoff's month
 
     @property
     def events_removed(self) -> int:
         return self.events_deleted + sum(rows for _, rows in self.partitions)
 
     def lines(self) -> list[str]:
-        verb = "would " if self.dry_run else ""
+        drop, gone = ("would drop", "would go") if self.dry_run else ("dropped", "removed")
         lines = [f"created partition {name}" for name in self.created]
-        lines += [
-            f"{verb}drop partition {name} ({rows:,} events)"
-            if self.dry_run
-            else f"dropped partition {name} ({rows:,} events)"
-            for name, rows in self.partitions
-        ]
+        lines += [f"{drop} partition {name} ({rows:,} events)" for name, rows in self.partitions]
         lines.append(
-            f"events before {self.cutoff:%Y-%m-%d %H:%M} UTC: {self.events_removed:,} "
-            f"{verb + 'go' if self.dry_run else 'removed'}"
+            f"events before {self.cutoff:%Y-%m-%d %H:%M} UTC: {self.events_removed:,} {gone}"
         )
+        if self.kept_from is not None:
+            lines.append(
+                f"events from {self.kept_from:%Y-%m-%d} on stay (partitions go by whole months)"
+            )
         lines.append(
             f"payloads received before {self.payload_cutoff:%Y-%m-%d %H:%M} UTC: "
-            f"{self.payloads_deleted:,} {verb + 'go' if self.dry_run else 'removed'}"
+            f"{self.payloads_deleted:,} {gone}"
         )
         return lines
 
@@ -130,6 +129,7 @@ def prune_events(
     )
     engine = database.engine
     if engine.dialect.name == "postgresql":
+        report.kept_from = cutoff.date().replace(day=1)
         if not dry_run:
             with engine.begin() as connection:
                 report.created = ensure_partitions(connection, now.date())

@@ -120,6 +120,7 @@ def test_prune_drops_old_events_and_expired_payloads(db: Database) -> None:
         with db.engine.connect() as connection:
             left = set(monthly_partitions(connection))
         assert "events_2025_10" not in left and {"events_2025_11", "events_2026_12"} <= left
+        assert "events from 2025-11-01 on stay (partitions go by whole months)" in report.lines()
     assert _events(db) == kept
     assert report.events_removed == len(MOMENTS) - len(kept)
     assert _payloads(db) == {"nov-2026"}  # the normalised events outlive their payloads
