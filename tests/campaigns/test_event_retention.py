@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from campaigns.events import Event, EventPayload, EventRecord
@@ -181,3 +181,21 @@ def test_cli_prune_prints_what_it_did_and_refuses_bad_ages(db: Database) -> None
     done = runner.invoke(app, ["events", "prune", "--older-than", "13m"])
     assert done.exit_code == 0, done.output
     assert "removed" in done.output and _events(db) == set()
+
+
+def test_ingest_makes_the_partitions_ahead_that_are_missing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's events table has no partitions")
+    monkeypatch.setattr("campaigns.retention._kept_ahead", set())  # as in a fresh process
+    this_month = datetime.now(UTC).date().replace(day=1)
+    with db.engine.begin() as connection:
+        months = {start: name for name, start in monthly_partitions(connection).items()}
+        ahead = sorted(start for start in months if start > this_month)
+        assert len(ahead) == 2
+        connection.execute(text(f"DROP TABLE {months[ahead[-1]]}"))
+    event = {"email": "a@example.org", "event": "open", "sg_event_id": "x", "timestamp": 1}
+    assert ingest(db, [event]).recorded == 1
+    with db.engine.connect() as connection:
+        assert months[ahead[-1]] in monthly_partitions(connection)
