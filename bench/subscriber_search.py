@@ -45,8 +45,8 @@ SELECT 'u' || n, 'reader' || n || '@example.org', 'reader' || n || '@example.org
 FROM generate_series(1, :rows) AS n
 """
 EVENTS = """
-INSERT INTO events (source, event_id, type, occurred_at, received_at, subscriber_id, machine)
-SELECT 'first-party', 'e' || id, 'opened', now() - interval '3 days', now(), id, false
+INSERT INTO events (source, event_id, type, occurred_at, subscriber_id, machine)
+SELECT 2, 'e' || id, 6, now() - interval '3 days', id, false  -- first-party, opened (codes)
 FROM subscribers WHERE id % 100 = 7
 """
 # What ingest keeps of those events for the engagement rules (campaigns.engagement).

@@ -15,8 +15,10 @@ What it does, all on this machine:
    generated for the run as ``NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY``, and posts every batch
    signed as SendGrid signs (ECDSA/SHA-256 over timestamp + body), ``--concurrency`` at a
    time; prints events/s and the batch latency;
-4. checks every event is a row, then posts everything again (SendGrid's at-least-once
-   replay) and checks nothing changed.
+4. checks every event is a row, prints what a stored event costs on disk (bytes per row of
+   ``events``, all partitions, heap and indexes; and of the payloads kept beside them for
+   ``NEWSLETTER_EVENT_PAYLOAD_DAYS``), then posts everything again (SendGrid's
+   at-least-once replay) and checks nothing changed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ if str(ROOT) not in sys.path:  # run as a script (make bench) as well as with -m
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from bench.send import SECRET, prepare_campaign, seed  # noqa: E402
 from bench.signup import (  # noqa: E402
@@ -51,6 +53,7 @@ from bench.signup import (  # noqa: E402
     stop_server,
 )
 from campaigns.model import Variant  # noqa: E402
+from newsletter.briefs.importer import import_briefs  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
 from newsletter.db import Database, open_database  # noqa: E402
 from tests.fakes.sendgrid_signing import SendGridKey  # noqa: E402
@@ -220,6 +223,33 @@ def cpu_split(
     return "CPU per batch: " + ", ".join(parts)
 
 
+def disk_bytes(scratch: ThrowAwayDatabase, table: str) -> tuple[int, int]:
+    """Heap (with TOAST) and index bytes of ``table`` and of all its partitions; (0, 0) if
+    there is no such table."""
+    engine = create_engine(scratch.url)
+    query = text(
+        "SELECT coalesce(sum(pg_table_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)"
+        " FROM pg_class c WHERE to_regclass(:t) IS NOT NULL AND (c.oid = to_regclass(:t)"
+        " OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(:t)))"
+    )
+    with engine.connect() as connection:
+        heap, indexes = connection.execute(query, {"t": table}).one()
+    engine.dispose()
+    return int(heap), int(indexes)
+
+
+def report_sizes(scratch: ThrowAwayDatabase, rows: int) -> None:
+    """What one stored event costs on disk (rows: the events stored)."""
+    heap, indexes = disk_bytes(scratch, "events")
+    print(
+        f"size: events {(heap + indexes) / rows:.0f} bytes/row on disk with indexes "
+        f"(table {heap / rows:.0f}, indexes {indexes / rows:.0f})"
+    )
+    heap, indexes = disk_bytes(scratch, "event_payloads")
+    if heap:
+        print(f"size: payloads {(heap + indexes) / rows:.0f} bytes/row (kept for a while)")
+
+
 def report(label: str, events: int, elapsed: float, latencies: list[float]) -> None:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -247,6 +277,7 @@ def main() -> None:
     ):
         database_url = scratch.url.render_as_string(hide_password=False)
         database = open_database(database_url)
+        import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)  # the SLUGS
         seed(database, args.subscribers)
         settings = Settings(database_url=database_url, secret_key=SECRET, outbox=Path(work) / "o")
         campaign_id, _ = prepare_campaign(database, settings)
@@ -292,6 +323,7 @@ def main() -> None:
             print(cpu_split(before, cpu(), len(bodies)))
             stored = scratch.count("events")
             print(f"check: {stored:,} rows for {len(events):,} events; answers {totals}")
+            report_sizes(scratch, stored)
             before = cpu()
             again, latencies, totals = asyncio.run(post_all(url, bodies, signer, args.concurrency))
             report("replay (all duplicates)", len(events), again, latencies)

@@ -185,12 +185,14 @@ class BouncePoller:
             address = _recipient_of(session, tie.delivery_id)  # a redacted complaint
         kind = _TYPES[failure.kind]
         bounce_type = failure.kind if failure.kind in ("hard", "soft") else None
+        dated = _when(report.date)
         return EventRecord(
             source="first-party",
             event_id=_event_id(report, failure, tie, data),
             type=kind,
-            occurred_at=_when(report.date) or received,
+            occurred_at=dated or received,
             received_at=received,
+            replay_keeps_time=dated is not None,
             email=address,
             delivery_ref=tie.delivery_id if tie is not None else None,
             bounce_type=bounce_type,

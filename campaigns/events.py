@@ -17,6 +17,22 @@ events costs no thousand foreign-key look-ups on insert.
 
 ``machine`` marks events a person did not cause (Apple Mail Privacy Protection prefetching
 images, link scanners, ``HEAD`` requests): they are stored, and reports count them apart.
+
+Events are kept for years, so a row holds only the normalised event, in compact types: the
+type and source are small integer codes (:class:`Coded` maps them to and from the names the
+code uses), the address hash is kept only for events tied to nobody (a tied event's
+subscriber has it). What is bulky and only needed for a while (the provider's raw event,
+the user agent, when we received it) goes to ``event_payloads``, one row per event, dropped
+after ``NEWSLETTER_EVENT_PAYLOAD_DAYS`` by ``newsletter events prune``
+(:mod:`campaigns.retention`).
+
+On PostgreSQL ``events`` is partitioned by month of ``occurred_at`` (declarative RANGE
+partitioning, one partition per month and a DEFAULT one; :mod:`campaigns.partitions`), so
+old history is dropped a month at a time. A unique key on a partitioned table must include
+the partition key, so the de-duplication key is ``(event_id, source, occurred_at)``: a
+provider's replay carries the same event time. Events whose time a replay may not repeat
+(a first-party hit, stamped when it is requested; an event without a time of its own) are
+looked up by ``(source, event_id)`` before they are inserted (:mod:`campaigns.ingest`).
 """
 
 from __future__ import annotations
@@ -26,12 +42,16 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ColumnElement,
+    Dialect,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
+    TypeDecorator,
     UniqueConstraint,
     and_,
     or_,
@@ -39,7 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campaigns.model import BigId, _in
+from campaigns.model import BigId
 from newsletter.db import Base
 from subscribers.addresses import Address
 
@@ -61,6 +81,56 @@ EventSource = Literal["sendgrid", "first-party"]
 EVENT_SOURCES: tuple[EventSource, ...] = get_args(EventSource)
 BounceType = Literal["hard", "soft"]
 
+# The stored codes of event types and sources: fixed forever (rows keep them), so a new
+# type gets a new number and none is reused.
+TYPE_CODES: dict[str, int] = {
+    "other": 0,
+    "processed": 1,
+    "delivered": 2,
+    "deferred": 3,
+    "bounced": 4,
+    "dropped": 5,
+    "opened": 6,
+    "clicked": 7,
+    "complained": 8,
+    "unsubscribed": 9,
+    "resubscribed": 10,
+}
+SOURCE_CODES: dict[str, int] = {"sendgrid": 1, "first-party": 2}
+assert set(TYPE_CODES) == set(EVENT_TYPES) and set(SOURCE_CODES) == set(EVENT_SOURCES)
+
+
+class Coded(TypeDecorator[str]):
+    """A name stored as its ``smallint`` code: 2 bytes a row instead of the name's length.
+
+    Comparisons in SQL take the name (``Event.type == "clicked"``), results give it back;
+    a name with no code is a :class:`ValueError`, never a silent NULL."""
+
+    impl = SmallInteger()
+    cache_ok = True
+
+    def __init__(self, codes: dict[str, int]) -> None:
+        super().__init__()
+        self.codes = tuple(codes.items())  # hashable: it is part of the statement cache key
+        self._code = dict(codes)
+        self._name = {code: name for name, code in codes.items()}
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        try:
+            return self._code[value]
+        except KeyError:
+            raise ValueError(f"{value!r} is none of {', '.join(self._code)}") from None
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> str | None:
+        return None if value is None else self._name[value]
+
+
+def _codes_check(column: str, codes: dict[str, int]) -> str:
+    return f"{column} IN ({', '.join(str(code) for code in sorted(codes.values()))})"
+
+
 # Column sizes; longer provider values are clipped (the raw event keeps them whole).
 EVENT_ID_LENGTH = 255
 REASON_LENGTH = 1000
@@ -69,17 +139,18 @@ USER_AGENT_LENGTH = 500
 
 
 class Event(Base):
-    """One tracking event, normalised; ``raw`` is the provider's event as it arrived."""
+    """One tracking event, normalised; its raw provider event is in :class:`EventPayload`
+    for a while."""
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("source", "event_id"),
-        CheckConstraint(_in("type", EVENT_TYPES), name="type"),
-        CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
+        UniqueConstraint("event_id", "source", "occurred_at"),
+        CheckConstraint(_codes_check("type", TYPE_CODES), name="type"),
+        CheckConstraint(_codes_check("source", SOURCE_CODES), name="source"),
         CheckConstraint("bounce_type IS NULL OR bounce_type IN ('hard', 'soft')", name="bounce"),
         # reports (per campaign), engagement rules and soft-bounce streaks (per subscriber),
         # erasure of events tied to nobody (by address hash); nothing more: every index
-        # costs each of a webhook batch's thousand inserts
+        # costs each of a webhook batch's thousand inserts, and bytes on disk for years
         Index("ix_events_campaign_type", "campaign_id", "type"),
         Index("ix_events_subscriber_type_occurred", "subscriber_id", "type", "occurred_at"),
         Index(
@@ -88,23 +159,27 @@ class Event(Base):
             postgresql_where=text("subscriber_id IS NULL"),
             sqlite_where=text("subscriber_id IS NULL"),
         ),
+        {"postgresql_partition_by": "RANGE (occurred_at)", "sqlite_autoincrement": True},
     )
 
+    # SQLite: the rowid. PostgreSQL: a sequence's number, not a key (a key of a partitioned
+    # table would have to include occurred_at; nothing looks an event up by id alone).
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    source: Mapped[str] = mapped_column(String(12))
+    source: Mapped[str] = mapped_column(Coded(SOURCE_CODES))
     event_id: Mapped[str] = mapped_column(
         String(EVENT_ID_LENGTH),
         doc="The provider's event id (SendGrid: sg_event_id); first-party: made from the hit.",
     )
-    type: Mapped[str] = mapped_column(String(12))
+    type: Mapped[str] = mapped_column(Coded(TYPE_CODES))
     occurred_at: Mapped[datetime] = mapped_column(doc="When it happened (the provider's time).")
-    received_at: Mapped[datetime]
     delivery_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int | None]
     variant_id: Mapped[int | None]
     subscriber_id: Mapped[int | None]
     email_hash: Mapped[str | None] = mapped_column(
-        String(64), doc="SHA-256 of the address the event names (the address is in `raw`)."
+        String(64),
+        doc="SHA-256 of the address an event tied to nobody names (a tied event's subscriber "
+        "has it): what erasure finds untied events by.",
     )
     machine: Mapped[bool] = mapped_column(default=False)
     machine_reason: Mapped[str | None] = mapped_column(String(20))
@@ -118,8 +193,24 @@ class Event(Base):
     brief_slug: Mapped[str | None] = mapped_column(String(200))
     section: Mapped[str | None] = mapped_column(String(20))
     narrative: Mapped[str | None] = mapped_column(String(200))
+
+
+class EventPayload(Base):
+    """What an event came with that is kept only for a while (``NEWSLETTER_EVENT_PAYLOAD_DAYS``):
+    the provider's raw event, the user agent, and when we received it."""
+
+    __tablename__ = "event_payloads"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, primary_key=True, autoincrement=False, doc="The event's ``events.id``."
+    )
+    received_at: Mapped[datetime] = mapped_column(
+        doc="When it arrived. Payloads are numbered in the order they arrive, so the prune "
+        "finds the old ones from the lowest number up, with no index on this column (one "
+        "index update fewer for every event a webhook batch stores)."
+    )
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
-    raw: Mapped[dict[str, Any] | None]
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SubscriberEngagement(Base):
@@ -164,7 +255,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
     "type",
     "occurred_at",
-    "received_at",
     "delivery_id",
     "campaign_id",
     "variant_id",
@@ -180,9 +270,8 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "brief_slug",
     "section",
     "narrative",
-    "user_agent",
-    "raw",
 )
+PAYLOAD_COLUMNS: tuple[str, ...] = ("event_id", "received_at", "user_agent", "raw")
 
 
 @dataclass(slots=True)
@@ -210,6 +299,9 @@ class EventRecord:
     link_id: str | None = None
     user_agent: str | None = None
     raw: dict[str, Any] | None = None
+    # False when a replay of this event may carry another occurred_at (a first-party hit,
+    # an event without a time of its own): ingest then looks it up by (source, event_id)
+    replay_keeps_time: bool = True
     # resolved
     delivery_id: int | None = None
     campaign_id: int | None = None
@@ -229,18 +321,18 @@ class EventRecord:
         return self.machine_reason is not None
 
     def row(self) -> dict[str, Any]:
-        """The row to insert (the keys of :data:`EVENT_COLUMNS`)."""
+        """The row to insert (the keys of :data:`EVENT_COLUMNS`), codes for names: a bulk
+        insert sends values as they are stored."""
         return {
-            "source": self.source,
+            "source": SOURCE_CODES[self.source],
             "event_id": self.event_id,
-            "type": self.type,
+            "type": TYPE_CODES[self.type],
             "occurred_at": self.occurred_at,
-            "received_at": self.received_at,
             "delivery_id": self.delivery_id,
             "campaign_id": self.campaign_id,
             "variant_id": self.variant_id,
             "subscriber_id": self.subscriber_id,
-            "email_hash": self.email_hash,
+            "email_hash": self.email_hash if self.subscriber_id is None else None,
             "machine": self.machine,
             "machine_reason": self.machine_reason,
             "bounce_type": self.bounce_type,
@@ -251,6 +343,13 @@ class EventRecord:
             "brief_slug": self.brief_slug,
             "section": self.section,
             "narrative": self.narrative,
+        }
+
+    def payload(self, event_id: int) -> dict[str, Any]:
+        """The row of ``event_payloads`` (:data:`PAYLOAD_COLUMNS`) for this event's ``id``."""
+        return {
+            "event_id": event_id,
+            "received_at": self.received_at,
             "user_agent": self.user_agent,
             "raw": self.raw,
         }

@@ -3,9 +3,12 @@
 The whole batch is one transaction and a handful of statements whatever its size: one
 query finds the deliveries the events name, one per variant clicked loads its link table
 (cached: variants are frozen), one ``INSERT … ON CONFLICT DO NOTHING`` (the batch as one
-JSON document, see :mod:`subscribers.bulk`) stores the events that are new, and only those
-go on to :mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes
-nothing.
+JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one more their
+payloads (:class:`campaigns.events.EventPayload`), and only the new events go on to
+:mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes nothing.
+Events a replay might stamp with another time (``replay_keeps_time`` false: first-party
+hits, one per request) are first looked up by ``(source, event_id)``, under an advisory lock
+of their id on PostgreSQL, since the unique key includes the time.
 
 An event is tied to a delivery only when the delivery id it carries exists, the campaign
 it names (if any) is that delivery's, and the address it names (if any) is the one the
@@ -31,25 +34,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Table, select
+from sqlalchemy import BigInteger, Connection, Table, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.effects import apply_effects
 from campaigns.engagement import note_engagement
-from campaigns.events import EVENT_COLUMNS, Event, EventRecord
+from campaigns.events import (
+    EVENT_COLUMNS,
+    PAYLOAD_COLUMNS,
+    Event,
+    EventPayload,
+    EventRecord,
+)
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.retention import keep_partitions_ahead
 from campaigns.states import DeliveryStatus
 from campaigns.sunset import revive_readers
 from campaigns.unknowns import EVIDENCE, settle_from_events
 from newsletter.config import Settings
+from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
 from subscribers.bulk import insert_rows, one_of
 from subscribers.model import Subscriber
 
 EVENTS = cast(Table, Event.__table__)
+PAYLOADS = cast(Table, EventPayload.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 SUBSCRIBERS = cast(Table, Subscriber.__table__)
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
@@ -106,6 +118,7 @@ def record_events(
                 sent_at=record.sent_at,
                 window_seconds=policy.scanner_window_seconds,
             )
+    keep_partitions_ahead(session.get_bind().engine, utcnow().date())
     new = _insert(session, unique)
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
@@ -255,15 +268,39 @@ def address_digest(email: str | None) -> str | None:
 
 
 def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecord]:
-    """Insert the records that are new; those records."""
+    """Insert the records that are new, and their payloads; those records."""
+    connection = session.connection()
+    records = _not_seen(connection, records)
     if not records:
         return []
     inserted = insert_rows(
-        session.connection(),
+        connection,
         EVENTS,
         [r.row() for r in records],
         EVENT_COLUMNS,
         key="event_id",
-        skip_conflicts=("source", "event_id"),
+        skip_conflicts=("event_id", "source", "occurred_at"),
     )
-    return [r for r in records if r.event_id in inserted]
+    new = [r for r in records if r.event_id in inserted]
+    payloads = [r.payload(inserted[r.event_id]) for r in new]
+    insert_rows(connection, PAYLOADS, payloads, PAYLOAD_COLUMNS)
+    return new
+
+
+def _not_seen(connection: Connection, records: Sequence[EventRecord]) -> Sequence[EventRecord]:
+    """``records`` without those whose replay may carry another time and that are stored
+    already (by ``(source, event_id)``, whatever their time)."""
+    unsure = [r for r in records if not r.replay_keeps_time]
+    if not unsure:
+        return records
+    if connection.dialect.name == "postgresql":  # two requests of one hit: one at a time
+        for record in sorted(unsure, key=lambda r: r.event_id):
+            connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(record.event_id))))
+    seen = set(
+        connection.execute(
+            select(EVENTS.c.source, EVENTS.c.event_id).where(
+                one_of(connection, EVENTS.c.event_id, {r.event_id for r in unsure})
+            )
+        ).all()
+    )
+    return [r for r in records if r.replay_keeps_time or (r.source, r.event_id) not in seen]

@@ -2,21 +2,22 @@
 
 Registered with :func:`subscribers.gdpr.register_personal_data` by
 :func:`campaigns.wiring.wire_extensions`. Erasing keeps the events (a campaign's figures
-must not change when a reader is erased) but empties what identifies the person: the raw
-provider event (it holds the address and IP), the user agent and the address hash, for the
-events tied to the subscriber and for untied ones that name the same address. The reader's
-last open and click (:class:`~campaigns.events.SubscriberEngagement`) are exported, and
-erased outright: no figure depends on them.
+must not change when a reader is erased) but empties what identifies the person: the
+payload (the raw provider event, which holds the address and IP, and the user agent) and
+the address hash, for the events tied to the subscriber and for untied ones that name the
+same address. The reader's last open and click
+(:class:`~campaigns.events.SubscriberEngagement`) are exported, and erased outright: no
+figure depends on them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, null, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.events import Event, SubscriberEngagement
+from campaigns.events import Event, EventPayload, SubscriberEngagement
 from subscribers.gdpr import PersonalDataSection
 from subscribers.model import Subscriber
 
@@ -30,9 +31,12 @@ def _theirs(subscriber: Subscriber) -> ColumnElement[bool]:
 
 
 def export_events(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
-    events = session.scalars(
-        select(Event).where(_theirs(subscriber)).order_by(Event.occurred_at, Event.id)
-    )
+    rows = session.execute(
+        select(Event, EventPayload.user_agent, EventPayload.raw)
+        .outerjoin(EventPayload, EventPayload.event_id == Event.id)
+        .where(_theirs(subscriber))
+        .order_by(Event.occurred_at, Event.id)
+    ).all()
     return [
         {
             "type": e.type,
@@ -40,20 +44,25 @@ def export_events(session: Session, subscriber: Subscriber) -> list[dict[str, An
             "source": e.source,
             "campaign_id": e.campaign_id,
             "url": e.url,
-            "user_agent": e.user_agent,
+            "user_agent": user_agent,
             "machine": e.machine,
             "reason": e.reason,
-            "provider_event": e.raw,
+            "provider_event": raw,
         }
-        for e in events
+        for e, user_agent, raw in rows
     ]
 
 
 def erase_events(session: Session, subscriber: Subscriber) -> None:
     session.execute(
+        delete(EventPayload)
+        .where(EventPayload.event_id.in_(select(Event.id).where(_theirs(subscriber))))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
         update(Event)
         .where(_theirs(subscriber))
-        .values(raw=null(), user_agent=None, email_hash=None)
+        .values(email_hash=None)
         .execution_options(synchronize_session=False)
     )
 

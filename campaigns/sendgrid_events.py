@@ -106,12 +106,14 @@ def sendgrid_record(event: dict[str, Any], received_at: datetime) -> EventRecord
     """One SendGrid event, normalised (ids unchecked: :mod:`campaigns.ingest` resolves them)."""
     name = event.get("event")
     kind: EventType = SENDGRID_TYPES.get(name, "other") if isinstance(name, str) else "other"
+    occurred_at = _timestamp(event.get("timestamp"))
     record = EventRecord(
         source="sendgrid",
         event_id=_event_id(event),
         type=kind,
-        occurred_at=_timestamp(event.get("timestamp")) or received_at,
+        occurred_at=occurred_at or received_at,
         received_at=received_at,
+        replay_keeps_time=occurred_at is not None,
         email=_text(event.get("email"), 320),
         delivery_ref=_id(event.get(DELIVERY_ARG)),
         campaign_ref=_id(event.get(CAMPAIGN_ARG)),

@@ -12,9 +12,9 @@ unknown link is a :class:`NotFoundError`, never a redirect.
 
 Hits are recorded at most once per delivery (and link), minute and kind of visitor, so a
 loop of requests cannot grow the events table without bound: the event id is made of
-those (:func:`hit_event_id`), and the insert's ``(source, event_id)`` de-duplication drops
-a repeat with no look-up of earlier hits (the pixel and the redirect still answer every
-time). The
+those (:func:`hit_event_id`), and ingest drops a repeat of an id it has stored (a look-up
+by ``(source, event_id)``: the table's unique key includes the time, which differs between
+two hits of one minute; the pixel and the redirect still answer every time). The
 kind of visitor is the machine reason, or ``reader``: a ``HEAD`` probe, a scanner's
 ``GET`` and a reader's ``GET`` in the same minute are three rows, so a machine's hit never
 hides a reader's from the reports, which count the two apart.
@@ -139,6 +139,7 @@ class FirstPartyTracker:
                 type="unsubscribed",
                 occurred_at=at,
                 received_at=at,
+                replay_keeps_time=False,
                 delivery_ref=delivery_id,
                 raw={"via": "unsubscribe link"},
             )
@@ -170,6 +171,7 @@ class FirstPartyTracker:
             type=kind,
             occurred_at=hit.at,
             received_at=hit.at,
+            replay_keeps_time=False,  # another hit of the same minute is a replay
             delivery_ref=delivery_id,
             machine_reason=machine_reason,
             user_agent=_clean(hit.user_agent),

@@ -14,6 +14,7 @@ import newsletter.editors.model  # noqa: F401
 import subscribers.model  # noqa: F401
 from newsletter.config import get_settings
 from newsletter.db import Base, make_engine
+from newsletter.migrate import comparison_options
 
 metadata = Base.metadata
 
@@ -25,7 +26,7 @@ def run_migrations(connection: object) -> None:
         connection=connection,  # type: ignore[arg-type]
         target_metadata=metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
-        compare_type=True,
+        **comparison_options(connection),  # type: ignore[arg-type]
     )
     with context.begin_transaction():
         context.run_migrations()

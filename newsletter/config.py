@@ -300,6 +300,15 @@ class Settings(BaseSettings):
             "recorded, flagged, not counted as a reader's."
         ),
     )
+    event_payload_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description=(
+            "Days a tracking event's raw provider payload (with its user agent) is kept; "
+            "`newsletter events prune` drops older ones and keeps the normalised event."
+        ),
+    )
 
     # sending campaigns
     tracking: Literal["auto", "provider", "first-party", "off"] = Field(

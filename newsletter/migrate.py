@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -56,3 +59,28 @@ def _lineage(heads: set[str]) -> set[str]:
         return set()
     script = ScriptDirectory.from_config(alembic_config())
     return {revision.revision for revision in script.iterate_revisions(tuple(heads), "base")}
+
+
+def comparison_options(connection: Connection) -> dict[str, Any]:
+    """Options of a :class:`MigrationContext` that compares the schema with the models:
+    types compared, and the partitions of a partitioned table (PostgreSQL) left out: they
+    are the table's storage, made and dropped as time passes, not tables of the models."""
+    partitions = _partitions(connection)
+
+    def include_name(name: str | None, kind: str, parent: Mapping[str, str | None]) -> bool:
+        table = name if kind == "table" else parent.get("table_name")
+        return table not in partitions
+
+    return {"compare_type": True, "include_name": include_name}
+
+
+def _partitions(connection: Connection) -> set[str]:
+    if connection.dialect.name != "postgresql":
+        return set()
+    rows = connection.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE c.relispartition AND c.relnamespace = current_schema()::regnamespace"
+        )
+    )
+    return set(rows.scalars())

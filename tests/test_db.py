@@ -13,12 +13,12 @@ import newsletter.briefs.model  # noqa: F401
 from newsletter.briefs.model import BriefRow
 from newsletter.db import Base, Database, open_database
 from newsletter.errors import ConfigurationError
-from newsletter.migrate import current_revisions, head_revisions
+from newsletter.migrate import comparison_options, current_revisions, head_revisions
 
 
 def test_migrations_produce_exactly_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=comparison_options(connection))
         assert compare_metadata(context, Base.metadata) == []
         assert current_revisions(connection) == head_revisions()
 

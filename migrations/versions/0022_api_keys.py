@@ -1,7 +1,7 @@
 """api keys
 
 Revision ID: 0022
-Revises: 0025
+Revises: 0021
 Create Date: 2026-12-02
 
 Scoped API keys for ``/api/v1`` (the newsroom's systems). A new table: no existing row
@@ -18,7 +18,7 @@ from alembic import op
 import newsletter.db
 
 revision: str = "0022"
-down_revision: str | None = "0025"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -75,6 +75,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "bounces": LazyCommand(
         "newsletter.cli.bounces:app", "Bounces and complaints for SMTP and outbox sends."
     ),
+    "events": LazyCommand(
+        "newsletter.cli.events:app",
+        "Tracking events: how long they are kept (partitions, pruning).",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from campaigns.dispatch import DispatchStats
 from campaigns.freeze import FreezeResult
 from campaigns.preflight import enforced, refusal, require_preflight, run_preflight
+from campaigns.retention import keep_partitions_ahead
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
 from campaigns.states import CampaignStatus, DeliveryStatus
 from newsletter.cli.campaigns import (
@@ -26,7 +27,7 @@ from newsletter.cli.campaigns import (
 )
 from newsletter.cli.common import console, open_db
 from newsletter.config import Settings, get_settings
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.gc_tuning import tune_for_sending
 
 # The summary's rows: outcomes first, then what is still to do.
@@ -219,6 +220,7 @@ def scheduler_command(
     settings = get_settings()
     tune_for_sending()
     if once:
+        keep_partitions_ahead(database.engine, utcnow().date())
         started = start_due_campaigns(database, settings)
         for result in started:
             console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
@@ -227,6 +229,7 @@ def scheduler_command(
         return
     stop = _stop_on_signals()
     while not stop.is_set():
+        keep_partitions_ahead(database.engine, utcnow().date())  # once a month: a set look-up
         for result in start_due_campaigns(database, settings):
             console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
         stop.wait(settings.worker_poll_seconds)

@@ -20,7 +20,7 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 def test_0022_adds_api_keys_beside_existing_rows_and_goes_back(db: Database) -> None:
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0025")
+        command.downgrade(alembic_config(connection), "0021")
     assert "api_keys" not in inspect(db.engine).get_table_names()
     with db.engine.begin() as connection:
         connection.execute(
@@ -40,7 +40,7 @@ def test_0022_adds_api_keys_beside_existing_rows_and_goes_back(db: Database) -> 
         create_key(session, "cms", ["briefs:read"], created_by="ann@example.org", rate_limit=60)
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0025")
+        command.downgrade(alembic_config(connection), "0021")
     assert "api_keys" not in inspect(db.engine).get_table_names()
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM editors")).scalar() == 1

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import insert, select, update
 
+from campaigns.events import EventPayload
 from campaigns.freeze import freeze_campaign
 from campaigns.model import Delivery, Variant
 from campaigns.sending import send_campaign
@@ -252,3 +253,11 @@ def outbox_mails(folder: Path) -> list[EmailMessage]:
         cast(EmailMessage, message_from_bytes(box.get_bytes(key), policy=policy.default))
         for key in sorted(box.iterkeys())
     ]
+
+
+def payload_of(db: Database, event_id: int) -> EventPayload | None:
+    """The payload (raw event, user agent) kept for the event whose ``events.id`` is given."""
+    with db.transaction() as session:
+        payload = session.get(EventPayload, event_id)
+        session.expunge_all()
+        return payload

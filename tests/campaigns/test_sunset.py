@@ -55,7 +55,6 @@ def _event(db: Database, email: str, kind: str, days_ago: int, **fields: object)
                 event_id=f"{kind}-{email}-{days_ago}-{fields}",
                 type=kind,
                 occurred_at=at,
-                received_at=at,
                 delivery_id=delivery.id,
                 campaign_id=delivery.campaign_id,
                 variant_id=delivery.variant_id,

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 import newsletter.briefs.model  # noqa: F401  (every model on Base.metadata)
 import subscribers.model  # noqa: F401
 from newsletter.db import Base, Database
-from newsletter.migrate import alembic_config
+from newsletter.migrate import alembic_config, comparison_options
 
 TABLES = {"subscribers", "consent_records", "suppressions", "segments", "mail_queue"}
 
@@ -19,7 +19,7 @@ TABLES = {"subscribers", "consent_records", "suppressions", "segments", "mail_qu
 def test_migrations_match_the_models_including_subscribers(db: Database) -> None:
     assert set(Base.metadata.tables) >= TABLES
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=comparison_options(connection))
         assert compare_metadata(context, Base.metadata) == []
 
 
