@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 import newsletter.apikeys.model  # noqa: F401  (registers the table on Base.metadata)
 from newsletter.apikeys.keys import create_key
 from newsletter.db import Base, Database
-from newsletter.migrate import alembic_config
+from newsletter.migrate import alembic_config, comparison_options
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -33,7 +33,7 @@ def test_0022_adds_api_keys_beside_existing_rows_and_goes_back(db: Database) -> 
 
     assert "0022" in db.upgrade()
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=comparison_options(connection))
         assert compare_metadata(context, Base.metadata) == []
         assert connection.execute(text("SELECT email FROM editors")).scalar() == "ann@example.org"
     with db.transaction() as session:
