@@ -39,6 +39,7 @@ from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.rollups import add_events
 from campaigns.states import DeliveryStatus
 from campaigns.sunset import revive_readers
 from campaigns.unknowns import EVIDENCE, settle_from_events
@@ -106,6 +107,7 @@ def record_events(
                 window_seconds=policy.scanner_window_seconds,
             )
     new = _insert(session, unique)
+    add_events(session.connection(), new)  # the report counters, in this transaction
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}

@@ -104,6 +104,18 @@ def insert_rows(
     return _as_dict(found)
 
 
+def rows_source(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> Select[Any]:
+    """``rows`` as a SELECT of ``columns`` typed like ``table``'s, decoded by the database from
+    one JSON document (what :func:`insert_rows` inserts from), for statements of one's own."""
+    postgres = connection.dialect.name == "postgresql"
+    document = _document([{name: row[name] for name in columns} for row in rows], postgres)
+    if postgres:
+        return _from_postgres(table, columns, document)
+    return _from_sqlite(columns, document).where(true())
+
+
 def _insert_new(
     connection: Connection,
     table: Table,
