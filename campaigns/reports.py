@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.health_lines import Health, health_of
@@ -353,16 +353,34 @@ def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[in
     return found
 
 
+def _variant_figures(campaign_ids: Collection[int]) -> Select[Any]:
+    table = VARIANT_ROLLUPS.c
+    return select(table.variant_id, *(table[name] for name in FIGURES)).where(
+        table.campaign_id.in_(campaign_ids)
+    )
+
+
+def _tally_query(campaign_id: int, kind: str) -> Select[Any]:
+    table = CAMPAIGN_TALLIES.c
+    return select(table.key, table.total, table.readers).where(
+        table.campaign_id == campaign_id, table.kind == kind
+    )
+
+
+def report_queries(campaign_id: int) -> list[tuple[Select[Any], str]]:
+    """The queries a report reads its event figures with, and the table each reads (for
+    the plan test: each must find its rows by the table's key, and read no event)."""
+    kinds = ("brief", "narrative", "link", "url", "machine")
+    return [(_variant_figures([campaign_id]), "variant_rollups")] + [
+        (_tally_query(campaign_id, kind), "campaign_tallies") for kind in kinds
+    ]
+
+
 def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
     """Per variant of these campaigns: the event figures kept at ingest
     (:mod:`campaigns.rollups`: how many deliveries had each kind of event, a reader's click
     counting as an open, and the human open and click totals)."""
-    table = VARIANT_ROLLUPS.c
-    rows = session.execute(
-        select(table.variant_id, *(table[name] for name in FIGURES)).where(
-            table.campaign_id.in_(campaign_ids)
-        )
-    )
+    rows = session.execute(_variant_figures(campaign_ids))
     return {
         variant_id: dict(zip(FIGURES, map(int, values), strict=True))
         for variant_id, *values in rows
@@ -427,12 +445,7 @@ def _links(variants: Iterable[Variant]) -> dict[str, LinkInfo]:
 
 def _tallies(session: Session, campaign_id: int, kind: str) -> dict[str, tuple[int, int]]:
     """``{key: (total, readers)}`` of one kind of the campaign's tallies."""
-    table = CAMPAIGN_TALLIES.c
-    rows = session.execute(
-        select(table.key, table.total, table.readers).where(
-            table.campaign_id == campaign_id, table.kind == kind
-        )
-    )
+    rows = session.execute(_tally_query(campaign_id, kind))
     return {str(key): (int(total), int(readers)) for key, total, readers in rows}
 
 
