@@ -37,13 +37,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from campaigns.health_lines import Health, health_of
 from campaigns.linkmap import LinkInfo, link_info
-from campaigns.model import Campaign, Delivery, Variant
-from campaigns.rollups import CAMPAIGN_TALLIES, FIGURES, NARRATIVE_SEPARATOR, VARIANT_ROLLUPS
+from campaigns.model import Campaign, Variant
+from campaigns.rollups import (
+    CAMPAIGN_TALLIES,
+    FIGURES,
+    NARRATIVE_SEPARATOR,
+    VARIANT_DELIVERIES,
+    VARIANT_ROLLUPS,
+)
 from campaigns.service import get_campaign
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
@@ -332,25 +338,23 @@ _STATUS_FIGURE: dict[str, str] = {
 
 
 def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
-    """Per variant of these campaigns: recipients and deliveries by figure."""
+    """Per variant of these campaigns: recipients and deliveries by figure (the counts the
+    database keeps as deliveries are written, :class:`campaigns.rollups.VariantDeliveries`)."""
     found: dict[int, dict[str, int]] = {}
-    rows = session.execute(
-        select(
-            Delivery.variant_id,
-            Delivery.status,
-            func.count(),
-            func.count(Delivery.resent_after_unknown_at),
-        )
-        .where(Delivery.campaign_id.in_(campaign_ids))
-        .group_by(Delivery.variant_id, Delivery.status)
-    )
-    for variant_id, status, count, resent in rows:
+    for variant_id, status, count, resent in session.execute(_delivery_query(campaign_ids)):
         figures = found.setdefault(variant_id, {"recipients": 0, "resent_after_unknown": 0})
         figures["recipients"] += count
         figures["resent_after_unknown"] += resent
         name = _STATUS_FIGURE[status]
         figures[name] = figures.get(name, 0) + count
     return found
+
+
+def _delivery_query(campaign_ids: Collection[int]) -> Select[Any]:
+    table = VARIANT_DELIVERIES.c
+    return select(table.variant_id, table.status, table.deliveries, table.resent).where(
+        table.campaign_id.in_(campaign_ids), table.deliveries > 0
+    )
 
 
 def _variant_figures(campaign_ids: Collection[int]) -> Select[Any]:
@@ -371,8 +375,10 @@ def report_queries(campaign_id: int) -> list[tuple[Select[Any], str]]:
     """The queries a report reads its event figures with, and the table each reads (for
     the plan test: each must find its rows by the table's key, and read no event)."""
     kinds = ("brief", "narrative", "link", "url", "machine")
-    return [(_variant_figures([campaign_id]), "variant_rollups")] + [
-        (_tally_query(campaign_id, kind), "campaign_tallies") for kind in kinds
+    return [
+        (_variant_figures([campaign_id]), "variant_rollups"),
+        (_delivery_query([campaign_id]), "variant_deliveries"),
+        *((_tally_query(campaign_id, kind), "campaign_tallies") for kind in kinds),
     ]
 
 

@@ -14,6 +14,8 @@ nothing), so the counters move exactly when the events table does.
   adding bits changes them by ``figures(new) - figures(old)``.
 - ``variant_rollups``: per variant, those unique figures and the event totals (human opens,
   reader clicks, machine clicks), the numbers of :class:`campaigns.reports.Figures`.
+- ``variant_deliveries``: per variant and delivery status, how many deliveries (kept by
+  database triggers, not here: see :class:`VariantDeliveries`).
 - ``campaign_tallies``: per campaign, reader clicks and the readers who made them per brief,
   per narrative, per link (or per URL in no link table), and machine opens and clicks by
   reason; ``delivery_clicks`` remembers which delivery has clicked which of them already.
@@ -134,6 +136,23 @@ class CampaignTally(Base):
     readers: Mapped[int] = mapped_column(default=0)
 
 
+class VariantDeliveries(Base):
+    """How many of a variant's deliveries are in each status (and, of them, how many were
+    queued again after an unknown outcome). Kept by triggers on ``deliveries`` that
+    migration 0020 creates (a statement-level one per insert, update and delete on
+    PostgreSQL, row-level ones on SQLite), so every path that writes deliveries keeps it
+    exact, in its own transaction."""
+
+    __tablename__ = "variant_deliveries"
+    __table_args__ = (Index("ix_variant_deliveries_campaign_id", "campaign_id"),)
+
+    variant_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    campaign_id: Mapped[int]
+    deliveries: Mapped[int] = mapped_column(default=0)
+    resent: Mapped[int] = mapped_column(default=0)
+
+
 class DeliveryClick(Base):
     """A delivery has clicked this brief, narrative, link or URL (so it is counted once)."""
 
@@ -148,6 +167,7 @@ DELIVERY_ROLLUPS = cast(Table, DeliveryRollup.__table__)
 VARIANT_ROLLUPS = cast(Table, VariantRollup.__table__)
 CAMPAIGN_TALLIES = cast(Table, CampaignTally.__table__)
 DELIVERY_CLICKS = cast(Table, DeliveryClick.__table__)
+VARIANT_DELIVERIES = cast(Table, VariantDeliveries.__table__)
 NARRATIVE_SEPARATOR = "\x1f"
 
 

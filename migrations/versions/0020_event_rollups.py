@@ -133,10 +133,109 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("delivery_id", "kind", "key_hash", name=op.f("pk_delivery_clicks")),
     )
+    op.create_table(
+        "variant_deliveries",
+        sa.Column("variant_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        _count_column("deliveries"),
+        _count_column("resent"),
+        sa.PrimaryKeyConstraint("variant_id", "status", name=op.f("pk_variant_deliveries")),
+    )
+    op.create_index("ix_variant_deliveries_campaign_id", "variant_deliveries", ["campaign_id"])
     connection = op.get_bind()
+    _count_deliveries(connection)
     _fill_deliveries(connection)
     _fill_variants(connection)
     _fill_tallies(connection)
+
+
+_UPSERT_COUNTS = (
+    "INSERT INTO variant_deliveries (variant_id, status, campaign_id, deliveries, resent)"
+    " {rows} ON CONFLICT (variant_id, status) DO UPDATE SET"
+    " deliveries = variant_deliveries.deliveries + excluded.deliveries,"
+    " resent = variant_deliveries.resent + excluded.resent"
+)
+_RESENT = "CASE WHEN resent_after_unknown_at IS NULL THEN 0 ELSE 1 END"
+# PostgreSQL: one trigger per statement, the changed rows' counts netted per variant and status
+_POSTGRES_FUNCTION = """
+CREATE FUNCTION count_variant_deliveries() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    {insert}
+  ELSIF TG_OP = 'DELETE' THEN
+    {delete}
+  ELSE
+    {update}
+  END IF;
+  RETURN NULL;
+END
+$fn$
+"""
+_NET = (
+    "SELECT variant_id, status, MIN(campaign_id), SUM(n), SUM(r) FROM ({parts}) AS changed"
+    " GROUP BY variant_id, status HAVING SUM(n) <> 0 OR SUM(r) <> 0 ORDER BY variant_id, status"
+)
+_PART = "SELECT variant_id, status, campaign_id, {sign} AS n, {sign} * {resent} AS r FROM {table}"
+_POSTGRES_TRIGGERS = {
+    "INSERT": "REFERENCING NEW TABLE AS new_rows",
+    "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "DELETE": "REFERENCING OLD TABLE AS old_rows",
+}
+# SQLite: one trigger per row
+_SQLITE_ROW = (
+    "VALUES ({row}.variant_id, {row}.status, {row}.campaign_id, {sign},"
+    " {sign} * (CASE WHEN {row}.resent_after_unknown_at IS NULL THEN 0 ELSE 1 END))"
+)
+_SQLITE_TRIGGERS = {
+    "INSERT": ("AFTER INSERT", ["NEW"]),
+    "UPDATE": ("AFTER UPDATE OF variant_id, status, resent_after_unknown_at", ["OLD", "NEW"]),
+    "DELETE": ("AFTER DELETE", ["OLD"]),
+}
+
+
+def _postgres_statement(tables: list[tuple[str, int]]) -> str:
+    parts = " UNION ALL ".join(
+        _PART.format(sign=sign, resent=_RESENT, table=table) for table, sign in tables
+    )
+    return _UPSERT_COUNTS.format(rows=_NET.format(parts=parts)) + ";"
+
+
+def _count_deliveries(connection: sa.Connection) -> None:
+    """Count the deliveries there are, then keep the counts with triggers."""
+    rows = (
+        f"SELECT variant_id, status, MIN(campaign_id), COUNT(*), SUM({_RESENT}) FROM deliveries"
+        " GROUP BY variant_id, status"
+    )
+    connection.execute(sa.text(_UPSERT_COUNTS.format(rows=rows)))
+    if connection.dialect.name == "postgresql":
+        old, new = ("old_rows", -1), ("new_rows", 1)
+        function = _POSTGRES_FUNCTION.format(
+            insert=_postgres_statement([new]),
+            delete=_postgres_statement([old]),
+            update=_postgres_statement([old, new]),
+        )
+        connection.execute(sa.text(function))
+        for event, tables in _POSTGRES_TRIGGERS.items():
+            connection.execute(
+                sa.text(
+                    f"CREATE TRIGGER deliveries_count_{event.lower()} AFTER {event} ON deliveries"
+                    f" {tables} FOR EACH STATEMENT EXECUTE FUNCTION count_variant_deliveries()"
+                )
+            )
+        return
+    for event, (when, rows_of) in _SQLITE_TRIGGERS.items():
+        body = " ".join(
+            _UPSERT_COUNTS.format(rows=_SQLITE_ROW.format(row=row, sign=-1 if row == "OLD" else 1))
+            + ";"
+            for row in rows_of
+        )
+        connection.execute(
+            sa.text(
+                f"CREATE TRIGGER deliveries_count_{event.lower()} {when} ON deliveries"
+                f" FOR EACH ROW BEGIN {body} END"
+            )
+        )
 
 
 def _fill_deliveries(connection: sa.Connection) -> None:
@@ -252,6 +351,16 @@ def _fill_clicks(connection: sa.Connection, kind: str, columns: str, where: str)
 
 
 def downgrade() -> None:
+    for event in _POSTGRES_TRIGGERS:
+        op.execute(
+            f"DROP TRIGGER IF EXISTS deliveries_count_{event.lower()} ON deliveries"
+            if op.get_bind().dialect.name == "postgresql"
+            else f"DROP TRIGGER IF EXISTS deliveries_count_{event.lower()}"
+        )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS count_variant_deliveries()")
+    op.drop_index("ix_variant_deliveries_campaign_id", table_name="variant_deliveries")
+    op.drop_table("variant_deliveries")
     op.drop_table("delivery_clicks")
     op.drop_table("campaign_tallies")
     op.drop_index("ix_variant_rollups_campaign_id", table_name="variant_rollups")

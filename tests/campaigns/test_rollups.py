@@ -22,7 +22,13 @@ from campaigns.ingest import IngestPolicy, record_events
 from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Delivery
 from campaigns.reports import CampaignReport, campaign_report, report_queries
-from campaigns.rollups import FIGURES, NARRATIVE_SEPARATOR, CampaignTally, VariantRollup
+from campaigns.rollups import (
+    FIGURES,
+    NARRATIVE_SEPARATOR,
+    CampaignTally,
+    VariantDeliveries,
+    VariantRollup,
+)
 from campaigns.sending import send_campaign
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
@@ -37,6 +43,9 @@ from tests.campaigns.helpers import (
 # the index each counter table is read by, on each database
 KEYS = {
     "variant_rollups": dict.fromkeys(("sqlite", "postgresql"), "ix_variant_rollups_campaign_id"),
+    "variant_deliveries": dict.fromkeys(
+        ("sqlite", "postgresql"), "ix_variant_deliveries_campaign_id"
+    ),
     "campaign_tallies": {
         "sqlite": "sqlite_autoindex_campaign_tallies_1",
         "postgresql": "pk_campaign_tallies",
@@ -334,6 +343,13 @@ def test_the_report_reads_the_counters_by_their_keys_not_the_events(
         session.execute(
             insert(VariantRollup),
             [dict.fromkeys(FIGURES, 1) | {"variant_id": n, "campaign_id": n} for n in others],
+        )
+        session.execute(
+            insert(VariantDeliveries),
+            [
+                {"variant_id": n, "status": "sent", "campaign_id": n, "deliveries": 1, "resent": 0}
+                for n in others
+            ],
         )
         session.execute(
             insert(CampaignTally),
