@@ -270,13 +270,18 @@ class CampaignSummary:
 
 
 def started_campaigns(
-    session: Session, *, limit: int | None = None, since: datetime | None = None
+    session: Session,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    offset: int = 0,
 ) -> list[CampaignSummary]:
-    """Every campaign whose sending has started (the ``limit`` latest, those started at or
-    after ``since``), newest first, with its totals.
+    """Every campaign whose sending has started (the ``limit`` latest after skipping
+    ``offset``, those started at or after ``since``), newest first, with its totals.
 
     The totals are those of :func:`campaign_report`, counted for all campaigns at once
-    (a few grouped queries, no variant's HTML loaded); ``limit`` and ``since`` bound them.
+    (a few queries of the counters, no variant's HTML loaded): their cost is that of the
+    campaigns listed, whatever else was sent; ``limit`` and ``since`` bound them.
     """
     query = (
         select(
@@ -290,6 +295,7 @@ def started_campaigns(
         )
         .where(Campaign.started_at.is_not(None))
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+        .offset(offset)
         .limit(limit)
     )
     if since is not None:

@@ -202,8 +202,9 @@ async def brief_status(request: Request, slug: Slug, body: BriefStatusIn) -> Bri
 @router.get("/campaigns", responses=READ)
 async def campaigns(request: Request) -> list[CampaignOut]:
     def load(session: Session) -> list[CampaignOut]:
-        totals = delivery_totals(session)
-        return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in list_campaigns(session)]
+        found = list_campaigns(session)
+        totals = delivery_totals(session, [c.id for c in found])
+        return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in found]
 
     return await _run(request, load)
 
