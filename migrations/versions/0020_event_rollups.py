@@ -187,6 +187,12 @@ _SQLITE_ROW = (
     "VALUES ({row}.variant_id, {row}.status, {row}.campaign_id, {sign},"
     " {sign} * (CASE WHEN {row}.resent_after_unknown_at IS NULL THEN 0 ELSE 1 END))"
 )
+# A deleted delivery (its subscriber erased) takes its marks along: SQLite may give its id
+# to the next delivery inserted.
+_FORGET = (
+    " DELETE FROM delivery_rollups WHERE delivery_id IN ({ids});"
+    " DELETE FROM delivery_clicks WHERE delivery_id IN ({ids});"
+)
 _SQLITE_TRIGGERS = {
     "INSERT": ("AFTER INSERT", ["NEW"]),
     "UPDATE": ("AFTER UPDATE OF variant_id, status, resent_after_unknown_at", ["OLD", "NEW"]),
@@ -212,7 +218,7 @@ def _count_deliveries(connection: sa.Connection) -> None:
         old, new = ("old_rows", -1), ("new_rows", 1)
         function = _POSTGRES_FUNCTION.format(
             insert=_postgres_statement([new]),
-            delete=_postgres_statement([old]),
+            delete=_postgres_statement([old]) + _FORGET.format(ids="SELECT id FROM old_rows"),
             update=_postgres_statement([old, new]),
         )
         connection.execute(sa.text(function))
@@ -230,6 +236,8 @@ def _count_deliveries(connection: sa.Connection) -> None:
             + ";"
             for row in rows_of
         )
+        if event == "DELETE":
+            body += _FORGET.format(ids="OLD.id")
         connection.execute(
             sa.text(
                 f"CREATE TRIGGER deliveries_count_{event.lower()} {when} ON deliveries"

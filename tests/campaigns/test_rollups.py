@@ -26,6 +26,8 @@ from campaigns.rollups import (
     FIGURES,
     NARRATIVE_SEPARATOR,
     CampaignTally,
+    DeliveryClick,
+    DeliveryRollup,
     VariantDeliveries,
     VariantRollup,
 )
@@ -33,6 +35,7 @@ from campaigns.sending import send_campaign
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.migrate import alembic_config
+from subscribers.model import Subscriber
 from tests.campaigns.helpers import (
     add_subscribers,
     import_examples,
@@ -374,3 +377,22 @@ def test_the_report_reads_the_counters_by_their_keys_not_the_events(
             plan = "\n".join(str(row[-1]) for row in rows)
             assert index in plan, plan
             assert "events" not in plan, plan
+
+
+def test_an_erased_readers_delivery_leaves_the_counts_and_takes_its_marks(
+    db: Database, tmp_path: Path
+) -> None:
+    sent = _sent(db, tmp_path)
+    _ingest(db, _events(sent, 200, seed=7))
+    gone = sent.deliveries[0]
+    with db.transaction() as session:
+        subscriber = session.scalars(select(Delivery.subscriber_id).where(Delivery.id == gone))
+        session.execute(delete(Subscriber).where(Subscriber.id == subscriber.one()))
+    report = _report(db, sent.campaign_id)
+    assert (report.totals.recipients, report.totals.sent) == (23, 23)
+    with db.transaction() as session:
+        assert session.get(DeliveryRollup, gone) is None
+        assert (
+            session.scalars(select(DeliveryClick).where(DeliveryClick.delivery_id == gone)).all()
+            == []
+        )
