@@ -51,6 +51,7 @@ from bench.signup import (  # noqa: E402
     stop_server,
 )
 from campaigns.model import Variant  # noqa: E402
+from newsletter.briefs.importer import import_briefs  # noqa: E402
 from newsletter.config import Settings  # noqa: E402
 from newsletter.db import Database, open_database  # noqa: E402
 from tests.fakes.sendgrid_signing import SendGridKey  # noqa: E402
@@ -248,6 +249,7 @@ def main() -> None:
         database_url = scratch.url.render_as_string(hide_password=False)
         database = open_database(database_url)
         seed(database, args.subscribers)
+        import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)
         settings = Settings(database_url=database_url, secret_key=SECRET, outbox=Path(work) / "o")
         campaign_id, _ = prepare_campaign(database, settings)
         deliveries = mark_sent(database, campaign_id)
