@@ -182,6 +182,7 @@ VARIANT_DELIVERIES = cast(Table, VariantDeliveries.__table__)
 NARRATIVE_SEPARATOR = "\x1f"
 
 
+@lru_cache(maxsize=4096)
 def key_hash(key: str) -> str:
     """The fixed-size key a tally is stored under (URLs are too long for an index)."""
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
@@ -345,14 +346,7 @@ def _add_to_variants(
             rows.append({"variant_id": variant, "campaign_id": campaign_of[variant], **moved})
     if not rows:
         return
-    statement = _insert(connection, VARIANT_ROLLUPS).values(rows)  # in key order
-    table = VARIANT_ROLLUPS.c
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["variant_id"],
-            set_={name: table[name] + statement.excluded[name] for name in FIGURES},
-        )
-    )
+    _upsert_sums(connection, VARIANT_ROLLUPS, rows, ("variant_id",), FIGURES)
 
 
 def _add_tallies(connection: Connection, records: Sequence[EventRecord]) -> None:
@@ -371,8 +365,6 @@ def _add_tallies(connection: Connection, records: Sequence[EventRecord]) -> None
     if not totals:
         return
     readers = _new_clickers(connection, clicked)
-    statement = _insert(connection, CAMPAIGN_TALLIES)
-    table = CAMPAIGN_TALLIES.c
     rows = [
         {
             "campaign_id": campaign,
@@ -385,15 +377,12 @@ def _add_tallies(connection: Connection, records: Sequence[EventRecord]) -> None
         for (campaign, kind, key), total in totals.items()
     ]
     rows.sort(key=lambda row: (row["campaign_id"], row["kind"], row["key_hash"]))
-    statement = statement.values(rows)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["campaign_id", "kind", "key_hash"],
-            set_={
-                "total": table.total + statement.excluded.total,
-                "readers": table.readers + statement.excluded.readers,
-            },
-        )
+    _upsert_sums(
+        connection,
+        CAMPAIGN_TALLIES,
+        rows,
+        ("campaign_id", "kind", "key_hash"),
+        ("total", "readers"),
     )
 
 
@@ -425,6 +414,27 @@ def _new_clickers(
     for delivery, kind, digest in new:
         found[marks[(delivery, kind, digest)]] += 1
     return found
+
+
+def _upsert_sums(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    sums: Sequence[str],
+) -> None:
+    """Insert ``rows`` (in key order), adding ``sums`` to those of rows already there: one
+    statement whose text is the same for every batch (compiled once)."""
+    columns = list(rows[0])
+    statement = _insert(connection, table).from_select(
+        columns, rows_source(connection, table, rows, columns)
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + statement.excluded[name] for name in sums},
+        )
+    )
 
 
 def _insert(connection: Connection, table: Table) -> Any:
