@@ -279,6 +279,7 @@ def main() -> None:
         database = open_database(database_url)
         import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)  # the SLUGS
         seed(database, args.subscribers)
+        import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)
         settings = Settings(database_url=database_url, secret_key=SECRET, outbox=Path(work) / "o")
         campaign_id, _ = prepare_campaign(database, settings)
         deliveries = mark_sent(database, campaign_id)

@@ -10,13 +10,15 @@ its deliveries are the truth instead: :func:`frozen_counts`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.freeze import variant_plan
 from campaigns.model import Campaign, Delivery, Variant
+from campaigns.rollups import VARIANT_DELIVERIES
 from campaigns.states import DeliveryStatus
 from subscribers.model import Subscriber
 from subscribers.segment_store import context_for
@@ -204,13 +206,18 @@ def delivery_problems(
     return [DeliveryProblem(status, error or "", int(count)) for status, error, count in rows]
 
 
-def delivery_totals(session: Session) -> dict[int, tuple[int, int]]:
-    """Per campaign: (recipients queued at the freeze, of them sent)."""
-    rows = session.execute(
-        select(
-            Delivery.campaign_id,
-            func.count(),
-            func.count().filter(Delivery.status == DeliveryStatus.SENT),
-        ).group_by(Delivery.campaign_id)
-    ).all()
+def delivery_totals(
+    session: Session, campaign_ids: Collection[int] | None = None
+) -> dict[int, tuple[int, int]]:
+    """Per campaign (of ``campaign_ids``, or every one): (recipients queued at the freeze, of
+    them sent), from the counts the database keeps per variant and status."""
+    counts = VARIANT_DELIVERIES.c
+    query = select(
+        counts.campaign_id,
+        func.sum(counts.deliveries),
+        func.sum(case((counts.status == DeliveryStatus.SENT, counts.deliveries), else_=0)),
+    ).group_by(counts.campaign_id)
+    if campaign_ids is not None:
+        query = query.where(counts.campaign_id.in_(campaign_ids))
+    rows = session.execute(query).all()
     return {campaign_id: (int(total), int(sent)) for campaign_id, total, sent in rows}

@@ -50,6 +50,7 @@ from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
 from campaigns.retention import keep_partitions_ahead
+from campaigns.rollups import add_events
 from campaigns.states import DeliveryStatus
 from campaigns.sunset import revive_readers
 from campaigns.unknowns import EVIDENCE, settle_from_events
@@ -120,6 +121,7 @@ def record_events(
             )
     keep_partitions_ahead(session.get_bind().engine, utcnow().date())
     new = _insert(session, unique)
+    add_events(session.connection(), new)  # the report counters, in this transaction
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
     note_engagement(session.connection(), new)

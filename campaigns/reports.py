@@ -37,13 +37,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from campaigns.events import Event, reader_click
 from campaigns.health_lines import Health, health_of
 from campaigns.linkmap import LinkInfo, link_info
-from campaigns.model import Campaign, Delivery, Variant
+from campaigns.model import Campaign, Variant
+from campaigns.rollups import (
+    CAMPAIGN_TALLIES,
+    FIGURES,
+    NARRATIVE_SEPARATOR,
+    VARIANT_DELIVERIES,
+    VARIANT_ROLLUPS,
+)
 from campaigns.service import get_campaign
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.model import BriefRow
@@ -264,13 +270,18 @@ class CampaignSummary:
 
 
 def started_campaigns(
-    session: Session, *, limit: int | None = None, since: datetime | None = None
+    session: Session,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    offset: int = 0,
 ) -> list[CampaignSummary]:
-    """Every campaign whose sending has started (the ``limit`` latest, those started at or
-    after ``since``), newest first, with its totals.
+    """Every campaign whose sending has started (the ``limit`` latest after skipping
+    ``offset``, those started at or after ``since``), newest first, with its totals.
 
     The totals are those of :func:`campaign_report`, counted for all campaigns at once
-    (a few grouped queries, no variant's HTML loaded); ``limit`` and ``since`` bound them.
+    (a few queries of the counters, no variant's HTML loaded): their cost is that of the
+    campaigns listed, whatever else was sent; ``limit`` and ``since`` bound them.
     """
     query = (
         select(
@@ -284,6 +295,7 @@ def started_campaigns(
         )
         .where(Campaign.started_at.is_not(None))
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+        .offset(offset)
         .limit(limit)
     )
     if since is not None:
@@ -332,19 +344,10 @@ _STATUS_FIGURE: dict[str, str] = {
 
 
 def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
-    """Per variant of these campaigns: recipients and deliveries by figure."""
+    """Per variant of these campaigns: recipients and deliveries by figure (the counts the
+    database keeps as deliveries are written, :class:`campaigns.rollups.VariantDeliveries`)."""
     found: dict[int, dict[str, int]] = {}
-    rows = session.execute(
-        select(
-            Delivery.variant_id,
-            Delivery.status,
-            func.count(),
-            func.count(Delivery.resent_after_unknown_at),
-        )
-        .where(Delivery.campaign_id.in_(campaign_ids))
-        .group_by(Delivery.variant_id, Delivery.status)
-    )
-    for variant_id, status, count, resent in rows:
+    for variant_id, status, count, resent in session.execute(_delivery_query(campaign_ids)):
         figures = found.setdefault(variant_id, {"recipients": 0, "resent_after_unknown": 0})
         figures["recipients"] += count
         figures["resent_after_unknown"] += resent
@@ -353,79 +356,45 @@ def _delivery_counts(session: Session, campaign_ids: Collection[int]) -> dict[in
     return found
 
 
-def _any(condition: ColumnElement[bool]) -> Any:
-    return func.max(case((condition, 1), else_=0))
+def _delivery_query(campaign_ids: Collection[int]) -> Select[Any]:
+    table = VARIANT_DELIVERIES.c
+    return select(table.variant_id, table.status, table.deliveries, table.resent).where(
+        table.campaign_id.in_(campaign_ids), table.deliveries > 0
+    )
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
+def _variant_figures(campaign_ids: Collection[int]) -> Select[Any]:
+    table = VARIANT_ROLLUPS.c
+    return select(table.variant_id, *(table[name] for name in FIGURES)).where(
+        table.campaign_id.in_(campaign_ids)
+    )
+
+
+def _tally_query(campaign_id: int, kind: str) -> Select[Any]:
+    table = CAMPAIGN_TALLIES.c
+    return select(table.key, table.total, table.readers).where(
+        table.campaign_id == campaign_id, table.kind == kind
+    )
+
+
+def report_queries(campaign_id: int) -> list[tuple[Select[Any], str]]:
+    """The queries a report reads its event figures with, and the table each reads (for
+    the plan test: each must find its rows by the table's key, and read no event)."""
+    kinds = ("brief", "narrative", "link", "url", "machine")
+    return [
+        (_variant_figures([campaign_id]), "variant_rollups"),
+        (_delivery_query([campaign_id]), "variant_deliveries"),
+        *((_tally_query(campaign_id, kind), "campaign_tallies") for kind in kinds),
+    ]
 
 
 def _event_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, dict[str, int]]:
-    """Per variant of these campaigns: how many deliveries had each kind of event (and the
-    human open and click totals); a delivery with a human click counts as opened."""
-    human = Event.machine.is_(False)
-    machine = Event.machine.is_(True)
-    per_delivery = (
-        select(
-            Event.variant_id.label("variant_id"),
-            _any(Event.type == "delivered").label("delivered"),
-            _any(Event.type == "bounced").label("bounced"),
-            _any(and_(Event.type == "bounced", Event.bounce_type == "hard")).label("hard"),
-            _any(and_(Event.type == "bounced", Event.bounce_type == "soft")).label("soft"),
-            _any(Event.type == "dropped").label("dropped"),
-            _any(Event.type == "deferred").label("deferred"),
-            _any(and_(Event.type == "opened", human)).label("opened"),
-            _any(and_(Event.type == "opened", machine)).label("machine_open"),
-            _count(and_(Event.type == "opened", human)).label("opens"),
-            _any(reader_click()).label("clicked"),
-            _count(reader_click()).label("clicks"),
-            _count(and_(Event.type == "clicked", machine)).label("machine_clicks"),
-            _any(Event.type == "unsubscribed").label("unsubscribed"),
-            _any(Event.type == "complained").label("complained"),
-        )
-        .where(Event.campaign_id.in_(campaign_ids), Event.delivery_id.is_not(None))
-        .group_by(Event.variant_id, Event.delivery_id)
-        .subquery()
-    )
-    c = per_delivery.c
-    rows = session.execute(
-        select(
-            c.variant_id,
-            func.sum(c.delivered),
-            func.sum(c.bounced),
-            func.sum(c.hard),
-            func.sum(c.soft),
-            func.sum(c.dropped),
-            func.sum(c.deferred),
-            func.sum(case((or_(c.opened == 1, c.clicked == 1), 1), else_=0)),
-            func.sum(c.opens),
-            func.sum(case((and_(c.machine_open == 1, c.opened == 0, c.clicked == 0), 1), else_=0)),
-            func.sum(c.clicked),
-            func.sum(c.clicks),
-            func.sum(c.machine_clicks),
-            func.sum(c.unsubscribed),
-            func.sum(c.complained),
-        ).group_by(c.variant_id)
-    )
-    names = (
-        "delivered",
-        "bounced",
-        "hard_bounced",
-        "soft_bounced",
-        "dropped",
-        "deferred",
-        "opened",
-        "opens",
-        "machine_opened",
-        "clicked",
-        "clicks",
-        "machine_clicks",
-        "unsubscribed",
-        "complained",
-    )
+    """Per variant of these campaigns: the event figures kept at ingest
+    (:mod:`campaigns.rollups`: how many deliveries had each kind of event, a reader's click
+    counting as an open, and the human open and click totals)."""
+    rows = session.execute(_variant_figures(campaign_ids))
     return {
-        variant_id: {name: int(value or 0) for name, value in zip(names, values, strict=True)}
+        variant_id: dict(zip(FIGURES, map(int, values), strict=True))
         for variant_id, *values in rows
     }
 
@@ -486,8 +455,10 @@ def _links(variants: Iterable[Variant]) -> dict[str, LinkInfo]:
     return found
 
 
-def _human_clicks(campaign_id: int) -> ColumnElement[bool]:
-    return and_(Event.campaign_id == campaign_id, reader_click())
+def _tallies(session: Session, campaign_id: int, kind: str) -> dict[str, tuple[int, int]]:
+    """``{key: (total, readers)}`` of one kind of the campaign's tallies."""
+    rows = session.execute(_tally_query(campaign_id, kind))
+    return {str(key): (int(total), int(readers)) for key, total, readers in rows}
 
 
 def _brief_clicks(
@@ -499,14 +470,7 @@ def _brief_clicks(
     ).all()
     slug_of = {brief_id: slug for brief_id, slug, _ in rows}
     titles = {slug: title for _, slug, title in rows}
-    clicks = {
-        str(slug): (int(total), int(unique))
-        for slug, total, unique in session.execute(
-            select(Event.brief_slug, func.count(), func.count(Event.delivery_id.distinct()))
-            .where(_human_clicks(campaign_id), Event.brief_slug.is_not(None))
-            .group_by(Event.brief_slug)
-        )
-    }
+    clicks = _tallies(session, campaign_id, "brief")
     slugs = [slug_of[i] for i in brief_ids if i in slug_of]
     slugs += sorted(set(clicks) - set(slugs))
     return tuple(BriefClicks(slug, titles.get(slug), *clicks.get(slug, (0, 0))) for slug in slugs)
@@ -516,23 +480,10 @@ def _narrative_clicks(
     session: Session, campaign_id: int, links: Iterable[LinkInfo]
 ) -> tuple[NarrativeClicks, ...]:
     """Every narrative with a link in the campaign (clicked or not), by brief and label."""
-    clicks = {
-        (str(slug), str(narrative)): (int(total), int(unique))
-        for slug, narrative, total, unique in session.execute(
-            select(
-                Event.brief_slug,
-                Event.narrative,
-                func.count(),
-                func.count(Event.delivery_id.distinct()),
-            )
-            .where(
-                _human_clicks(campaign_id),
-                Event.brief_slug.is_not(None),
-                Event.narrative.is_not(None),
-            )
-            .group_by(Event.brief_slug, Event.narrative)
-        )
-    }
+    clicks: dict[tuple[str, str], tuple[int, int]] = {}
+    for key, counts in _tallies(session, campaign_id, "narrative").items():
+        slug, _, narrative = key.partition(NARRATIVE_SEPARATOR)
+        clicks[(slug, narrative)] = counts
     known = {
         (str(link.brief_slug), str(link.narrative))
         for link in links
@@ -548,39 +499,26 @@ def _top_links(
     session: Session, campaign_id: int, links: Mapping[str, LinkInfo], limit: int
 ) -> tuple[LinkClicks, ...]:
     found: list[LinkClicks] = []
-    unique = func.count(Event.delivery_id.distinct())
-    for link_id, total, clickers in session.execute(
-        select(Event.link_id, func.count(), unique)
-        .where(_human_clicks(campaign_id), Event.link_id.is_not(None))
-        .group_by(Event.link_id)
-    ):
-        info = links.get(str(link_id))
+    for link_id, (total, clickers) in _tallies(session, campaign_id, "link").items():
+        info = links.get(link_id)
         found.append(
             LinkClicks(
-                str(link_id),
+                link_id,
                 info.url if info else "",
                 info.section if info else None,
                 info.brief_slug if info else None,
                 info.narrative if info else None,
-                int(total),
-                int(clickers),
+                total,
+                clickers,
             )
         )
-    for url, total, clickers in session.execute(
-        select(Event.url, func.count(), unique)
-        .where(_human_clicks(campaign_id), Event.link_id.is_(None), Event.url.is_not(None))
-        .group_by(Event.url)
-    ):
-        found.append(LinkClicks(None, str(url), None, None, None, int(total), int(clickers)))
+    for url, (total, clickers) in _tallies(session, campaign_id, "url").items():
+        found.append(LinkClicks(None, url, None, None, None, total, clickers))
     found.sort(key=lambda link: (-link.clicks, -link.clickers, link.url))
     return tuple(found[:limit])
 
 
 def _machine_events(session: Session, campaign_id: int) -> dict[str, int]:
     """Machine opens and clicks by why they were judged so (``opened:machine-open`` …)."""
-    rows = session.execute(
-        select(Event.type, Event.machine_reason, func.count())
-        .where(Event.campaign_id == campaign_id, Event.machine.is_(True))
-        .group_by(Event.type, Event.machine_reason)
-    )
-    return {f"{kind}:{reason}": int(count) for kind, reason, count in sorted(rows)}
+    tallies = _tallies(session, campaign_id, "machine")
+    return {key: total for key, (total, _) in sorted(tallies.items())}

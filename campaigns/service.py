@@ -246,8 +246,18 @@ def issue_day(campaign: Campaign, sent: datetime, settings: Settings) -> date:
     return min(campaign.issue_date, day)
 
 
-def list_campaigns(session: Session) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+LIST_PAGE_SIZE = 25
+
+
+def list_campaigns(
+    session: Session, *, page: int | None = None, size: int = LIST_PAGE_SIZE
+) -> list[Campaign]:
+    """Campaigns, newest first: every one, or page ``page`` (from 1) of ``size``, with one
+    more when there is a next page."""
+    query = select(Campaign).order_by(Campaign.id.desc())
+    if page is not None:
+        query = query.offset((page - 1) * size).limit(size + 1)
+    return list(session.scalars(query))
 
 
 def can(campaign: Campaign, action: str) -> bool:

@@ -104,6 +104,20 @@ def insert_rows(
     return _as_dict(found)
 
 
+def rows_source(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> Select[Any]:
+    """``rows`` as a SELECT of ``columns`` (named so) typed like ``table``'s, decoded by the
+    database from one JSON document as :func:`insert_rows` does, for statements of one's own."""
+    postgres = connection.dialect.name == "postgresql"
+    document = _document([{name: row[name] for name in columns} for row in rows], postgres)
+    if postgres:
+        return _from_postgres(table, columns, document)
+    items = func.json_each(bindparam("rows", document, type_=Text)).table_valued("value")
+    values = (func.json_extract(items.c.value, f"$.{name}").label(name) for name in columns)
+    return select(*values).where(true())
+
+
 def _insert_new(
     connection: Connection,
     table: Table,

@@ -1,7 +1,7 @@
 """subscriber engagement
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-02
 
 Each reader's last human open and last click on content, in a table of their own, so that
@@ -22,7 +22,7 @@ from alembic import op
 import newsletter.db
 
 revision: str = "0024"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

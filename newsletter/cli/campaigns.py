@@ -17,6 +17,7 @@ from campaigns.digest import DigestResult, create_weekly_digest
 from campaigns.model import Campaign
 from campaigns.preflight import PreflightReport, refusal, require_preflight, run_preflight
 from campaigns.service import (
+    LIST_PAGE_SIZE,
     CampaignDraft,
     brief_labels,
     cancel_campaign,
@@ -194,10 +195,19 @@ LIST_COLUMNS = (
 
 
 @app.command("list")
-def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
+def list_command(
+    fmt: ListFormatOption = ListFormat.table,
+    page: Annotated[
+        int | None,
+        typer.Option(min=1, max=100_000, help="Only page N, 25 campaigns a page (newest first)."),
+    ] = None,
+) -> None:
     """Campaigns, newest first, with their progress."""
     with open_db().transaction() as session:
-        totals = delivery_totals(session)
+        found = list_campaigns(session, page=page)
+        more = page is not None and len(found) > LIST_PAGE_SIZE
+        found = found[:LIST_PAGE_SIZE] if page is not None else found
+        totals = delivery_totals(session, [c.id for c in found])
         rows = [
             {
                 "id": c.id,
@@ -208,9 +218,14 @@ def list_command(fmt: ListFormatOption = ListFormat.table) -> None:
                 "recipients": totals.get(c.id, (None, None))[0],
                 "sent": totals.get(c.id, (None, None))[1],
             }
-            for c in list_campaigns(session)
+            for c in found
         ]
-    print_listing(rows, LIST_COLUMNS, fmt, empty="no campaigns yet: try `newsletter digest create`")
+    empty = "no campaigns yet: try `newsletter digest create`"
+    if page is not None and page > 1:
+        empty = f"no campaigns on page {page}"
+    print_listing(rows, LIST_COLUMNS, fmt, empty=empty)
+    if more and page is not None and fmt == ListFormat.table:
+        err_console.print(f"older campaigns: newsletter campaigns list --page {page + 1}")
 
 
 @app.command("show")

@@ -76,5 +76,6 @@ def brief_summaries(session: Session, status: Literal["draft", "ready"] | None) 
 
 def campaign_summaries(session: Session) -> list[CampaignOut]:
     """Every campaign with its recipients and sent counts."""
-    totals = delivery_totals(session)
-    return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in list_campaigns(session)]
+    found = list_campaigns(session)
+    totals = delivery_totals(session, [c.id for c in found])
+    return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in found]

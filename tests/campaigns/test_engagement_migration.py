@@ -62,7 +62,7 @@ def _event(
 
 def test_0024_fills_the_last_open_and_click_from_stored_events(db: Database) -> None:
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0019")
+        command.downgrade(alembic_config(connection), "0020")
     assert "subscriber_engagement" not in inspect(db.engine).get_table_names()
     with db.engine.begin() as connection:
         for subscriber_id in (1, 2, 3, 4):
@@ -89,7 +89,7 @@ def test_0024_fills_the_last_open_and_click_from_stored_events(db: Database) -> 
     }
 
     with db.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0019")
+        command.downgrade(alembic_config(connection), "0020")
     assert "subscriber_engagement" not in inspect(db.engine).get_table_names()
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM events")).scalar() == 9

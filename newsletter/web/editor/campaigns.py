@@ -70,6 +70,7 @@ from newsletter.db import utcnow
 from newsletter.errors import InvalidInput, NewsletterError, RenderError
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaign_form import CampaignForm, Choices, choices_of
+from newsletter.web.editor.paging import PAGE_SIZE, PageQuery, page_number
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
 
 router = APIRouter(
@@ -100,12 +101,22 @@ async def editor_home() -> Response:
 
 
 @router.get("/editor/campaigns")
-async def campaigns_page(request: Request) -> Response:
+async def campaigns_page(request: Request, page: PageQuery = "1") -> Response:
+    number = page_number(page)
+
     def load(session: Session) -> tuple[list[Campaign], dict[int, tuple[int, int]]]:
-        return list_campaigns(session), delivery_totals(session)
+        campaigns = list_campaigns(session, page=number, size=PAGE_SIZE)
+        return campaigns, delivery_totals(session, [c.id for c in campaigns])
 
     campaigns, totals = await editor_site(request).run(load)
-    return render(request, "campaigns.html", {"campaigns": campaigns, "totals": totals})
+    context = {
+        "campaigns": campaigns[:PAGE_SIZE],
+        "totals": totals,
+        "page": number,
+        "more": len(campaigns) > PAGE_SIZE,
+        "path": "/editor/campaigns",
+    }
+    return render(request, "campaigns.html", context)
 
 
 # --- create and edit ----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from campaigns.report_tables import FIGURE_ROWS, CsvTable, health_csv, rate_text
 from campaigns.reports import CampaignReport, campaign_report, started_campaigns
 from newsletter.web.editor.auth import csrf_protect, editor_page
 from newsletter.web.editor.campaigns import CampaignId
+from newsletter.web.editor.paging import PAGE_SIZE, PageQuery, page_number
 from newsletter.web.editor.segment_rules import whole_number
 from newsletter.web.editor.site import editor_site, render
 
@@ -35,9 +36,22 @@ TABLES = ", ".join(CsvTable)
 
 
 @router.get("/editor/reports")
-async def reports_page(request: Request) -> Response:
-    summaries = await editor_site(request).read(started_campaigns)
-    return render(request, "reports.html", {"summaries": summaries, "rate": rate_text})
+async def reports_page(request: Request, page: PageQuery = "1") -> Response:
+    """Started campaigns, a page at a time: each page's figures are its campaigns' counters."""
+    number = page_number(page)
+    summaries = await editor_site(request).read(
+        lambda session: started_campaigns(
+            session, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        )
+    )
+    context = {
+        "summaries": summaries[:PAGE_SIZE],
+        "rate": rate_text,
+        "page": number,
+        "more": len(summaries) > PAGE_SIZE,
+        "path": "/editor/reports",
+    }
+    return render(request, "reports.html", context)
 
 
 async def _report(request: Request, campaign_id: int) -> CampaignReport:
