@@ -97,6 +97,31 @@ def test_the_form_shows_every_field_of_the_brief(stored: None, editor: Editor) -
         'formaction="/editor/briefs/preview" formtarget="brief-preview"',
     ):
         assert expected in html, expected
+    number = re.search(r'<input id="sources-0-number"[^>]*>', html)
+    assert number is not None
+    assert number[0].endswith(' value="1" inputmode="numeric" class="short">'), number[0]
+    assert 'inputmode="decimal" class="short">' in html and "&#34;" not in html
+
+
+def test_digits_other_than_ascii_are_not_numbers(
+    db: Database, stored: None, editor: Editor
+) -> None:
+    """str.isdigit() accepts "²", which int() refuses: these once answered 500."""
+    values = _fields(db)
+    stale = editor.post(EDIT, {**values, "base_version": "²"})
+    assert stale.status_code == 409  # no version is numbered "²"
+    assert _fact(db, 0) == "The ECB kept its deposit rate unchanged."
+    odd = {**values, "sources-1-number": "³", "action": "add-sources"}
+    edited = editor.post(EDIT, odd)
+    assert edited.status_code == 200
+    assert 'name="sources-2-number" type="text" value="2"' in edited.text  # "³" is no number
+    new = {"title": "T", "sources-0-number": "³", "sources-0-url": "https://example.org/"}
+    added = editor.post("/editor/briefs/new", {**new, "action": "add-sources"})
+    assert added.status_code == 200
+    assert 'name="sources-1-number" type="text" value="1"' in added.text
+    saved = editor.post(EDIT, {**values, "sources-1-number": "³"})
+    assert saved.status_code == 422
+    assert _error_of(saved.text, "sources-1-number") != []
 
 
 def test_saving_an_edit_stores_it_and_records_a_version(

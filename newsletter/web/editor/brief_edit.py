@@ -46,6 +46,7 @@ from newsletter.web.editor.brief_form import (
     FieldErrors,
     form_from_brief,
     form_from_post,
+    form_number,
     slug_for,
     validate_form,
 )
@@ -189,7 +190,8 @@ async def edit_brief_post(request: Request, slug: Slug) -> Response:
 
 
 def _int(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 10 else -1
+    number = form_number(value)
+    return -1 if number is None else number
 
 
 @router.post(PREVIEW_PATH)
