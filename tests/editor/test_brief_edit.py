@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from newsletter.briefs.document import RESERVED_SLUGS
 from newsletter.briefs.importer import store_briefs
 from newsletter.briefs.model import BriefRow, BriefVersionRow
 from newsletter.briefs.store import load_brief
 from newsletter.briefs.structured import load_structured
 from newsletter.db import Database
+from newsletter.web.editor import brief_edit, briefs
 from newsletter.web.editor.brief_form import form_from_brief
 from tests.briefs.test_structured import YAML_BRIEF
 from tests.editor.conftest import Editor, add_editor, client, csrf_of, flashes, log_in
@@ -245,6 +247,26 @@ def test_a_new_brief_is_added_as_a_draft(db: Database, stored: None, editor: Edi
             "'", "&#39;"
         )
     ]
+
+
+def test_a_slug_that_names_an_editor_page_is_refused(db: Database, editor: Editor) -> None:
+    words = {
+        path.split("/")[3]
+        for module in (brief_edit, briefs)
+        for route in module.router.routes
+        if (path := getattr(route, "path", "")).startswith("/editor/briefs/")
+    }
+    assert {word for word in words if not word.startswith("{")} == RESERVED_SLUGS
+    values = {"title": "New", "updated": "2026-12-01", "facts-0-text": "A fact.", "action": "save"}
+    for typed, slug in (("", "new"), ("preview", "preview"), ("upload", "upload")):
+        answer = editor.post("/editor/briefs/new", {**values, "slug": typed})
+        assert answer.status_code == 422, slug
+        reason = f"slug &#39;{slug}&#39; is reserved (an editor page has that name)"
+        assert _error_of(answer.text, "slug") == [reason]
+    with db.transaction() as session:
+        assert session.scalar(select(BriefRow.id)) is None
+    saved = editor.post("/editor/briefs/new", {**values, "slug": "new-year"})
+    assert saved.headers["location"] == "/editor/briefs/new-year"
 
 
 def test_the_preview_is_the_email_escaped_in_its_own_sandbox(
