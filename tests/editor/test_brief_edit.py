@@ -5,10 +5,15 @@ escaping in the form, the preview and the history, restoring a version."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -212,6 +217,91 @@ def test_a_form_opened_before_another_save_does_not_overwrite_it(
     assert _fact(db, 1) == "Two members dissented."
 
 
+def _saves_meet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make two saves meet just before writing, each past its own checks: the window in
+    which, on SQLite (no row lock), both once committed. Where a lock orders them
+    (PostgreSQL), the first waits out the meeting and goes on alone."""
+    meeting = threading.Barrier(2, timeout=3)
+    real = brief_edit.save_brief
+
+    def save_after_meeting(*args: Any, **kwargs: Any) -> bool:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(brief_edit, "save_brief", save_after_meeting)
+
+
+def _at_once(*posts: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    with ThreadPoolExecutor(len(posts)) as pool:
+        return [future.result() for future in [pool.submit(post) for post in posts]]
+
+
+def test_two_saves_at_the_same_version_keep_one_and_refuse_the_other(
+    db: Database, stored: None, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = _fields(db)
+    _saves_meet(monkeypatch)
+    with log_in(site, "bea@example.org") as bea:
+        answers = _at_once(
+            lambda: editor.post(EDIT, {**values, "facts-0-text": "Ann's text."}),
+            lambda: bea.post(EDIT, {**values, "facts-1-text": "Bea's text."}),
+        )
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    assert [number for number, _, _ in _versions(db)] == [1, 2]
+    kept = (_fact(db, 0) == "Ann's text.", _fact(db, 1) == "Bea's text.")
+    assert kept in ((True, False), (False, True))
+    (refused,) = [a for a in answers if a.status_code == 409]
+    assert "Not saved:" in refused.text and "s text.</textarea>" in refused.text
+
+
+def test_a_restore_and_a_save_at_the_same_version_keep_one(
+    db: Database, stored: None, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = _fields(db)
+    editor.follow(editor.post(EDIT, {**values, "facts-0-text": "Version two."}))
+    values["base_version"] = "2"
+    _saves_meet(monkeypatch)
+    restore = f"/editor/briefs/{SLUG}/history/1/restore"
+    with log_in(site, "bea@example.org") as bea:
+        saved, restored = _at_once(
+            lambda: editor.post(EDIT, {**values, "facts-1-text": "Ann's text."}),
+            lambda: bea.post(restore, {"base_version": "2"}),
+        )
+        notices = flashes(bea.get(f"/editor/briefs/{SLUG}/history").text)
+    assert [number for number, _, _ in _versions(db)] == [1, 2, 3]
+    assert restored.status_code == 303
+    if saved.status_code == 409:
+        assert _fact(db, 0) == "The ECB kept its deposit rate unchanged."  # the restore
+        assert notices == ["Restored version 1 of ecb-holds-rates as version 3."]
+    else:
+        assert saved.status_code == 303 and _fact(db, 1) == "Ann's text."
+        assert notices == [
+            "Not restored: the brief is at version 3 now, not 2. Look at the history, "
+            "then restore again."
+        ]
+
+
+def test_two_new_briefs_of_one_slug_at_once_keep_one(
+    db: Database, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = {"title": "Grid", "updated": "2026-12-01", "facts-0-text": "A fact.", "action": "save"}
+    _saves_meet(monkeypatch)
+    with log_in(site, "bea@example.org") as bea:
+        answers = _at_once(
+            lambda: editor.post("/editor/briefs/new", values),
+            lambda: bea.post("/editor/briefs/new", {**values, "facts-0-text": "Another."}),
+        )
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    (refused,) = [a for a in answers if a.status_code == 409]
+    assert _error_of(refused.text, "slug") != []
+    with db.transaction() as session:
+        assert session.scalars(select(BriefRow.slug)).all() == ["grid"]
+
+
 def test_a_new_brief_is_added_as_a_draft(db: Database, stored: None, editor: Editor) -> None:
     form = editor.get("/editor/briefs/new")
     assert form.status_code == 200 and 'name="slug"' in form.text
@@ -300,10 +390,16 @@ def test_history_lists_versions_shows_the_change_and_restores(
     first = editor.get(f"/editor/briefs/{SLUG}/history?version=1")
     assert "Restore version 1" in first.text
     assert "fact 1 added" in first.text
+    assert '<input type="hidden" name="base_version" value="2">' in first.text
     token = csrf_of(first.text)
-    restored = editor.http.post(
-        f"/editor/briefs/{SLUG}/history/1/restore", data={"csrf_token": token}
-    )
+    restore = f"/editor/briefs/{SLUG}/history/1/restore"
+    stale = editor.http.post(restore, data={"csrf_token": token, "base_version": "1"})
+    assert stale.headers["location"] == f"/editor/briefs/{SLUG}/history"
+    assert flashes(editor.follow(stale).text) == [
+        "Not restored: the brief is at version 2 now, not 1. Look at the history, then "
+        "restore again."
+    ]
+    restored = editor.http.post(restore, data={"csrf_token": token, "base_version": "2"})
     after = editor.follow(restored)
     assert f"Restored version 1 of {SLUG} as version 3." in flashes(after.text)
     assert _versions(db)[-1] == (3, "ann@example.org", "restored version 1: title")
