@@ -12,18 +12,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from newsletter.briefs.document import RESERVED_SLUGS
-from newsletter.briefs.importer import store_briefs
+from newsletter.briefs.importer import MAX_BRIEF_BYTES, store_briefs
 from newsletter.briefs.model import BriefRow, BriefVersionRow
 from newsletter.briefs.store import load_brief
 from newsletter.briefs.structured import load_structured
 from newsletter.db import Database
 from newsletter.web.editor import brief_edit, briefs
+from newsletter.web.editor.auth import form_max_fields
 from newsletter.web.editor.brief_form import form_from_brief
 from tests.briefs.test_structured import YAML_BRIEF
 from tests.editor.conftest import Editor, add_editor, client, csrf_of, flashes, log_in
@@ -494,3 +496,55 @@ def test_a_brief_as_long_as_allowed_fits_the_form(
     assert _error_of(answer.text, "facts") == [
         "facts list should have at most 100 items after validation, not 101"
     ]
+
+
+def test_a_non_latin_brief_that_uploads_also_saves_from_the_form(
+    db: Database, stored: None, editor: Editor, site: LiveServer
+) -> None:
+    """URL-encoding posts each byte of non-Latin text as three: the form's default limit
+    leaves room for a brief file up to the importer's own limit."""
+    assert site.settings.editor_brief_form_max_bytes > 3 * MAX_BRIEF_BYTES
+    values = _fields(db)
+    for index in range(2, 80):
+        values[f"facts-{index}-text"] = "Б" * 2_500  # 5,000 bytes of UTF-8 each
+    text_bytes = sum(len(v.encode()) for k, v in values.items() if k.endswith("-text"))
+    assert 380_000 < text_bytes < 420_000  # as a file: about 400 KB
+    assert len(urlencode(values)) > 1_150_000  # as a form: three times as much
+    answer = editor.post(EDIT, values)
+    assert answer.status_code == 303, answer.text[:300]
+    with db.transaction() as session:
+        assert load_brief(session, SLUG).facts[79].text == "Б" * 2_500
+
+
+def test_only_the_brief_forms_take_more_than_200_fields(
+    db: Database, stored: None, editor: Editor
+) -> None:
+    values = _fields(db)
+    for index in range(100):
+        values[f"facts-{index}-text"] = f"Fact number {index}."
+        values[f"facts-{index}-citations"] = "1"
+    for index in range(2, 200):
+        source = {"number": str(index + 1), "label": f"Source {index + 1}", "url": ""}
+        values.update({f"sources-{index}-{name}": value for name, value in source.items()})
+    for index in range(20):
+        for name in ("label", "paragraphs", "probability", "forecaster", "question", "as_of"):
+            values[f"narratives-{index}-{name}"] = ""
+        values[f"narratives-{index}-url"] = ""
+        values[f"narratives-{index}-kind"] = "perspective"
+    assert len(values) + 1 == 970  # with the token: the largest brief as a browser posts it
+    removed = {f"sources-{index}-remove": "1" for index in range(100, 200)}
+    removed.update({f"narratives-{index}-remove": "1" for index in range(20)})
+    answer = editor.post(EDIT, {**values, **removed})  # 1,090 fields with the token
+    assert answer.status_code == 303, answer.text[:300]
+    with db.transaction() as session:
+        brief = load_brief(session, SLUG)
+    assert (len(brief.facts), len(brief.sources), len(brief.narratives)) == (100, 100, 0)
+    many = {f"field-{index}": "" for index in range(200)}
+    restore = editor.post(f"/editor/briefs/{SLUG}/history/1/restore", many)
+    assert restore.status_code == 400  # 201 fields
+    assert editor.post("/editor/briefs/preview", many).status_code == 422  # an empty brief
+    assert editor.post("/editor/segments/new", many).status_code == 400
+    orders = {f"brief_order_brief-{index}": "" for index in range(300)}  # one per brief
+    assert editor.post("/editor/campaigns/new", orders).status_code == 422  # no name
+    assert form_max_fields(f"/editor/briefs/{SLUG}/edit") == 1_500
+    assert form_max_fields(f"/editor/briefs/{SLUG}/edit/x") == 200

@@ -63,8 +63,6 @@ Slug = Annotated[str, Path(max_length=120)]
 VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
 NEW_PATH = "/editor/briefs/new"
 PREVIEW_PATH = "/editor/briefs/preview"
-# The paths whose bodies may hold a whole brief (see ``editor_brief_form_max_bytes``).
-FORM_PATHS = (r"^/editor/briefs/new$", r"^/editor/briefs/preview$", r"^/editor/briefs/[^/]+/edit$")
 _ADD = {f"add-{kind}": kind for kind in ROW_KINDS}
 
 
