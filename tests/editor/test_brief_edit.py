@@ -1,7 +1,8 @@
 """The brief edit and new-brief forms, their preview and the version history over real HTTP
 (SQLite and PostgreSQL): the importer's problems beside their fields with what was typed
-kept, nothing stored on any problem, CSRF and login, unknown slugs, the body-size limit,
-escaping in the form, the preview and the history, restoring a version."""
+kept, nothing stored on any problem, CSRF and login, unknown slugs, reserved slugs, the
+body-size and field-count limits, escaping in the form, the preview and the history,
+restoring a version, and two saves (or creates, or a save and a restore) at once."""
 
 from __future__ import annotations
 
