@@ -611,11 +611,13 @@ class Settings(BaseSettings):
         ),
     )
     editor_brief_form_max_bytes: int = Field(
-        default=1_000_000,
+        default=3_100_000,
         ge=16_384,
         description=(
             "Largest post of the brief edit form, new-brief form and its live preview (the "
-            "body-size limit of those forms: a brief as a form is about the size of its file)."
+            "body-size limit of those forms). A form posts each byte of non-Latin text as "
+            "three (`%D0%91`), so the default is three times the largest brief file (1 MB) "
+            "and room for the field names."
         ),
     )
     editor_import_max_bytes: int = Field(

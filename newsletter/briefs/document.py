@@ -86,6 +86,9 @@ Topic = Annotated[
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[\w][\w -]{0,59}$"),
 ]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+# Words the editor uses as pages beside its briefs (``/editor/briefs/new`` …): a brief with
+# one of them as its slug could not be opened there, so importers refuse them.
+RESERVED_SLUGS = frozenset({"new", "preview", "upload"})
 
 
 class RuleError(ValueError):

@@ -39,6 +39,7 @@ def save_brief(
     source_name: str | None = None,
     author: Author = COMMAND_LINE,
     note: str = "",
+    base_version: int | None = None,
 ) -> bool:
     """Insert the brief, or update the stored one with the same slug; True when it is new.
 
@@ -46,6 +47,8 @@ def save_brief(
     re-importing a corrected file does not silently withdraw a brief marked ready. Every
     save that changes the content adds a version (:mod:`newsletter.briefs.versions`) saying
     who saved it; the row is locked meanwhile (PostgreSQL), so two saves number in turn.
+    ``base_version``: the version the save started from; a newer one refuses the save
+    (:class:`~newsletter.errors.ConflictError`, see :func:`record_version`).
     """
     row = session.scalar(select(BriefRow).where(BriefRow.slug == brief.slug).with_for_update())
     created = row is None
@@ -72,7 +75,7 @@ def save_brief(
         NarrativeRow(position=i, **n.model_dump()) for i, n in enumerate(brief.narratives)
     ]
     session.flush()
-    record_version(session, row, brief, author, note=note)
+    record_version(session, row, brief, author, note=note, base=base_version)
     return created
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from newsletter.briefs.document import Brief, RuleError
+from newsletter.briefs.document import RESERVED_SLUGS, Brief, RuleError
 from newsletter.errors import BriefFormatError, Problem
 
 Loc = tuple[str | int, ...]
@@ -93,6 +93,7 @@ def build_brief(
     ``known_problems`` are the importer's own findings (e.g. an impossible date it could not
     convert); pydantic's complaints about the same places are dropped as duplicates.
     """
+    known_problems = [*known_problems, *_reserved_slug(data)]
     found = [Problem(source, line_for(loc, lines), why) for loc, why in known_problems]
     known_locs = {loc for loc, _ in known_problems}
     try:
@@ -107,6 +108,13 @@ def build_brief(
     if found:
         raise BriefFormatError(_sorted(found))
     return brief
+
+
+def _reserved_slug(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    slug = data.get("slug")
+    if isinstance(slug, str) and slug in RESERVED_SLUGS:
+        return [(("slug",), f"slug {slug!r} is reserved (an editor page has that name)")]
+    return []
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

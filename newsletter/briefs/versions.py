@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.briefs.document import Brief
 from newsletter.briefs.export import brief_to_data
 from newsletter.briefs.model import BriefRow, BriefVersionRow
 from newsletter.briefs.validation import Loc, describe_loc
-from newsletter.errors import NotFoundError
+from newsletter.errors import ConflictError, NotFoundError
 
 SUMMARY_MAX = 1000
 _LISTS = ("facts", "sources", "narratives")
@@ -155,12 +156,26 @@ def latest_number(session: Session, brief_id: int) -> int:
 
 
 def record_version(
-    session: Session, row: BriefRow, brief: Brief, author: Author, *, note: str = ""
+    session: Session,
+    row: BriefRow,
+    brief: Brief,
+    author: Author,
+    *,
+    note: str = "",
+    base: int | None = None,
 ) -> BriefVersionRow | None:
     """Add a version for ``brief`` as just stored in ``row``; None when its content is the
-    same as the newest version's (a re-import of an unchanged file adds nothing)."""
+    same as the newest version's (a re-import of an unchanged file adds nothing).
+
+    ``base``: the version the save started from (a form's, a restore's); anything newer
+    refuses it. Either way the new version's number is the unique key's guard: of two saves
+    numbering the same version (SQLite has no row lock to order them), the second fails,
+    with :class:`~newsletter.errors.ConflictError`."""
     document = version_document(brief)
     previous = latest_version(session, row.id)
+    number = (previous.number if previous else 0) + 1
+    if base is not None and number != base + 1:
+        raise ConflictError(f"the brief is at version {number - 1} now, not {base}")
     if previous is not None and previous.document == document:
         return None
     if previous is None:
@@ -171,14 +186,17 @@ def record_version(
         summary = f"{note}: {summary}"
     version = BriefVersionRow(
         brief_id=row.id,
-        number=(previous.number if previous else 0) + 1,
+        number=number,
         document=document,
         editor_id=author.editor_id,
         editor_name=author.name[:320],
         summary=summary[:SUMMARY_MAX],
     )
     session.add(version)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"version {number} was saved meanwhile by another save") from exc
     return version
 
 

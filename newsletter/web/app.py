@@ -29,7 +29,7 @@ from newsletter.web.api_v1.routes import V1_PREFIX
 from newsletter.web.archive import Archive
 from newsletter.web.archive import router as archive_router
 from newsletter.web.editor.api import API_PREFIX
-from newsletter.web.editor.brief_edit import FORM_PATHS
+from newsletter.web.editor.auth import BRIEF_FORM_PATHS
 from newsletter.web.editor.install import (
     IMPORT_PATH,
     UPLOAD_PATH,
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             IMPORT_PATH: settings.editor_import_max_bytes,
         },
         larger_matching=[
-            *((path, settings.editor_brief_form_max_bytes) for path in FORM_PATHS),
+            *((path, settings.editor_brief_form_max_bytes) for path in BRIEF_FORM_PATHS),
             (re.escape(V1_PREFIX + "/"), settings.api_max_body_bytes),
         ],
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from newsletter.briefs.importer import import_briefs
+from newsletter.briefs.importer import import_briefs, parse_uploads
 from newsletter.briefs.model import BriefRow, FactRow, NarrativeRow
 from newsletter.briefs.store import load_brief, set_status
 from newsletter.db import Database
@@ -100,3 +100,18 @@ def test_binary_and_huge_files_are_refused(db: Database, tmp_path: Path) -> None
     (tmp_path / "big.txt").write_bytes(b"x" * 1_000_001)
     with pytest.raises(BriefFormatError, match="larger than 1 MB"):
         import_briefs(db, [tmp_path / "big.txt"])
+
+
+def test_slugs_that_name_editor_pages_are_refused_where_they_stand() -> None:
+    """``/editor/briefs/new`` is the new-brief form: a brief called "new" could not be opened."""
+    named = YAML_BRIEF.replace("slug: ecb-holds-rates", "slug: new")
+    title = "Ukrainian Commander: Russia 'Losing Steam' in Bakhmut"
+    titled = SEED_BRIEF.read_text(encoding="utf-8").replace(title, "Preview")
+    with pytest.raises(BriefFormatError) as caught:
+        parse_uploads([("named.yaml", named.encode()), ("titled.txt", titled.encode())])
+    assert [str(p) for p in caught.value.problems] == [
+        "named.yaml:1: slug 'new' is reserved (an editor page has that name)",
+        "titled.txt:1: slug 'preview' is reserved (an editor page has that name)",
+    ]
+    (ok,) = parse_uploads([("ok.yaml", named.replace("slug: new", "slug: new-rates").encode())])
+    assert ok[1].slug == "new-rates"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import import_briefs
 from newsletter.briefs.model import BriefVersionRow
-from newsletter.briefs.store import get_brief_row, save_brief, set_status
+from newsletter.briefs.store import get_brief_row, load_brief, save_brief, set_status
 from newsletter.briefs.structured import load_structured
 from newsletter.briefs.versions import (
     Author,
@@ -19,7 +21,9 @@ from newsletter.briefs.versions import (
     changes_of,
     diff_documents,
     get_version,
+    latest_version,
     list_versions,
+    record_version,
     show_value,
     summarize,
     version_document,
@@ -27,6 +31,7 @@ from newsletter.briefs.versions import (
 from newsletter.db import Database
 from newsletter.editors.accounts import create_editor
 from newsletter.editors.model import Editor
+from newsletter.errors import ConflictError
 from tests.briefs.test_structured import YAML_BRIEF
 
 BRIEF = load_structured(YAML_BRIEF, source="b.yaml", fmt="yaml")
@@ -128,3 +133,37 @@ def test_deleting_a_brief_deletes_its_versions(db: Database) -> None:
         session.delete(get_brief_row(session, BRIEF.slug))
     with db.transaction() as session:
         assert session.scalars(select(BriefVersionRow)).all() == []
+
+
+def test_a_save_from_an_older_version_is_refused(db: Database) -> None:
+    with db.transaction() as session:
+        save_brief(session, BRIEF)
+    with db.transaction() as session:
+        save_brief(session, _changed(title="Second"), base_version=1)
+    refused = pytest.raises(ConflictError, match="the brief is at version 2 now, not 1")
+    with refused, db.transaction() as session:
+        save_brief(session, _changed(title="Third"), base_version=1)
+    with db.transaction() as session:
+        assert [
+            v.number for v in list_versions(session, get_brief_row(session, "ecb-holds-rates").id)
+        ] == [2, 1]
+
+
+def test_two_saves_numbering_one_version_conflict(db: Database) -> None:
+    """The unique key is the guard: another save's version lands between this save reading
+    the newest version and writing its own (no lock orders them on SQLite)."""
+    with db.transaction() as session:
+        save_brief(session, BRIEF)
+
+    def other_save_lands(session: Session, *_: object) -> None:
+        with db.transaction() as other:
+            save_brief(other, _changed(title="The other save"))
+
+    refused = pytest.raises(ConflictError, match="version 2 was saved meanwhile by another save")
+    with refused, db.transaction() as session:
+        row = get_brief_row(session, "ecb-holds-rates")
+        assert latest_version(session, row.id) is not None
+        event.listen(session, "before_flush", other_save_lands, once=True)
+        record_version(session, row, _changed(title="This save"), Author("ann", None))
+    with db.transaction() as session:
+        assert load_brief(session, "ecb-holds-rates").title == "The other save"

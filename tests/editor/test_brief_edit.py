@@ -1,22 +1,32 @@
 """The brief edit and new-brief forms, their preview and the version history over real HTTP
 (SQLite and PostgreSQL): the importer's problems beside their fields with what was typed
-kept, nothing stored on any problem, CSRF and login, unknown slugs, the body-size limit,
-escaping in the form, the preview and the history, restoring a version."""
+kept, nothing stored on any problem, CSRF and login, unknown slugs, reserved slugs, the
+body-size and field-count limits, escaping in the form, the preview and the history,
+restoring a version, and two saves (or creates, or a save and a restore) at once."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlalchemy import select
 
-from newsletter.briefs.importer import store_briefs
+from newsletter.briefs.document import RESERVED_SLUGS
+from newsletter.briefs.importer import MAX_BRIEF_BYTES, store_briefs
 from newsletter.briefs.model import BriefRow, BriefVersionRow
 from newsletter.briefs.store import load_brief
 from newsletter.briefs.structured import load_structured
 from newsletter.db import Database
+from newsletter.web.editor import brief_edit, briefs
+from newsletter.web.editor.auth import form_max_fields
 from newsletter.web.editor.brief_form import form_from_brief
 from tests.briefs.test_structured import YAML_BRIEF
 from tests.editor.conftest import Editor, add_editor, client, csrf_of, flashes, log_in
@@ -97,6 +107,31 @@ def test_the_form_shows_every_field_of_the_brief(stored: None, editor: Editor) -
         'formaction="/editor/briefs/preview" formtarget="brief-preview"',
     ):
         assert expected in html, expected
+    number = re.search(r'<input id="sources-0-number"[^>]*>', html)
+    assert number is not None
+    assert number[0].endswith(' value="1" inputmode="numeric" class="short">'), number[0]
+    assert 'inputmode="decimal" class="short">' in html and "&#34;" not in html
+
+
+def test_digits_other_than_ascii_are_not_numbers(
+    db: Database, stored: None, editor: Editor
+) -> None:
+    """str.isdigit() accepts "²", which int() refuses: these once answered 500."""
+    values = _fields(db)
+    stale = editor.post(EDIT, {**values, "base_version": "²"})
+    assert stale.status_code == 409  # no version is numbered "²"
+    assert _fact(db, 0) == "The ECB kept its deposit rate unchanged."
+    odd = {**values, "sources-1-number": "³", "action": "add-sources"}
+    edited = editor.post(EDIT, odd)
+    assert edited.status_code == 200
+    assert 'name="sources-2-number" type="text" value="2"' in edited.text  # "³" is no number
+    new = {"title": "T", "sources-0-number": "³", "sources-0-url": "https://example.org/"}
+    added = editor.post("/editor/briefs/new", {**new, "action": "add-sources"})
+    assert added.status_code == 200
+    assert 'name="sources-1-number" type="text" value="1"' in added.text
+    saved = editor.post(EDIT, {**values, "sources-1-number": "³"})
+    assert saved.status_code == 422
+    assert _error_of(saved.text, "sources-1-number") != []
 
 
 def test_saving_an_edit_stores_it_and_records_a_version(
@@ -185,6 +220,91 @@ def test_a_form_opened_before_another_save_does_not_overwrite_it(
     assert _fact(db, 1) == "Two members dissented."
 
 
+def _saves_meet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make two saves meet just before writing, each past its own checks: the window in
+    which, on SQLite (no row lock), both once committed. Where a lock orders them
+    (PostgreSQL), the first waits out the meeting and goes on alone."""
+    meeting = threading.Barrier(2, timeout=3)
+    real = brief_edit.save_brief
+
+    def save_after_meeting(*args: Any, **kwargs: Any) -> bool:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(brief_edit, "save_brief", save_after_meeting)
+
+
+def _at_once(*posts: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    with ThreadPoolExecutor(len(posts)) as pool:
+        return [future.result() for future in [pool.submit(post) for post in posts]]
+
+
+def test_two_saves_at_the_same_version_keep_one_and_refuse_the_other(
+    db: Database, stored: None, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = _fields(db)
+    _saves_meet(monkeypatch)
+    with log_in(site, "bea@example.org") as bea:
+        answers = _at_once(
+            lambda: editor.post(EDIT, {**values, "facts-0-text": "Ann's text."}),
+            lambda: bea.post(EDIT, {**values, "facts-1-text": "Bea's text."}),
+        )
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    assert [number for number, _, _ in _versions(db)] == [1, 2]
+    kept = (_fact(db, 0) == "Ann's text.", _fact(db, 1) == "Bea's text.")
+    assert kept in ((True, False), (False, True))
+    (refused,) = [a for a in answers if a.status_code == 409]
+    assert "Not saved:" in refused.text and "s text.</textarea>" in refused.text
+
+
+def test_a_restore_and_a_save_at_the_same_version_keep_one(
+    db: Database, stored: None, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = _fields(db)
+    editor.follow(editor.post(EDIT, {**values, "facts-0-text": "Version two."}))
+    values["base_version"] = "2"
+    _saves_meet(monkeypatch)
+    restore = f"/editor/briefs/{SLUG}/history/1/restore"
+    with log_in(site, "bea@example.org") as bea:
+        saved, restored = _at_once(
+            lambda: editor.post(EDIT, {**values, "facts-1-text": "Ann's text."}),
+            lambda: bea.post(restore, {"base_version": "2"}),
+        )
+        notices = flashes(bea.get(f"/editor/briefs/{SLUG}/history").text)
+    assert [number for number, _, _ in _versions(db)] == [1, 2, 3]
+    assert restored.status_code == 303
+    if saved.status_code == 409:
+        assert _fact(db, 0) == "The ECB kept its deposit rate unchanged."  # the restore
+        assert notices == ["Restored version 1 of ecb-holds-rates as version 3."]
+    else:
+        assert saved.status_code == 303 and _fact(db, 1) == "Ann's text."
+        assert notices == [
+            "Not restored: the brief is at version 3 now, not 2. Look at the history, "
+            "then restore again."
+        ]
+
+
+def test_two_new_briefs_of_one_slug_at_once_keep_one(
+    db: Database, editor: Editor, site: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_editor(db, "bea@example.org")
+    values = {"title": "Grid", "updated": "2026-12-01", "facts-0-text": "A fact.", "action": "save"}
+    _saves_meet(monkeypatch)
+    with log_in(site, "bea@example.org") as bea:
+        answers = _at_once(
+            lambda: editor.post("/editor/briefs/new", values),
+            lambda: bea.post("/editor/briefs/new", {**values, "facts-0-text": "Another."}),
+        )
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    (refused,) = [a for a in answers if a.status_code == 409]
+    assert _error_of(refused.text, "slug") != []
+    with db.transaction() as session:
+        assert session.scalars(select(BriefRow.slug)).all() == ["grid"]
+
+
 def test_a_new_brief_is_added_as_a_draft(db: Database, stored: None, editor: Editor) -> None:
     form = editor.get("/editor/briefs/new")
     assert form.status_code == 200 and 'name="slug"' in form.text
@@ -222,6 +342,26 @@ def test_a_new_brief_is_added_as_a_draft(db: Database, stored: None, editor: Edi
     ]
 
 
+def test_a_slug_that_names_an_editor_page_is_refused(db: Database, editor: Editor) -> None:
+    words = {
+        path.split("/")[3]
+        for module in (brief_edit, briefs)
+        for route in module.router.routes
+        if (path := getattr(route, "path", "")).startswith("/editor/briefs/")
+    }
+    assert {word for word in words if not word.startswith("{")} == RESERVED_SLUGS
+    values = {"title": "New", "updated": "2026-12-01", "facts-0-text": "A fact.", "action": "save"}
+    for typed, slug in (("", "new"), ("preview", "preview"), ("upload", "upload")):
+        answer = editor.post("/editor/briefs/new", {**values, "slug": typed})
+        assert answer.status_code == 422, slug
+        reason = f"slug &#39;{slug}&#39; is reserved (an editor page has that name)"
+        assert _error_of(answer.text, "slug") == [reason]
+    with db.transaction() as session:
+        assert session.scalar(select(BriefRow.id)) is None
+    saved = editor.post("/editor/briefs/new", {**values, "slug": "new-year"})
+    assert saved.headers["location"] == "/editor/briefs/new-year"
+
+
 def test_the_preview_is_the_email_escaped_in_its_own_sandbox(
     db: Database, stored: None, editor: Editor
 ) -> None:
@@ -253,10 +393,16 @@ def test_history_lists_versions_shows_the_change_and_restores(
     first = editor.get(f"/editor/briefs/{SLUG}/history?version=1")
     assert "Restore version 1" in first.text
     assert "fact 1 added" in first.text
+    assert '<input type="hidden" name="base_version" value="2">' in first.text
     token = csrf_of(first.text)
-    restored = editor.http.post(
-        f"/editor/briefs/{SLUG}/history/1/restore", data={"csrf_token": token}
-    )
+    restore = f"/editor/briefs/{SLUG}/history/1/restore"
+    stale = editor.http.post(restore, data={"csrf_token": token, "base_version": "1"})
+    assert stale.headers["location"] == f"/editor/briefs/{SLUG}/history"
+    assert flashes(editor.follow(stale).text) == [
+        "Not restored: the brief is at version 2 now, not 1. Look at the history, then "
+        "restore again."
+    ]
+    restored = editor.http.post(restore, data={"csrf_token": token, "base_version": "2"})
     after = editor.follow(restored)
     assert f"Restored version 1 of {SLUG} as version 3." in flashes(after.text)
     assert _versions(db)[-1] == (3, "ann@example.org", "restored version 1: title")
@@ -351,3 +497,55 @@ def test_a_brief_as_long_as_allowed_fits_the_form(
     assert _error_of(answer.text, "facts") == [
         "facts list should have at most 100 items after validation, not 101"
     ]
+
+
+def test_a_non_latin_brief_that_uploads_also_saves_from_the_form(
+    db: Database, stored: None, editor: Editor, site: LiveServer
+) -> None:
+    """URL-encoding posts each byte of non-Latin text as three: the form's default limit
+    leaves room for a brief file up to the importer's own limit."""
+    assert site.settings.editor_brief_form_max_bytes > 3 * MAX_BRIEF_BYTES
+    values = _fields(db)
+    for index in range(2, 80):
+        values[f"facts-{index}-text"] = "Б" * 2_500  # 5,000 bytes of UTF-8 each
+    text_bytes = sum(len(v.encode()) for k, v in values.items() if k.endswith("-text"))
+    assert 380_000 < text_bytes < 420_000  # as a file: about 400 KB
+    assert len(urlencode(values)) > 1_150_000  # as a form: three times as much
+    answer = editor.post(EDIT, values)
+    assert answer.status_code == 303, answer.text[:300]
+    with db.transaction() as session:
+        assert load_brief(session, SLUG).facts[79].text == "Б" * 2_500
+
+
+def test_only_the_brief_forms_take_more_than_200_fields(
+    db: Database, stored: None, editor: Editor
+) -> None:
+    values = _fields(db)
+    for index in range(100):
+        values[f"facts-{index}-text"] = f"Fact number {index}."
+        values[f"facts-{index}-citations"] = "1"
+    for index in range(2, 200):
+        source = {"number": str(index + 1), "label": f"Source {index + 1}", "url": ""}
+        values.update({f"sources-{index}-{name}": value for name, value in source.items()})
+    for index in range(20):
+        for name in ("label", "paragraphs", "probability", "forecaster", "question", "as_of"):
+            values[f"narratives-{index}-{name}"] = ""
+        values[f"narratives-{index}-url"] = ""
+        values[f"narratives-{index}-kind"] = "perspective"
+    assert len(values) + 1 == 970  # with the token: the largest brief as a browser posts it
+    removed = {f"sources-{index}-remove": "1" for index in range(100, 200)}
+    removed.update({f"narratives-{index}-remove": "1" for index in range(20)})
+    answer = editor.post(EDIT, {**values, **removed})  # 1,090 fields with the token
+    assert answer.status_code == 303, answer.text[:300]
+    with db.transaction() as session:
+        brief = load_brief(session, SLUG)
+    assert (len(brief.facts), len(brief.sources), len(brief.narratives)) == (100, 100, 0)
+    many = {f"field-{index}": "" for index in range(200)}
+    restore = editor.post(f"/editor/briefs/{SLUG}/history/1/restore", many)
+    assert restore.status_code == 400  # 201 fields
+    assert editor.post("/editor/briefs/preview", many).status_code == 422  # an empty brief
+    assert editor.post("/editor/segments/new", many).status_code == 400
+    orders = {f"brief_order_brief-{index}": "" for index in range(300)}  # one per brief
+    assert editor.post("/editor/campaigns/new", orders).status_code == 422  # no name
+    assert form_max_fields(f"/editor/briefs/{SLUG}/edit") == 1_500
+    assert form_max_fields(f"/editor/briefs/{SLUG}/edit/x") == 200

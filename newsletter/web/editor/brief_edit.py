@@ -14,6 +14,7 @@ a newer version someone else saved meanwhile is refused, with what was typed kep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Annotated
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -46,6 +48,7 @@ from newsletter.web.editor.brief_form import (
     FieldErrors,
     form_from_brief,
     form_from_post,
+    form_number,
     slug_for,
     validate_form,
 )
@@ -60,8 +63,6 @@ Slug = Annotated[str, Path(max_length=120)]
 VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
 NEW_PATH = "/editor/briefs/new"
 PREVIEW_PATH = "/editor/briefs/preview"
-# The paths whose bodies may hold a whole brief (see ``editor_brief_form_max_bytes``).
-FORM_PATHS = (r"^/editor/briefs/new$", r"^/editor/briefs/preview$", r"^/editor/briefs/[^/]+/edit$")
 _ADD = {f"add-{kind}": kind for kind in ROW_KINDS}
 
 
@@ -126,7 +127,7 @@ async def new_brief_post(request: Request) -> Response:
         save_brief(session, result, source_name=None, author=author)
 
     try:
-        await editor_site(request).run(create)
+        await _run_creating(request, create, slug)
     except ConflictError as exc:
         errors = {"slug": [f"{exc}: choose another slug, or edit that brief"]}
         return _edit_page(request, form, row=None, errors=errors, status=409)
@@ -136,6 +137,18 @@ async def new_brief_post(request: Request) -> Response:
 
 def _exists(slug: str) -> Select[int]:
     return select(BriefRow.id).where(BriefRow.slug == slug)
+
+
+async def _run_creating(request: Request, create: Callable[[Session], None], slug: str) -> None:
+    """``create`` in a transaction; a brief of ``slug`` stored meanwhile by another request
+    (both found the slug free, the unique key refused the second) is a ConflictError."""
+    site = editor_site(request)
+    try:
+        await site.run(create)
+    except IntegrityError as exc:
+        if await site.run(lambda session: session.scalar(_exists(slug))) is None:
+            raise
+        raise ConflictError(f"a brief with the slug {slug!r} was added meanwhile") from exc
 
 
 @router.get("/editor/briefs/{slug}/edit")
@@ -170,7 +183,7 @@ async def edit_brief_post(request: Request, slug: Slug) -> Response:
             raise ConflictError(
                 f"version {current} was saved after you opened this form (at version {base})"
             )
-        save_brief(session, result, source_name=None, author=author)
+        save_brief(session, result, source_name=None, author=author, base_version=base)
         return latest_number(session, stored.id)
 
     try:
@@ -189,7 +202,8 @@ async def edit_brief_post(request: Request, slug: Slug) -> Response:
 
 
 def _int(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 10 else -1
+    number = form_number(value)
+    return -1 if number is None else number
 
 
 @router.post(PREVIEW_PATH)
@@ -252,15 +266,19 @@ async def history_page(
 
 @router.post("/editor/briefs/{slug}/history/{number}/restore")
 async def restore_version(request: Request, slug: Slug, number: VersionNumber) -> Response:
+    """Restore version ``number`` as a new version, over the version the history page showed
+    as the newest (its ``base_version``; without one, over whatever is newest now)."""
     author = _author(request)
+    seen = (await request.form()).get("base_version")
 
     def restore(session: Session) -> tuple[int, int]:
         row = get_brief_row(session, slug)
         session.refresh(row, with_for_update=True)
         brief = brief_of_version(get_version(session, row.id, number).document)
         before = latest_number(session, row.id)
+        base = _int(seen) if isinstance(seen, str) else before
         note = f"restored version {number}"
-        save_brief(session, brief, source_name=None, author=author, note=note)
+        save_brief(session, brief, source_name=None, author=author, note=note, base_version=base)
         return before, latest_number(session, row.id)
 
     history = f"/editor/briefs/{slug}/history"
@@ -269,6 +287,9 @@ async def restore_version(request: Request, slug: Slug, number: VersionNumber) -
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
         flash(request, f"Version {number} no longer passes the brief rules: {reason}", "error")
+        return RedirectResponse(history, status_code=303)
+    except ConflictError as exc:
+        flash(request, f"Not restored: {exc}. Look at the history, then restore again.", "error")
         return RedirectResponse(history, status_code=303)
     if latest == before:
         flash(request, f"Version {number} is what the brief holds already: nothing to restore.")

@@ -31,6 +31,7 @@ FORM_SOURCE = "form"
 _ROW_FIELD = re.compile(r"^(facts|sources|narratives)-(\d{1,3})-([a-z_]+)$")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _LIST_SEPARATOR = re.compile(r"[,\s]+")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() also accepts "²"
 
 
 @dataclass
@@ -88,7 +89,7 @@ class BriefForm:
         """The form with one more empty row of ``kind`` (the "add a fact" button)."""
         blank: Row = _ROW_TYPES[kind]()
         if isinstance(blank, SourceFields):
-            numbers = [int(s.number) for s in self.sources if s.number.strip().isdigit()]
+            numbers = [form_number(s.number.strip()) or 0 for s in self.sources]
             blank.number = str(max(numbers, default=0) + 1)
         rows: dict[str, Any] = {kind: [*getattr(self, kind), blank]}
         return replace(self, **rows)
@@ -229,6 +230,11 @@ def _narrative(n: NarrativeFields) -> dict[str, Any]:
             "url": _optional(n.url),
         }
     )
+
+
+def form_number(value: str) -> int | None:
+    """A posted whole number (at most nine ASCII digits), or None for anything else."""
+    return int(value) if _NUMBER.fullmatch(value) else None
 
 
 def slug_for(form: BriefForm) -> str:
