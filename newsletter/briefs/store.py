@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.briefs.document import Brief, BriefStatus, Fact, Narrative, Source
 from newsletter.briefs.model import BriefRow, FactRow, NarrativeRow, SourceRow
 from newsletter.briefs.versions import COMMAND_LINE, Author, record_version
 from newsletter.db import utcnow
-from newsletter.errors import NotFoundError
+from newsletter.errors import ConflictError, NotFoundError
 from newsletter.suggest import did_you_mean, missing_names
 
 
@@ -74,7 +75,14 @@ def save_brief(
     row.narratives = [
         NarrativeRow(position=i, **n.model_dump()) for i, n in enumerate(brief.narratives)
     ]
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique slug: another save created it meanwhile
+        if not created or "slug" not in str(exc.orig):
+            raise
+        raise ConflictError(
+            f"a brief with slug {brief.slug!r} was created meanwhile by another save"
+        ) from None
     record_version(session, row, brief, author, note=note, base=base_version)
     return created
 

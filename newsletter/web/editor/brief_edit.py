@@ -14,7 +14,6 @@ a newer version someone else saved meanwhile is refused, with what was typed kep
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Annotated
@@ -23,7 +22,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -127,7 +125,7 @@ async def new_brief_post(request: Request) -> Response:
         save_brief(session, result, source_name=None, author=author)
 
     try:
-        await _run_creating(request, create, slug)
+        await editor_site(request).run(create)  # save_brief: a slug taken meanwhile too
     except ConflictError as exc:
         errors = {"slug": [f"{exc}: choose another slug, or edit that brief"]}
         return _edit_page(request, form, row=None, errors=errors, status=409)
@@ -137,18 +135,6 @@ async def new_brief_post(request: Request) -> Response:
 
 def _exists(slug: str) -> Select[int]:
     return select(BriefRow.id).where(BriefRow.slug == slug)
-
-
-async def _run_creating(request: Request, create: Callable[[Session], None], slug: str) -> None:
-    """``create`` in a transaction; a brief of ``slug`` stored meanwhile by another request
-    (both found the slug free, the unique key refused the second) is a ConflictError."""
-    site = editor_site(request)
-    try:
-        await site.run(create)
-    except IntegrityError as exc:
-        if await site.run(lambda session: session.scalar(_exists(slug))) is None:
-            raise
-        raise ConflictError(f"a brief with the slug {slug!r} was added meanwhile") from exc
 
 
 @router.get("/editor/briefs/{slug}/edit")
