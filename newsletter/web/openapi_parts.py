@@ -3,7 +3,8 @@
 FastAPI generates one document for every route. :func:`split_openapi` makes the public
 ``/openapi.json`` leave out the paths under each separate prefix (the editor API, the
 newsroom API ``/api/v1``); each of those is served by its own route as :func:`openapi_part`
-returns it: only its paths, its own title, and whatever its ``finish`` adds.
+returns it: only its paths and the component schemas they use, its own title, and whatever
+its ``finish`` adds.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class OpenApiParts:
                 for path, item in full.get("paths", {}).items()
                 if self._part_of(path) == prefix
             }
-            document = {**full, "paths": paths}
+            document = _with_used_components({**full, "paths": paths})
             if prefix is not None:
                 part = self._parts[prefix]
                 document["info"] = {**full["info"], "title": part.title}
@@ -48,6 +49,36 @@ class OpenApiParts:
 
     def _part_of(self, path: str) -> str | None:
         return next((p for p in self._parts if path.startswith(p + "/")), None)
+
+
+def _with_used_components(document: Document) -> Document:
+    """``document`` keeping only the component schemas its paths refer to, directly or
+    through other schemas: each part describes its own models, not every API's."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    used: set[str] = set()
+    pending: list[Any] = [document["paths"]]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+                name = ref.removeprefix(_SCHEMA_REF)
+                if name not in used and name in schemas:
+                    used.add(name)
+                    pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    if "components" not in document:
+        return document
+    components = {**document["components"]}
+    components["schemas"] = {name: schemas[name] for name in schemas if name in used}
+    if not components["schemas"]:
+        del components["schemas"]
+    return {**document, "components": components}
+
+
+_SCHEMA_REF = "#/components/schemas/"
 
 
 def split_openapi(app: FastAPI, parts: Mapping[str, Part]) -> None:
