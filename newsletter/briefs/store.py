@@ -49,9 +49,12 @@ def save_brief(
     save that changes the content adds a version (:mod:`newsletter.briefs.versions`) saying
     who saved it; the row is locked meanwhile (PostgreSQL), so two saves number in turn.
     ``base_version``: the version the save started from; a newer one refuses the save
-    (:class:`~newsletter.errors.ConflictError`, see :func:`record_version`).
+    (:class:`~newsletter.errors.ConflictError`, see :func:`record_version`); ``0`` for a new
+    brief, refused if the slug is taken (also when another save took it a moment ago).
     """
     row = session.scalar(select(BriefRow).where(BriefRow.slug == brief.slug).with_for_update())
+    if row is not None and base_version == 0:
+        raise ConflictError(f"a brief with the slug {brief.slug!r} exists already")
     created = row is None
     if row is None:
         row = BriefRow(slug=brief.slug, status="draft")

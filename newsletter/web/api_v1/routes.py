@@ -135,7 +135,7 @@ async def create_brief(
     def store(session: Session) -> BriefOut:
         if session.scalar(_slug_taken(brief.slug)) is not None:
             raise ConflictError(f"a brief with slug {brief.slug!r} exists: PUT it to update it")
-        save_brief(session, brief, source_name=f"api:{holder.name}")
+        save_brief(session, brief, source_name=f"api:{holder.name}", base_version=0)
         return BriefOut.of(get_brief_row(session, brief.slug))
 
     return await api_site(request).run(store)

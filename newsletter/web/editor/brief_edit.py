@@ -122,7 +122,7 @@ async def new_brief_post(request: Request) -> Response:
     def create(session: Session) -> None:
         if session.scalar(_exists(slug)) is not None:
             raise ConflictError(f"a brief with the slug {slug!r} exists already")
-        save_brief(session, result, source_name=None, author=author)
+        save_brief(session, result, source_name=None, author=author, base_version=0)
 
     try:
         await editor_site(request).run(create)  # save_brief: a slug taken meanwhile too
