@@ -17,10 +17,8 @@ clicked, at times spread over 400 days).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +29,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.signup import ThrowAwayDatabase, admin_url  # noqa: E402
+from bench.subscriber_search import timed  # noqa: E402
 from campaigns.wiring import wire_extensions  # noqa: E402
 from newsletter.db import open_database  # noqa: E402
 from subscribers.model import Subscriber  # noqa: E402
@@ -96,15 +95,6 @@ RULES: dict[str, dict[str, object]] = {
         "rules": [{"type": "source", "in": ["podcast"]}, {"type": "clicked", "within_days": 30}],
     },
 }
-
-
-def timed(work: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
