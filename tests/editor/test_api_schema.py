@@ -11,14 +11,10 @@ time, in seconds.
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Callable
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from campaigns.freeze import freeze_campaign
@@ -37,6 +33,7 @@ from tests.campaigns.helpers import (
     send_issue,
 )
 from tests.editor.conftest import add_editor, client, log_in
+from tests.fuzz_api import exercise_each, negatable, strategies
 from tests.subscribers.conftest import LiveServer
 from tests.subscribers.test_api_schema import CHECKS
 
@@ -90,44 +87,16 @@ def test_no_request_breaks_the_editor_api(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == OPERATIONS
     if values == "known":
-        with_params = [op for op in operations if "{" in op.path]
-        strategy = st.one_of(
-            *(
-                op.as_strategy(mode, path_parameters=dict(zip(names, combination, strict=True)))
-                for op in with_params
-                for names in [re.findall(r"{(\w+)}", op.path)]
-                for combination in itertools.product(*(known[name] for name in names))
-            )
-        )
-        operations = with_params
-    else:
-        strategy = schema.as_strategy(mode)
-    seen: set[str] = set()
-    statuses: set[int] = set()
-
-    @given(case=strategy)
-    @settings(
-        max_examples=150,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def exercise(case: schemathesis.Case) -> None:
-        seen.add(case.operation.label)
-        response = case.call_and_validate(
-            headers={"Cookie": cookie, "X-CSRF-Token": csrf}, checks=CHECKS
-        )
-        statuses.add(response.status_code)
-
-    exercise()
+        operations = [op for op in operations if "{" in op.path]
     # Negative runs can only break what is generated: with known path values, the body.
-    if mode is GenerationMode.POSITIVE:
-        expected = {op.label for op in operations}
-    elif values == "known":
-        expected = {op.label for op in operations if op.body}
-    else:
-        expected = {op.label for op in operations if op.path_parameters or op.body or op.query}
+    tried = negatable(operations, mode, known=values == "known")
+    seen, statuses = exercise_each(
+        strategies(tried, mode, known if values == "known" else None),
+        examples=15,
+        checks=CHECKS,
+        headers={"Cookie": cookie, "X-CSRF-Token": csrf},
+    )
+    expected = {op.label for op in tried}
     assert seen >= expected, f"not every operation was tried: {sorted(seen)}"
     assert 401 not in statuses  # the session held for every request
     if mode is GenerationMode.POSITIVE:

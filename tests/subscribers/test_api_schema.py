@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -28,6 +27,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.tokens import Purpose, TokenSigner
 from newsletter.web.app import create_app
+from tests.fuzz_api import exercise_each
 from tests.subscribers.conftest import add_subscriber
 
 CHECKS = [
@@ -86,23 +86,9 @@ def test_no_request_breaks_the_api(
         or len(op.body) > 0
     ]
     expected = {op.label for op in tried}
-    seen: set[str] = set()
-    # Each operation gets its own examples: one strategy over all of them left an operation
-    # untried when another API's models joined the document and moved the draw.
-    for op in tried:
-        strategy = op.as_strategy(mode, path_parameters=path_parameters.get(op.label))
-
-        @given(case=strategy)
-        @settings(
-            max_examples=30,
-            derandomize=True,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def exercise(case: schemathesis.Case) -> None:
-            seen.add(case.operation.label)
-            case.call_and_validate(checks=CHECKS)
-
-        exercise()
+    seen, _ = exercise_each(
+        [op.as_strategy(mode, path_parameters=path_parameters.get(op.label)) for op in tried],
+        examples=30,
+        checks=CHECKS,
+    )
     assert seen >= expected, f"not every operation was tried: {sorted(seen)}"
