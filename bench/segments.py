@@ -6,6 +6,13 @@ reference "opened in 30 days" answered from the events, as the rule did before
 `subscriber_engagement`. Some addresses are suppressed, so "mailable" has work to do.
 
     .venv/bin/python bench/segments.py [--rows 1000000] [--events 10000000] [--repeat 3]
+    .venv/bin/python bench/segments.py --freeze     # and the freeze with/without engagement rules
+
+With ``--freeze`` it then freezes a three-brief campaign for the whole list twice over,
+interleaved: once with the segments "topics climate" then "everyone", once with "opened in
+30 days" then "everyone" (the same two variants, the first matching segment deciding each
+reader's), and prints each freeze's time; the delivery rows are truncated between freezes so
+every freeze inserts into an empty table.
 
 It creates a throw-away database next to ``$NEWSLETTER_TEST_POSTGRES_URL`` (dropped at the
 end) and fills it with ``generate_series``: topics one of five, 1 % unsubscribed, signups
@@ -28,12 +35,17 @@ if str(ROOT) not in sys.path:  # run as a script as well as with -m
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.send import POSTAL_ADDRESS, PUBLIC_URL, SECRET, SLUGS  # noqa: E402
 from bench.signup import ThrowAwayDatabase, admin_url  # noqa: E402
 from bench.subscriber_search import timed  # noqa: E402
+from campaigns.freeze import freeze_campaign  # noqa: E402
+from campaigns.service import CampaignDraft, create_campaign  # noqa: E402
 from campaigns.wiring import wire_extensions  # noqa: E402
-from newsletter.db import open_database  # noqa: E402
+from newsletter.briefs.importer import import_briefs  # noqa: E402
+from newsletter.config import Settings  # noqa: E402
+from newsletter.db import Database, open_database  # noqa: E402
 from subscribers.model import Subscriber  # noqa: E402
-from subscribers.segment_store import context_for, count_members  # noqa: E402
+from subscribers.segment_store import context_for, count_members, create_segment  # noqa: E402
 from subscribers.segments import Rule, RuleContext, parse_rule  # noqa: E402
 from subscribers.suppression import mailable  # noqa: E402
 
@@ -103,6 +115,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--admin-url")
+    parser.add_argument(
+        "--freeze", action="store_true", help="also time freezes with/without engagement rules"
+    )
     args = parser.parse_args()
     wire_extensions()
     with ThrowAwayDatabase(admin_url(args.admin_url), prefix="bench_segments") as scratch:
@@ -137,7 +152,47 @@ def main() -> None:
             print(
                 f"{'opened in 30 days, from events':32} {old:7.1f} ms  (one COUNT, the rule before)"
             )
+        if args.freeze:
+            freeze_figures(db, scratch.url.render_as_string(hide_password=False), args.repeat)
         db.dispose()
+
+
+FREEZE_SEGMENTS = {
+    "without engagement rules": ("topics climate", "everyone"),
+    "with an engagement rule": ("opened in 30 days", "everyone"),
+}
+
+
+def freeze_figures(db: Database, url: str, repeat: int) -> None:
+    """Freeze times of a whole-list campaign whose first segment is a topic rule or an
+    engagement rule (issue 17: the second within 20 % of the first)."""
+    import_briefs(db, [ROOT / "examples" / "briefs"], mark_ready=True)
+    with db.transaction() as session:
+        for name in {name for pair in FREEZE_SEGMENTS.values() for name in pair}:
+            create_segment(session, name, RULES[name])
+    settings = Settings(
+        database_url=url, secret_key=SECRET, public_url=PUBLIC_URL, postal_address=POSTAL_ADDRESS
+    )
+    times: dict[str, list[float]] = {label: [] for label in FREEZE_SEGMENTS}
+    for run in range(repeat):
+        for label, segments in FREEZE_SEGMENTS.items():
+            with db.transaction() as session:
+                draft = CampaignDraft(f"{label} {run}", SLUGS, segment_names=segments)
+                campaign_id = create_campaign(session, draft).id
+            started = time.perf_counter()
+            result = freeze_campaign(db, campaign_id, settings)
+            times[label].append(time.perf_counter() - started)
+            with db.engine.begin() as connection:
+                connection.execute(text("TRUNCATE deliveries CASCADE"))
+                connection.execute(
+                    text("UPDATE campaigns SET status = 'cancelled' WHERE id = :id"),
+                    {"id": campaign_id},
+                )
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM ANALYZE deliveries"))
+    print(f"freeze of {result.recipients:,} recipients, {len(result.variants)} variants:")
+    for label, runs in times.items():
+        print(f"  {label:28} " + ", ".join(f"{t:.1f} s" for t in runs))
 
 
 def two_counts(session: Session, rule: Rule, ctx: RuleContext) -> tuple[int, int]:
