@@ -3,7 +3,8 @@
 :func:`create_key` returns the key in clear exactly once (:class:`NewKey`); only its
 SHA-256 is stored. :func:`check_key` finds a presented key by its prefix and compares the
 hashes in constant time; an unknown prefix costs the same comparison, so timing tells
-nothing about which prefixes exist.
+nothing about which prefixes exist. It also takes the request from the key's rate limit
+(:func:`take_request`), kept in the database so that every server process shares it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.apikeys.model import ApiKey
@@ -52,6 +53,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()  # compared when no row matches
 MAX_RATE_LIMIT = 100_000
 USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
+RATE_PERIOD = 60.0  # seconds: a key's rate_limit is requests a minute
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class KeyCheck:
     holder: KeyHolder | None
     refusal: KeyRefusal | None = None
     revoked_at: datetime | None = None
+    retry_after: float | None = None  # a known key over its rate limit: seconds to wait
 
 
 def parse_scopes(values: Iterable[str], field: str = "scope") -> list[str]:
@@ -213,6 +216,36 @@ def check_key(session: Session, presented: str | None, *, now: datetime | None =
     if row.revoked_at is not None:
         return KeyCheck(None, KeyRefusal.REVOKED, row.revoked_at)
     now = now or utcnow()
+    holder = KeyHolder(row.id, row.name, frozenset(row.scopes), row.rate_limit)
+    if row.rate_limit:
+        wait = take_request(session, row.id, row.rate_limit, now.timestamp())
+        if wait is not None:
+            return KeyCheck(holder, retry_after=wait)
     if row.last_used_at is None or now - row.last_used_at >= USE_RESOLUTION:
         row.last_used_at = now
-    return KeyCheck(KeyHolder(row.id, row.name, frozenset(row.scopes), row.rate_limit))
+    return KeyCheck(holder)
+
+
+def take_request(session: Session, key_id: int, per_minute: int, now: float) -> float | None:
+    """One request from the key's allowance of ``per_minute`` a minute (up to a minute's
+    worth at once, refilled evenly): ``None`` if allowed, else the seconds to wait.
+
+    The generic cell rate algorithm over one stored moment, ``allowance_used_until``: a
+    request may go if that moment is at most a minute (less one request's share) ahead of
+    now, and pushes it one share further. One conditional ``UPDATE`` tests and advances it,
+    so concurrent requests in several processes are counted exactly, on both databases."""
+    share = RATE_PERIOD / per_minute
+    latest = now + RATE_PERIOD - share
+    used_until = ApiKey.allowance_used_until
+    start = case((used_until > now, used_until), else_=literal(now))
+    taken = session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, used_until <= latest)
+        .values(allowance_used_until=start + share)
+        .returning(ApiKey.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is not None:
+        return None
+    ahead = session.scalar(select(used_until).where(ApiKey.id == key_id))
+    return max(float(ahead or 0.0) - latest, 0.001)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Double, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.db import Base, utcnow
@@ -28,6 +28,14 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(default=list)
     rate_limit: Mapped[int] = mapped_column(
         doc="Requests a minute this key may make (0: no limit)."
+    )
+    allowance_used_until: Mapped[float] = mapped_column(
+        Double(),
+        default=0.0,
+        server_default="0",
+        doc="The rate limit's one stored number (GCRA): seconds since the Unix epoch up to "
+        "which the key's requests have used its allowance; every server process reads and "
+        "advances it with one conditional UPDATE (newsletter.apikeys.keys.take_request).",
     )
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

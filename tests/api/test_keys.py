@@ -119,3 +119,48 @@ def test_check_key_tells_each_refusal_and_records_use_sparingly(db: Database) ->
     with db.transaction() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.name == "cms")).one()
         assert row.last_used_at == now  # not rewritten within the minute
+
+
+def test_a_keys_allowance_refills_evenly_and_says_how_long_to_wait(db: Database) -> None:
+    with db.transaction() as session:
+        key = create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=3).secret
+    start = utcnow()
+
+    def wait_at(seconds: float) -> float | None:
+        with db.transaction() as session:
+            checked = check_key(session, key, now=start + timedelta(seconds=seconds))
+            assert checked.holder is not None and checked.holder.name == "cms"
+            return checked.retry_after
+
+    assert [wait_at(0), wait_at(0.1), wait_at(0.2)] == [None, None, None]  # a minute's worth
+    refused = wait_at(0.3)
+    assert refused is not None and 19 <= refused <= 20.1  # one request's share: 60 s / 3
+    assert wait_at(10) is not None  # refusals take nothing: still about 10 s to go
+    assert wait_at(20.1) is None
+    assert wait_at(20.2) is not None
+    assert wait_at(200) is None  # idle time refills the allowance, up to a minute's worth
+    assert wait_at(200.1) is None and wait_at(200.2) is None and wait_at(200.3) is not None
+
+
+def test_the_allowance_is_shared_by_every_process(db: Database, database_url: str) -> None:
+    """Two engines (two server processes) taking requests at once from one key's
+    allowance of 20 a minute: exactly 20 go, whichever process asks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsletter.db import open_database
+
+    with db.transaction() as session:
+        key = create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=20).secret
+    other = open_database(database_url)
+    now = utcnow()
+
+    def ask(database: Database) -> bool:
+        with database.transaction() as session:
+            return check_key(session, key, now=now).retry_after is None
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            allowed = list(pool.map(ask, [db, other] * 25))
+    finally:
+        other.dispose()
+    assert allowed.count(True) == 20

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.web.api_v1.auth import ApiSite, KeyLimits, install_refusals
+from newsletter.web.api_v1.auth import ApiSite, install_refusals
 from newsletter.web.api_v1.routes import BRIEF_SCHEMA, V1_PREFIX, router
 from newsletter.web.openapi_parts import Document, Part, openapi_part
 
@@ -18,7 +18,7 @@ OPENAPI_PATH = f"{V1_PREFIX}/openapi.json"
 
 def install_api_v1(app: FastAPI, settings: Settings, database: Database) -> None:
     """The routes, the shared state and the refusal answers of ``/api/v1``."""
-    app.state.api_v1 = ApiSite(settings=settings, database=database, limits=KeyLimits())
+    app.state.api_v1 = ApiSite(settings=settings, database=database)
     install_refusals(app)
     app.include_router(router)
 

@@ -6,17 +6,15 @@ that says what is missing: ``401`` without a known, unrevoked key (with
 ``WWW-Authenticate: Bearer``), ``403`` naming the scope the key lacks (``missing_scope``),
 ``429`` with ``Retry-After`` when the key's requests a minute are used up.
 
-Each key's limit is a token bucket in this process (as the signup limit,
-:mod:`subscribers.ratelimit`): ``N`` server processes let a key make up to ``N`` times its
-limit; a deployment with several enforces a shared limit at the proxy.
+Each key's limit is kept in the database (:func:`newsletter.apikeys.keys.take_request`,
+in the same transaction as the key check), so every server process shares it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, FastAPI, Request
@@ -73,32 +71,12 @@ class ApiRefused(Exception):
         super().__init__(detail)
 
 
-@dataclass
-class KeyLimits:
-    """One token bucket per key, refilled at the key's own requests a minute."""
-
-    _by_limit: dict[int, ClientRateLimiter] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def hit(self, holder: KeyHolder) -> float | None:
-        if not holder.rate_limit:
-            return None
-        with self._lock:
-            limiter = self._by_limit.get(holder.rate_limit)
-            if limiter is None:
-                limiter = self._by_limit[holder.rate_limit] = ClientRateLimiter(
-                    holder.rate_limit, 60
-                )
-        return limiter.hit(str(holder.id))
-
-
 @dataclass(frozen=True)
 class ApiSite:
     """What every ``/api/v1`` route shares (kept on ``app.state.api_v1``)."""
 
     settings: Settings
     database: Database
-    limits: KeyLimits
 
     async def run(self, work: Callable[[Session], T]) -> T:
         return await run_in_threadpool(self._transaction, work)
@@ -148,7 +126,7 @@ async def authenticated(request: Request, credentials: Credentials) -> KeyHolder
             _REFUSALS[refusal].format(at=checked.revoked_at),
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
-    wait = site.limits.hit(checked.holder)
+    wait = checked.retry_after
     if wait is not None:
         raise ApiRefused(
             429,
