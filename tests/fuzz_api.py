@@ -72,3 +72,26 @@ def exercise_each(
 
         exercise()
     return seen, statuses
+
+
+def fuzz_operations(
+    operations: Sequence[Operation],
+    mode: GenerationMode,
+    known: Mapping[str, Sequence[object]] | None,
+    *,
+    examples: int,
+    checks: Sequence[Any],
+    headers: Mapping[str, str] | None = None,
+) -> set[int]:
+    """Fuzz a document's operations, with ``known`` path values only those that take any,
+    and check that every operation the mode can exercise was tried; returns the statuses
+    seen. (A negative run with known path values can only break the body.)"""
+    if known is not None:
+        operations = [op for op in operations if "{" in op.path]
+    tried = negatable(operations, mode, known=known is not None)
+    seen, statuses = exercise_each(
+        strategies(tried, mode, known), examples=examples, checks=checks, headers=headers
+    )
+    expected = {op.label for op in tried}
+    assert seen >= expected, f"not every operation was tried: {sorted(seen)}"
+    return statuses
