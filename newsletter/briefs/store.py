@@ -124,10 +124,20 @@ def brief_slugs(session: Session) -> list[str]:
     return list(session.scalars(select(BriefRow.slug)))
 
 
-def list_brief_rows(session: Session, *, status: BriefStatus | None = None) -> list[BriefRow]:
+def list_brief_rows(
+    session: Session,
+    *,
+    status: BriefStatus | None = None,
+    page: int | None = None,
+    size: int = 100,
+) -> list[BriefRow]:
+    """Stored briefs, newest first: every one, or page ``page`` (from 1) of ``size``, with one
+    more when there is a next page."""
     query = select(BriefRow).order_by(BriefRow.updated.desc(), BriefRow.slug)
     if status is not None:
         query = query.where(BriefRow.status == status)
+    if page is not None:
+        query = query.offset((page - 1) * size).limit(size + 1)
     return list(session.scalars(query))
 
 

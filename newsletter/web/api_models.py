@@ -17,6 +17,7 @@ from campaigns.model import Campaign
 from campaigns.service import list_campaigns
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, list_brief_rows
+from newsletter.web.paging import PageQuery
 
 
 class Problem(BaseModel):
@@ -69,13 +70,18 @@ class CampaignOut(BaseModel):
         )
 
 
-def brief_summaries(session: Session, status: Literal["draft", "ready"] | None) -> list[BriefOut]:
-    """Stored briefs, newest first, with their warnings."""
-    return [BriefOut.of(row) for row in list_brief_rows(session, status=status)]
+def brief_summaries(
+    session: Session, status: Literal["draft", "ready"] | None, asked: PageQuery
+) -> tuple[list[BriefOut], bool]:
+    """A page of stored briefs, newest first, with their warnings; and whether more follow."""
+    rows = list_brief_rows(session, status=status, page=asked.page, size=asked.per_page)
+    return [BriefOut.of(row) for row in rows[: asked.per_page]], len(rows) > asked.per_page
 
 
-def campaign_summaries(session: Session) -> list[CampaignOut]:
-    """Every campaign with its recipients and sent counts."""
-    found = list_campaigns(session)
-    totals = delivery_totals(session, [c.id for c in found])
-    return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in found]
+def campaign_summaries(session: Session, asked: PageQuery) -> tuple[list[CampaignOut], bool]:
+    """A page of campaigns, newest first, with their recipients and sent counts; and whether
+    more follow."""
+    found = list_campaigns(session, page=asked.page, size=asked.per_page)
+    shown = found[: asked.per_page]
+    totals = delivery_totals(session, [c.id for c in shown])
+    return [CampaignOut.of(c, totals.get(c.id, (0, 0))) for c in shown], len(found) > len(shown)

@@ -272,6 +272,37 @@ def test_campaigns_and_reports_in_the_editor_apis_shapes(
     assert http.get("/api/v1/campaigns/999/report", headers=key).status_code == 404
 
 
+def test_listings_come_in_pages_with_a_link_to_the_next(
+    db: Database, site: LiveServer, http: httpx.Client
+) -> None:
+    import_examples(db)
+    made = [new_campaign(db, name=f"Issue {n}") for n in range(5)]
+    key = bearer(make_key(db, "campaigns:read", "briefs:read"))
+    add_editor(db, "ann@example.org")
+    seen: list[int] = []
+    url: str | None = "/api/v1/campaigns?per_page=2"
+    while url:
+        answer = http.get(url, headers=key)
+        assert answer.status_code == 200 and len(answer.json()) <= 2
+        seen += [c["id"] for c in answer.json()]
+        url = answer.links.get("next", {}).get("url")
+    assert seen == sorted(made, reverse=True)  # every campaign once, newest first
+    with log_in(site, "ann@example.org") as editor:
+        first = editor.get("/editor/api/campaigns?per_page=4")
+        assert [c["id"] for c in first.json()] == seen[:4]
+        last = editor.get(first.links["next"]["url"])
+        assert [c["id"] for c in last.json()] == seen[4:] and "link" not in last.headers
+        briefs = editor.get("/editor/api/briefs?per_page=1")
+    assert len(briefs.json()) == 1 and "page=2" in briefs.links["next"]["url"]
+    slugs = [b["slug"] for b in http.get("/api/v1/briefs?per_page=500", headers=key).json()]
+    assert len(slugs) == len(set(slugs)) > 3 and briefs.json()[0]["slug"] == slugs[0]
+    assert http.get(f"/api/v1/briefs?page=2&per_page={len(slugs)}", headers=key).json() == []
+    for bad in ("per_page=0", "per_page=501", "page=0", "page=x"):
+        refused = http.get(f"/api/v1/campaigns?{bad}", headers=key)
+        assert refused.status_code == 422, bad
+        assert refused.json()["detail"][0]["loc"][0] == "query"
+
+
 def test_the_published_openapi_holds_only_the_v1_routes(http: httpx.Client) -> None:
     document = http.get("/api/v1/openapi.json").json()
     operations = {

@@ -38,6 +38,7 @@ from newsletter.web.api_models import (
     campaign_summaries,
 )
 from newsletter.web.api_v1.auth import ApiRefused, api_site, require
+from newsletter.web.paging import PageQuery, answer_page, page_query
 from subscribers.gdpr import EraseResult, erase_subscriber
 from subscribers.intake import Arrival, CheckedArrival, check_arrival, take_in
 from subscribers.signup import retrying_unique
@@ -98,11 +99,15 @@ BRIEF_ANSWER = {"description": "The brief in the structured JSON format.", "cont
 @router.get("/briefs", responses=_answers(422))
 async def list_briefs(
     request: Request,
+    response: Response,
     holder: Annotated[KeyHolder, Depends(require(Scope.BRIEFS_READ))],
+    asked: Annotated[PageQuery, Depends(page_query)],
     status: Annotated[Literal["draft", "ready"] | None, Query()] = None,
 ) -> list[BriefOut]:
-    """Stored briefs, newest first, with their warnings."""
-    return await api_site(request).run(lambda s: brief_summaries(s, status))
+    """Stored briefs, newest first, with their warnings: one page (``page``, ``per_page``);
+    a ``Link: <…>; rel="next"`` header when more follow."""
+    found = await api_site(request).run(lambda s: brief_summaries(s, status, asked))
+    return answer_page(request, response, asked, found)
 
 
 @router.get(
@@ -372,10 +377,14 @@ def _checked(
 @router.get("/campaigns", responses=_answers())
 async def list_campaigns(
     request: Request,
+    response: Response,
     holder: Annotated[KeyHolder, Depends(require(Scope.CAMPAIGNS_READ))],
+    asked: Annotated[PageQuery, Depends(page_query)],
 ) -> list[CampaignOut]:
-    """Every campaign, newest first, with its recipients and how many were sent."""
-    return await api_site(request).run(campaign_summaries)
+    """Campaigns, newest first, with their recipients and how many were sent: one page
+    (``page``, ``per_page``); a ``Link: <…>; rel="next"`` header when more follow."""
+    found = await api_site(request).run(lambda s: campaign_summaries(s, asked))
+    return answer_page(request, response, asked, found)
 
 
 @router.get("/campaigns/{campaign_id}/report", responses=_answers(404, 422))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from newsletter.web.editor.campaigns import reach
 from newsletter.web.editor.security import EDITOR_PREFIX
 from newsletter.web.editor.site import editor_site
 from newsletter.web.openapi_parts import openapi_part
+from newsletter.web.paging import PageQuery, answer_page, page_query
 
 API_PREFIX = f"{EDITOR_PREFIX}/api"
 T = TypeVar("T")
@@ -137,10 +138,15 @@ async def me(editor: Annotated[CurrentEditor, Depends(editor_api)]) -> Me:
 
 @router.get("/briefs", responses=READ)
 async def briefs(
-    request: Request, status: Annotated[Literal["draft", "ready"] | None, Query()] = None
+    request: Request,
+    response: Response,
+    asked: Annotated[PageQuery, Depends(page_query)],
+    status: Annotated[Literal["draft", "ready"] | None, Query()] = None,
 ) -> list[BriefOut]:
-    """Stored briefs, newest first, with their warnings."""
-    return await _run(request, lambda s: brief_summaries(s, status))
+    """Stored briefs, newest first, with their warnings: one page (``page``, ``per_page``);
+    a ``Link: <…>; rel="next"`` header when more follow."""
+    found = await _run(request, lambda s: brief_summaries(s, status, asked))
+    return answer_page(request, response, asked, found)
 
 
 @router.get("/briefs/{slug}", responses=READ_ONE)
@@ -155,8 +161,13 @@ async def brief_status(request: Request, slug: Slug, body: BriefStatusIn) -> Bri
 
 
 @router.get("/campaigns", responses=READ)
-async def campaigns(request: Request) -> list[CampaignOut]:
-    return await _run(request, campaign_summaries)
+async def campaigns(
+    request: Request, response: Response, asked: Annotated[PageQuery, Depends(page_query)]
+) -> list[CampaignOut]:
+    """Campaigns, newest first: one page (``page``, ``per_page``); a ``Link: <…>; rel="next"``
+    header when more follow."""
+    found = await _run(request, lambda s: campaign_summaries(s, asked))
+    return answer_page(request, response, asked, found)
 
 
 @router.get("/campaigns/{campaign_id}", responses=READ_ONE)
