@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,6 +139,34 @@ def list_brief_rows(
     if page is not None:
         query = query.offset((page - 1) * size).limit(size + 1)
     return list(session.scalars(query))
+
+
+def offered_brief_rows(
+    session: Session,
+    *,
+    keep: Iterable[str] = (),
+    keep_ids: Iterable[int] = (),
+    find: str = "",
+    limit: int = 300,
+) -> tuple[list[BriefRow], int]:
+    """The briefs a campaign form offers, and how many match in all: every brief in
+    ``keep`` (slugs) or ``keep_ids`` (what the campaign holds), then up to ``limit`` others,
+    ready ones first, newest first, whose title or slug contains ``find``. Bounded, so the
+    form stays one page and one post's worth of fields however many briefs are stored."""
+    wanted = or_(BriefRow.slug.in_(set(keep)), BriefRow.id.in_(set(keep_ids)))
+    held = list(session.scalars(select(BriefRow).where(wanted)))
+    others = select(BriefRow).where(BriefRow.id.not_in([row.id for row in held]))
+    if find.strip():
+        pattern = "%" + find.strip().lower().replace("%", "").replace("_", "") + "%"
+        matching = or_(func.lower(BriefRow.title).like(pattern), BriefRow.slug.like(pattern))
+        others = others.where(matching)
+    total = session.scalar(select(func.count()).select_from(others.subquery())) or 0
+    ready_first = case((BriefRow.status == "ready", 0), else_=1)
+    rows = session.scalars(
+        others.order_by(ready_first, BriefRow.updated.desc(), BriefRow.slug).limit(limit)
+    )
+    held.sort(key=lambda row: (row.status != "ready", row.slug))
+    return held + list(rows), total + len(held)
 
 
 def set_status(session: Session, slugs: Iterable[str], status: BriefStatus) -> list[BriefRow]:

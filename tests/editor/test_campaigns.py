@@ -318,3 +318,42 @@ def test_the_confirmation_sets_the_delivery_window(db: Database, editor: Editor)
     assert _campaign(db, campaign_id).spread_minutes == 7.5
     pause = editor.get(f"/editor/campaigns/{campaign_id}/confirm/cancel")
     assert "spread_minutes" not in pause.text  # only sending actions have a window
+
+
+def _store_plain_briefs(db: Database, count: int) -> list[str]:
+    """``count`` bare stored briefs (title and date only), oldest first: enough for a form."""
+    from datetime import date, timedelta
+
+    slugs = [f"old-brief-{index:04d}" for index in range(count)]
+    with db.transaction() as session:
+        for index, slug in enumerate(slugs):
+            day = date(2020, 1, 1) + timedelta(days=index)
+            session.add(BriefRow(slug=slug, title=f"Archive story {index}", updated=day))
+    return slugs
+
+
+def test_the_campaign_form_offers_a_bounded_list_and_finds_older_briefs_by_title(
+    db: Database, editor: Editor
+) -> None:
+    """Years of briefs must not make the form one field per brief ever stored (the post
+    would pass the field limit and be refused): it lists the newest, finds the rest."""
+    slugs = _store_plain_briefs(db, 420)
+    form = editor.get("/editor/campaigns/new")
+    assert form.status_code == 200
+    assert form.text.count('name="briefs"') == 300
+    assert slugs[-1] in form.text and slugs[0] not in form.text
+    assert "120 older briefs not listed" in form.text
+    found = editor.get("/editor/campaigns/new", params={"find": "story 7"})
+    listed = set(re.findall(r'name="briefs" value="([^"]+)"', found.text))
+    assert listed == {slugs[7], *(slugs[i] for i in range(70, 80))}
+    assert editor.get("/editor/campaigns/new", params={"find": "%_"}).status_code == 200
+    # The browser posts every listed box: that stays inside the limit, and an old brief
+    # picked through the search stays listed (and kept) when the campaign is edited.
+    posted: dict[str, object] = {f"brief_order_{slug}": "" for slug in slugs[-300:]}
+    campaign_id = _create(editor, "From the archive", [slugs[0]], **posted)
+    edit = editor.get(f"/editor/campaigns/{campaign_id}/edit")
+    assert re.search(rf'value="{slugs[0]}" checked', edit.text)
+    saved = editor.post(
+        f"/editor/campaigns/{campaign_id}/edit", {"name": "Renamed", "briefs": [slugs[0]]}
+    )
+    assert saved.status_code == 303 and _brief_order(db, campaign_id) == [slugs[0]]

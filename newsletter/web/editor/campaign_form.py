@@ -7,7 +7,7 @@ shown again exactly as it was sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from campaigns.model import Campaign
 from campaigns.service import CampaignDraft
 from newsletter.briefs.model import BriefRow
-from newsletter.briefs.store import list_brief_rows
+from newsletter.briefs.store import offered_brief_rows
 from newsletter.errors import InvalidInput
 from subscribers.model import Segment
 from subscribers.segment_store import list_segments
@@ -105,18 +105,33 @@ def _date(value: str) -> date | None:
         raise InvalidInput("issue_date", "is not a date (YYYY-MM-DD)") from None
 
 
+OFFERED_BRIEFS = 300  # two fields each: well inside the campaign form's field limit
+
+
 @dataclass(frozen=True)
 class Choices:
     briefs: list[BriefRow]
     segments: list[Segment]
+    total_briefs: int = 0
+    find: str = ""
 
     @property
     def segment_names(self) -> dict[int, str]:
         return {s.id: s.name for s in self.segments}
 
+    @property
+    def more_briefs(self) -> int:
+        """How many matching briefs the form does not list (find them by title)."""
+        return max(0, self.total_briefs - len(self.briefs))
 
-def choices_of(session: Session) -> Choices:
-    """The briefs (ready ones first) and segments a campaign may use."""
-    briefs = list_brief_rows(session)
-    briefs.sort(key=lambda row: row.status != "ready")  # ready first, newest first within
-    return Choices(briefs, list(list_segments(session)))
+
+def choices_of(
+    session: Session, *, keep: Iterable[str] = (), keep_ids: Iterable[int] = (), find: str = ""
+) -> Choices:
+    """The briefs (those the campaign holds, then ready ones, newest first; at most
+    :data:`OFFERED_BRIEFS` others) and segments a campaign may use."""
+    find = find[:100]
+    briefs, total = offered_brief_rows(
+        session, keep=keep, keep_ids=keep_ids, find=find, limit=OFFERED_BRIEFS
+    )
+    return Choices(briefs, list(list_segments(session)), total, find)

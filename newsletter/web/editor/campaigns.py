@@ -11,6 +11,7 @@ and sends it, while the campaign page shows the progress.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -150,16 +151,21 @@ def _today(site: EditorSite) -> date:
     return datetime.now(site.zone).date()
 
 
-async def _new_form_data(site: EditorSite) -> tuple[Choices, list[WeekOffer]]:
+async def _new_form_data(
+    site: EditorSite, *, keep: Iterable[str] = (), find: str = ""
+) -> tuple[Choices, list[WeekOffer]]:
     today = _today(site)
     return await site.run(
-        lambda session: (choices_of(session), digest_weeks(session, today, site.settings))
+        lambda session: (
+            choices_of(session, keep=keep, find=find),
+            digest_weeks(session, today, site.settings),
+        )
     )
 
 
 @router.get("/editor/campaigns/new")
-async def new_campaign_page(request: Request) -> Response:
-    choices, weeks = await _new_form_data(editor_site(request))
+async def new_campaign_page(request: Request, find: str = "") -> Response:
+    choices, weeks = await _new_form_data(editor_site(request), find=find)
     return _form_page(request, choices, CampaignForm(), weeks=weeks)
 
 
@@ -167,7 +173,7 @@ async def new_campaign_page(request: Request) -> Response:
 async def create_campaign_post(request: Request) -> Response:
     site = editor_site(request)
     values = await CampaignForm.read(request)
-    choices, weeks = await _new_form_data(site)
+    choices, weeks = await _new_form_data(site, keep=values.briefs)
     try:
         draft = values.draft(choices.segment_names)
         campaign_id = await site.run(
@@ -216,10 +222,10 @@ def _digest_message(result: DigestResult) -> str:
 
 
 @router.get("/editor/campaigns/{campaign_id}/edit")
-async def edit_campaign_page(request: Request, campaign_id: CampaignId) -> Response:
+async def edit_campaign_page(request: Request, campaign_id: CampaignId, find: str = "") -> Response:
     def load(session: Session) -> tuple[Campaign, Choices, CampaignForm]:
         campaign = get_campaign(session, campaign_id)
-        choices = choices_of(session)
+        choices = choices_of(session, keep_ids=[b.brief_id for b in campaign.briefs], find=find)
         slugs = {row.id: row.slug for row in choices.briefs}
         return campaign, choices, CampaignForm.of(campaign, slugs)
 
@@ -236,7 +242,7 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
     values = await CampaignForm.read(request)
 
     def load(session: Session) -> tuple[Campaign, Choices]:
-        return get_campaign(session, campaign_id), choices_of(session)
+        return get_campaign(session, campaign_id), choices_of(session, keep=values.briefs)
 
     campaign, choices = await site.run(load)
     try:
