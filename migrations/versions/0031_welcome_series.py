@@ -9,7 +9,8 @@ sent through (``welcome_campaigns``) and who was queued which step (``welcome_re
 unique per subscriber and step: "never twice"). Existing tables are not touched: the
 campaigns' ``kind`` check is left as it is because SQLite could only change it by copying
 the campaigns table, whose dependants cascade on delete; welcome campaigns are told apart
-by ``welcome_campaigns`` instead.
+by ``welcome_campaigns`` instead. Going back marks the welcome campaigns ``cancelled`` (their
+deliveries and reports stay) so that the public archive does not list them as issues.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without welcome_campaigns the older code would list a sent welcome campaign in the
+    # public archive as an issue: cancelled, it keeps its deliveries and report but is not.
+    op.execute(
+        "UPDATE campaigns SET status = 'cancelled' "
+        "WHERE id IN (SELECT campaign_id FROM welcome_campaigns)"
+    )
     op.drop_index("ix_welcome_receipts_campaign_id", table_name="welcome_receipts")
     op.drop_table("welcome_receipts")
     op.drop_table("welcome_campaigns")
