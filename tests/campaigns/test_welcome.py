@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.sending import run_worker
 from campaigns.states import CampaignStatus
+from campaigns.sunset import SunsetPolicy, unengaged
 from campaigns.welcome_model import WelcomeReceipt
 from campaigns.welcome_queue import LATE_LIMIT, queue_due_steps
 from campaigns.welcome_steps import StepText, add_step, edit_step, set_enabled, step_summaries
@@ -219,3 +220,15 @@ def test_a_disabled_step_queues_nobody(db: Database, tmp_path: Path) -> None:
     add_subscribers(db, 1)
     assert queue_due_steps(db, settings, utcnow() + timedelta(days=3)) == []
     assert _deliveries(db) == 0
+
+
+def test_welcome_mails_are_not_issues_for_the_sunset_policy(db: Database, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _steps(db)
+    add_subscribers(db, 1)
+    queue_due_steps(db, settings)
+    _send(db, settings)
+    with db.transaction() as session:
+        session.execute(update(Delivery).values(sent_at=utcnow() - timedelta(days=60)))
+        policy = SunsetPolicy(issues=1, days=7, grace_days=7)
+        assert session.execute(unengaged(policy, utcnow())).all() == []
