@@ -191,9 +191,10 @@ def compile_welcome(
     greeting: str = "Hello {name},",
     name_fallback: str = "there",
 ) -> CompiledVariant:
-    """A welcome series step: the editor's plain-text paragraphs (escaped like any text),
-    then links to the latest issue and the archive (content links: tracked when clicks
-    are) and the reader's own preferences link, with the usual footer."""
+    """A welcome series step: the editor's plain-text paragraphs (escaped like any text, and
+    unable to act as a placeholder), then links to the latest issue and the archive (content
+    links: tracked when clicks are) and the reader's own preferences link, with the usual
+    footer."""
     links = LinkTable(context.public_url, track_clicks=context.track_clicks, utm=context.utm)
     latest = links.content(context.public_url + routes.LATEST_ISSUE, "welcome", "welcome")
     archive = links.content(context.public_url + routes.ARCHIVE, "welcome", "welcome")
@@ -208,7 +209,7 @@ def compile_welcome(
     )
     shared = {
         **_shared(context, footer, view_online=None),
-        "body": paragraphs(body),
+        "body": paragraphs(neutralise(body)),
         "latest_url": latest[0],
         "latest_href": latest[1],
         "archive_url": archive[0],
@@ -222,8 +223,8 @@ def compile_welcome(
         context,
         links,
         shared,
-        subject=_marked_as_test(" ".join(subject.split()), context),
-        preheader=paragraphs(body)[0][:140] if body.strip() else "",
+        subject=_marked_as_test(" ".join(neutralise(subject).split()), context),
+        preheader=paragraphs(neutralise(body))[0][:140] if body.strip() else "",
         greeting=greeting,
         name_fallback=name_fallback,
     )

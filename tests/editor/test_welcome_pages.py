@@ -117,6 +117,12 @@ def test_reports_per_step_and_the_archive_leaves_welcome_mails_out(
     welcome_campaign = int(reports[0].split("/")[0])
     report = editor.get(f"/editor/campaigns/{welcome_campaign}/report")
     assert report.status_code == 200
+    for page_path in ("", "/preview", "/checks", "/edit", "/confirm/pause", "/report.json"):
+        shown = editor.get(f"/editor/campaigns/{welcome_campaign}{page_path}")
+        assert shown.status_code < 500, (page_path, shown.text[:300])
+    assert editor.get("/editor/campaigns").status_code == 200
+    assert editor.get("/editor/reports").status_code == 200
+    assert editor.get("/editor/reports/health").status_code == 200
 
     with client(site) as http:
         latest = http.get("/archive/latest")
