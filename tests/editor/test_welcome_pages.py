@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from campaigns.model import Delivery
+from campaigns.reports import campaign_report
 from campaigns.sending import run_worker, send_campaign
 from campaigns.service import CampaignDraft, create_campaign
 from campaigns.welcome_model import WelcomeStep
 from campaigns.welcome_queue import queue_due_steps
 from campaigns.welcome_steps import StepText, add_step
-from newsletter.db import Database
-from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
-from tests.editor.conftest import Editor, client, csrf_of, flashes
+from newsletter.db import Database, utcnow
+from newsletter.tokens import Purpose, TokenSigner
+from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples, links_by_section
+from tests.editor.conftest import HUMAN, Editor, client, csrf_of, flashes
 from tests.subscribers.conftest import LiveServer
 
 EVIL = '<script>alert("x")</script>'
@@ -133,3 +137,25 @@ def test_reports_per_step_and_the_archive_leaves_welcome_mails_out(
         assert "Welcome aboard" not in http.get("/archive/feed.xml").text
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(WelcomeStep)) == 1
+
+
+def test_opens_and_clicks_count_in_the_step_report(db: Database, site: LiveServer) -> None:
+    with db.transaction() as session:
+        add_step(session, StepText(0, "Welcome aboard", "Glad you are here."))
+    add_subscribers(db, 2)
+    (queued,) = queue_due_steps(db, site.settings)
+    run_worker(db, site.settings, stop=threading.Event(), once=True)
+    signer = TokenSigner(site.settings.signing_key())
+    with db.transaction() as session:
+        session.execute(update(Delivery).values(sent_at=utcnow() - timedelta(hours=1)))
+        rows = session.execute(select(Delivery.id, Delivery.variant_id).order_by(Delivery.id))
+        (delivery, variant), _ = rows.all()
+    token = signer.sign(Purpose.TRACKING, str(delivery))
+    latest = links_by_section(db, variant)["welcome"][0]
+    assert latest["url"].endswith("/archive/latest")
+    with client(site) as http:
+        answer = http.get(f"/t/c/{token}/{latest['link_id']}", headers={"User-Agent": HUMAN})
+        assert answer.status_code == 302 and answer.headers["location"] == latest["url"]
+    with db.transaction() as session:
+        report = campaign_report(session, queued.campaign_id)
+    assert (report.totals.sent, report.totals.clicked, report.totals.opened) == (2, 1, 1)
