@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from campaigns.welcome_model import WelcomeStep
 from newsletter.cli.app import app
+from newsletter.config import get_settings
 from newsletter.db import Database
+from tests.campaigns.helpers import add_subscribers, outbox_mails
 
 runner = CliRunner()
 
@@ -72,3 +74,16 @@ def test_bad_input_is_one_line_and_changes_nothing(db: Database) -> None:
     run("add", "S")
     code, _, err = run("edit", "1")
     assert code == 1 and "give --subject, --day or --body" in err
+
+
+def test_scheduler_once_sends_the_due_step(db: Database) -> None:
+    assert run("add", "Welcome to {newsletter}")[0] == 0
+    add_subscribers(db, 2)
+    result = runner.invoke(app, ["scheduler", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "welcome step 1: 2 readers queued" in result.stdout
+    assert "2 sent, 0 failed" in result.stdout
+    assert len(outbox_mails(get_settings().outbox)) == 2
+    again = runner.invoke(app, ["scheduler", "--once"])
+    assert "welcome step" not in again.stdout
+    assert len(outbox_mails(get_settings().outbox)) == 2
