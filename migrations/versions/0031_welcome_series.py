@@ -6,10 +6,11 @@ Create Date: 2026-12-03
 
 Three new tables: the editor's steps (``welcome_steps``), the campaign each step version is
 sent through (``welcome_campaigns``) and who was queued which step (``welcome_receipts``,
-unique per subscriber and step: "never twice"). Existing tables are not touched: the
-campaigns' ``kind`` check is left as it is because SQLite could only change it by copying
-the campaigns table, whose dependants cascade on delete; welcome campaigns are told apart
-by ``welcome_campaigns`` instead. Going back marks the welcome campaigns ``cancelled`` (their
+unique per subscriber and step: "never twice"), and an index on ``subscribers.confirmed_at``
+(added in place, no table copy) for the due readers' window. Otherwise existing tables are
+not touched: the campaigns' ``kind`` check is left as it is because SQLite could only change
+it by copying the campaigns table, whose dependants cascade on delete; welcome campaigns are
+told apart by ``welcome_campaigns`` instead. Going back marks the welcome campaigns ``cancelled`` (their
 deliveries and reports stay) so that the public archive does not list them as issues.
 """
 
@@ -94,6 +95,9 @@ def upgrade() -> None:
             "subscriber_id", "step_id", name=op.f("uq_welcome_receipts_subscriber_id_step_id")
         ),
     )
+    # Each schedule round asks which readers confirmed in a week-long window: an index
+    # range, not a scan of every subscriber, per step.
+    op.create_index("ix_subscribers_confirmed_at", "subscribers", ["confirmed_at"], unique=False)
     op.create_index(
         "ix_welcome_receipts_campaign_id", "welcome_receipts", ["campaign_id"], unique=False
     )
@@ -110,3 +114,4 @@ def downgrade() -> None:
     op.drop_table("welcome_receipts")
     op.drop_table("welcome_campaigns")
     op.drop_table("welcome_steps")
+    op.drop_index("ix_subscribers_confirmed_at", table_name="subscribers")

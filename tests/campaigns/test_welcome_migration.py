@@ -29,6 +29,11 @@ def _tables(db: Database) -> set[str]:
     return set(inspect(db.engine).get_table_names()) & TABLES
 
 
+def _indexed(db: Database) -> bool:
+    names = {index["name"] for index in inspect(db.engine).get_indexes("subscribers")}
+    return "ix_subscribers_confirmed_at" in names
+
+
 def _downgrade(db: Database) -> None:
     with db.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0030")
@@ -40,7 +45,7 @@ def test_0031_adds_the_series_beside_existing_data_and_goes_back(
     settings = get_settings().model_copy(update={"outbox": tmp_path / "outbox"})
     import_examples(db)
     _downgrade(db)
-    assert _tables(db) == set()
+    assert _tables(db) == set() and not _indexed(db)
     add_subscribers(db, 3)
     issue = new_campaign(db)
     assert send_campaign(db, settings, issue).status == "sent"
@@ -49,7 +54,7 @@ def test_0031_adds_the_series_beside_existing_data_and_goes_back(
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts=comparison_options(connection))
         assert compare_metadata(context, Base.metadata) == []
-    assert _tables(db) == TABLES
+    assert _tables(db) == TABLES and _indexed(db)
     with db.transaction() as session:
         add_step(session, StepText(0, "Welcome", "Hello."))
     assert [q.readers for q in queue_due_steps(db, settings)] == [3]
