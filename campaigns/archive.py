@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from campaigns.model import Campaign, Variant
 from campaigns.states import CampaignStatus
+from campaigns.welcome_model import WelcomeCampaign
 from newsletter.errors import NotFoundError
 from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.recipient import FIRST_NAME
@@ -47,6 +48,24 @@ def public_subject(subject: str, options: Mapping[str, Any]) -> str:
     return template.fill({key: fallback for key in template.placeholders if key == FIRST_NAME})
 
 
+def _issue() -> ColumnElement[bool]:
+    """SQL: a sent campaign that is an issue (a welcome step's campaign is not one)."""
+    return and_(
+        Campaign.status == CampaignStatus.SENT,
+        Campaign.id.not_in(select(WelcomeCampaign.campaign_id)),
+    )
+
+
+def latest_issue(session: Session) -> int | None:
+    """The newest sent issue's campaign id (``None``: nothing sent yet)."""
+    return session.scalar(
+        select(Campaign.id)
+        .where(_issue())
+        .order_by(Campaign.finished_at.desc(), Campaign.id.desc())
+        .limit(1)
+    )
+
+
 def sent_issues(
     session: Session, *, page: int = 1, size: int = ARCHIVE_PAGE_SIZE
 ) -> list[ArchivedIssue]:
@@ -55,7 +74,7 @@ def sent_issues(
     Two queries a page."""
     campaigns = session.execute(
         select(Campaign.id, Campaign.issue_date, Campaign.finished_at, Campaign.brief_titles)
-        .where(Campaign.status == CampaignStatus.SENT)
+        .where(_issue())
         .order_by(Campaign.finished_at.desc(), Campaign.id.desc())
         .offset((page - 1) * size)
         .limit(size + 1)
@@ -88,8 +107,8 @@ def archived_web_version(session: Session, campaign_id: int, variant: str | None
     """The issue's archive page (every brief, nothing personal), or, with ``variant``, the web
     version of that variant. A campaign frozen before archive pages existed shows its
     default variant's web version."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status != CampaignStatus.SENT:
+    campaign = session.scalar(select(Campaign).where(Campaign.id == campaign_id, _issue()))
+    if campaign is None:
         raise NotFoundError("there is no sent issue with this number")
     if variant is None and campaign.archive_html is not None:
         return campaign.archive_html

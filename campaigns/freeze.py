@@ -160,13 +160,19 @@ def web_version(
         settings, campaign.issue_date, variant=name, fit_to_budget=False
     )
     variant = compile_variant(briefs, options, context)
-    signup = f"{context.public_url}/subscribe"
+    return impersonal_html(variant, f"{context.public_url}/archive/{campaign.id}")
+
+
+def impersonal_html(variant: CompiledVariant, view_online: str) -> str:
+    """A compiled HTML part as the web shows it: the greeting uses the fallback name and the
+    personal links lead to the signup page (no one's data, nothing signed)."""
+    signup = f"{variant.public_url}/subscribe"
     neutral = {
         FIRST_NAME: variant.name_fallback,
         FIRST_NAME_HTML: escape(variant.name_fallback, quote=True),
         UNSUBSCRIBE_URL: signup,
         PREFERENCES_URL: signup,
-        VIEW_ONLINE_URL: f"{context.public_url}/archive/{campaign.id}",
+        VIEW_ONLINE_URL: view_online,
     }
     return PlaceholderTemplate(variant.html).fill(neutral)
 

@@ -28,6 +28,7 @@ from campaigns.shaping import WAITING, shaper_for
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
 from campaigns.unknowns import resend_quarantined
+from campaigns.welcome_queue import queue_due_steps
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
@@ -321,9 +322,10 @@ def run_worker(
 ) -> DispatchStats:
     """Send every campaign that is sending, until ``stop`` (or, with ``once``, until idle).
 
-    With ``schedule`` the worker also starts due scheduled campaigns (the embedded,
-    one-process set-up and cron's ``--once``). Each round first queues again the unknown
-    rows whose quarantine has passed, of campaigns that allow it (:mod:`campaigns.unknowns`).
+    With ``schedule`` the worker also starts due scheduled campaigns and queues the welcome
+    series' due steps (the embedded, one-process set-up and cron's ``--once``). Each round
+    first queues again the unknown rows whose quarantine has passed, of campaigns that allow
+    it (:mod:`campaigns.unknowns`).
     """
     sender = Sender(database, settings, provider, clock=clock)
     total = DispatchStats()
@@ -331,6 +333,7 @@ def run_worker(
         while not stop.is_set():
             if schedule:
                 start_due_campaigns(database, settings)
+                queue_due_steps(database, settings)
             resend_quarantined(database, settings.unknown_quarantine_minutes)
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():

@@ -30,6 +30,7 @@ from campaigns.engagement import human_engagement
 from campaigns.events import OWN_LINK_SECTIONS, Event, EventRecord
 from campaigns.model import Delivery
 from campaigns.states import DeliveryStatus
+from campaigns.welcome_model import WelcomeCampaign
 from newsletter.config import Settings
 from newsletter.db import utcnow
 from subscribers.lapse import revive_many
@@ -88,6 +89,7 @@ def unengaged(policy: SunsetPolicy, now: datetime) -> Select[Any]:
             Delivery.subscriber_id == Subscriber.id,
             Delivery.status == DeliveryStatus.SENT,
             Delivery.sent_at.is_not(None),
+            Delivery.campaign_id.not_in(select(WelcomeCampaign.campaign_id)),  # not issues
         )
         .order_by(Delivery.sent_at.desc())
         .limit(1)

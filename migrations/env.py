@@ -8,7 +8,8 @@ from alembic import context
 # Imported for their side effect: each registers its tables on Base.metadata.
 import campaigns.events
 import campaigns.model
-import campaigns.rollups  # noqa: F401
+import campaigns.rollups
+import campaigns.welcome_model  # noqa: F401
 import newsletter.apikeys.model
 import newsletter.briefs.model
 import newsletter.editors.model  # noqa: F401

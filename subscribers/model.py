@@ -74,6 +74,7 @@ class Subscriber(Base):
         CheckConstraint(_in("narratives", NARRATIVE_DISPLAYS), name="narratives"),
         Index("ix_subscribers_status_created_at", "status", "created_at"),
         Index("ix_subscribers_lapsed_at", "lapsed_at"),  # lapsed counts at past dates
+        Index("ix_subscribers_confirmed_at", "confirmed_at"),  # who a welcome step is due to
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

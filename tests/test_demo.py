@@ -19,11 +19,17 @@ def test_demo_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     assert "12 briefs imported and marked ready" in out
     assert f"{len(SAMPLE_READERS)} added" in out
     assert "campaign 1: sent" in out
+    assert f"welcome step 1: {len(SAMPLE_READERS)} readers queued" in out
+    assert f"welcome mails sent: {len(SAMPLE_READERS)}" in out
     box = mailbox.Maildir(tmp_path / "outbox", create=False)
-    assert len(box) == len(SAMPLE_READERS)
+    assert len(box) == 2 * len(SAMPLE_READERS)
+    subjects = sorted(str(message["Subject"]) for message in box)
+    assert subjects.count("Welcome to The Briefing") == len(SAMPLE_READERS)
     assert (tmp_path / "newsletter.db").exists()
 
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 0, again.output
-    assert "not sent again" in " ".join(again.stdout.split())
-    assert len(mailbox.Maildir(tmp_path / "outbox", create=False)) == len(SAMPLE_READERS)
+    again_out = " ".join(again.stdout.split())
+    assert "not sent again" in again_out
+    assert "no reader is due a welcome step" in again_out
+    assert len(mailbox.Maildir(tmp_path / "outbox", create=False)) == 2 * len(SAMPLE_READERS)

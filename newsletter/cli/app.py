@@ -56,6 +56,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "segments": LazyCommand(
         "newsletter.cli.segments:app", "Named rules that pick subscribers (and their variant)."
     ),
+    "welcome": LazyCommand(
+        "newsletter.cli.welcome:app",
+        "The welcome series: mails sent N days after a reader confirms.",
+    ),
     "campaigns": LazyCommand(
         "newsletter.cli.campaigns:app", "Create campaigns and steer their sending."
     ),

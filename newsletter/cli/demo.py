@@ -1,22 +1,27 @@
 """`newsletter demo`: the whole job end to end on embedded defaults, narrated step by step.
 
 One function that grows with the product: import the sample briefs, add sample subscribers
-in three segments, create this week's digest, send it to the local outbox, and report.
+in three segments, create this week's digest, send it to the local outbox, report, and send
+the confirmed readers the welcome series' first step (made with the default text if the
+series is empty).
 Running it again is safe: what exists is reused, nothing is sent twice.
 """
 
 from __future__ import annotations
 
 import mailbox
+import threading
 
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from campaigns.audience import frozen_counts
 from campaigns.digest import create_weekly_digest
-from campaigns.sending import send_campaign
+from campaigns.sending import run_worker, send_campaign
 from campaigns.service import get_campaign
 from campaigns.weeks import IsoWeek
+from campaigns.welcome_queue import queue_due_steps
+from campaigns.welcome_steps import DEFAULT_BODY, DEFAULT_SUBJECT, StepText, add_step, list_steps
 from newsletter.briefs.importer import import_briefs
 from newsletter.cli.common import console, open_db
 from newsletter.config import Settings, get_settings
@@ -90,6 +95,7 @@ def demo_command() -> None:
         campaign_id = _digest(database, settings, samples)
         _send(database, settings, campaign_id)
         _report(database, settings, campaign_id)
+        _welcome(database, settings)
     finally:
         database.dispose()
 
@@ -215,3 +221,27 @@ def _report(database: Database, settings: Settings, campaign_id: int) -> None:
             f"{messages} messages in the outbox: {outbox}/new (open them in a mail client)"
         )
     console.print(f"campaign {campaign.id} “{campaign.name}”: {campaign.status}")
+
+
+def _welcome(database: Database, settings: Settings) -> None:
+    """The welcome series' day-0 step for the readers just confirmed, as a worker's schedule
+    round sends it (a second run queues nobody: each reader gets a step once)."""
+    console.rule("7. welcome series")
+    with database.transaction() as session:
+        if not list_steps(session):
+            add_step(session, StepText(0, DEFAULT_SUBJECT, DEFAULT_BODY))
+            console.print("added the default welcome step (day 0): edit it at /editor/welcome")
+    queued = queue_due_steps(database, settings)
+    for item in queued:
+        console.print(
+            f"welcome step {item.step_id}: {item.readers} readers queued "
+            f"(campaign {item.campaign_id})"
+        )
+    if not queued:
+        console.print("no reader is due a welcome step (each gets a step once)")
+    stats = run_worker(database, settings, stop=threading.Event(), once=True)
+    console.print(f"welcome mails sent: {stats.sent}")
+    outbox = settings.outbox.resolve()
+    if outbox.is_dir():
+        messages = len(mailbox.Maildir(outbox, create=False))
+        console.print(f"{messages} messages in the outbox: {outbox}/new (the welcome mails too)")

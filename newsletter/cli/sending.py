@@ -18,6 +18,7 @@ from campaigns.preflight import enforced, refusal, require_preflight, run_prefli
 from campaigns.retention import keep_partitions_ahead
 from campaigns.sending import SendReport, run_worker, send_campaign, start_due_campaigns
 from campaigns.states import CampaignStatus, DeliveryStatus
+from campaigns.welcome_queue import queue_due_steps
 from newsletter.cli.campaigns import (
     OverrideOption,
     ReasonOption,
@@ -224,6 +225,7 @@ def scheduler_command(
         started = start_due_campaigns(database, settings)
         for result in started:
             console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
+        _queue_welcome(database, settings)
         stats = run_worker(database, settings, stop=threading.Event(), once=True)
         console.print(f"{stats.sent} sent, {stats.failed} failed, {stats.unknown} unknown")
         return
@@ -232,4 +234,13 @@ def scheduler_command(
         keep_partitions_ahead(database.engine, utcnow().date())  # once a month: a set look-up
         for result in start_due_campaigns(database, settings):
             console.print(f"started campaign {result.campaign_id}: {result.recipients} recipients")
+        _queue_welcome(database, settings)
         stop.wait(settings.worker_poll_seconds)
+
+
+def _queue_welcome(database: Database, settings: Settings) -> None:
+    for queued in queue_due_steps(database, settings):
+        console.print(
+            f"welcome step {queued.step_id}: {queued.readers} readers queued "
+            f"(campaign {queued.campaign_id})"
+        )

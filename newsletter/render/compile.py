@@ -183,6 +183,54 @@ def compile_fresh_link(
     )
 
 
+def compile_welcome(
+    context: CompileContext,
+    *,
+    subject: str,
+    body: str,
+    greeting: str = "Hello {name},",
+    name_fallback: str = "there",
+) -> CompiledVariant:
+    """A welcome series step: the editor's plain-text paragraphs (escaped like any text, and
+    unable to act as a placeholder), then links to the latest issue and the archive (content
+    links: tracked when clicks are) and the reader's own preferences link, with the usual
+    footer."""
+    links = LinkTable(context.public_url, track_clicks=context.track_clicks, utm=context.utm)
+    latest = links.content(context.public_url + routes.LATEST_ISSUE, "welcome", "welcome")
+    archive = links.content(context.public_url + routes.ARCHIVE, "welcome", "welcome")
+    assert latest is not None and archive is not None  # public_url is an http(s) URL
+    footer = Footer(
+        reason=f"You are receiving this email because you subscribed to "
+        f"{context.newsletter_name} at {context.site}.",
+        preferences=links.own(PREFERENCES_URL, "footer"),
+        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+        reply_to=context.reply_to,
+        postal_address=context.postal_address,
+    )
+    shared = {
+        **_shared(context, footer, view_online=None),
+        "body": paragraphs(neutralise(body)),
+        "latest_url": latest[0],
+        "latest_href": latest[1],
+        "archive_url": archive[0],
+        "archive_href": archive[1],
+        "preferences_url": links.own(PREFERENCES_URL, "welcome"),
+    }
+    if context.track_opens:
+        shared["open_pixel"] = trusted(routes.open_pixel_url(context.public_url, TRACKING_TOKEN))
+    email = _compile(
+        "welcome",
+        context,
+        links,
+        shared,
+        subject=_marked_as_test(" ".join(neutralise(subject).split()), context),
+        preheader=paragraphs(neutralise(body))[0][:140] if body.strip() else "",
+        greeting=greeting,
+        name_fallback=name_fallback,
+    )
+    return _checked(email)
+
+
 def _one_button_mail(
     template: EmailKind,
     context: CompileContext,

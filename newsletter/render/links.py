@@ -32,6 +32,7 @@ LinkSection = Literal[
     "confirm",  # the double opt-in link
     "keep",  # the sunset policy's "keep me subscribed" button
     "fresh-link",  # a fresh preferences link, asked for on a broken link's page
+    "welcome",  # the welcome series' links to the latest issue and the archive
 ]
 
 # Sections whose links lead to third-party content: UTM'd and, when asked, tracked.

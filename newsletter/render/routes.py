@@ -11,6 +11,8 @@ PREFERENCES = "/preferences/"
 VIEW_ONLINE = "/view/"
 CONFIRM = "/confirm/"
 KEEP = "/keep/"
+ARCHIVE = "/archive"
+LATEST_ISSUE = "/archive/latest"
 CLICK = "/t/c/"
 OPEN = "/t/o/"
 

@@ -15,7 +15,7 @@ from newsletter.placeholders import PlaceholderTemplate
 from newsletter.render.links import Link
 from newsletter.render.recipient import KNOWN_PLACEHOLDERS, typical_values
 
-EmailKind = Literal["digest", "confirmation", "keep", "fresh-link"]
+EmailKind = Literal["digest", "confirmation", "keep", "fresh-link", "welcome"]
 
 
 @dataclass(frozen=True, slots=True)

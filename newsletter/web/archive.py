@@ -3,7 +3,8 @@
 Both show a frozen variant's web version (``Variant.web_html``): every brief in full, no
 tracking pixel or redirect, nobody's name, and the personal links replaced by the signup
 page (see :func:`campaigns.freeze.web_version`). ``/archive`` lists campaigns that finished
-sending, newest first; ``/archive/{id}`` shows the default variant (the "everyone" one, else
+sending, newest first (welcome series mails are not issues); ``/archive/latest`` redirects
+to the newest; ``/archive/{id}`` shows the default variant (the "everyone" one, else
 the first) or the one named by ``?variant=``. ``/view/{token}`` is the masthead link of an
 email: the token signs ``v<variant id>``, so it names a variant and no person, and it works
 for as long as the variant exists.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from starlette.templating import Jinja2Templates
 from campaigns.archive import (
     ARCHIVE_PAGE_SIZE,
     archived_web_version,
+    latest_issue,
     sent_issues,
     viewed_web_version,
 )
@@ -146,6 +148,21 @@ async def archive_feed(request: Request) -> Response:
         now=utcnow(),
     )
     return Response(body, media_type=ATOM_TYPE, headers=LIST_HEADERS)
+
+
+@router.get(
+    "/archive/latest",
+    response_class=Response,
+    status_code=307,
+    responses={307: {"description": "To the newest sent issue (the archive if none yet)."}},
+)
+async def latest_archived_issue(request: Request) -> Response:
+    """What the welcome mail's "latest issue" link opens: always the issue current now."""
+    newest = await archive_of(request).run(latest_issue)
+    where = "/archive" if newest is None else f"/archive/{newest}"
+    return RedirectResponse(
+        where, status_code=307, headers={**PUBLIC_HEADERS, "Cache-Control": "no-cache"}
+    )
 
 
 @router.get(

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.render.compile import compile_confirmation, compile_fresh_link, compile_keep
+from newsletter.render.compile import (
+    compile_confirmation,
+    compile_fresh_link,
+    compile_keep,
+    compile_welcome,
+)
 from newsletter.render.mjml import mjml_to_html
 from newsletter.render.options import VariantOptions
 from tests.conftest import IN_CI, ROOT
@@ -58,6 +63,8 @@ def documents() -> dict[str, str]:
     docs["confirmation"] = compile_confirmation(context()).mjml
     docs["keep"] = compile_keep(context()).mjml
     docs["fresh-link"] = compile_fresh_link(context()).mjml
+    tracked = context(track_clicks=True, track_opens=True)
+    docs["welcome"] = compile_welcome(tracked, subject="Welcome", body="One.\n\nTwo <b>.").mjml
     return docs
 
 
