@@ -9,9 +9,6 @@ from alembic import context
 import campaigns.events
 import campaigns.model
 import campaigns.rollups  # noqa: F401
-import newsletter.apikeys.model
-import newsletter.briefs.model
-import newsletter.editors.model  # noqa: F401
 import subscribers.model  # noqa: F401
 from newsletter.config import get_settings
 from newsletter.db import Base, make_engine
