@@ -64,12 +64,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # senders post in parallel: the default backlog of 5 refuses some
+    daemon_threads = True
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver("")))
+    server = _Server(("127.0.0.1", 0), _handler(Receiver("")))
     found = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks")
     server.RequestHandlerClass = _handler(found)
-    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield found
