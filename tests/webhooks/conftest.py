@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from newsletter.config import Settings
+from newsletter.config import Settings, get_settings
 from newsletter.db import Database, utcnow
 from newsletter.webhooks.endpoints import NewEndpoint, add_endpoint
 from newsletter.webhooks.model import EVENT_TYPES
@@ -37,6 +37,7 @@ def clock() -> Clock:
 def settings(db: Database, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("NEWSLETTER_WEBHOOK_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("NEWSLETTER_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", "true")
+    get_settings.cache_clear()  # the CLI and the web app read them too
     return Settings()
 
 
