@@ -38,8 +38,11 @@ def check_url(url: str, *, allow_private: bool) -> SplitResult:
     """The URL split; :class:`AddressRefused` for one never sent to, whatever it resolves to."""
     if len(url) > URL_MAX:
         raise AddressRefused(f"longer than {URL_MAX} characters")
+    url = url.strip()
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise AddressRefused("spaces and control characters are not allowed in the URL")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError as exc:
         raise AddressRefused(f"not a URL ({exc})") from exc

@@ -32,6 +32,7 @@ from newsletter.webhooks.model import (
 from newsletter.webhooks.queue import envelope, message_row
 
 LOG_MAX = 500
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def list_endpoints(session: Session) -> list[WebhookEndpoint]:
 
 
 def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    endpoint = session.get(WebhookEndpoint, endpoint_id) if 0 < endpoint_id <= MAX_ROW_ID else None
     if endpoint is None:
         raise NotFoundError(f"no webhook endpoint {endpoint_id}")
     return endpoint
@@ -115,7 +116,7 @@ def queue_test(session: Session, endpoint_id: int, *, now: datetime | None = Non
 
 def retry_now(session: Session, message_id: int, *, now: datetime | None = None) -> WebhookMessage:
     """Make a pending or failed message due now (a failed one gets one more attempt)."""
-    message = session.get(WebhookMessage, message_id)
+    message = session.get(WebhookMessage, message_id) if 0 < message_id <= MAX_ROW_ID else None
     if message is None:
         raise NotFoundError(f"no webhook message {message_id}")
     if message.status == MessageStatus.DELIVERED:

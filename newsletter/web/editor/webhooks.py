@@ -20,6 +20,7 @@ from newsletter.errors import NewsletterError
 from newsletter.web.editor.auth import CurrentEditor, admin_page, csrf_protect
 from newsletter.web.editor.site import EditorSite, editor_site, flash, render
 from newsletter.webhooks.endpoints import (
+    MAX_ROW_ID,
     add_endpoint,
     delivery_log,
     list_endpoints,
@@ -35,6 +36,7 @@ router = APIRouter(
     include_in_schema=False, dependencies=[Depends(admin_page), Depends(csrf_protect)]
 )
 PAGE = "/editor/admin/webhooks"
+RowId = Annotated[int, Form(ge=1, le=MAX_ROW_ID)]  # beyond: PostgreSQL's integer overflows
 LOG_ROWS = 50
 log = logging.getLogger("newsletter.web.editor")
 
@@ -99,7 +101,7 @@ async def add_webhook(
 @router.post(f"{PAGE}/enabled")
 async def change_enabled(
     request: Request,
-    endpoint_id: Annotated[int, Form()],
+    endpoint_id: RowId,
     enabled: Annotated[Literal["0", "1"], Form()],
 ) -> Response:
     on = enabled == "1"
@@ -116,7 +118,7 @@ async def change_enabled(
 async def delete_webhook(
     request: Request,
     editor: Annotated[CurrentEditor, Depends(admin_page)],
-    endpoint_id: Annotated[int, Form()],
+    endpoint_id: RowId,
 ) -> Response:
     try:
         url = await editor_site(request).run(lambda s: remove_endpoint(s, endpoint_id))
@@ -129,7 +131,7 @@ async def delete_webhook(
 
 
 @router.post(f"{PAGE}/test")
-async def send_test(request: Request, endpoint_id: Annotated[int, Form()]) -> Response:
+async def send_test(request: Request, endpoint_id: RowId) -> Response:
     site = editor_site(request)
     try:
         message_id = await site.run(lambda s: queue_test(s, endpoint_id))
@@ -142,7 +144,7 @@ async def send_test(request: Request, endpoint_id: Annotated[int, Form()]) -> Re
 
 
 @router.post(f"{PAGE}/retry")
-async def retry_message(request: Request, message_id: Annotated[int, Form()]) -> Response:
+async def retry_message(request: Request, message_id: RowId) -> Response:
     site = editor_site(request)
     try:
         await site.run(lambda s: retry_now(s, message_id))
