@@ -138,7 +138,7 @@ class WebhookSender:
         self.client.close()
 
     def send_due(self, *, batches: int | None = None, only: Iterable[int] = ()) -> SendReport:
-        """Deliver due messages (``only``: just these, due or not) until none is left, or
+        """Deliver due messages (``only``: just these, if due) until none is left, or
         ``batches`` claims were made."""
         report = SendReport()
         wanted = list(only)
@@ -167,11 +167,9 @@ class WebhookSender:
                 .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
                 .limit(CLAIM_BATCH)
             )
-            query = (
-                query.where(WebhookMessage.id.in_(only))
-                if only
-                else query.where(WebhookMessage.next_attempt_at <= now)
-            )
+            query = query.where(WebhookMessage.next_attempt_at <= now)
+            if only:  # a worker may have claimed it meanwhile: its lease is respected
+                query = query.where(WebhookMessage.id.in_(only))
             if self.database.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=WebhookMessage)
             ids = list(session.scalars(query))
