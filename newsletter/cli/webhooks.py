@@ -3,6 +3,7 @@ delivering what is due (see docs/webhooks.md)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -10,11 +11,13 @@ import typer
 from newsletter.cli.common import console, err_console, opened_db
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
 from newsletter.config import get_settings
+from newsletter.db import utcnow
 from newsletter.webhooks.endpoints import (
     LOG_MAX,
     add_endpoint,
     delivery_log,
     list_endpoints,
+    prune_messages,
     remove_endpoint,
     retry_now,
     set_enabled,
@@ -150,3 +153,13 @@ def send_due_command() -> None:
         f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
         markup=False,
     )
+
+
+@app.command("prune")
+def prune_command(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Keep this many days.")] = 30,
+) -> None:
+    """Delete delivered and failed messages older than --days (pending ones stay)."""
+    with opened_db() as database, database.transaction() as session:
+        gone = prune_messages(session, older_than=utcnow() - timedelta(days=days))
+    console.print(f"deleted {gone} webhook message(s) older than {days} days", markup=False)

@@ -130,6 +130,20 @@ def retry_now(session: Session, message_id: int, *, now: datetime | None = None)
     return message
 
 
+def prune_messages(session: Session, *, older_than: datetime) -> int:
+    """Delete delivered and failed messages queued before ``older_than``; returns how many.
+    Pending ones stay whatever their age (they are still being tried)."""
+    result = session.execute(
+        delete(WebhookMessage)
+        .where(
+            WebhookMessage.status.in_((MessageStatus.DELIVERED, MessageStatus.FAILED)),
+            WebhookMessage.created_at < older_than,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 @dataclass(frozen=True)
 class LogRow:
     """One line of the delivery log."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
 from newsletter.config import Settings
-from newsletter.db import Database
-from newsletter.webhooks.model import EventType
+from newsletter.db import Database, utcnow
+from newsletter.webhooks.model import EventType, WebhookMessage
 from newsletter.webhooks.queue import queue_event
 from tests.webhooks.receiver import Receiver
 
@@ -47,6 +49,16 @@ def test_cli_round_trip(db: Database, settings: Settings, receiver: Receiver) ->
     assert "1 delivered" in out
     body = Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
     assert body["data"] == {"campaign_id": 7, "name": "Week 1"}
+
+    code, out, _ = run("webhooks", "prune", "--days", "1")
+    assert "deleted 0 webhook message(s)" in out  # delivered, but only just
+    with db.transaction() as session:
+        session.execute(update(WebhookMessage).values(created_at=utcnow() - timedelta(days=2)))
+        queue_event(session, EventType.CAMPAIGN_SENT, {"campaign_id": 8})  # pending: kept
+    code, out, _ = run("webhooks", "prune", "--days", "1")
+    assert "deleted 1 webhook message(s)" in out
+    with db.transaction() as session:
+        assert session.scalars(select(WebhookMessage.status)).all() == ["pending"]
 
     assert run("webhooks", "disable", str(listed["id"]))[0] == 0
     code, out, _ = run("webhooks", "list", "--format", "json")
