@@ -13,18 +13,27 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from campaigns.freeze import freeze_campaign
-from campaigns.sending import run_worker
+from campaigns.sending import run_worker, send_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.webhooks.endpoints import NewEndpoint
-from newsletter.webhooks.model import MessageStatus, WebhookMessage
+from newsletter.webhooks.model import EVENT_TYPES, MessageStatus, WebhookMessage
 from subscribers.addresses import parse_address
 from subscribers.model import Subscriber
 from subscribers.preferences import unsubscribe
 from subscribers.signup import Origin, confirm
 from subscribers.suppression import suppress, suppress_many
-from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign
+from tests.campaigns.helpers import (
+    add_subscribers,
+    import_examples,
+    new_campaign,
+    sendgrid_settings,
+)
+from tests.campaigns.webhooks import event, ingest, recipients_of
+from tests.fakes.fixtures import sendgrid_server  # noqa: F401  (a fixture)
+from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.subscribers.conftest import add_subscriber
+from tests.webhooks.conftest import register
 from tests.webhooks.receiver import Receiver
 
 ORIGIN = Origin(source="test")
@@ -117,3 +126,31 @@ def test_campaign_started_and_sent_are_delivered_by_the_worker(
     assert sorted(b["type"] for b in bodies) == ["campaign.sent", "campaign.started"]
     assert {b["data"]["campaign_id"] for b in bodies} == {campaign_id}
     assert all(b["data"]["name"] for b in bodies)
+
+
+def test_sendgrid_bounces_complaints_and_unsubscribes_are_reported(
+    db: Database,
+    sendgrid_server: FakeSendGrid,  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    import_examples(db)
+    addresses = add_subscribers(db, 4)
+    campaign_id = new_campaign(db)
+    assert send_campaign(db, sendgrid_settings(sendgrid_server), campaign_id).status == "sent"
+    subscriber_events = [e for e in EVENT_TYPES if e.startswith("subscriber.")]
+    register(db, receiver.url, subscriber_events)
+    to = recipients_of(sendgrid_server, campaign_id)
+    r = [to[a] for a in addresses]
+    events = [
+        event(r[0], "bounce", type="bounce", reason="550 5.1.1 no such user", status="5.1.1"),
+        event(r[1], "spamreport"),
+        event(r[2], "unsubscribe"),
+        event(r[3], "bounce", type="blocked", reason="421 try later"),  # soft: nothing yet
+    ]
+    ingest(db, events)
+    found = {(p["type"], p["data"]["email"]) for p in _payloads(db)}
+    assert found == {
+        ("subscriber.bounced", addresses[0]),
+        ("subscriber.complained", addresses[1]),
+        ("subscriber.unsubscribed", addresses[2]),
+    }
