@@ -34,6 +34,7 @@ from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
 from campaigns.states import CampaignStatus
+from campaigns.webhook_events import report_campaign
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
@@ -49,6 +50,7 @@ from newsletter.render.recipient import (
     VIEW_ONLINE_URL,
 )
 from newsletter.render.variant import CompiledVariant
+from newsletter.webhooks.model import EventType
 from subscribers.model import Segment
 from subscribers.segment_store import context_for, options_of, rule_of
 from subscribers.segments import Everyone, Rule
@@ -213,6 +215,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         campaign.status_reason = None
         campaign.provider = settings.provider
         session.flush()
+        report_campaign(session, EventType.CAMPAIGN_STARTED, campaign.id, campaign.name, now)
         return FreezeResult(campaign.id, True, _frozen(session, campaign.id))
 
 

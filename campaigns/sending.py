@@ -34,8 +34,10 @@ from newsletter.db import Database, utcnow
 from newsletter.delivery.base import Provider
 from newsletter.delivery.factory import MAX_BATCH_SIZE, ProviderPool
 from newsletter.errors import ConflictError, InvalidInput, UnsupportedFeature
+from newsletter.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
+WEBHOOK_BATCHES_PER_ROUND = 4  # claims of due webhook messages per worker round
 
 
 @dataclass(frozen=True)
@@ -326,8 +328,11 @@ def run_worker(
     series' due steps (the embedded, one-process set-up and cron's ``--once``). Each round
     first queues again the unknown rows whose quarantine has passed, of campaigns that allow
     it (:mod:`campaigns.unknowns`).
+    Each round ends by delivering due outbound webhook messages (at most
+    :data:`WEBHOOK_BATCHES_PER_ROUND` claims, so a slow receiver cannot hold up mail).
     """
     sender = Sender(database, settings, provider, clock=clock)
+    webhooks = WebhookSender(database, settings)
     total = DispatchStats()
     try:
         while not stop.is_set():
@@ -339,9 +344,11 @@ def run_worker(
                 if stop.is_set():
                     break
                 total.absorb(sender.dispatch(campaign_id, stop=stop, progress=progress))
+            webhooks.send_due(batches=WEBHOOK_BATCHES_PER_ROUND)
             if once:
                 break
             stop.wait(settings.worker_poll_seconds)
     finally:
         sender.close()
+        webhooks.close()
     return total

@@ -12,7 +12,8 @@ import campaigns.rollups
 import campaigns.welcome_model  # noqa: F401
 import newsletter.apikeys.model
 import newsletter.briefs.model
-import newsletter.editors.model  # noqa: F401
+import newsletter.editors.model
+import newsletter.webhooks.model  # noqa: F401
 import subscribers.model  # noqa: F401
 from newsletter.config import get_settings
 from newsletter.db import Base, make_engine

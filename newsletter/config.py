@@ -658,6 +658,23 @@ class Settings(BaseSettings):
         default="UTC",
         description="Time zone (IANA name) the editor pages show and read times in.",
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description=(
+            "Seconds an outbound webhook request may take (connect and answer) before the "
+            "attempt counts as failed and is retried later."
+        ),
+    )
+    webhooks_allow_private_addresses: bool = Field(
+        default=False,
+        description=(
+            "Let webhook endpoints use plain http and hosts that resolve to loopback, private "
+            "or link-local addresses (off: such URLs are refused, at registration and before "
+            "every attempt)."
+        ),
+    )
 
     @field_validator("editor_timezone")
     @classmethod

@@ -18,6 +18,7 @@ from newsletter.db import utcnow
 from newsletter.render.options import NarrativeDisplay
 from subscribers.model import ConsentRecord, Subscriber
 from subscribers.signup import Origin, consent_values, find_by_uid
+from subscribers.webhook_events import report_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +70,5 @@ def unsubscribe(
     subscriber.unsubscribed_at = now
     record = consent_values(subscriber.id, "unsubscribe", origin, form or {}, now)
     session.add(ConsentRecord(**record))
+    report_status(session, [(subscriber.uid, subscriber.email)], "unsubscribed", now=now)
     return True

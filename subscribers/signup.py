@@ -29,6 +29,7 @@ from subscribers.addresses import Address
 from subscribers.confirmations import queue_confirmation
 from subscribers.model import ConsentRecord, Subscriber
 from subscribers.suppression import is_suppressed
+from subscribers.webhook_events import report_status
 
 USER_AGENT_MAX = 500
 IP_MAX = 45
@@ -178,6 +179,7 @@ def confirm(
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     session.add(ConsentRecord(**consent_values(subscriber.id, "confirm", origin, {}, now)))
+    report_status(session, [(subscriber.uid, subscriber.email)], "active", now=now)
     return ConfirmResult.CONFIRMED
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import utcnow
 from subscribers.addresses import Address, parse_address
 from subscribers.model import Subscriber, Suppression, SuppressionReason
+from subscribers.webhook_events import report_status
 
 # What a suppression does to a subscriber row that still has the address.
 _STATUS_FOR: dict[str, str] = {
@@ -45,11 +46,15 @@ def suppress(session: Session, address: Address | str, reason: SuppressionReason
     new = session.get(Suppression, address.digest) is None
     if new:
         session.add(Suppression(email_hash=address.digest, reason=reason, at=now))
-    session.execute(
+    status = _STATUS_FOR[reason]
+    changed = session.execute(
         update(Subscriber)
         .where(Subscriber.email_key == address.key, Subscriber.status.in_(("pending", "active")))
-        .values(status=_STATUS_FOR[reason], unsubscribed_at=now)
-    )
+        .values(status=status, unsubscribed_at=now)
+        .returning(Subscriber.uid, Subscriber.email)
+    ).all()
+    if reason != "erased":
+        report_status(session, [(uid, email) for uid, email in changed], status, now=now)
     return new
 
 
@@ -80,12 +85,14 @@ def suppress_many(session: Session, addresses: Iterable[tuple[Address, Suppressi
     for digest, (_, reason) in chosen.items():
         by_status[_STATUS_FOR[reason]].append(digest)
     for status, digests in by_status.items():
-        session.execute(
+        changed = session.execute(
             update(Subscriber)
             .where(Subscriber.email_hash.in_(digests), Subscriber.status.in_(("pending", "active")))
             .values(status=status, unsubscribed_at=now)
+            .returning(Subscriber.uid, Subscriber.email)
             .execution_options(synchronize_session=False)
-        )
+        ).all()
+        report_status(session, [(uid, email) for uid, email in changed], status, now=now)
     return len(new)
 
 

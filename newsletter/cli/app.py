@@ -79,6 +79,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "bounces": LazyCommand(
         "newsletter.cli.bounces:app", "Bounces and complaints for SMTP and outbox sends."
     ),
+    "webhooks": LazyCommand(
+        "newsletter.cli.webhooks:app", "Outbound webhooks: signed events for other systems."
+    ),
     "events": LazyCommand(
         "newsletter.cli.events:app",
         "Tracking events: how long they are kept (partitions, pruning).",

@@ -44,11 +44,11 @@ def test_0031_adds_the_series_beside_existing_data_and_goes_back(
 ) -> None:
     settings = get_settings().model_copy(update={"outbox": tmp_path / "outbox"})
     import_examples(db)
-    _downgrade(db)
-    assert _tables(db) == set() and not _indexed(db)
     add_subscribers(db, 3)
     issue = new_campaign(db)
     assert send_campaign(db, settings, issue).status == "sent"
+    _downgrade(db)  # the data stays; today's code may need later tables, so it ran first
+    assert _tables(db) == set() and not _indexed(db)
 
     assert "0031" in db.upgrade()
     with db.engine.connect() as connection:

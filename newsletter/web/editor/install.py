@@ -27,6 +27,7 @@ from newsletter.web.editor import (
     reports,
     segments,
     subscribers,
+    webhooks,
     welcome,
 )
 from newsletter.web.editor.auth import CsrfRejected, LoginRequired, login_redirect
@@ -69,7 +70,7 @@ def install_editor(
     """Routes, error answers and middleware of the editor (call before adding body limits);
     ``reader``: where reports and counts read from (default ``database``)."""
     app.state.editor_site = EditorSite.build(settings, database, pages, reader)
-    pages_modules = (auth, campaigns, checks, reports, brief_edit, briefs, preview, admin)
+    pages_modules = (auth, campaigns, checks, reports, brief_edit, briefs, preview, admin, webhooks)
     for module in (*pages_modules, subscribers, segments, welcome):
         app.include_router(module.router)
     app.include_router(api.router)
