@@ -79,6 +79,18 @@ _BY_KEY_HINT = "SET LOCAL enable_seqscan = off"
 _GROUPED_MESSAGE_IDS = 8
 
 
+def not_held(campaign_id: int) -> ColumnElement[bool]:
+    """Rows a worker may claim: all of them, but while a subject test is undecided only its
+    cells' (the rest waits for the winner, :mod:`campaigns.subject_tests`)."""
+    released = exists(
+        select(Campaign.id).where(
+            Campaign.id == campaign_id,
+            or_(Campaign.test_share.is_(None), Campaign.test_decided_at.is_not(None)),
+        )
+    )
+    return or_(Delivery.cell.is_not(None), released)
+
+
 def worker_name() -> str:
     """host:pid:random: unique per process, readable in `campaigns show`."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -147,7 +159,12 @@ class SqlDeliveryStore:
                 case((mailable(), True), else_=False),
             )
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.campaign_id == campaign_id, Delivery.status == QUEUED, sending)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status == QUEUED,
+                sending,
+                not_held(campaign_id),
+            )
             .order_by(Delivery.variant_id, Delivery.id)
             .limit(limit)
             .with_for_update(of=Delivery, skip_locked=True)
@@ -187,6 +204,7 @@ class SqlDeliveryStore:
                 Delivery.campaign_id == campaign_id,
                 Delivery.variant_id == variant_id,
                 Delivery.status == QUEUED,
+                not_held(campaign_id),
             )
             .order_by(Delivery.id)
             .limit(limit)
@@ -224,6 +242,7 @@ class SqlDeliveryStore:
                 Delivery.campaign_id == campaign_id,
                 Delivery.status == QUEUED,
                 Campaign.status == CampaignStatus.SENDING,
+                not_held(campaign_id),
             )
             .order_by(Delivery.variant_id, Delivery.id)
             .limit(1)

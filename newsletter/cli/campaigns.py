@@ -32,6 +32,7 @@ from campaigns.service import (
     schedule_campaign,
     set_spread,
 )
+from campaigns.subject_tests import SubjectTestPlan, set_subject_test
 from campaigns.weeks import IsoWeek
 from newsletter.cli.common import console, err_console, open_db, split_values
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
@@ -111,6 +112,20 @@ def create_command(
     subject: Annotated[str | None, typer.Option(help="Subject template (Jinja).")] = None,
     preheader: Annotated[str | None, typer.Option(help="Preheader template (Jinja).")] = None,
     send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
+    subject_tests: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--subject-test",
+            help="Another subject (Jinja) to test against --subject, 1 to 3 times: each gets "
+            "a test cell; the winner by unique human clicks goes to the rest.",
+        ),
+    ] = None,
+    test_share: Annotated[
+        float, typer.Option(help="Share of the audience in each subject's test cell.")
+    ] = 0.1,
+    test_wait: Annotated[
+        float, typer.Option(help="Minutes after the start before the subject test is decided.")
+    ] = 240.0,
 ) -> None:
     """Create a campaign from briefs. Prints its id (alone on stdout, for scripts) and what
     it made on stderr: briefs, segments with their readers, provider, the next command."""
@@ -128,6 +143,10 @@ def create_command(
     with database.transaction() as session:
         campaign = create_campaign(session, draft, settings=settings)
         campaign_id = campaign.id
+        if subject_tests:
+            tried = [(subject, None) for subject in subject_tests]
+            plan = SubjectTestPlan(tried, test_share, test_wait)
+            set_subject_test(session, campaign_id, plan)
     typer.echo(campaign_id)
     for line in created_lines(database, campaign_id, settings):
         err_console.print(line, markup=False, soft_wrap=True)
