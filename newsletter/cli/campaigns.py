@@ -171,6 +171,7 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
         campaign = get_campaign(session, campaign_id)
         name, status, send_at = campaign.name, campaign.status, campaign.send_at
         slugs = [slug for slug, _ in brief_labels(session, campaign)]
+        tested = subject_test_lines(campaign)
     _, reach = audience_lines(database, campaign_id)
     lines = [
         f"created campaign {campaign_id} “{name}” ({status})",
@@ -178,6 +179,7 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
         "segments, in match order (each reader gets the first that takes them):",
         *reach,
         f"provider: {provider_line(settings)}",
+        *tested,
     ]
     if send_at is not None:
         lines.append(
@@ -191,6 +193,18 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
             f"then newsletter send {campaign_id}"
         )
     return lines
+
+
+def subject_test_lines(campaign: Campaign) -> list[str]:
+    """The campaign's subject test in words (none: no line)."""
+    if campaign.test_share is None or not campaign.subject_candidates:
+        return []
+    cells = len(campaign.subject_candidates) + 1
+    return [
+        f"subject test: {cells} subjects, {campaign.test_share:.1%} of the audience each; "
+        f"{campaign.test_wait or 0:g} minutes after the start the best by unique human clicks "
+        "(if clearly best, else the first) goes to the rest"
+    ]
 
 
 def provider_line(settings: Settings) -> str:

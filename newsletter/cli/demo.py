@@ -214,11 +214,16 @@ def _send(database: Database, settings: Settings, campaign_id: int) -> None:
         console.print(f"not sent again: {exc}")
         return
     if report.freeze is not None:
+        empty = sum(1 for variant in report.freeze.variants if not variant.recipients)
         for variant in report.freeze.variants:
+            if not variant.recipients:
+                continue
             console.print(
                 f"variant [bold]{variant.name}[/]: {variant.recipients} recipients, "
                 f"{variant.size_bytes / 1000:.0f} KB, subject “{variant.subject}”"
             )
+        if empty:
+            console.print(f"({empty} variants compiled for nobody in this audience not listed)")
     console.print(f"campaign {campaign_id}: {report.status}")
 
 
