@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from tests.campaigns.helpers import (
     sendgrid_settings,
 )
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.smtp_server import FakeSmtpServer
 
 READER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 POLICY = IngestPolicy.from_settings(Settings())
@@ -63,7 +65,7 @@ def _tested_campaign(db: Database, *, share: float = 0.1, wait: float = 60.0) ->
 
 
 def _settings(tmp_path: Path, **changes: object) -> Settings:
-    return outbox_settings(tmp_path / "outbox", subject_test_min_cell=100, **changes)
+    return outbox_settings(tmp_path / "outbox", **{"subject_test_min_cell": 100, **changes})
 
 
 def _subjects(tmp_path: Path) -> Counter[str]:
@@ -238,6 +240,37 @@ def test_the_frozen_subject_travels_through_sendgrid(
         for item in accepted.personalizations:
             subjects[str(item.get("subject", accepted.body.get("subject")))] += 1
     assert subjects[SUBJECT_B] == 200 and sum(subjects.values()) == 2000
+
+
+def test_the_frozen_subject_travels_through_smtp(db: Database, smtp_server: FakeSmtpServer) -> None:
+    add_subscribers(db, 1000)
+    campaign_id = _tested_campaign(db, wait=0)
+    url = f"smtp://127.0.0.1:{smtp_server.port}"
+    settings = Settings(provider="smtp", smtp_url=url, subject_test_min_cell=50)
+    assert send_campaign(db, settings, campaign_id).status == "sent"
+    subjects = Counter(
+        str(message_from_bytes(r.data, policy=policy.default)["Subject"])
+        for r in smtp_server.received
+    )
+    assert subjects[SUBJECT_B] == 100 and sum(subjects.values()) == 1000
+
+
+def test_a_due_schedule_whose_cells_are_too_small_is_paused_with_the_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    add_subscribers(db, 1000)
+    campaign_id = _tested_campaign(db)
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        campaign.status, campaign.send_at = "scheduled", utcnow() - timedelta(minutes=1)
+    settings = _settings(tmp_path, subject_test_min_cell=101)
+    run_worker(db, settings, stop=threading.Event(), once=True, schedule=True)
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None and campaign.status == "paused"
+        assert "smallest cell would have 100 recipients" in (campaign.status_reason or "")
+    assert _cells(db, campaign_id) == {} and _subjects(tmp_path) == Counter()
 
 
 def test_two_deciders_at_once_decide_once(db: Database, tmp_path: Path) -> None:
