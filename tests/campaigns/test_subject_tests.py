@@ -18,11 +18,13 @@ from campaigns.freeze import freeze_campaign
 from campaigns.ingest import IngestPolicy, record_events
 from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Campaign, Delivery, Variant
+from campaigns.preflight import run_preflight
 from campaigns.sending import run_worker, send_campaign
 from campaigns.significance import two_proportion_test
 from campaigns.subject_tests import SubjectTestPlan, decide_due_tests, set_subject_test
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
+from newsletter.deliverability.dns_check import Status
 from newsletter.errors import InvalidInput, RenderError
 from tests.campaigns.bounce_mail import outbox_settings
 from tests.campaigns.helpers import (
@@ -308,3 +310,16 @@ def test_two_deciders_at_once_decide_once(db: Database, tmp_path: Path) -> None:
             .returning(Campaign.test_winner)
         ).scalar_one()
     assert decided == 1
+
+
+def test_the_preflight_says_when_cells_would_be_too_small(db: Database, tmp_path: Path) -> None:
+    add_subscribers(db, 1000)
+    campaign_id = _tested_campaign(db)
+    for floor, status in [(100, Status.PASS), (101, Status.FAIL)]:
+        settings = _settings(tmp_path, subject_test_min_cell=floor, compliance_checks=False)
+        report = run_preflight(db, campaign_id, settings)
+        item = next(i for i in report.items if i.check == "subject test")
+        assert item.status is status
+        assert item.summary.startswith("2 subjects, about 100 recipients per test cell")
+    plain = new_campaign(db, name="No test")
+    assert all(i.check != "subject test" for i in run_preflight(db, plain, settings).items)
