@@ -229,6 +229,8 @@ def verdict(cells: Sequence[CellFigures], confidence: float) -> Verdict:
     """The cell with the best click rate wins if the two-proportion test puts its lead over
     the next best at ``confidence`` or more; ties go to the earlier subject."""
     ranked = sorted(cells, key=lambda c: (-(c.rate or 0.0), c.position))
+    if len(ranked) < 2:  # a cell's variants gone (deleted by hand): nothing to compare
+        return Verdict(0, 0, 0.0, None)
     best, runner_up = ranked[0], ranked[1]
     test = two_proportion_test(best.clickers, best.sent, runner_up.clickers, runner_up.sent)
     clear = test.confidence >= confidence and (best.rate or 0.0) > (runner_up.rate or 0.0)

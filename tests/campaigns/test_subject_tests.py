@@ -21,7 +21,13 @@ from campaigns.model import Campaign, Delivery, Variant
 from campaigns.preflight import run_preflight
 from campaigns.sending import run_worker, send_campaign
 from campaigns.significance import two_proportion_test
-from campaigns.subject_tests import SubjectTestPlan, decide_due_tests, set_subject_test
+from campaigns.subject_tests import (
+    CellFigures,
+    SubjectTestPlan,
+    decide_due_tests,
+    set_subject_test,
+    verdict,
+)
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.deliverability.dns_check import Status
@@ -323,3 +329,14 @@ def test_the_preflight_says_when_cells_would_be_too_small(db: Database, tmp_path
         assert item.summary.startswith("2 subjects, about 100 recipients per test cell")
     plain = new_campaign(db, name="No test")
     assert all(i.check != "subject test" for i in run_preflight(db, plain, settings).items)
+
+
+def test_the_verdict_ranks_by_human_click_rate_and_needs_the_confidence() -> None:
+    a, b, c = (CellFigures(0, "A", 1000, 150), CellFigures(1, "B", 1000, 200),
+               CellFigures(2, "C", 1000, 190))  # fmt: skip
+    found = verdict([a, b, c], 0.95)  # B leads C only a little: not clear
+    assert (found.best, found.runner_up, found.winner) == (1, 2, None)
+    assert verdict([a, b], 0.95).winner == 1  # B over A: 99.7 % sure
+    assert verdict([a, b], 0.999).winner is None
+    assert verdict([CellFigures(0, "A", 0, 0), CellFigures(1, "B", 0, 0)], 0.95).winner is None
+    assert verdict([a], 0.95).winner is None
