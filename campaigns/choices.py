@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.model import Delivery, VariantChoice
 from campaigns.states import DeliveryStatus
+from campaigns.subject_tests import CellDeal
 from newsletter.briefs.document import Brief
 from newsletter.render.options import NarrativeDisplay, VariantOptions
 from newsletter.render.selection import NARRATIVES_BY_BARENESS, for_reader, stricter_display
@@ -184,9 +185,11 @@ def queue_readers(
     rules: Sequence[tuple[int, Rule]],
     ctx: RuleContext,
     own_variants: Sequence[int],
+    deal: CellDeal | None = None,
 ) -> None:
     """One ``INSERT … SELECT``: every mailable reader some segment takes, with the variant
-    their recorded combination reads, else their segment's own (``own_variants`` by position)."""
+    their recorded combination reads, else their segment's own (``own_variants`` by position);
+    with a subject test's ``deal``, readers of its cells get their cell's copy of it."""
     chosen = recipients_with_choices(rules, ctx).subquery("chosen")
     recorded = select(VariantChoice).where(VariantChoice.campaign_id == campaign_id).subquery()
     segment_own = case(
@@ -194,11 +197,8 @@ def queue_readers(
         else_=literal(own_variants[0]),
     )
     readers = select(
-        literal(campaign_id),
-        func.coalesce(recorded.c.variant_id, segment_own),
-        chosen.c.subscriber_id,
-        literal(DeliveryStatus.QUEUED.value),
-        literal(0),
+        func.coalesce(recorded.c.variant_id, segment_own).label("variant_id"),
+        chosen.c.subscriber_id.label("subscriber_id"),
     ).select_from(
         chosen.outerjoin(
             recorded,
@@ -207,8 +207,15 @@ def queue_readers(
             & (recorded.c.topics_key == chosen.c.topics_key),
         )
     )
-    session.execute(
-        insert(Delivery).from_select(
-            ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"], readers
-        )
-    )
+    columns = ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"]
+    fixed = (literal(campaign_id), literal(DeliveryStatus.QUEUED.value), literal(0))
+    if deal is None:
+        rows = readers.subquery("readers")
+        source = select(fixed[0], rows.c.variant_id, rows.c.subscriber_id, *fixed[1:])
+    else:
+        dealt = readers.add_columns(deal.cell_of(chosen.c.subscriber_id).label("cell"))
+        rows = dealt.subquery("readers")
+        variant = deal.variant_of(rows.c.variant_id, rows.c.cell)
+        source = select(fixed[0], variant, rows.c.subscriber_id, *fixed[1:], rows.c.cell)
+        columns.append("cell")
+    session.execute(insert(Delivery).from_select(columns, source))

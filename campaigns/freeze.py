@@ -34,6 +34,14 @@ from campaigns.envelope import envelope_for, tracking_plan
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
 from campaigns.states import CampaignStatus
+from campaigns.subject_tests import (
+    HOLDING,
+    candidate_options,
+    cell_label,
+    deal_for,
+    has_test,
+    require_cell_sizes,
+)
 from campaigns.webhook_events import report_campaign
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
@@ -207,12 +215,15 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             row = freezer.compile_for_choice(segment_name, segment, segment_options, needed_variant)
             assignments += [(row.id, group) for group in needed_variant.groups]
         record_choices(session, campaign.id, assignments)
-        queue_readers(session, campaign.id, rules, ctx, own)
+        deal = deal_for(campaign, freezer.add_cells()) if has_test(campaign) else None
+        queue_readers(session, campaign.id, rules, ctx, own, deal)
+        if deal is not None:
+            require_cell_sizes(session, campaign, settings)
         campaign.brief_titles = [brief.title for brief in briefs]
         campaign.frozen_at = now
         campaign.started_at = now
         campaign.status = CampaignStatus.SENDING
-        campaign.status_reason = None
+        campaign.status_reason = HOLDING if deal is not None else None
         campaign.provider = settings.provider
         session.flush()
         report_campaign(session, EventType.CAMPAIGN_STARTED, campaign.id, campaign.name, now)
@@ -231,6 +242,7 @@ class _Freezer:
         self.briefs = tuple(briefs)
         self.names: set[str] = set()
         self.stored = 0
+        self.made: list[tuple[Variant, Segment | None, VariantOptions, Sequence[Brief], str]] = []
 
     def compile_for_choice(
         self,
@@ -263,6 +275,7 @@ class _Freezer:
         segment_name: str,
         choice: dict[str, Any] | None,
         briefs: Sequence[Brief] | None = None,
+        cell: int | None = None,
     ) -> Variant:
         self.names.add(name)
         position, self.stored = self.stored, self.stored + 1
@@ -294,10 +307,32 @@ class _Freezer:
             track_clicks=tracking.provider_clicks or any(lk.tracked for lk in variant.links),
             envelope=envelope.to_json(),
             choice=choice,
+            cell=cell,
         )
         self.session.add(row)
         self.session.flush()
+        if cell is None:
+            self.made.append((row, segment, options, briefs or self.briefs, segment_name))
         return row
+
+    def add_cells(self) -> dict[tuple[int, int], int]:
+        """A subject test's copies of every variant stored so far, one per subject (its
+        cell), compiled with that subject; returns the copy of each (variant, cell)."""
+        candidates = self.campaign.subject_candidates
+        copies: dict[tuple[int, int], int] = {}
+        for row, segment, options, briefs, segment_name in list(self.made):
+            for cell in range(len(candidates) + 1):
+                tried = options if cell == 0 else candidate_options(options, candidates[cell - 1])
+                name = self._unique(f"{row.name} · {cell_label(cell)}")
+                context = variant_context(self.settings, self.campaign, name)
+                compiled = compile_variant(briefs, tried, context)
+                choice = {**(row.choice or {}), "segment": segment_name, "cell": cell}
+                choice["of"] = row.id
+                copy = self.store(
+                    name, segment, tried, compiled, segment_name, choice, briefs, cell
+                )
+                copies[(row.id, cell)] = copy.id
+        return copies
 
     def _unique(self, name: str) -> str:
         """``name`` cut to the column's 100 characters, numbered if already taken."""

@@ -31,6 +31,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -104,6 +105,23 @@ class Campaign(Base):
         "many minutes (campaigns.shaping); NULL: as fast as the limits allow.",
     )
 
+    test_share: Mapped[float | None] = mapped_column(
+        Float,
+        doc="A subject test: the share of the audience each subject's test cell gets "
+        "(campaigns.subject_tests); NULL: no test.",
+    )
+    test_wait: Mapped[float | None] = mapped_column(
+        Float, doc="Minutes after the freeze at which the subject test is decided."
+    )
+    test_decided_at: Mapped[datetime | None] = mapped_column(
+        doc="When the subject test was decided (once, by whichever scheduler came first)."
+    )
+    test_winner: Mapped[int | None] = mapped_column(
+        SmallInteger,
+        doc="The winning subject's position (0: the campaign's own subject); NULL once "
+        "decided: no clear winner, the first subject went to the rest.",
+    )
+
     brief_titles: Mapped[list[str] | None] = mapped_column(
         JSON,
         doc="The briefs' titles as they were at the freeze, in the campaign's order: what the "
@@ -118,6 +136,9 @@ class Campaign(Base):
         "campaigns frozen before it existed (the archive shows their first variant then).",
     )
 
+    subject_candidates: Mapped[list[SubjectCandidate]] = relationship(
+        order_by="SubjectCandidate.position", cascade="all, delete-orphan", lazy="selectin"
+    )
     briefs: Mapped[list[CampaignBrief]] = relationship(
         order_by="CampaignBrief.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -134,6 +155,20 @@ class CampaignBrief(Base):
     )
     position: Mapped[int] = mapped_column(primary_key=True)
     brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id", ondelete="RESTRICT"), index=True)
+
+
+class SubjectCandidate(Base):
+    """Another subject (and preheader) a subject test tries against the campaign's own;
+    positions start at 1 (0 is the campaign's ``subject_template``)."""
+
+    __tablename__ = "subject_candidates"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    preheader: Mapped[str | None] = mapped_column(String(300))
 
 
 class CampaignSegment(Base):
@@ -184,6 +219,11 @@ class Variant(Base):
         JSON,
         doc="NULL: a segment's own variant. Else the readers' own choice it was compiled for: "
         "{segment, narratives, topics} (campaigns.choices).",
+    )
+    cell: Mapped[int | None] = mapped_column(
+        SmallInteger,
+        doc="A subject test's cell (the candidate's position) this variant was compiled for; "
+        "NULL: the variant of everyone else (in a test: the rest, held until decided).",
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -260,6 +300,11 @@ class Delivery(Base):
     updated_at: Mapped[datetime | None]
     resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
         doc="When this row, unknown with no evidence past its quarantine, was queued again."
+    )
+    cell: Mapped[int | None] = mapped_column(
+        SmallInteger,
+        doc="A subject test's cell (candidate position) this recipient was dealt to; NULL: "
+        "the rest, not claimed until the test is decided (campaigns.subject_tests).",
     )
 
 

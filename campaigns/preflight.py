@@ -19,7 +19,10 @@ The checks:
 - **links** and **images**: each distinct URL asked once (:mod:`campaigns.linkcheck`):
   broken ones fail (may be overridden), ones that refuse robots warn;
 - **complaints**: the last sent campaigns' complaint rate against Gmail's 0.3 % line
-  (fail from it, may be overridden; warn from 0.1 %; :mod:`campaigns.health`).
+  (fail from it, may be overridden; warn from 0.1 %; :mod:`campaigns.health`);
+- **subject test**: a campaign with one (:mod:`campaigns.subject_tests`) whose cells would
+  have fewer recipients than ``NEWSLETTER_SUBJECT_TEST_MIN_CELL`` (fail, no override: the
+  freeze refuses it too, on the exact cells).
 
 Inputs are read in one short transaction; DNS and HTTP run after it, so no database
 transaction waits on the network.
@@ -32,6 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+from campaigns.audience import audience
 from campaigns.checks import (
     Check,
     StartRefused,
@@ -46,6 +50,7 @@ from campaigns.model import Campaign
 from campaigns.reports import started_campaigns
 from campaigns.service import campaign_briefs, get_campaign
 from campaigns.states import CampaignStatus
+from campaigns.subject_tests import has_test
 from campaigns.weeks import IsoWeek
 from newsletter.briefs.document import Brief
 from newsletter.config import Settings
@@ -108,6 +113,7 @@ class _Inputs:
     urls: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     complaints: list[tuple[str, int, int]] = field(default_factory=list)  # name, complained, base
+    test_cells: tuple[int, int] | None = None  # a subject test's cells, recipients in each
 
 
 def enforced(settings: Settings) -> bool:
@@ -126,6 +132,7 @@ def run_preflight(database: Database, campaign_id: int, settings: Settings) -> P
         _size(inputs),
         *_links(inputs, settings),
         _complaints(inputs),
+        *_subject_test(inputs, settings),
     ]
     marked = tuple(
         replace(i, overridden=i.override is not None and i.override in inputs.overrides)
@@ -176,6 +183,10 @@ def _read_inputs(database: Database, campaign_id: int, settings: Settings) -> _I
         for *_, variant in compiled:
             inputs.urls += [link.url for link in variant.links if _outside(link.url, settings)]
         inputs.images = [str(b.image_url) for b in briefs if b.image_url]
+        if has_test(campaign) and campaign.test_share is not None:
+            readers = sum(segment.recipients for segment in audience(session, campaign))
+            cells = len(campaign.subject_candidates) + 1
+            inputs.test_cells = (cells, int(readers * campaign.test_share))
         recent = [s for s in started_campaigns(session) if s.status == CampaignStatus.SENT]
         inputs.complaints = [
             (s.name, s.totals.complained, s.totals.base)
@@ -305,6 +316,24 @@ def _complaints(inputs: _Inputs) -> PreflightItem:
     if level is Level.WARNING:
         return PreflightItem("complaints", Status.WARN, summary, details)
     return PreflightItem("complaints", Status.PASS, summary)
+
+
+def _subject_test(inputs: _Inputs, settings: Settings) -> list[PreflightItem]:
+    if inputs.test_cells is None:
+        return []
+    cells, each = inputs.test_cells
+    floor = settings.subject_test_min_cell
+    summary = f"{cells} subjects, about {each:,} recipients per test cell"
+    if each < floor:
+        return [
+            PreflightItem(
+                "subject test",
+                Status.FAIL,
+                f"{summary}: under NEWSLETTER_SUBJECT_TEST_MIN_CELL ({floor:,})",
+                ("raise the share per cell, or send without a test",),
+            )
+        ]
+    return [PreflightItem("subject test", Status.PASS, summary)]
 
 
 def _worst(statuses: Iterable[Status]) -> Status:

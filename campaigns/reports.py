@@ -52,6 +52,7 @@ from campaigns.rollups import (
 )
 from campaigns.service import get_campaign
 from campaigns.states import DeliveryStatus
+from campaigns.subject_tests import SubjectTestReport, subject_test_report
 from newsletter.briefs.model import BriefRow
 from newsletter.db import utcnow
 from subscribers.directory import lapsed_count
@@ -196,6 +197,7 @@ class CampaignReport:
     machine_events: dict[str, int]
     lapsed_readers: int  # the list now (not this campaign): readers the sunset policy stopped
     health: Health  # the totals' bounce and complaint rates against their lines
+    subject_test: SubjectTestReport | None = None  # each cell's clicks, and the outcome
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able data (times in ISO 8601)."""
@@ -253,6 +255,7 @@ def campaign_report(session: Session, campaign_id: int, *, top_links: int = 10) 
         machine_events=_machine_events(session, campaign_id),
         lapsed_readers=lapsed_count(session),
         health=health_of(totals),
+        subject_test=subject_test_report(session, campaign),
     )
 
 

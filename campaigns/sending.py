@@ -27,6 +27,7 @@ from campaigns.service import delivery_counts, get_campaign, set_spread
 from campaigns.shaping import WAITING, shaper_for
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.store import SqlDeliveryStore
+from campaigns.subject_tests import decide_due_tests
 from campaigns.unknowns import resend_quarantined
 from campaigns.welcome_queue import queue_due_steps
 from newsletter.config import Settings
@@ -173,7 +174,11 @@ def _dispatch_window(
 
     while True:
         total.absorb(sender.dispatch(campaign_id, stop=stop, progress=shown))
-        if stop.is_set() or not window_pending(sender.database, campaign_id):
+        if stop.is_set():
+            return total
+        if decide_due_tests(sender.database, sender.settings, campaign_id):
+            continue  # a subject test due now released the rest
+        if not window_pending(sender.database, campaign_id):
             return total
         stop.wait(min(sender.settings.worker_poll_seconds, 1.0))
 
@@ -327,9 +332,10 @@ def run_worker(
     With ``schedule`` the worker also starts due scheduled campaigns and queues the welcome
     series' due steps (the embedded, one-process set-up and cron's ``--once``). Each round
     first queues again the unknown rows whose quarantine has passed, of campaigns that allow
-    it (:mod:`campaigns.unknowns`).
-    Each round ends by delivering due outbound webhook messages (at most
-    :data:`WEBHOOK_BATCHES_PER_ROUND` claims, so a slow receiver cannot hold up mail).
+    it (:mod:`campaigns.unknowns`), and decides the subject tests whose wait is over
+    (:mod:`campaigns.subject_tests`). Each round ends by delivering due outbound webhook
+    messages (at most :data:`WEBHOOK_BATCHES_PER_ROUND` claims, so a slow receiver cannot
+    hold up mail).
     """
     sender = Sender(database, settings, provider, clock=clock)
     webhooks = WebhookSender(database, settings)
@@ -340,6 +346,7 @@ def run_worker(
                 start_due_campaigns(database, settings)
                 queue_due_steps(database, settings)
             resend_quarantined(database, settings.unknown_quarantine_minutes)
+            decide_due_tests(database, settings)
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():
                     break

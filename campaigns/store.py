@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType
 
 from campaigns.dispatch import Claim, ClaimedRecipient
-from campaigns.model import Campaign, Delivery
+from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.webhook_events import report_campaign
 from newsletter.db import Database, utcnow
@@ -79,6 +80,23 @@ _BY_KEY_HINT = "SET LOCAL enable_seqscan = off"
 # (SMTP, outbox: one per recipient, in batches or in the acceptance journal's small
 # groups) with one executemany UPDATE whose parameters carry each row's id.
 _GROUPED_MESSAGE_IDS = 8
+
+
+def held_rest(conn: Connection, campaign_id: int) -> ColumnElement[bool]:
+    """What a claim may take: every queued row, but while a subject test is undecided only
+    its cells' variants (the rest waits for the winner, :mod:`campaigns.subject_tests`).
+
+    The cells' variant ids go into the query itself, so the scan of ``ix_deliveries_queued``
+    reaches only their rows instead of walking past the held rest (most of the audience)."""
+    test = conn.execute(
+        select(Campaign.test_share, Campaign.test_decided_at).where(Campaign.id == campaign_id)
+    ).first()
+    if test is None or test[0] is None or test[1] is not None:
+        return true()
+    cells = conn.scalars(
+        select(Variant.id).where(Variant.campaign_id == campaign_id, Variant.cell.is_not(None))
+    ).all()
+    return Delivery.variant_id.in_(list(cells))
 
 
 def worker_name() -> str:
@@ -149,7 +167,12 @@ class SqlDeliveryStore:
                 case((mailable(), True), else_=False),
             )
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.campaign_id == campaign_id, Delivery.status == QUEUED, sending)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status == QUEUED,
+                sending,
+                held_rest(conn, campaign_id),
+            )
             .order_by(Delivery.variant_id, Delivery.id)
             .limit(limit)
             .with_for_update(of=Delivery, skip_locked=True)
@@ -226,6 +249,7 @@ class SqlDeliveryStore:
                 Delivery.campaign_id == campaign_id,
                 Delivery.status == QUEUED,
                 Campaign.status == CampaignStatus.SENDING,
+                held_rest(conn, campaign_id),
             )
             .order_by(Delivery.variant_id, Delivery.id)
             .limit(1)

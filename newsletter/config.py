@@ -394,6 +394,23 @@ class Settings(BaseSettings):
             "become 'unknown' (settled by the provider's events, else resent only on purpose)."
         ),
     )
+    subject_test_min_cell: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "The fewest recipients a subject test's cell may have: a campaign whose cells "
+            "would be smaller is refused at the freeze (too few clicks to tell subjects apart)."
+        ),
+    )
+    subject_test_confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description=(
+            "How sure the two-proportion test must be that the best subject's unique human "
+            "click rate beats the next one's to call it the winner; else the first subject wins."
+        ),
+    )
     unknown_quarantine_minutes: float = Field(
         default=30.0,
         gt=0,

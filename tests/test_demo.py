@@ -26,6 +26,11 @@ def test_demo_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     subjects = sorted(str(message["Subject"]) for message in box)
     assert subjects.count("Welcome to The Briefing") == len(SAMPLE_READERS)
     assert (tmp_path / "newsletter.db").exists()
+    # the subject test: both subjects in the outbox, the cells and the outcome in the report
+    subjects = [str(message["Subject"]) for message in box]
+    assert 0 < sum(s.startswith("This week: ") for s in subjects) < len(subjects)
+    assert "subject test: 25% of the audience per cell" in out
+    assert "no clear winner" in out and "the first subject went to the rest" in out
 
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 0, again.output

@@ -32,6 +32,7 @@ from campaigns.service import (
     schedule_campaign,
     set_spread,
 )
+from campaigns.subject_tests import SubjectTestPlan, set_subject_test
 from campaigns.weeks import IsoWeek
 from newsletter.cli.common import console, err_console, open_db, split_values
 from newsletter.cli.listing import Column, ListFormat, ListFormatOption, print_listing
@@ -111,6 +112,20 @@ def create_command(
     subject: Annotated[str | None, typer.Option(help="Subject template (Jinja).")] = None,
     preheader: Annotated[str | None, typer.Option(help="Preheader template (Jinja).")] = None,
     send_at: Annotated[str | None, typer.Option(help="Schedule: ISO time with zone.")] = None,
+    subject_tests: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--subject-test",
+            help="Another subject (Jinja) to test against --subject, 1 to 3 times: each gets "
+            "a test cell; the winner by unique human clicks goes to the rest.",
+        ),
+    ] = None,
+    test_share: Annotated[
+        float, typer.Option(help="Share of the audience in each subject's test cell.")
+    ] = 0.1,
+    test_wait: Annotated[
+        float, typer.Option(help="Minutes after the start before the subject test is decided.")
+    ] = 240.0,
 ) -> None:
     """Create a campaign from briefs. Prints its id (alone on stdout, for scripts) and what
     it made on stderr: briefs, segments with their readers, provider, the next command."""
@@ -128,6 +143,10 @@ def create_command(
     with database.transaction() as session:
         campaign = create_campaign(session, draft, settings=settings)
         campaign_id = campaign.id
+        if subject_tests:
+            tried = [(subject, None) for subject in subject_tests]
+            plan = SubjectTestPlan(tried, test_share, test_wait)
+            set_subject_test(session, campaign_id, plan)
     typer.echo(campaign_id)
     for line in created_lines(database, campaign_id, settings):
         err_console.print(line, markup=False, soft_wrap=True)
@@ -152,6 +171,7 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
         campaign = get_campaign(session, campaign_id)
         name, status, send_at = campaign.name, campaign.status, campaign.send_at
         slugs = [slug for slug, _ in brief_labels(session, campaign)]
+        tested = subject_test_lines(campaign)
     _, reach = audience_lines(database, campaign_id)
     lines = [
         f"created campaign {campaign_id} “{name}” ({status})",
@@ -159,6 +179,7 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
         "segments, in match order (each reader gets the first that takes them):",
         *reach,
         f"provider: {provider_line(settings)}",
+        *tested,
     ]
     if send_at is not None:
         lines.append(
@@ -172,6 +193,18 @@ def created_lines(database: Database, campaign_id: int, settings: Settings) -> l
             f"then newsletter send {campaign_id}"
         )
     return lines
+
+
+def subject_test_lines(campaign: Campaign) -> list[str]:
+    """The campaign's subject test in words (none: no line)."""
+    if campaign.test_share is None or not campaign.subject_candidates:
+        return []
+    cells = len(campaign.subject_candidates) + 1
+    return [
+        f"subject test: {cells} subjects, {campaign.test_share:.1%} of the audience each; "
+        f"{campaign.test_wait or 0:g} minutes after the start the best by unique human clicks "
+        "(if clearly best, else the first) goes to the rest"
+    ]
 
 
 def provider_line(settings: Settings) -> str:

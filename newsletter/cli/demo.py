@@ -17,13 +17,16 @@ from sqlalchemy.orm import Session
 
 from campaigns.audience import frozen_counts
 from campaigns.digest import create_weekly_digest
+from campaigns.reports import campaign_report
 from campaigns.sending import run_worker, send_campaign
 from campaigns.service import get_campaign
+from campaigns.subject_tests import SubjectTestPlan, set_subject_test
 from campaigns.weeks import IsoWeek
 from campaigns.welcome_queue import queue_due_steps
 from campaigns.welcome_steps import DEFAULT_BODY, DEFAULT_SUBJECT, StepText, add_step, list_steps
 from newsletter.briefs.importer import import_briefs
 from newsletter.cli.common import console, open_db
+from newsletter.cli.report import print_subject_test
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database
 from newsletter.errors import ConflictError, NotFoundError
@@ -49,6 +52,8 @@ SAMPLE_READERS: tuple[tuple[str, str | None, tuple[str, ...], str], ...] = (
     ("grace.mensah@example.org", "Grace", ("climate",), "no-forecast"),
     ("ivan.petrov@example.org", "Ivan", ("ukraine", "energy"), "no-forecast"),
 )
+
+DEMO_SUBJECT_B = "This week: {{ first_title }}"
 
 # (name, rule, variant options, description)
 SAMPLE_SEGMENTS: tuple[tuple[str, dict[str, object], dict[str, object], str], ...] = (
@@ -93,6 +98,7 @@ def demo_command() -> None:
         _add_readers(database)
         _add_segments(database)
         campaign_id = _digest(database, settings, samples)
+        settings = _subject_test(database, settings, campaign_id)
         _send(database, settings, campaign_id)
         _report(database, settings, campaign_id)
         _welcome(database, settings)
@@ -185,6 +191,27 @@ def _digest(database: Database, settings: Settings, samples: list[str]) -> int:
     return result.campaign_id
 
 
+def _subject_test(database: Database, settings: Settings, campaign_id: int) -> Settings:
+    """A second subject on test cells of a quarter of the readers each. Fourteen readers
+    cannot tell subjects apart, so the demo lowers the minimum cell to 1 and decides at once
+    (no wait, no clicks yet): it shows the machinery and says "no clear winner"."""
+    console.rule("4b. a subject test")
+    with database.transaction() as session:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.frozen_at is None and not campaign.subject_candidates:
+            plan = SubjectTestPlan([(DEMO_SUBJECT_B, None)], share=0.25, wait_minutes=0)
+            set_subject_test(session, campaign_id, plan)
+    console.print(
+        f"subject B “{DEMO_SUBJECT_B}” against each segment's own subject: 25 % of the readers "
+        "per cell, the winner by unique human clicks to the rest. With 14 readers and no wait "
+        "(demo only: NEWSLETTER_SUBJECT_TEST_MIN_CELL lowered to 1 here) it is decided as soon "
+        "as the cells are out, before anyone can click: no clear winner, the first subject wins",
+        markup=False,
+        soft_wrap=True,
+    )
+    return settings.model_copy(update={"subject_test_min_cell": 1})
+
+
 def _send(database: Database, settings: Settings, campaign_id: int) -> None:
     console.rule("5. send it to the outbox")
     try:
@@ -193,11 +220,16 @@ def _send(database: Database, settings: Settings, campaign_id: int) -> None:
         console.print(f"not sent again: {exc}")
         return
     if report.freeze is not None:
+        empty = sum(1 for variant in report.freeze.variants if not variant.recipients)
         for variant in report.freeze.variants:
+            if not variant.recipients:
+                continue
             console.print(
                 f"variant [bold]{variant.name}[/]: {variant.recipients} recipients, "
                 f"{variant.size_bytes / 1000:.0f} KB, subject “{variant.subject}”"
             )
+        if empty:
+            console.print(f"({empty} variants compiled for nobody in this audience not listed)")
     console.print(f"campaign {campaign_id}: {report.status}")
 
 
@@ -214,6 +246,10 @@ def _report(database: Database, settings: Settings, campaign_id: int) -> None:
             *(str(variant.counts.get(s, 0)) for s in ("sent", "failed", "unknown", "skipped")),
         )
     console.print(table)
+    with database.transaction() as session:
+        tested = campaign_report(session, campaign_id).subject_test
+    if tested is not None:
+        print_subject_test(tested)
     outbox = settings.outbox.resolve()
     if outbox.is_dir():
         messages = len(mailbox.Maildir(outbox, create=False))

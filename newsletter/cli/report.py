@@ -24,6 +24,7 @@ from campaigns.report_tables import (
     report_csv,
 )
 from campaigns.reports import CampaignReport, campaign_report
+from campaigns.subject_tests import SubjectTestReport
 from newsletter.cli.common import console, reading_db
 
 
@@ -138,12 +139,35 @@ def print_report(report: CampaignReport, by: Grouping = Grouping.segment) -> Non
             + ", ".join(f"{key} {count}" for key, count in report.machine_events.items()),
             markup=False,
         )
+    if report.subject_test is not None:
+        print_subject_test(report.subject_test)
     console.print(Text.assemble(("list health: ", "bold"), _health_line(report.health)))
     if report.lapsed_readers:
         console.print(
             f"list: {report.lapsed_readers:,} lapsed reader(s), kept but not sent to "
             "(sunset policy; `newsletter subscribers list --status lapsed`)"
         )
+
+
+def print_subject_test(test: SubjectTestReport) -> None:
+    """Each cell's unique human clicks, and the outcome (opens are not evidence)."""
+    title = (
+        f"subject test: {test.share:.0%} of the audience per cell, decided by unique human "
+        "clicks (opens not counted)"
+    )
+    cells = Table("cell", "subject", "sent", "human clickers", "rate", "best beats it", title=title)
+    for cell in test.cells:
+        beaten = cell.confidence_best_beats_it
+        cells.add_row(
+            cell.label,
+            Text(cell.subject),
+            f"{cell.sent:,}",
+            f"{cell.clickers:,}",
+            rate_text(cell.click_rate),
+            "best" if beaten is None else f"{beaten:.1%} sure",
+        )
+    console.print(cells)
+    console.print(Text(test.outcome))
 
 
 LEVEL_STYLE = {Level.OK: "green", Level.WARNING: "yellow", Level.OVER: "bold red"}

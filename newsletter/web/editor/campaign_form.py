@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.model import Campaign
 from campaigns.service import CampaignDraft
+from campaigns.subject_tests import MAX_SUBJECTS, SubjectTestPlan
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import offered_brief_rows
 from newsletter.errors import InvalidInput
@@ -24,6 +25,8 @@ from subscribers.model import Segment
 from subscribers.segment_store import list_segments
 
 K = TypeVar("K")
+TEST_SLOTS = MAX_SUBJECTS - 1  # other subjects a form offers beside the campaign's own
+_SLOT_NUMBERS = range(1, TEST_SLOTS + 1)
 
 
 @dataclass
@@ -36,6 +39,9 @@ class CampaignForm:
     preheader: str = ""
     briefs: dict[str, int] = field(default_factory=dict)  # slug -> position
     segments: dict[int, int] = field(default_factory=dict)  # segment id -> position
+    subject_tests: list[str] = field(default_factory=lambda: [""] * TEST_SLOTS)
+    test_share: str = "10"  # percent of the audience per cell
+    test_wait: str = "240"  # minutes
 
     @classmethod
     def of(cls, campaign: Campaign, slugs: Mapping[int, str]) -> CampaignForm:
@@ -46,6 +52,9 @@ class CampaignForm:
             preheader=campaign.preheader_template or "",
             briefs={slugs[b.brief_id]: b.position + 1 for b in campaign.briefs},
             segments={s.segment_id: s.position + 1 for s in campaign.segments},
+            subject_tests=_slots([c.subject for c in campaign.subject_candidates]),
+            test_share=f"{campaign.test_share * 100:g}" if campaign.test_share else "10",
+            test_wait=f"{campaign.test_wait:g}" if campaign.test_wait is not None else "240",
         )
 
     @classmethod
@@ -68,7 +77,21 @@ class CampaignForm:
             preheader=text.get("preheader", "")[:300],
             briefs=chosen("briefs", "brief_order_"),
             segments={int(k): v for k, v in segments.items() if k.isdigit() and len(k) < 10},
+            subject_tests=[
+                text.get(f"subject_test_{n}", "")[:300] for n in range(1, TEST_SLOTS + 1)
+            ],
+            test_share=text.get("test_share", "")[:20],
+            test_wait=text.get("test_wait", "")[:20],
         )
+
+    def subject_test(self) -> SubjectTestPlan | None:
+        """The subject test asked for (``None``: no other subject typed, no test)."""
+        subjects = [(subject.strip(), None) for subject in self.subject_tests if subject.strip()]
+        if not subjects:
+            return None
+        share = _number(self.test_share, "test_share", "a percentage")
+        wait = _number(self.test_wait, "test_wait", "minutes")
+        return SubjectTestPlan(subjects, share / 100, wait)
 
     def draft(self, segment_names: Mapping[int, str]) -> CampaignDraft:
         unknown = [i for i in self.segments if i not in segment_names]
@@ -82,6 +105,20 @@ class CampaignForm:
             preheader=self.preheader.strip() or None,
             issue_date=_date(self.issue_date),
         )
+
+
+def _slots(subjects: list[str]) -> list[str]:
+    return (subjects + [""] * TEST_SLOTS)[:TEST_SLOTS]
+
+
+def _number(value: str, name: str, what: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise InvalidInput(name, f"is not a number ({what})") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidInput(name, f"is not a number ({what})")
+    return number
 
 
 def _position(value: str | None, *, fallback: int) -> int:

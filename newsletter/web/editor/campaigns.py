@@ -65,6 +65,7 @@ from campaigns.service import (
     update_campaign,
 )
 from campaigns.states import CampaignStatus, DeliveryStatus
+from campaigns.subject_tests import set_subject_test
 from campaigns.weeks import IsoWeek
 from newsletter.config import Settings
 from newsletter.db import utcnow
@@ -176,9 +177,15 @@ async def create_campaign_post(request: Request) -> Response:
     choices, weeks = await _new_form_data(site, keep=values.briefs)
     try:
         draft = values.draft(choices.segment_names)
-        campaign_id = await site.run(
-            lambda session: create_campaign(session, draft, settings=site.settings).id
-        )
+        plan = values.subject_test()
+
+        def create(session: Session) -> int:
+            made = create_campaign(session, draft, settings=site.settings).id
+            if plan is not None:
+                set_subject_test(session, made, plan)
+            return made
+
+        campaign_id = await site.run(create)
     except NewsletterError as exc:
         return _form_page(request, choices, values, error=exc, weeks=weeks)
     flash(request, "Campaign created. Check the preview, then schedule it.")
@@ -247,7 +254,13 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
     campaign, choices = await site.run(load)
     try:
         draft = values.draft(choices.segment_names)
-        await site.run(lambda session: update_campaign(session, campaign_id, draft))
+        plan = values.subject_test()
+
+        def save(session: Session) -> None:
+            update_campaign(session, campaign_id, draft)
+            set_subject_test(session, campaign_id, plan)
+
+        await site.run(save)
     except NewsletterError as exc:
         return _form_page(request, choices, values, campaign=campaign, error=exc)
     flash(request, "Campaign saved.")
