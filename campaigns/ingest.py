@@ -58,7 +58,7 @@ from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
-from subscribers.bulk import insert_rows, one_of
+from subscribers.bulk import copy_rows, insert_rows, one_of
 from subscribers.model import Subscriber
 
 EVENTS = cast(Table, Event.__table__)
@@ -270,7 +270,7 @@ def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecor
     )
     new = [r for r in records if r.event_id in inserted]
     payloads = [r.payload(inserted[r.event_id]) for r in new]
-    insert_rows(connection, PAYLOADS, payloads, PAYLOAD_COLUMNS)
+    copy_rows(connection, PAYLOADS, payloads, PAYLOAD_COLUMNS)  # new ids: nothing to skip
     return new
 
 

