@@ -209,10 +209,10 @@ async def post_all(
         return time.perf_counter() - started, latencies, totals
 
 
-def cpu_seconds(pids: list[int]) -> float | None:
-    """User + system CPU of these processes so far (Linux /proc; None elsewhere)."""
+def cpu_seconds(pids: list[int]) -> dict[int, float] | None:
+    """User + system CPU of each of these processes so far (Linux /proc; None elsewhere)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -220,8 +220,8 @@ def cpu_seconds(pids: list[int]) -> float | None:
             continue
         except OSError:
             return None
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
@@ -249,15 +249,20 @@ def backend_pids(scratch: ThrowAwayDatabase) -> list[int]:
         return [int(pid) for (pid,) in rows]
 
 
-def cpu_split(
-    before: tuple[float | None, ...], after: tuple[float | None, ...], batches: int
-) -> str:
+CpuSnapshot = tuple[dict[int, float] | None, ...]
+
+
+def cpu_split(before: CpuSnapshot, after: CpuSnapshot, batches: int) -> str:
+    """CPU per batch of each part: per process, what it spent since ``before`` (all of it for
+    a process that started since: the server's pool may open PostgreSQL backends mid-run,
+    which a list of processes taken at the start would miss)."""
     parts = []
     for name, start, end in zip(("server", "PostgreSQL", "client"), before, after, strict=True):
-        spent = (
-            "n/a" if start is None or end is None else f"{(end - start) / batches * 1000:.1f} ms"
-        )
-        parts.append(f"{name} {spent}")
+        if start is None or end is None:
+            parts.append(f"{name} n/a")
+            continue
+        spent = sum(seconds - start.get(pid, 0.0) for pid, seconds in end.items())
+        parts.append(f"{name} {spent / batches * 1000:.1f} ms")
     return "CPU per batch: " + ", ".join(parts)
 
 
@@ -354,10 +359,13 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(post_all(url, [json.dumps([]).encode()] * 20, signer, args.concurrency))
-            processes = (server_pids(server), backend_pids(scratch))
 
-            def cpu() -> tuple[float | None, ...]:
-                return (*(cpu_seconds(p) for p in processes), time.process_time())
+            def cpu() -> CpuSnapshot:
+                return (
+                    cpu_seconds(server_pids(server)),
+                    cpu_seconds(backend_pids(scratch)),
+                    {0: time.process_time()},
+                )
 
             before = cpu()
             elapsed, latencies, totals = asyncio.run(
