@@ -21,10 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, exists, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    case,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute
@@ -36,9 +46,11 @@ from campaigns.events import (
     SubscriberEngagement,
     reader_click,
 )
-from subscribers.bulk import one_of
+from subscribers.bulk import one_of, rows_source
 from subscribers.model import Subscriber
 from subscribers.segments import Rule, RuleContext
+
+ENGAGEMENT = cast(Table, SubscriberEngagement.__table__)
 
 
 def human_engagement() -> ColumnElement[bool]:
@@ -89,8 +101,11 @@ def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> i
         for i in sorted(latest)
     ]
     insert: Any = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(SubscriberEngagement).values(rows)
-    table, new = SubscriberEngagement.__table__.c, statement.excluded
+    columns = ["subscriber_id", "last_opened_at", "last_clicked_at"]
+    statement = insert(ENGAGEMENT).from_select(  # one JSON document: the same text every batch
+        columns, rows_source(connection, ENGAGEMENT, rows, columns)
+    )
+    table, new = ENGAGEMENT.c, statement.excluded
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=[table.subscriber_id],

@@ -148,10 +148,10 @@ class Event(Base):
         CheckConstraint(_codes_check("type", TYPE_CODES), name="type"),
         CheckConstraint(_codes_check("source", SOURCE_CODES), name="source"),
         CheckConstraint("bounce_type IS NULL OR bounce_type IN ('hard', 'soft')", name="bounce"),
-        # reports (per campaign), engagement rules and soft-bounce streaks (per subscriber),
-        # erasure of events tied to nobody (by address hash); nothing more: every index
-        # costs each of a webhook batch's thousand inserts, and bytes on disk for years
-        Index("ix_events_campaign_type", "campaign_id", "type"),
+        # a subscriber's activity, soft-bounce streaks and unknown deliveries' evidence (per
+        # subscriber), erasure of events tied to nobody (by address hash); nothing more:
+        # every index costs each of a webhook batch's thousand inserts, and bytes on disk
+        # for years (reports read the rollups, so none goes by campaign: migration 0035)
         Index("ix_events_subscriber_type_occurred", "subscriber_id", "type", "occurred_at"),
         Index(
             "ix_events_untied_email_hash",

@@ -20,9 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import BigInteger, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from subscribers.bulk import one_of
 from subscribers.model import ConsentRecord, Subscriber
 from subscribers.signup import (
     Origin,
@@ -61,7 +62,11 @@ def revive_many(
     waiting = or_(Subscriber.reengage_sent_at.is_not(None), Subscriber.lapsed_at.is_not(None))
     rows = session.execute(
         select(Subscriber.id, Subscriber.lapsed_at)
-        .where(Subscriber.id.in_(sorted(subscriber_ids)), Subscriber.status == "active", waiting)
+        .where(
+            one_of(session.connection(), Subscriber.id, sorted(subscriber_ids), BigInteger()),
+            Subscriber.status == "active",
+            waiting,
+        )
         .with_for_update()
     ).all()
     if not rows:

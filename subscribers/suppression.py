@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from subscribers.addresses import Address, parse_address
+from subscribers.bulk import one_of
 from subscribers.model import Subscriber, Suppression, SuppressionReason
 from subscribers.webhook_events import report_status
 
@@ -70,7 +71,9 @@ def suppress_many(session: Session, addresses: Iterable[tuple[Address, Suppressi
     now = utcnow()
     known = set(
         session.scalars(
-            select(Suppression.email_hash).where(Suppression.email_hash.in_(list(chosen)))
+            select(Suppression.email_hash).where(
+                one_of(session.connection(), Suppression.email_hash, list(chosen))
+            )
         )
     )
     new = [
@@ -82,12 +85,16 @@ def suppress_many(session: Session, addresses: Iterable[tuple[Address, Suppressi
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(Suppression).on_conflict_do_nothing(), new)
     by_status: dict[str, list[str]] = defaultdict(list)
-    for digest, (_, reason) in chosen.items():
-        by_status[_STATUS_FOR[reason]].append(digest)
-    for status, digests in by_status.items():
+    for address, reason in chosen.values():
+        by_status[_STATUS_FOR[reason]].append(address.key)
+    connection = session.connection()
+    for status, keys in by_status.items():  # by the unique key: email_hash has no index
         changed = session.execute(
             update(Subscriber)
-            .where(Subscriber.email_hash.in_(digests), Subscriber.status.in_(("pending", "active")))
+            .where(
+                one_of(connection, Subscriber.email_key, keys),
+                Subscriber.status.in_(("pending", "active")),
+            )
             .values(status=status, unsubscribed_at=now)
             .returning(Subscriber.uid, Subscriber.email)
             .execution_options(synchronize_session=False)

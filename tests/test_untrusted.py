@@ -80,3 +80,34 @@ def test_nul_is_refused_with_its_place() -> None:
     with pytest.raises(InvalidInput) as lines:
         reject_nul("first\nse\0cond", "intro")
     assert lines.value.reason.endswith("(line 2, column 3)")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (b"[18446744073709551616, -9223372036854775809]", [2**64, -(2**63) - 1]),  # stdlib's ints
+        (b"[9223372036854775808, 1.5e300]", [2**63, 1.5e300]),
+        (b'"\\ud800 alone"', "\ud800 alone"),  # a lone surrogate: orjson refuses, stdlib reads
+        (b"[NaN, -Infinity, 1e400]", None),  # without ``finite`` the stdlib's answer
+    ],
+)
+def test_json_reads_what_the_stdlib_reads_whichever_parser_answers(
+    text: bytes, value: object
+) -> None:
+    loaded = load_json(text)
+    if value is None:
+        assert json.dumps(loaded) == "[NaN, -Infinity, Infinity]"
+    else:
+        assert loaded == value and type(loaded) is type(value)
+
+
+@pytest.mark.parametrize("text", [b"[NaN]", b'{"a": Infinity}', b"[1e400]", b"[-1e999]"])
+def test_finite_json_refuses_what_no_float_holds(text: bytes) -> None:
+    with pytest.raises(MalformedInput, match="invalid JSON"):
+        load_json(text, finite=True)
+    assert load_json(b"[1e300, 2]", finite=True) == [1e300, 2]
+
+
+def test_too_deep_json_is_refused_on_the_fast_path_too() -> None:
+    with pytest.raises(MalformedInput, match=r"nests deeper than 32 levels \(line 1, column 33\)"):
+        load_json(b"[" * 40 + b"]" * 40, max_depth=32)  # orjson reads 40 levels; refused after

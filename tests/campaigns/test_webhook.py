@@ -261,6 +261,11 @@ def test_odd_but_valid_events_are_stored_not_refused(
     assert rows["odd-4"].email_hash is not None
     hashed = [key for key in rows if key.startswith("sha256:")]
     assert len(hashed) == 2  # no usable sg_event_id: an id from the content, stable on replay
+    raw = {name: payload_of(db, rows[name].id) for name in ("odd-3", "deep", "nul-1")}
+    assert raw["odd-3"] is not None and raw["odd-3"].raw == odd[5]  # 10**30: orjson's refusal
+    assert raw["deep"] is not None and raw["deep"].raw == odd[7]  # 300 levels: beyond orjson's
+    assert raw["nul-1"] is not None and raw["nul-1"].raw is not None
+    assert raw["nul-1"].raw["url"] == "http://a.example/x" and raw["nul-1"].user_agent == "?"
     again = post_signed(signed, key, json.dumps(odd).encode())
     assert again.json()["recorded"] == 0
 
