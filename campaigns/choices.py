@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from campaigns.local_time import LocalMoments
 from campaigns.model import Delivery, VariantChoice
 from campaigns.states import DeliveryStatus
 from newsletter.briefs.document import Brief
@@ -184,9 +185,11 @@ def queue_readers(
     rules: Sequence[tuple[int, Rule]],
     ctx: RuleContext,
     own_variants: Sequence[int],
+    local: LocalMoments | None = None,
 ) -> None:
     """One ``INSERT … SELECT``: every mailable reader some segment takes, with the variant
-    their recorded combination reads, else their segment's own (``own_variants`` by position)."""
+    their recorded combination reads, else their segment's own (``own_variants`` by position),
+    and with ``local`` each row's not-before moment by the reader's zone."""
     chosen = recipients_with_choices(rules, ctx).subquery("chosen")
     recorded = select(VariantChoice).where(VariantChoice.campaign_id == campaign_id).subquery()
     segment_own = case(
@@ -199,6 +202,7 @@ def queue_readers(
         chosen.c.subscriber_id,
         literal(DeliveryStatus.QUEUED.value),
         literal(0),
+        *([local.column(chosen.c.time_zone)] if local else []),
     ).select_from(
         chosen.outerjoin(
             recorded,
@@ -207,8 +211,7 @@ def queue_readers(
             & (recorded.c.topics_key == chosen.c.topics_key),
         )
     )
+    columns = ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"]
     session.execute(
-        insert(Delivery).from_select(
-            ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"], readers
-        )
+        insert(Delivery).from_select(columns + (["not_before"] if local else []), readers)
     )

@@ -19,7 +19,7 @@ purpose: by a person, or after a quarantine when the campaign says so.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -102,6 +103,12 @@ class Campaign(Base):
         Float,
         doc="The delivery window: the send is paced, across all workers, to last about this "
         "many minutes (campaigns.shaping); NULL: as fast as the limits allow.",
+    )
+
+    local_send_time: Mapped[time | None] = mapped_column(
+        Time,
+        doc="Send at this time of day on each reader's own clock (subscribers.time_zone): "
+        "the freeze gives each delivery the next such moment as its not_before; NULL: at once.",
     )
 
     brief_titles: Mapped[list[str] | None] = mapped_column(
@@ -229,6 +236,20 @@ class Delivery(Base):
             postgresql_where=text(_is_status(DeliveryStatus.QUEUED)),
             sqlite_where=text(_is_status(DeliveryStatus.QUEUED)),
         ),
+        # Rows of a campaign sent at the readers' local time (not_before set): claims take
+        # the due ones (not_before <= now) in this index's order, so they never read the
+        # rows whose hour has not come (campaigns.store).
+        Index(
+            "ix_deliveries_queued_local",
+            "campaign_id",
+            "not_before",
+            "variant_id",
+            "id",
+            postgresql_where=text(
+                _is_status(DeliveryStatus.QUEUED) + " AND not_before IS NOT NULL"
+            ),
+            sqlite_where=text(_is_status(DeliveryStatus.QUEUED) + " AND not_before IS NOT NULL"),
+        ),
         Index(
             "ix_deliveries_sending",
             "lease_until",
@@ -258,6 +279,10 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None] = mapped_column(
+        doc="Not sent before this moment: the reader's local send time (newsletter.zones); "
+        "NULL: as soon as a worker claims it."
+    )
     resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
         doc="When this row, unknown with no evidence past its quarantine, was queued again."
     )

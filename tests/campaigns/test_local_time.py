@@ -1,0 +1,101 @@
+"""Delivery at the reader's local time: a simulated clock runs the worker minute by minute,
+and each zone's mail leaves within a minute of 07:00 on its readers' clocks, never before;
+New York crosses its spring-forward night on the way (07:00 EDT, not EST)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from campaigns.freeze import freeze_campaign
+from campaigns.model import Delivery
+from campaigns.sending import run_worker
+from campaigns.service import CampaignDraft, create_campaign, get_campaign, set_local_time
+from newsletter.config import Settings
+from newsletter.db import Database
+from subscribers.model import Subscriber
+from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
+
+# 2026-03-08 is the day New York springs forward (02:00 EST → 03:00 EDT).
+FROZEN = datetime(2026, 3, 8, 0, 30, 17, tzinfo=UTC)  # 17 s past a minute: steps miss it
+EXPECTED = {  # reader's zone → 07:00 local as UTC
+    "Asia/Kathmandu": datetime(2026, 3, 8, 1, 15, tzinfo=UTC),  # +05:45
+    "Europe/Berlin": datetime(2026, 3, 8, 6, 0, tzinfo=UTC),  # CET, +01:00
+    None: datetime(2026, 3, 8, 7, 0, tzinfo=UTC),  # no zone: the default (UTC)
+    "Mars/Olympus_Mons": datetime(2026, 3, 8, 7, 0, tzinfo=UTC),  # unknown here: default
+    "America/New_York": datetime(2026, 3, 8, 11, 0, tzinfo=UTC),  # EDT, -04:00 since 02:00
+}
+PER_ZONE = 3
+
+
+class Clock:
+    """The worker's time, moved by the test."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def moment(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+
+def _readers_in_zones(db: Database) -> dict[str, str | None]:
+    emails = add_subscribers(db, PER_ZONE * len(EXPECTED))
+    zones = [zone for zone in EXPECTED for _ in range(PER_ZONE)]
+    with db.transaction() as session:
+        for email, zone in zip(emails, zones, strict=True):
+            session.execute(
+                update(Subscriber).where(Subscriber.email == email).values(time_zone=zone)
+            )
+    return dict(zip(emails, zones, strict=True))
+
+
+def test_each_zone_is_sent_within_a_minute_of_its_local_hour(db: Database, tmp_path: Path) -> None:
+    import_examples(db)
+    zone_of = _readers_in_zones(db)
+    settings = Settings(outbox=tmp_path / "outbox", worker_poll_seconds=1)
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("Morning", list(SLUGS))).id
+        set_local_time(session, campaign_id, time(7, 0))
+    freeze_campaign(db, campaign_id, settings, now=FROZEN)
+
+    clock = Clock(FROZEN)
+    sent_at: dict[str, datetime] = {}
+    last = max(EXPECTED.values())
+    while clock.moment <= last.replace(minute=2):
+        run_worker(db, settings, stop=threading.Event(), once=True, clock=clock)
+        with db.transaction() as session:
+            rows = session.execute(
+                select(Subscriber.email)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
+            ).scalars()
+            for email in rows:
+                sent_at.setdefault(str(email), clock.moment)
+        clock.now += 60
+
+    assert set(sent_at) == set(zone_of), "everyone is sent to once their hour has come"
+    for email, zone in zone_of.items():
+        late = (sent_at[email] - EXPECTED[zone]).total_seconds()
+        assert 0 <= late < 60, f"{zone}: sent {sent_at[email]}, due {EXPECTED[zone]}"
+    with db.transaction() as session:
+        assert get_campaign(session, campaign_id).status == "sent"
+
+
+def test_a_campaign_without_local_time_has_no_moments(db: Database, tmp_path: Path) -> None:
+    import_examples(db)
+    _readers_in_zones(db)
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("Now", list(SLUGS))).id
+    freeze_campaign(db, campaign_id, Settings(outbox=tmp_path / "outbox"))
+    with db.transaction() as session:
+        moments = set(
+            session.scalars(select(Delivery.not_before).where(Delivery.campaign_id == campaign_id))
+        )
+    assert moments == {None}
