@@ -170,25 +170,7 @@ class SqlDeliveryStore:
         """PostgreSQL: lock up to ``limit`` queued rows, with their subscribers, in one
         query (``FOR UPDATE OF deliveries SKIP LOCKED``), then mark those of the first
         variant ``sending``; rows of a following variant are only locked until commit."""
-        sending = exists(
-            select(Campaign.id).where(
-                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
-            )
-        )
-        rows_of = select(
-            Delivery.id,
-            Delivery.variant_id,
-            Subscriber.uid,
-            Subscriber.email,
-            Subscriber.name,
-            case((mailable(), True), else_=False),
-        ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        query = (
-            self._due(rows_of, campaign_id, local)
-            .where(sending)
-            .limit(limit)
-            .with_for_update(of=Delivery, skip_locked=True)
-        )
+        query = self._locking_claim(campaign_id, limit, local)
         # One locking scan at a time per worker: lanes of one process taking row locks
         # side by side would split each other's batches into smaller requests. The rows
         # stay locked until this transaction commits, so the rest needs no serialising.
@@ -211,6 +193,28 @@ class SqlDeliveryStore:
         if gone:
             self._set(conn, gone, DeliveryStatus.SKIPPED, _LEFT)
         return Claim(campaign_id, variant_id, tuple(recipients))
+
+    def _locking_claim(self, campaign_id: int, limit: int, local: bool) -> _AnySelect:
+        """The claim's one query on PostgreSQL (its plan: tests/campaigns/test_claims.py)."""
+        sending = exists(
+            select(Campaign.id).where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
+            )
+        )
+        rows_of = select(
+            Delivery.id,
+            Delivery.variant_id,
+            Subscriber.uid,
+            Subscriber.email,
+            Subscriber.name,
+            case((mailable(), True), else_=False),
+        ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        return (
+            self._due(rows_of, campaign_id, local)
+            .where(sending)
+            .limit(limit)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
 
     def _claim_single_writer(
         self, conn: Connection, campaign_id: int, limit: int, local: bool
