@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from campaigns.freeze import freeze_campaign
-from campaigns.model import Delivery
+from campaigns.model import Campaign, Delivery
 from campaigns.sending import run_worker
 from campaigns.service import CampaignDraft, create_campaign, get_campaign, set_local_time
 from newsletter.config import Settings
@@ -99,3 +99,41 @@ def test_a_campaign_without_local_time_has_no_moments(db: Database, tmp_path: Pa
             session.scalars(select(Delivery.not_before).where(Delivery.campaign_id == campaign_id))
         )
     assert moments == {None}
+
+
+def test_the_cli_sets_shows_and_refuses_local_times(db: Database) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli.app import app
+
+    import_examples(db)
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["campaigns", "create", "--name", "M", "-b", SLUGS[0], "--local-time", "07:00"]
+    )
+    assert made.exit_code == 0, made.output
+    campaign_id = int(made.stdout.strip())
+    shown = runner.invoke(app, ["campaigns", "show", str(campaign_id)])
+    assert "at the readers' local time: 07:00" in shown.stdout
+    bad = runner.invoke(
+        app, ["campaigns", "create", "--name", "B", "-b", SLUGS[0], "--local-time", "25:00"]
+    )
+    assert bad.exit_code != 0 and "local_time" in bad.output and "HH:MM" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    with db.transaction() as session:
+        assert [c.name for c in session.scalars(select(Campaign))] == ["M"]  # nothing partial
+    cleared = runner.invoke(
+        app,
+        [
+            "campaigns",
+            "schedule",
+            str(campaign_id),
+            "--at",
+            "2030-01-01T05:00Z",
+            "--local-time",
+            "none",
+        ],
+    )
+    assert cleared.exit_code == 0, cleared.output
+    with db.transaction() as session:
+        assert get_campaign(session, campaign_id).local_send_time is None
