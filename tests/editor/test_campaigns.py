@@ -318,3 +318,27 @@ def test_the_confirmation_sets_the_delivery_window(db: Database, editor: Editor)
     assert _campaign(db, campaign_id).spread_minutes == 7.5
     pause = editor.get(f"/editor/campaigns/{campaign_id}/confirm/cancel")
     assert "spread_minutes" not in pause.text  # only sending actions have a window
+
+
+def test_the_form_sets_a_local_send_time_and_refuses_a_bad_one(
+    db: Database, editor: Editor
+) -> None:
+    import_examples(db)
+    bad = editor.post(
+        "/editor/campaigns/new", {"name": "Late", "briefs": [SLUGS[0]], "local_time": "7pm"}
+    )
+    assert bad.status_code == 422 and "local_time" in bad.text and 'value="7pm"' in bad.text
+    with db.transaction() as session:
+        assert session.scalars(select(Campaign)).all() == []
+    campaign_id = _create(editor, "Morning", [SLUGS[0]], local_time="07:30")
+    assert f"{_campaign(db, campaign_id).local_send_time:%H:%M}" == "07:30"
+    page = editor.get(f"/editor/campaigns/{campaign_id}")
+    assert "07:30 on each reader’s clock" in page.text
+    form = editor.get(f"/editor/campaigns/{campaign_id}/edit")
+    assert 'value="07:30"' in form.text
+    cleared = editor.post(
+        f"/editor/campaigns/{campaign_id}/edit",
+        {"name": "Morning", "briefs": [SLUGS[0]], "local_time": ""},
+    )
+    assert cleared.status_code == 303
+    assert _campaign(db, campaign_id).local_send_time is None

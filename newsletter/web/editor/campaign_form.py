@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import TypeVar
 
 from fastapi import Request
@@ -20,6 +20,7 @@ from campaigns.service import CampaignDraft
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import list_brief_rows
 from newsletter.errors import InvalidInput
+from newsletter.zones import parse_local_time
 from subscribers.model import Segment
 from subscribers.segment_store import list_segments
 
@@ -36,6 +37,7 @@ class CampaignForm:
     preheader: str = ""
     briefs: dict[str, int] = field(default_factory=dict)  # slug -> position
     segments: dict[int, int] = field(default_factory=dict)  # segment id -> position
+    local_time: str = ""  # HH:MM on each reader's clock; empty: at once
 
     @classmethod
     def of(cls, campaign: Campaign, slugs: Mapping[int, str]) -> CampaignForm:
@@ -46,6 +48,7 @@ class CampaignForm:
             preheader=campaign.preheader_template or "",
             briefs={slugs[b.brief_id]: b.position + 1 for b in campaign.briefs},
             segments={s.segment_id: s.position + 1 for s in campaign.segments},
+            local_time=f"{campaign.local_send_time:%H:%M}" if campaign.local_send_time else "",
         )
 
     @classmethod
@@ -68,6 +71,7 @@ class CampaignForm:
             preheader=text.get("preheader", "")[:300],
             briefs=chosen("briefs", "brief_order_"),
             segments={int(k): v for k, v in segments.items() if k.isdigit() and len(k) < 10},
+            local_time=text.get("local_time", "")[:20],
         )
 
     def draft(self, segment_names: Mapping[int, str]) -> CampaignDraft:
@@ -82,6 +86,10 @@ class CampaignForm:
             preheader=self.preheader.strip() or None,
             issue_date=_date(self.issue_date),
         )
+
+    def send_time(self) -> time | None:
+        """The local send time typed (None: at once); a bad one names the field."""
+        return parse_local_time(self.local_time) if self.local_time.strip() else None
 
 
 def _position(value: str | None, *, fallback: int) -> int:

@@ -60,6 +60,7 @@ from campaigns.service import (
     resume_campaign,
     schedule_campaign,
     segment_names,
+    set_local_time,
     set_spread,
     update_campaign,
 )
@@ -141,6 +142,7 @@ def _form_page(
         "today": _today(editor_site(request)).isoformat(),
         "weeks": weeks or [],
         "settings_grace_days": editor_site(request).settings.digest_grace_days,
+        "default_time_zone": editor_site(request).settings.default_time_zone,
     }
     return render(request, "campaign_form.html", context, status=422 if error else 200)
 
@@ -170,9 +172,14 @@ async def create_campaign_post(request: Request) -> Response:
     choices, weeks = await _new_form_data(site)
     try:
         draft = values.draft(choices.segment_names)
-        campaign_id = await site.run(
-            lambda session: create_campaign(session, draft, settings=site.settings).id
-        )
+        at = values.send_time()
+
+        def create(session: Session) -> int:
+            campaign = create_campaign(session, draft, settings=site.settings)
+            set_local_time(session, campaign.id, at)
+            return campaign.id
+
+        campaign_id = await site.run(create)
     except NewsletterError as exc:
         return _form_page(request, choices, values, error=exc, weeks=weeks)
     flash(request, "Campaign created. Check the preview, then schedule it.")
@@ -241,7 +248,13 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
     campaign, choices = await site.run(load)
     try:
         draft = values.draft(choices.segment_names)
-        await site.run(lambda session: update_campaign(session, campaign_id, draft))
+        at = values.send_time()
+
+        def save(session: Session) -> None:
+            update_campaign(session, campaign_id, draft)
+            set_local_time(session, campaign_id, at)
+
+        await site.run(save)
     except NewsletterError as exc:
         return _form_page(request, choices, values, campaign=campaign, error=exc)
     flash(request, "Campaign saved.")
