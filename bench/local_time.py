@@ -72,10 +72,10 @@ def measure(size: int, runs: int, postgres: str) -> None:
         for _ in range(runs):
             for local in (False, True):
                 times[local].append(freeze_once(database, settings, local))
-        at_once, local = statistics.median(times[False]), statistics.median(times[True])
+        at_once, at_local = statistics.median(times[False]), statistics.median(times[True])
         print(
             f"  freeze at once: {at_once:.2f} s, at local time over {len(ZONES)} zones: "
-            f"{local:.2f} s (medians of {runs}); ratio {local / at_once:.2f}",
+            f"{at_local:.2f} s (medians of {runs}); ratio {at_local / at_once:.2f}",
             flush=True,
         )
         database.dispose()
