@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import ColumnElement, case, literal, select
+from sqlalchemy import ColumnElement, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
+from campaigns.model import Delivery
+from campaigns.states import DeliveryStatus
 from newsletter.db import UTCDateTime
 from newsletter.zones import moments_by_zone
 from subscribers.model import Subscriber
@@ -46,3 +48,19 @@ def local_moments(
     )
     by_zone, default = moments_by_zone(zones, at, now, default_zone)
     return LocalMoments(by_zone, default)
+
+
+def next_local_moment(session: Session, campaign_id: int) -> datetime | None:
+    """The earliest moment a queued row of the campaign waits for (None: none waits), read
+    from ``ix_deliveries_queued_local``'s first entry."""
+    queued: ColumnElement[str] = literal_column(
+        f"'{DeliveryStatus.QUEUED.value}'"
+    )  # matches the partial index
+    moment = session.scalar(
+        select(func.min(Delivery.not_before)).where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status == queued,
+            Delivery.not_before.is_not(None),
+        )
+    )
+    return moment if isinstance(moment, datetime) else None

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from campaigns.checks import StartRefused
 from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, RetryPolicy
 from campaigns.freeze import FreezeResult, freeze_campaign
+from campaigns.local_time import next_local_moment
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.preflight import require_preflight
@@ -46,6 +47,7 @@ class SendReport:
     freeze: FreezeResult | None
     stats: DispatchStats
     counts: dict[str, int]
+    next_local: datetime | None = None  # the next reader's local time a queued row waits for
 
 
 class Sender:
@@ -150,8 +152,9 @@ def send_campaign(
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id)
         counts = delivery_counts(session, campaign_id)
+        waiting = next_local_moment(session, campaign_id) if counts.get("queued") else None
         return SendReport(
-            campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts
+            campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts, waiting
         )
 
 

@@ -5,12 +5,14 @@ New York crosses its spring-forward night on the way (07:00 EDT, not EST)."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from campaigns.freeze import freeze_campaign
+from campaigns.local_time import next_local_moment
 from campaigns.model import Campaign, Delivery
 from campaigns.sending import run_worker
 from campaigns.service import CampaignDraft, create_campaign, get_campaign, set_local_time
@@ -137,3 +139,27 @@ def test_the_cli_sets_shows_and_refuses_local_times(db: Database) -> None:
     assert cleared.exit_code == 0, cleared.output
     with db.transaction() as session:
         assert get_campaign(session, campaign_id).local_send_time is None
+
+
+def test_newsletter_send_says_when_the_next_zone_is_due(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`newsletter send` sends what is due and says when the rest waits for."""
+    from typer.testing import CliRunner
+
+    from newsletter.cli.app import app
+
+    import_examples(db)
+    _readers_in_zones(db)
+    monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "box"))
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("Later", list(SLUGS))).id
+        set_local_time(session, campaign_id, time(7, 0))
+    now = datetime.now(UTC)
+    sent = CliRunner().invoke(app, ["send", str(campaign_id), "--yes"])
+    assert sent.exit_code == 0, sent.output
+    with db.transaction() as session:
+        first = next_local_moment(session, campaign_id)
+    assert first is not None and now < first <= now + timedelta(days=1)
+    assert f"the next rows are due at {first:%Y-%m-%d %H:%M} UTC" in sent.stdout
+    assert "still sending" in sent.stdout
