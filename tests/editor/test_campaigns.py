@@ -334,6 +334,8 @@ def test_the_form_sets_a_local_send_time_and_refuses_a_bad_one(
     assert f"{_campaign(db, campaign_id).local_send_time:%H:%M}" == "07:30"
     page = editor.get(f"/editor/campaigns/{campaign_id}")
     assert "07:30 on each reader’s clock" in page.text
+    listed = editor.get("/editor/api/campaigns").json()
+    assert [c["local_send_time"] for c in listed] == ["07:30"]
     form = editor.get(f"/editor/campaigns/{campaign_id}/edit")
     assert 'value="07:30"' in form.text
     cleared = editor.post(
