@@ -163,3 +163,36 @@ def test_newsletter_send_says_when_the_next_zone_is_due(
     assert first is not None and now < first <= now + timedelta(days=1)
     assert f"the next rows are due at {first:%Y-%m-%d %H:%M} UTC" in sent.stdout
     assert "still sending" in sent.stdout
+
+
+def test_the_freeze_stays_one_insert_with_each_zones_moment(db: Database, tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    import_examples(db)
+    zone_of = _readers_in_zones(db)
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("One", list(SLUGS))).id
+        set_local_time(session, campaign_id, time(7, 0))
+    inserts: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DELIVERIES"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        freeze_campaign(db, campaign_id, Settings(outbox=tmp_path / "outbox"), now=FROZEN)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(inserts) == 1 and "CASE" in inserts[0]
+    with db.transaction() as session:
+        moments = dict(
+            session.execute(
+                select(Subscriber.email, Delivery.not_before).join(
+                    Delivery, Delivery.subscriber_id == Subscriber.id
+                )
+            ).all()
+        )
+    assert {email: moments[email] for email in zone_of} == {
+        email: EXPECTED[zone] for email, zone in zone_of.items()
+    }
