@@ -389,6 +389,7 @@ def test_leaving_from_the_preferences_api(http: httpx.Client, live_server: LiveS
         "name": "Bo",
         "topics": [],
         "narratives": "all",
+        "time_zone": None,
     }
     assert _subscriber(live_server.database, "bo@example.com").status == "unsubscribed"
     page = http.get(f"/preferences/{token}")
