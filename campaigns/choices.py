@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from campaigns.local_time import LocalMoments
 from campaigns.model import Delivery, VariantChoice
 from campaigns.states import DeliveryStatus
 from campaigns.subject_tests import CellDeal
@@ -186,10 +187,12 @@ def queue_readers(
     ctx: RuleContext,
     own_variants: Sequence[int],
     deal: CellDeal | None = None,
+    local: LocalMoments | None = None,
 ) -> None:
     """One ``INSERT … SELECT``: every mailable reader some segment takes, with the variant
     their recorded combination reads, else their segment's own (``own_variants`` by position);
-    with a subject test's ``deal``, readers of its cells get their cell's copy of it."""
+    with a subject test's ``deal``, readers of its cells get their cell's copy of it, and
+    with ``local`` each row's not-before moment by the reader's zone."""
     chosen = recipients_with_choices(rules, ctx).subquery("chosen")
     recorded = select(VariantChoice).where(VariantChoice.campaign_id == campaign_id).subquery()
     segment_own = case(
@@ -208,14 +211,17 @@ def queue_readers(
         )
     )
     columns = ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"]
+    extra: list[str] = []
+    if local is not None:
+        readers = readers.add_columns(local.column(chosen.c.time_zone).label("not_before"))
+        extra.append("not_before")
+    if deal is not None:
+        readers = readers.add_columns(deal.cell_of(chosen.c.subscriber_id).label("cell"))
+        extra.append("cell")
+    rows = readers.subquery("readers")
+    variant = rows.c.variant_id if deal is None else deal.variant_of(rows.c.variant_id, rows.c.cell)
     fixed = (literal(campaign_id), literal(DeliveryStatus.QUEUED.value), literal(0))
-    if deal is None:
-        rows = readers.subquery("readers")
-        source = select(fixed[0], rows.c.variant_id, rows.c.subscriber_id, *fixed[1:])
-    else:
-        dealt = readers.add_columns(deal.cell_of(chosen.c.subscriber_id).label("cell"))
-        rows = dealt.subquery("readers")
-        variant = deal.variant_of(rows.c.variant_id, rows.c.cell)
-        source = select(fixed[0], variant, rows.c.subscriber_id, *fixed[1:], rows.c.cell)
-        columns.append("cell")
-    session.execute(insert(Delivery).from_select(columns, source))
+    source = select(
+        fixed[0], variant, rows.c.subscriber_id, *fixed[1:], *(rows.c[name] for name in extra)
+    )
+    session.execute(insert(Delivery).from_select(columns + extra, source))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -31,6 +32,7 @@ from campaigns.choices import (
     record_choices,
 )
 from campaigns.envelope import envelope_for, tracking_plan
+from campaigns.local_time import local_moments
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.service import campaign_briefs, get_campaign, issue_day, require_status
 from campaigns.states import CampaignStatus
@@ -187,8 +189,13 @@ def impersonal_html(variant: CompiledVariant, view_online: str) -> str:
     return PlaceholderTemplate(variant.html).fill(neutral)
 
 
-def freeze_campaign(database: Database, campaign_id: int, settings: Settings) -> FreezeResult:
-    """Compile, store and queue; the campaign is ``sending`` when this returns."""
+def freeze_campaign(
+    database: Database, campaign_id: int, settings: Settings, *, now: datetime | None = None
+) -> FreezeResult:
+    """Compile, store and queue; the campaign is ``sending`` when this returns.
+
+    ``now`` (default: the clock) is the freeze moment; a campaign sent at the readers'
+    local time gives each delivery the first such moment on its reader's clock after it."""
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id, lock=True)
         if campaign.frozen_at is not None:
@@ -196,7 +203,7 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
         briefs = campaign_briefs(session, campaign)
         require_status(campaign, "start")
         require_startable(campaign, briefs, settings)
-        now = utcnow()
+        now = now or utcnow()
         campaign.issue_date = issue_day(campaign, now, settings)
         freezer = _Freezer(session, campaign, settings, briefs)
         compiled = compile_campaign(session, campaign, settings, briefs=briefs)
@@ -216,7 +223,8 @@ def freeze_campaign(database: Database, campaign_id: int, settings: Settings) ->
             assignments += [(row.id, group) for group in needed_variant.groups]
         record_choices(session, campaign.id, assignments)
         deal = deal_for(campaign, freezer.add_cells()) if has_test(campaign) else None
-        queue_readers(session, campaign.id, rules, ctx, own, deal)
+        local = local_moments(session, campaign.local_send_time, now, settings.default_time_zone)
+        queue_readers(session, campaign.id, rules, ctx, own, deal, local)
         if deal is not None:
             require_cell_sizes(session, campaign, settings)
         campaign.brief_titles = [brief.title for brief in briefs]

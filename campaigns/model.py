@@ -19,7 +19,7 @@ purpose: by a person, or after a quarantine when the campaign says so.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -120,6 +121,11 @@ class Campaign(Base):
         SmallInteger,
         doc="The winning subject's position (0: the campaign's own subject); NULL once "
         "decided: no clear winner, the first subject went to the rest.",
+    )
+    local_send_time: Mapped[time | None] = mapped_column(
+        Time,
+        doc="Send at this time of day on each reader's own clock (subscribers.time_zone): "
+        "the freeze gives each delivery the next such moment as its not_before; NULL: at once.",
     )
 
     brief_titles: Mapped[list[str] | None] = mapped_column(
@@ -269,6 +275,20 @@ class Delivery(Base):
             postgresql_where=text(_is_status(DeliveryStatus.QUEUED)),
             sqlite_where=text(_is_status(DeliveryStatus.QUEUED)),
         ),
+        # Rows of a campaign sent at the readers' local time (not_before set): claims take
+        # the due ones (not_before <= now) in this index's order, so they never read the
+        # rows whose hour has not come (campaigns.store).
+        Index(
+            "ix_deliveries_queued_local",
+            "campaign_id",
+            "not_before",
+            "variant_id",
+            "id",
+            postgresql_where=text(
+                _is_status(DeliveryStatus.QUEUED) + " AND not_before IS NOT NULL"
+            ),
+            sqlite_where=text(_is_status(DeliveryStatus.QUEUED) + " AND not_before IS NOT NULL"),
+        ),
         Index(
             "ix_deliveries_sending",
             "lease_until",
@@ -298,6 +318,10 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None] = mapped_column(
+        doc="Not sent before this moment: the reader's local send time (newsletter.zones); "
+        "NULL: as soon as a worker claims it."
+    )
     resent_after_unknown_at: Mapped[datetime | None] = mapped_column(
         doc="When this row, unknown with no evidence past its quarantine, was queued again."
     )

@@ -13,12 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
 from campaigns.checks import StartRefused
 from campaigns.dispatch import Dispatcher, DispatchStats, ProgressCallback, RetryPolicy
 from campaigns.freeze import FreezeResult, freeze_campaign
+from campaigns.local_time import next_local_moment
 from campaigns.messages import CampaignBatchFactory
 from campaigns.model import Campaign, Delivery
 from campaigns.preflight import require_preflight
@@ -49,6 +51,7 @@ class SendReport:
     freeze: FreezeResult | None
     stats: DispatchStats
     counts: dict[str, int]
+    next_local: datetime | None = None  # the next reader's local time a queued row waits for
 
 
 class Sender:
@@ -73,7 +76,9 @@ class Sender:
         self._totals: dict[int, int] = {}  # recipients of campaigns with a delivery window
         self.providers = ProviderPool(settings, [provider] if provider else [])
         self.providers.get(settings.provider)
-        self.store = SqlDeliveryStore(database, lease_seconds=settings.send_lease_seconds)
+        self.store = SqlDeliveryStore(
+            database, lease_seconds=settings.send_lease_seconds, clock=clock
+        )
         self.dispatcher = Dispatcher(
             self.store,
             CampaignBatchFactory(database, settings, self.providers),
@@ -151,8 +156,9 @@ def send_campaign(
     with database.transaction() as session:
         campaign = get_campaign(session, campaign_id)
         counts = delivery_counts(session, campaign_id)
+        waiting = next_local_moment(session, campaign_id) if counts.get("queued") else None
         return SendReport(
-            campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts
+            campaign_id, campaign.status, campaign.status_reason, freeze, stats, counts, waiting
         )
 
 
@@ -261,20 +267,25 @@ def requeue_unknown(database: Database, campaign_id: int) -> int:
         return count
 
 
-def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeResult]:
+def start_due_campaigns(
+    database: Database, settings: Settings, *, now: datetime | None = None
+) -> list[FreezeResult]:
     """Freeze every scheduled campaign whose time has come (safe in several processes).
 
     The pre-send checks run again first (:func:`campaigns.preflight.require_preflight`:
     domain authentication, links, complaint history …, as when it was scheduled): a link
     that broke or a DNS record that went since then pauses the campaign with the reason,
     unless the check was overridden. As everywhere, the outbox and test set-ups with the
-    checks off are not held back."""
+    checks off are not held back. ``now``: the worker's clock (default: this machine's)."""
     started: list[FreezeResult] = []
     while True:
         with database.transaction() as session:
             query = (
                 select(Campaign.id)
-                .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= utcnow())
+                .where(
+                    Campaign.status == CampaignStatus.SCHEDULED,
+                    Campaign.send_at <= (now or utcnow()),
+                )
                 .order_by(Campaign.send_at)
                 .limit(1)
             )
@@ -285,7 +296,7 @@ def start_due_campaigns(database: Database, settings: Settings) -> list[FreezeRe
             return started
         try:
             require_preflight(database, campaign_id, settings)  # links and DNS change too
-            started.append(freeze_campaign(database, campaign_id, settings))
+            started.append(freeze_campaign(database, campaign_id, settings, now=now))
         except (StartRefused, UnsupportedFeature) as exc:  # changed since it was scheduled
             _refuse_start(database, campaign_id, exc)
         except ConflictError:  # another scheduler started it between our two queries
@@ -343,8 +354,9 @@ def run_worker(
     try:
         while not stop.is_set():
             if schedule:
-                start_due_campaigns(database, settings)
-                queue_due_steps(database, settings)
+                now = datetime.fromtimestamp(clock(), UTC)
+                start_due_campaigns(database, settings, now=now)
+                queue_due_steps(database, settings, now)
             resend_quarantined(database, settings.unknown_quarantine_minutes)
             decide_due_tests(database, settings)
             for campaign_id in sending_campaigns(database):

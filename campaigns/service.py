@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError
@@ -305,6 +305,17 @@ def set_spread(session: Session, campaign_id: int, minutes: float | None) -> Cam
     campaign = get_campaign(session, campaign_id, lock=True)
     require_status(campaign, "spread")
     campaign.spread_minutes = minutes
+    return campaign
+
+
+def set_local_time(session: Session, campaign_id: int, at: time | None) -> Campaign:
+    """Send at ``at`` on each reader's own clock (None: at once); fixed once it is frozen,
+    since the freeze gives every delivery its moment (:mod:`campaigns.local_time`)."""
+    campaign = get_campaign(session, campaign_id, lock=True)
+    require_status(campaign, "edit")
+    if campaign.frozen_at is not None:
+        raise ConflictError(f"campaign {campaign.id} is frozen: its local send time is fixed")
+    campaign.local_send_time = at
     return campaign
 
 

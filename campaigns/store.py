@@ -13,17 +13,19 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Select,
     Table,
     Update,
     any_,
@@ -44,14 +46,13 @@ from sqlalchemy.types import NullType
 from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import CampaignStatus, DeliveryStatus
-from campaigns.webhook_events import report_campaign
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import RecipientResult, RecipientStatus
-from newsletter.webhooks.model import EventType
 from subscribers.model import Subscriber
 from subscribers.suppression import mailable
 
 _ERROR_LIMIT = 2000
+_AnySelect = Select[*tuple[Any, ...]]
 DELIVERIES = cast(Table, Delivery.__table__)
 
 
@@ -108,13 +109,45 @@ class SqlDeliveryStore:
     """:class:`~campaigns.dispatch.DeliveryStore` over the ``deliveries`` table."""
 
     def __init__(
-        self, database: Database, *, worker: str | None = None, lease_seconds: float = 300.0
+        self,
+        database: Database,
+        *,
+        worker: str | None = None,
+        lease_seconds: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.worker = worker or worker_name()
         self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
         self._skip_locked = database.dialect == "postgresql"
         self._claiming = threading.Lock()
+        self._local: dict[int, bool] = {}  # campaign → sent at the readers' local time
+
+    def _now(self) -> datetime:
+        """The clock's now: what a row's ``not_before`` is compared with."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _is_local(self, conn: Connection, campaign_id: int) -> bool:
+        """Whether the campaign's rows carry not-before moments (fixed once it is frozen)."""
+        if campaign_id not in self._local:
+            self._local[campaign_id] = bool(
+                conn.scalar(
+                    select(Campaign.local_send_time.is_not(None)).where(Campaign.id == campaign_id)
+                )
+            )
+        return self._local[campaign_id]
+
+    def _due(self, query: _AnySelect, campaign_id: int, local: bool) -> _AnySelect:
+        """Queued rows of the campaign a claim may take, in claim order: all of them, or
+        with local times the due ones, earliest moment first (``ix_deliveries_queued_local``
+        holds them in that order, so rows whose hour has not come are never read)."""
+        query = query.where(Delivery.campaign_id == campaign_id, Delivery.status == QUEUED)
+        if not local:
+            return query.order_by(Delivery.variant_id, Delivery.id)
+        return query.where(
+            Delivery.not_before.is_not(None), Delivery.not_before <= self._now()
+        ).order_by(Delivery.not_before, Delivery.variant_id, Delivery.id)
 
     def _in(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) instead of a
@@ -144,39 +177,18 @@ class SqlDeliveryStore:
 
     def claim(self, campaign_id: int, limit: int) -> Claim | None:
         with self._by_key() as conn:
+            local = self._is_local(conn, campaign_id)
             if self._skip_locked:
-                return self._claim_locked(conn, campaign_id, limit)
-            return self._claim_single_writer(conn, campaign_id, limit)
+                return self._claim_locked(conn, campaign_id, limit, local)
+            return self._claim_single_writer(conn, campaign_id, limit, local)
 
-    def _claim_locked(self, conn: Connection, campaign_id: int, limit: int) -> Claim | None:
+    def _claim_locked(
+        self, conn: Connection, campaign_id: int, limit: int, local: bool
+    ) -> Claim | None:
         """PostgreSQL: lock up to ``limit`` queued rows, with their subscribers, in one
         query (``FOR UPDATE OF deliveries SKIP LOCKED``), then mark those of the first
         variant ``sending``; rows of a following variant are only locked until commit."""
-        sending = exists(
-            select(Campaign.id).where(
-                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
-            )
-        )
-        query = (
-            select(
-                Delivery.id,
-                Delivery.variant_id,
-                Subscriber.uid,
-                Subscriber.email,
-                Subscriber.name,
-                case((mailable(), True), else_=False),
-            )
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(
-                Delivery.campaign_id == campaign_id,
-                Delivery.status == QUEUED,
-                sending,
-                held_rest(conn, campaign_id),
-            )
-            .order_by(Delivery.variant_id, Delivery.id)
-            .limit(limit)
-            .with_for_update(of=Delivery, skip_locked=True)
-        )
+        query = self._locking_claim(campaign_id, limit, local, held_rest(conn, campaign_id))
         # One locking scan at a time per worker: lanes of one process taking row locks
         # side by side would split each other's batches into smaller requests. The rows
         # stay locked until this transaction commits, so the rest needs no serialising.
@@ -200,12 +212,43 @@ class SqlDeliveryStore:
             self._set(conn, gone, DeliveryStatus.SKIPPED, _LEFT)
         return Claim(campaign_id, variant_id, tuple(recipients))
 
-    def _claim_single_writer(self, conn: Connection, campaign_id: int, limit: int) -> Claim | None:
+    def _locking_claim(
+        self,
+        campaign_id: int,
+        limit: int,
+        local: bool,
+        held: ColumnElement[bool] | None = None,
+    ) -> _AnySelect:
+        """The claim's one query on PostgreSQL (its plan: tests/campaigns/test_claims.py)."""
+        sending = exists(
+            select(Campaign.id).where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
+            )
+        )
+        rows_of = select(
+            Delivery.id,
+            Delivery.variant_id,
+            Subscriber.uid,
+            Subscriber.email,
+            Subscriber.name,
+            case((mailable(), True), else_=False),
+        ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        return (
+            self._due(rows_of, campaign_id, local)
+            .where(sending, true() if held is None else held)
+            .limit(limit)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+
+    def _claim_single_writer(
+        self, conn: Connection, campaign_id: int, limit: int, local: bool
+    ) -> Claim | None:
         """SQLite: one UPDATE … WHERE id IN (SELECT … LIMIT) is atomic under its single
         writer, which is all one worker's lanes need."""
-        variant_id = self._next_variant(conn, campaign_id)
-        if variant_id is None:
+        first = self._next_slot(conn, campaign_id, local)
+        if first is None:
             return None
+        variant_id, not_before = first
         ids = (
             select(Delivery.id)
             .where(
@@ -216,6 +259,8 @@ class SqlDeliveryStore:
             .order_by(Delivery.id)
             .limit(limit)
         )
+        if local:  # one moment's rows: its index range, in id order
+            ids = ids.where(Delivery.not_before == not_before)
         claimed = conn.execute(
             self._sending_values(
                 _update_deliveries().where(
@@ -240,20 +285,20 @@ class SqlDeliveryStore:
     def _mark_sending(self, conn: Connection, ids: list[int]) -> None:
         conn.execute(self._sending_values(_update_deliveries().where(self._in(Delivery.id, ids))))
 
-    def _next_variant(self, conn: Connection, campaign_id: int) -> int | None:
-        """A variant with queued rows, if the campaign is still sending."""
-        return conn.scalar(
-            select(Delivery.variant_id)
-            .join(Campaign, Campaign.id == Delivery.campaign_id)
-            .where(
-                Delivery.campaign_id == campaign_id,
-                Delivery.status == QUEUED,
-                Campaign.status == CampaignStatus.SENDING,
-                held_rest(conn, campaign_id),
-            )
-            .order_by(Delivery.variant_id, Delivery.id)
-            .limit(1)
+    def _next_slot(
+        self, conn: Connection, campaign_id: int, local: bool
+    ) -> tuple[int, datetime | None] | None:
+        """A variant (and, with local times, a due moment) with queued rows, if the campaign
+        is still sending."""
+        query = select(Delivery.variant_id, Delivery.not_before).join(
+            Campaign, Campaign.id == Delivery.campaign_id
         )
+        row = conn.execute(
+            self._due(query, campaign_id, local)
+            .where(Campaign.status == CampaignStatus.SENDING, held_rest(conn, campaign_id))
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row[0]), row[1])
 
     def _recipients(
         self, conn: Connection, claimed: Sequence[tuple[int, int]]
@@ -433,17 +478,12 @@ class SqlDeliveryStore:
             )
             if busy:
                 return False
-            now = utcnow()
-            name = conn.scalar(
+            result = conn.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
-                .values(status=CampaignStatus.SENT, finished_at=now)
-                .returning(Campaign.name)
+                .values(status=CampaignStatus.SENT, finished_at=utcnow())
             )
-            if name is None:
-                return False
-            report_campaign(conn, EventType.CAMPAIGN_SENT, campaign_id, name, now)
-            return True
+            return bool(result.rowcount)
 
 
 def _update_deliveries() -> Update:

@@ -693,7 +693,15 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("editor_timezone")
+    default_time_zone: str = Field(
+        default="UTC",
+        description=(
+            "Time zone (IANA name) of subscribers who have none of their own: where a campaign "
+            "sent at the readers' local time reaches them."
+        ),
+    )
+
+    @field_validator("editor_timezone", "default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:

@@ -9,7 +9,8 @@ good row is in or (strict) nothing is.
 Columns (header names, any order; only ``email`` is required)::
 
     email, name, topics (separated by ; , or |), narratives, source, created_at,
-    status, confirmed_at (as ``export`` writes them), attr.NAME (custom attributes)
+    status, confirmed_at (as ``export`` writes them), time_zone (an IANA name, e.g.
+    Europe/Berlin; empty: the default zone), attr.NAME (custom attributes)
 
 Imported people are ``pending`` unless ``confirmed`` is set (they opted in elsewhere);
 a ``status`` column can only lower that: rows marked unsubscribed, bounced or complained
@@ -39,6 +40,7 @@ from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInput, Problem
 from newsletter.spreadsheet import as_text_cell, from_text_cell
 from newsletter.untrusted import nul_problem
+from newsletter.zones import clean_zone
 from subscribers.addresses import parse_address
 from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
 from subscribers.fields import (
@@ -72,6 +74,7 @@ COLUMNS = (
     "created_at",
     "status",
     "confirmed_at",
+    "time_zone",
 )
 EXPORT_COLUMNS = (
     "email",
@@ -83,12 +86,13 @@ EXPORT_COLUMNS = (
     "created_at",
     "confirmed_at",
     "unsubscribed_at",
+    "time_zone",
 )
 IGNORED_ON_IMPORT = ("unsubscribed_at",)
 ATTRIBUTE_PREFIX = "attr."
 TOPIC_SEPARATORS = re.compile(r"[;,|]")
 BATCH = 1000
-SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at")
+SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at", "time_zone")
 CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
 
 
@@ -397,6 +401,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
         "source": clean_source(cells.get("source")) or options.source,
         "created_at": created,
         "confirmed_at": (confirmed_at or created) if status == "active" else None,
+        "time_zone": clean_zone(cells.get("time_zone")),
     }
 
 
@@ -516,6 +521,7 @@ def export_csv(session: Session, out: TextIO, *, status: str | None = None) -> i
             _iso(subscriber.created_at),
             _iso(subscriber.confirmed_at),
             _iso(subscriber.unsubscribed_at),
+            subscriber.time_zone or "",
             *(_cell(subscriber.attributes.get(key)) for key in attribute_keys),
         ]
         writer.writerow([as_text_cell(cell) for cell in cells])  # every column, email too

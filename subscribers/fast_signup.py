@@ -62,7 +62,7 @@ def _statement() -> Select[Any]:
     new_subscriber = (
         pg_insert(subscribers)
         .from_select(
-            [*NEW_SUBSCRIBER_COLUMNS, "confirmation_sent_at"],
+            [*NEW_SUBSCRIBER_COLUMNS, "confirmation_sent_at", "time_zone"],
             select(
                 param("uid", subscribers.c.uid),
                 param("email", subscribers.c.email),
@@ -76,6 +76,7 @@ def _statement() -> Select[Any]:
                 param("source", subscribers.c.source),
                 now,
                 now,
+                param("time_zone", subscribers.c.time_zone),
             ).where(~exists().where(suppressions.c.email_hash == email_hash)),
         )
         .on_conflict_do_nothing(index_elements=[subscribers.c.email_key])
@@ -112,6 +113,7 @@ def _parameters(form: SignupForm, origin: Origin, now: datetime) -> dict[str, An
         "email_hash": form.address.digest,
         "name": form.name,
         "topics": list(form.topics),
+        "time_zone": form.time_zone,
         "attributes": {},
         "source": origin.source,
         "now": now,

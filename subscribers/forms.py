@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from newsletter.errors import InvalidInput
 from newsletter.untrusted import MalformedInput, load_json
+from newsletter.zones import clean_zone
 from subscribers.addresses import Address, parse_address
 from subscribers.fields import (
     clean_name,
@@ -29,9 +30,9 @@ from subscribers.preferences import Preferences
 from subscribers.signup import SignupForm
 
 HONEYPOT = "website"  # a field people never see: only bots fill it in
-SIGNUP_FIELDS = frozenset({"email", "name", "topics", "source", HONEYPOT})
+SIGNUP_FIELDS = frozenset({"email", "name", "topics", "source", "time_zone", HONEYPOT})
 FRESH_LINK_FIELDS = frozenset({"email", HONEYPOT})
-PREFERENCES_FIELDS = frozenset({"name", "topics", "narratives", "action"})
+PREFERENCES_FIELDS = frozenset({"name", "topics", "narratives", "time_zone", "action"})
 LIST_FIELDS = frozenset({"topics"})
 MAX_FORM_FIELDS = 100
 
@@ -160,6 +161,7 @@ def signup_form(
     name = check(lambda: clean_name(_text(fields, "name")))
     topics = check(lambda: clean_topics(_topic_list(fields), known_topics))
     source = check(lambda: clean_source(_text(fields, "source")))
+    zone = check(lambda: _signup_zone(submission))
     check.raise_if_any()
     assert address is not None
     submitted = {
@@ -167,8 +169,24 @@ def signup_form(
         "name": name,
         "topics": topics or [],
         "source": source or "web",
+        "time_zone": zone,
     }
-    return SignupForm(address=address, name=name, topics=topics or [], form=submitted)
+    return SignupForm(
+        address=address, name=name, topics=topics or [], form=submitted, time_zone=zone
+    )
+
+
+def _signup_zone(submission: Submission) -> str | None:
+    """The zone a signup names. A form's is filled in by the page's script from the
+    browser, out of the person's sight: one this machine does not know means the default
+    zone, not an error they cannot fix. An API client's is checked like any field."""
+    value = _text(submission.fields, "time_zone")
+    if submission.kind == "form":
+        try:
+            return clean_zone(value)
+        except InvalidInput:
+            return None
+    return clean_zone(value)
 
 
 def preferences_form(submission: Submission, known_topics: Collection[str]) -> Preferences:
@@ -178,8 +196,11 @@ def preferences_form(submission: Submission, known_topics: Collection[str]) -> P
     name = check(lambda: clean_name(_text(fields, "name")))
     topics = check(lambda: clean_topics(_topic_list(fields), known_topics))
     narratives = check(lambda: clean_narratives(_text(fields, "narratives")))
+    zone = check(lambda: clean_zone(_text(fields, "time_zone")))
     check.raise_if_any()
-    return Preferences(name=name, topics=topics or [], narratives=narratives or "all")
+    return Preferences(
+        name=name, topics=topics or [], narratives=narratives or "all", time_zone=zone
+    )
 
 
 def wants_unsubscribe(submission: Submission) -> bool:

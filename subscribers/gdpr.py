@@ -54,6 +54,7 @@ def _subscriber_data(subscriber: Subscriber) -> dict[str, Any]:
         "status": subscriber.status,
         "topics": list(subscriber.topics),
         "narratives": subscriber.narratives,
+        "time_zone": subscriber.time_zone,
         "attributes": dict(subscriber.attributes),
         "source": subscriber.source,
         "created_at": _iso(subscriber.created_at),
@@ -147,7 +148,7 @@ def erase_subscriber(session: Session, email: str) -> EraseResult:
     suppress(session, address, "erased")
     now = utcnow()
     subscriber.email = subscriber.email_key = subscriber.email_hash = None
-    subscriber.name = subscriber.source = None
+    subscriber.name = subscriber.source = subscriber.time_zone = None
     subscriber.topics, subscriber.attributes = [], {}
     subscriber.status = (
         "unsubscribed" if subscriber.status in ("pending", "active") else subscriber.status

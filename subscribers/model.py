@@ -111,6 +111,11 @@ class Subscriber(Base):
         doc="When the reader last asked to stay (button, click, re-signup): the next ask "
         "needs N unengaged issues sent after it."
     )
+    time_zone: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="IANA name of the reader's clock (signup form, preferences, import); NULL: "
+        "NEWSLETTER_DEFAULT_TIME_ZONE. Campaigns sent at local time use it (newsletter.zones).",
+    )
 
 
 class ConsentRecord(Base):

@@ -28,6 +28,7 @@ class Preferences:
     name: str | None
     topics: list[str] = field(default_factory=list)
     narratives: NarrativeDisplay = "all"
+    time_zone: str | None = None  # IANA name; None: the default zone
 
 
 def update_preferences(
@@ -38,10 +39,12 @@ def update_preferences(
     subscriber.name = preferences.name
     subscriber.topics = list(preferences.topics)
     subscriber.narratives = preferences.narratives
+    subscriber.time_zone = preferences.time_zone
     form = {
         "name": preferences.name,
         "topics": list(preferences.topics),
         "narratives": preferences.narratives,
+        "time_zone": preferences.time_zone,
     }
     session.add(
         ConsentRecord(**consent_values(subscriber.id, "preferences", origin, form, utcnow()))

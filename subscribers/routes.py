@@ -33,6 +33,7 @@ from newsletter.db import Database, utcnow
 from newsletter.delivery.capabilities import delivers_unicode_local_parts
 from newsletter.errors import InvalidInput, InvalidToken, NotFoundError, problem_detail
 from newsletter.tokens import Purpose, TokenSigner
+from newsletter.zones import known_zones
 from subscribers.fast_signup import FastSignups, record_signup
 from subscribers.forms import (
     Submission,
@@ -182,11 +183,18 @@ def _json_problem(exc: InvalidInput) -> JSONResponse:
 # --- documentation of the bodies and answers (the OpenAPI spec schemathesis tests) -------
 
 
+ZONE_HELP = (
+    "IANA time zone of the reader (e.g. Europe/Berlin): campaigns sent at local time reach "
+    "them by it; empty: the newsletter's default zone."
+)
+
+
 class SignupBody(BaseModel):
     email: str = Field(max_length=320, description="The address to subscribe.")
     name: str | None = Field(default=None, max_length=100)
     topics: list[str] = Field(default_factory=list, max_length=50)
     source: str | None = Field(default=None, max_length=100, description="Which form it was.")
+    time_zone: str | None = Field(default=None, max_length=64, description=ZONE_HELP)
     website: str | None = Field(default=None, description="Leave empty (a trap for bots).")
 
 
@@ -194,6 +202,7 @@ class PreferencesBody(BaseModel):
     name: str | None = Field(default=None, max_length=100)
     topics: list[str] = Field(default_factory=list, max_length=50)
     narratives: Literal["all", "facts-only", "no-forecast"] = "all"
+    time_zone: str | None = Field(default=None, max_length=64, description=ZONE_HELP)
     action: Literal["save", "unsubscribe"] = "save"
 
 
@@ -218,6 +227,7 @@ class PreferencesOut(BaseModel):
     name: str | None
     topics: list[str]
     narratives: str
+    time_zone: str | None
 
 
 class Unsubscribed(BaseModel):
@@ -567,8 +577,11 @@ async def _preferences(
             "name": subscriber.name or "",
             "topics": list(subscriber.topics),
             "narratives": subscriber.narratives,
+            "time_zone": subscriber.time_zone or "",
         },
         "topics": sorted(topics),
+        "zones": sorted(known_zones()),
+        "default_time_zone": site.settings.default_time_zone,
         "narrative_choices": NARRATIVE_DISPLAYS,
         "errors": errors,
         "saved": saved,
@@ -630,6 +643,7 @@ def _preferences_json(subscriber: Subscriber) -> JSONResponse:
         "name": subscriber.name,
         "topics": subscriber.topics,
         "narratives": subscriber.narratives,
+        "time_zone": subscriber.time_zone,
     }
     return JSONResponse(body, headers=PRIVATE)
 

@@ -389,16 +389,21 @@ def recipients_by_segment(
 
 def recipients_with_choices(
     segments: Sequence[tuple[int, Rule]], ctx: RuleContext
-) -> Select[tuple[int, int, str, str]]:
+) -> Select[tuple[int, int, str, str, str | None]]:
     """:func:`recipients_by_segment` plus each reader's own choices: ``narratives`` and
-    ``topics_key``, their topics as the database renders the column as text ('' for none).
+    ``topics_key``, their topics as the database renders the column as text ('' for none),
+    and their ``time_zone`` (NULL: the default zone).
 
     Grouping by the last three columns gives the combinations present in an audience; the
     same expressions joined back assign each reader the variant of their combination.
     """
     inner = _assigned(segments, ctx)
     return select(
-        inner.c.subscriber_id, inner.c.segment_id, inner.c.narratives, inner.c.topics_key
+        inner.c.subscriber_id,
+        inner.c.segment_id,
+        inner.c.narratives,
+        inner.c.topics_key,
+        inner.c.time_zone,
     ).where(inner.c.segment_id.is_not(None))
 
 
@@ -410,6 +415,7 @@ def _assigned(segments: Sequence[tuple[int, Rule]], ctx: RuleContext) -> Subquer
             first_matching_segment(segments, ctx).label("segment_id"),
             func.coalesce(Subscriber.narratives, "all").label("narratives"),
             func.coalesce(sql_cast(Subscriber.topics, Text), "").label("topics_key"),
+            Subscriber.time_zone.label("time_zone"),
         )
         .where(mailable())
         .subquery("assigned")

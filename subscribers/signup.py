@@ -55,6 +55,7 @@ class SignupForm:
     name: str | None = None
     topics: list[str] = field(default_factory=list)
     form: Mapping[str, Any] = field(default_factory=dict)
+    time_zone: str | None = None  # IANA name the browser reported; None: the default zone
 
 
 class SignupResult(StrEnum):
@@ -123,6 +124,7 @@ def signup(
                 name=form.name,
                 status="pending",
                 topics=form.topics,
+                time_zone=form.time_zone,
                 narratives="all",
                 attributes={},
                 source=origin.source,
@@ -148,6 +150,7 @@ def signup(
         subscriber.status = "pending"
     subscriber.name = form.name if form.name is not None else subscriber.name
     subscriber.topics = list(form.topics) or list(subscriber.topics)
+    subscriber.time_zone = form.time_zone or subscriber.time_zone
     session.add(
         ConsentRecord(
             **consent_values(subscriber.id, "signup", origin, form.form, now),

@@ -21,7 +21,7 @@ from alembic import op
 from newsletter.db import UTCDateTime
 
 revision: str = "0033"
-down_revision: str | None = "0031"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

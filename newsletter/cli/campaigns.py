@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 from campaigns.audience import audience, delivery_problems, delivery_totals
 from campaigns.checks import Check
@@ -30,6 +31,7 @@ from campaigns.service import (
     pause_campaign,
     resume_campaign,
     schedule_campaign,
+    set_local_time,
     set_spread,
 )
 from campaigns.subject_tests import SubjectTestPlan, set_subject_test
@@ -40,6 +42,7 @@ from newsletter.config import Settings, get_settings, without_password
 from newsletter.db import Database
 from newsletter.deliverability.dns_check import Status
 from newsletter.render.environment import long_date
+from newsletter.zones import parse_local_time
 
 app = typer.Typer(help="Create campaigns and steer their sending.", no_args_is_help=True)
 digest_app = typer.Typer(help="The weekly digest.", no_args_is_help=True)
@@ -66,6 +69,25 @@ SpreadOption = Annotated[
         help="Delivery window: pace the send, across all workers, to last about this long.",
     ),
 ]
+
+LocalTimeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--local-time",
+        metavar="HH:MM",
+        help="Send at this time on each reader's own clock (their time zone, else "
+        "NEWSLETTER_DEFAULT_TIME_ZONE): each gets the first such moment after the campaign "
+        "starts, so start it up to a day ahead.",
+    ),
+]
+
+
+def apply_local_time(session: Session, campaign_id: int, value: str | None) -> None:
+    """``--local-time``: set when given ('' or 'none' clears it)."""
+    if value is None:
+        return
+    cleared = value.strip().lower() in ("", "none")
+    set_local_time(session, campaign_id, None if cleared else parse_local_time(value))
 
 
 def record_overrides(
@@ -126,6 +148,7 @@ def create_command(
     test_wait: Annotated[
         float, typer.Option(help="Minutes after the start before the subject test is decided.")
     ] = 240.0,
+    local_time: LocalTimeOption = None,
 ) -> None:
     """Create a campaign from briefs. Prints its id (alone on stdout, for scripts) and what
     it made on stderr: briefs, segments with their readers, provider, the next command."""
@@ -147,6 +170,7 @@ def create_command(
             tried = [(subject, None) for subject in subject_tests]
             plan = SubjectTestPlan(tried, test_share, test_wait)
             set_subject_test(session, campaign_id, plan)
+        apply_local_time(session, campaign_id, local_time)
     typer.echo(campaign_id)
     for line in created_lines(database, campaign_id, settings):
         err_console.print(line, markup=False, soft_wrap=True)
@@ -273,6 +297,8 @@ def show_command(campaign_id: int) -> None:
         console.print(f"issue date {long_date(campaign.issue_date)} · send at {when}")
         if campaign.spread_minutes:
             console.print(f"delivery window: spread over {campaign.spread_minutes:g} minutes")
+        if campaign.local_send_time is not None:
+            console.print(f"at the readers' local time: {campaign.local_send_time:%H:%M}")
         _print_briefs(session, campaign)
         _print_variants(session, campaign)
         counts = delivery_counts(session, campaign.id)
@@ -316,6 +342,7 @@ def schedule_command(
     spread_minutes: SpreadOption = None,
     override: OverrideOption = None,
     reason: ReasonOption = None,
+    local_time: LocalTimeOption = None,
 ) -> None:
     """Schedule a campaign; `newsletter scheduler` (or cron) sends it when it is due."""
     moment = parse_when(at)
@@ -324,10 +351,13 @@ def schedule_command(
     record_overrides(database, campaign_id, override, reason)
     require_preflight(database, campaign_id, get_settings())
     with database.transaction() as session:
+        apply_local_time(session, campaign_id, local_time)
         campaign = schedule_campaign(session, campaign_id, moment, get_settings())
         if spread_minutes is not None:
             set_spread(session, campaign_id, spread_minutes)
         window = f", spread over {spread_minutes:g} minutes" if spread_minutes else ""
+        if campaign.local_send_time is not None:
+            window += f", each reader at {campaign.local_send_time:%H:%M} their time"
         console.print(f"campaign {campaign.id} scheduled for {moment.isoformat()}{window}")
 
 

@@ -189,6 +189,10 @@ def _summary(report: SendReport) -> None:
     console.print(table)
     if report.status_reason:
         console.print(f"[yellow]{report.status_reason}[/]")
+    if report.next_local is not None:
+        console.print(
+            f"readers' local time: the next rows are due at {report.next_local:%Y-%m-%d %H:%M} UTC"
+        )
     if report.status == CampaignStatus.SENDING:
         console.print(
             "still sending: `newsletter worker` (or `newsletter serve`'s worker) goes on with it"

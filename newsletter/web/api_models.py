@@ -52,6 +52,9 @@ class CampaignOut(BaseModel):
     status_reason: str | None
     issue_date: date
     send_at: datetime | None
+    local_send_time: str | None = Field(
+        default=None, description="HH:MM on each reader's own clock; null: everyone at once."
+    )
     recipients: int = Field(description="Recipients queued when it was frozen (0 before).")
     sent: int
 
@@ -65,6 +68,9 @@ class CampaignOut(BaseModel):
             status_reason=campaign.status_reason,
             issue_date=campaign.issue_date,
             send_at=campaign.send_at,
+            local_send_time=(
+                f"{campaign.local_send_time:%H:%M}" if campaign.local_send_time else None
+            ),
             recipients=totals[0],
             sent=totals[1],
         )

@@ -1,7 +1,8 @@
 """HTTP hardening of the public site: a Content-Security-Policy and ``nosniff`` on every answer
 outside ``/editor`` (which has its own, stricter set), and the right ``Allow`` on a 405.
 
-The public pages need no script at all, styles and images only from our own origin, and
+The public pages need no script but the signup form's one file of our own (it fills in the
+reader's time zone from the browser), styles and images only from our own origin, and
 forms that post only to us (and, after a signup, redirect to the configured thank-you
 page). Nothing may frame them except the signup form, which any site may embed
 (``docs/embedding.md``); the pages behind signed links also send ``X-Frame-Options: DENY``
@@ -20,11 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsletter.web.editor.security import under_editor
 
 EMBEDDABLE = frozenset({"/subscribe"})
+SCRIPTED = frozenset({"/subscribe"})  # pages that load our own script (static/time-zone.js)
 
 
-def public_csp(*, frame_ancestors: str, form_targets: str) -> str:
+def public_csp(*, frame_ancestors: str, form_targets: str, scripts: bool = False) -> str:
+    script = " script-src 'self';" if scripts else ""
     return (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none';{script} style-src 'self'; img-src 'self' data:; "
         f"form-action {form_targets}; base-uri 'none'; frame-ancestors {frame_ancestors}"
     )
 
@@ -44,22 +47,26 @@ class PublicHeaders:
     def __init__(self, app: ASGIApp, *, thank_you_url: str | None = None) -> None:
         self.app = app
         targets = form_targets(thank_you_url)
-        self.framed = public_csp(frame_ancestors="*", form_targets=targets)
-        self.unframed = public_csp(frame_ancestors="'none'", form_targets=targets)
+        self.policies = {
+            (framed, scripts): public_csp(
+                frame_ancestors="*" if framed else "'none'", form_targets=targets, scripts=scripts
+            )
+            for framed in (True, False)
+            for scripts in (True, False)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or under_editor(scope["path"]):
             await self.app(scope, receive, send)
             return
         embeddable = scope["path"] in EMBEDDABLE
+        policy = self.policies[embeddable, scope["path"] in SCRIPTED]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault(
-                    "Content-Security-Policy", self.framed if embeddable else self.unframed
-                )
+                headers.setdefault("Content-Security-Policy", policy)
                 if not embeddable:
                     headers.setdefault("X-Frame-Options", "DENY")
             await send(message)

@@ -265,6 +265,7 @@ def test_campaigns_and_reports_in_the_editor_apis_shapes(
         campaigns = http.get("/api/v1/campaigns", headers=key).json()
         assert campaigns == editor.get("/editor/api/campaigns").json()
         assert campaigns[0]["id"] == issue.campaign_id and campaigns[0]["sent"] > 0
+        assert campaigns[0]["local_send_time"] is None  # sent at once
         path = f"/campaigns/{issue.campaign_id}/report"
         report = http.get(f"/api/v1{path}", headers=key).json()
         same = editor.get(f"/editor/api{path}").json()

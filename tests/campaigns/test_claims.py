@@ -91,3 +91,41 @@ def test_by_key_statements_never_read_the_whole_deliveries_table(db: Database) -
         hinted = plan(connection)
     assert "Seq Scan on deliveries" in unhinted  # the premise: without it, a whole read
     assert "Seq Scan" not in hinted and "Index" in hinted, hinted
+
+
+def test_claims_of_a_local_time_campaign_read_only_due_rows(db: Database) -> None:
+    """Rows of a campaign sent at the readers' local time are claimed through
+    ``ix_deliveries_queued_local``: the moment bounds the index scan, so rows whose hour
+    has not come are never read, and the order is the index's (no sort of the campaign)."""
+    if db.dialect != "postgresql":
+        pytest.skip("the plan is PostgreSQL's (SQLite claims one moment's range by equality)")
+    from datetime import UTC, datetime, time
+
+    from sqlalchemy import Connection, text
+
+    from campaigns.service import set_local_time
+
+    import_examples(db)
+    add_subscribers(db, 3_000, named=False)
+    with db.transaction() as session:
+        campaign_id = create_campaign(session, CampaignDraft("Local", list(SLUGS))).id
+        set_local_time(session, campaign_id, time(7, 0))
+    freeze_campaign(db, campaign_id, Settings(), now=datetime(2026, 6, 1, tzinfo=UTC))
+    with db.engine.begin() as connection:
+        connection.execute(text("ANALYZE deliveries"))
+    store = SqlDeliveryStore(db, clock=lambda: datetime(2026, 6, 1, 8, tzinfo=UTC).timestamp())
+    statement = store._locking_claim(campaign_id, 1000, local=True)
+    compiled = statement.compile(dialect=db.engine.dialect)
+
+    def plan(connection: Connection) -> str:
+        rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
+        return "\n".join(row[0] for row in rows)
+
+    with store._by_key() as connection:
+        hinted = plan(connection)
+    assert "ix_deliveries_queued_local" in hinted, hinted
+    assert "Seq Scan on deliveries" not in hinted and "Sort" not in hinted, hinted
+    claim = store.claim(campaign_id, 1000)
+    assert claim is not None and len(claim.recipients) == 1000  # all due at 07:00 UTC
+    early = SqlDeliveryStore(db, clock=lambda: datetime(2026, 6, 1, 6, tzinfo=UTC).timestamp())
+    assert early.claim(campaign_id, 1000) is None  # before 07:00: nothing is due

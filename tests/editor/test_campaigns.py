@@ -357,3 +357,29 @@ def test_the_campaign_form_offers_a_bounded_list_and_finds_older_briefs_by_title
         f"/editor/campaigns/{campaign_id}/edit", {"name": "Renamed", "briefs": [slugs[0]]}
     )
     assert saved.status_code == 303 and _brief_order(db, campaign_id) == [slugs[0]]
+
+
+def test_the_form_sets_a_local_send_time_and_refuses_a_bad_one(
+    db: Database, editor: Editor
+) -> None:
+    import_examples(db)
+    bad = editor.post(
+        "/editor/campaigns/new", {"name": "Late", "briefs": [SLUGS[0]], "local_time": "7pm"}
+    )
+    assert bad.status_code == 422 and "local_time" in bad.text and 'value="7pm"' in bad.text
+    with db.transaction() as session:
+        assert session.scalars(select(Campaign)).all() == []
+    campaign_id = _create(editor, "Morning", [SLUGS[0]], local_time="07:30")
+    assert f"{_campaign(db, campaign_id).local_send_time:%H:%M}" == "07:30"
+    page = editor.get(f"/editor/campaigns/{campaign_id}")
+    assert "07:30 on each reader’s clock" in page.text
+    listed = editor.get("/editor/api/campaigns").json()
+    assert [c["local_send_time"] for c in listed] == ["07:30"]
+    form = editor.get(f"/editor/campaigns/{campaign_id}/edit")
+    assert 'value="07:30"' in form.text
+    cleared = editor.post(
+        f"/editor/campaigns/{campaign_id}/edit",
+        {"name": "Morning", "briefs": [SLUGS[0]], "local_time": ""},
+    )
+    assert cleared.status_code == 303
+    assert _campaign(db, campaign_id).local_send_time is None

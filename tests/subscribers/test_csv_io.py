@@ -137,7 +137,7 @@ def test_export_then_import_gives_the_same_people_back(db: Database, database_ur
     text = out.getvalue()
     assert text.splitlines()[0] == (
         "email,name,status,topics,narratives,source,created_at,confirmed_at,unsubscribed_at,"
-        "attr.city,attr.plan"
+        "time_zone,attr.city,attr.plan"
     )
     assert "'=HYPERLINK" in text  # a formula stays text in a spreadsheet
     with db.transaction() as session:
@@ -224,3 +224,28 @@ def test_every_exported_column_is_safe_in_a_spreadsheet(db: Database) -> None:
     with db.transaction() as session:
         ann = session.scalars(select(Subscriber).where(Subscriber.name == "@Ann")).one()
         assert ann.attributes == {"city": "-Lisbon"}
+
+
+def test_time_zones_are_imported_checked_and_exported(db: Database) -> None:
+    csv_text = (
+        "email,time_zone\n"
+        "ana@example.com,Asia/Kathmandu\n"
+        "bo@example.com,Mars/Olympus_Mons\n"
+        "cy@example.com,\n"
+    )
+    report = _import(db, csv_text, confirmed=True)
+    assert report.imported == 2  # type: ignore[attr-defined]
+    assert [str(p) for p in report.errors] == [  # type: ignore[attr-defined]
+        "list.csv:3: time_zone: unknown time zone 'Mars/Olympus_Mons' "
+        "(use an IANA name, e.g. Europe/Berlin)"
+    ]
+    with db.transaction() as session:
+        zones = dict(session.execute(select(Subscriber.email, Subscriber.time_zone)).all())
+        assert zones == {"ana@example.com": "Asia/Kathmandu", "cy@example.com": None}
+        out = io.StringIO()
+        export_csv(session, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert {r["email"]: r["time_zone"] for r in rows} == {
+        "ana@example.com": "Asia/Kathmandu",
+        "cy@example.com": "",
+    }

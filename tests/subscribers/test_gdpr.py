@@ -22,7 +22,11 @@ ORIGIN = Origin(ip="198.51.100.7", user_agent="Firefox", source="web")
 def _signed_up(db: Database) -> str:
     with db.transaction() as session:
         form = SignupForm(
-            address=parse_address("Ana@Example.com"), name="Ana", topics=["europe"], form={"x": 1}
+            address=parse_address("Ana@Example.com"),
+            name="Ana",
+            topics=["europe"],
+            form={"x": 1},
+            time_zone="Europe/Lisbon",
         )
         signup(session, form, ORIGIN, resend_after=timedelta(0))
         uid = find_by_email(session, "ana@example.com").uid
@@ -37,6 +41,7 @@ def test_export_holds_the_subscriber_their_consent_and_mail(db: Database) -> Non
     json.dumps(data)  # JSON-able as it is
     assert data["subscriber"]["email"] == "Ana@example.com"
     assert data["subscriber"]["status"] == "active"
+    assert data["subscriber"]["time_zone"] == "Europe/Lisbon"  # where someone lives, roughly
     assert [r["kind"] for r in data["consent_records"]] == ["signup", "confirm"]
     assert data["consent_records"][0]["ip"] == "198.51.100.7"
     assert data["consent_records"][0]["form"] == {"x": 1}
@@ -52,6 +57,7 @@ def test_erase_anonymises_and_suppresses_for_good(db: Database) -> None:
         row = session.scalars(select(Subscriber).where(Subscriber.uid == uid)).one()
         assert (row.email, row.email_key, row.email_hash, row.name, row.source) == (None,) * 5
         assert (row.topics, row.attributes, row.status) == ([], {}, "unsubscribed")
+        assert row.time_zone is None
         assert row.erased_at is not None
         assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 0
         assert session.scalar(select(func.count()).select_from(QueuedMail)) == 0

@@ -87,6 +87,7 @@ def test_json_signup_confirm_preferences_unsubscribe(
         "name": "Ana L.",
         "topics": ["climate", "science"],
         "narratives": "facts-only",
+        "time_zone": None,
     }
     refused = http.post(path, json={"narratives": "everything"})
     assert refused.status_code == 422
@@ -388,6 +389,7 @@ def test_leaving_from_the_preferences_api(http: httpx.Client, live_server: LiveS
         "name": "Bo",
         "topics": [],
         "narratives": "all",
+        "time_zone": None,
     }
     assert _subscriber(live_server.database, "bo@example.com").status == "unsubscribed"
     page = http.get(f"/preferences/{token}")
@@ -404,3 +406,34 @@ def test_a_form_post_can_land_on_the_newsrooms_own_thank_you_page(
         assert answer.headers["location"] == "https://news.example.org/thanks"
         assert client.post("/subscribe", json={"email": "dy@example.com"}).status_code == 202
     assert _subscriber(server.database, "cy@example.com").source == "footer"
+
+
+def test_time_zones_from_signup_and_preferences(
+    http: httpx.Client, live_server: LiveServer
+) -> None:
+    """The signup form's hidden zone is kept (an unknown one from a browser means the
+    default, it is not the person's mistake); an API client's unknown zone is a 422 naming
+    the field; the preferences page shows, changes and refuses a zone."""
+    db = live_server.database
+    form = http.post("/subscribe", data={"email": "ana@example.com", "time_zone": "Asia/Kathmandu"})
+    assert form.status_code in (200, 303), form.text[:300]
+    assert _subscriber(db, "ana@example.com").time_zone == "Asia/Kathmandu"
+    odd = http.post("/subscribe", data={"email": "bo@example.com", "time_zone": "Mars/Base"})
+    assert odd.status_code in (200, 303)
+    assert _subscriber(db, "bo@example.com").time_zone is None
+    refused = http.post("/subscribe", json={"email": "cy@example.com", "time_zone": "Mars/Base"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "time_zone"]
+    assert _rows(db)[0] == 2  # nothing stored for the refused one
+
+    ana = _subscriber(db, "ana@example.com")
+    signer = TokenSigner(live_server.settings.signing_key())
+    path = f"/preferences/{signer.sign(Purpose.PREFERENCES, ana.uid)}"
+    page = http.get(path)
+    assert 'value="Asia/Kathmandu"' in page.text and '<option value="Europe/Berlin">' in page.text
+    bad = http.post(path, data={"action": "save", "time_zone": "Nowhere/Else"})
+    assert bad.status_code == 422 and "unknown time zone" in bad.text
+    assert _subscriber(db, "ana@example.com").time_zone == "Asia/Kathmandu"
+    saved = http.post(path, json={"time_zone": "America/New_York"})
+    assert saved.status_code == 200 and saved.json()["time_zone"] == "America/New_York"
+    assert _subscriber(db, "ana@example.com").time_zone == "America/New_York"

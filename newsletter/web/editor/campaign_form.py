@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import TypeVar
 
 from fastapi import Request
@@ -21,6 +21,7 @@ from campaigns.subject_tests import MAX_SUBJECTS, SubjectTestPlan
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import offered_brief_rows
 from newsletter.errors import InvalidInput
+from newsletter.zones import parse_local_time
 from subscribers.model import Segment
 from subscribers.segment_store import list_segments
 
@@ -42,6 +43,7 @@ class CampaignForm:
     subject_tests: list[str] = field(default_factory=lambda: [""] * TEST_SLOTS)
     test_share: str = "10"  # percent of the audience per cell
     test_wait: str = "240"  # minutes
+    local_time: str = ""  # HH:MM on each reader's clock; empty: at once
 
     @classmethod
     def of(cls, campaign: Campaign, slugs: Mapping[int, str]) -> CampaignForm:
@@ -55,6 +57,7 @@ class CampaignForm:
             subject_tests=_slots([c.subject for c in campaign.subject_candidates]),
             test_share=f"{campaign.test_share * 100:g}" if campaign.test_share else "10",
             test_wait=f"{campaign.test_wait:g}" if campaign.test_wait is not None else "240",
+            local_time=f"{campaign.local_send_time:%H:%M}" if campaign.local_send_time else "",
         )
 
     @classmethod
@@ -82,6 +85,7 @@ class CampaignForm:
             ],
             test_share=text.get("test_share", "")[:20],
             test_wait=text.get("test_wait", "")[:20],
+            local_time=text.get("local_time", "")[:20],
         )
 
     def subject_test(self) -> SubjectTestPlan | None:
@@ -105,6 +109,10 @@ class CampaignForm:
             preheader=self.preheader.strip() or None,
             issue_date=_date(self.issue_date),
         )
+
+    def send_time(self) -> time | None:
+        """The local send time typed (None: at once); a bad one names the field."""
+        return parse_local_time(self.local_time) if self.local_time.strip() else None
 
 
 def _slots(subjects: list[str]) -> list[str]:

@@ -61,6 +61,7 @@ from campaigns.service import (
     resume_campaign,
     schedule_campaign,
     segment_names,
+    set_local_time,
     set_spread,
     update_campaign,
 )
@@ -143,6 +144,7 @@ def _form_page(
         "today": _today(editor_site(request)).isoformat(),
         "weeks": weeks or [],
         "settings_grace_days": editor_site(request).settings.digest_grace_days,
+        "default_time_zone": editor_site(request).settings.default_time_zone,
     }
     return render(request, "campaign_form.html", context, status=422 if error else 200)
 
@@ -178,11 +180,13 @@ async def create_campaign_post(request: Request) -> Response:
     try:
         draft = values.draft(choices.segment_names)
         plan = values.subject_test()
+        at = values.send_time()
 
         def create(session: Session) -> int:
             made = create_campaign(session, draft, settings=site.settings).id
             if plan is not None:
                 set_subject_test(session, made, plan)
+            set_local_time(session, made, at)
             return made
 
         campaign_id = await site.run(create)
@@ -255,10 +259,12 @@ async def edit_campaign_post(request: Request, campaign_id: CampaignId) -> Respo
     try:
         draft = values.draft(choices.segment_names)
         plan = values.subject_test()
+        at = values.send_time()
 
         def save(session: Session) -> None:
             update_campaign(session, campaign_id, draft)
             set_subject_test(session, campaign_id, plan)
+            set_local_time(session, campaign_id, at)
 
         await site.run(save)
     except NewsletterError as exc:
