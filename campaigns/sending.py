@@ -182,7 +182,8 @@ def _dispatch_window(
         total.absorb(sender.dispatch(campaign_id, stop=stop, progress=shown))
         if stop.is_set():
             return total
-        if decide_due_tests(sender.database, sender.settings, campaign_id):
+        now = datetime.fromtimestamp(sender.clock(), UTC)
+        if decide_due_tests(sender.database, sender.settings, campaign_id, now=now):
             continue  # a subject test due now released the rest
         if not window_pending(sender.database, campaign_id):
             return total
@@ -353,12 +354,12 @@ def run_worker(
     total = DispatchStats()
     try:
         while not stop.is_set():
+            now = datetime.fromtimestamp(clock(), UTC)
             if schedule:
-                now = datetime.fromtimestamp(clock(), UTC)
                 start_due_campaigns(database, settings, now=now)
                 queue_due_steps(database, settings, now)
             resend_quarantined(database, settings.unknown_quarantine_minutes)
-            decide_due_tests(database, settings)
+            decide_due_tests(database, settings, now=now)
             for campaign_id in sending_campaigns(database):
                 if stop.is_set():
                     break

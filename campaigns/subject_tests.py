@@ -238,18 +238,32 @@ def verdict(cells: Sequence[CellFigures], confidence: float) -> Verdict:
     return Verdict(best.position, runner_up.position, test.confidence, winner)
 
 
-def due_at(campaign: Campaign) -> datetime | None:
+def due_at(session: Session, campaign: Campaign) -> datetime | None:
+    """When the test is decided: its wait after the cells' mail went out, that is after the
+    freeze, or, sent at the readers' local time, after the last cell's local moment (so a
+    cell in a late zone has had the same wait as the others)."""
     if campaign.frozen_at is None or campaign.test_wait is None:
         return None
-    return campaign.frozen_at + timedelta(minutes=campaign.test_wait)
+    latest = session.scalar(
+        select(func.max(Delivery.not_before)).where(
+            Delivery.campaign_id == campaign.id, Delivery.cell.is_not(None)
+        )
+    )
+    start = max(campaign.frozen_at, latest) if latest is not None else campaign.frozen_at
+    return start + timedelta(minutes=campaign.test_wait)
 
 
 def decide_due_tests(
-    database: Database, settings: Settings, campaign_id: int | None = None
+    database: Database,
+    settings: Settings,
+    campaign_id: int | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[int]:
-    """Decide every subject test whose wait is over (or only ``campaign_id``'s); safe in
-    several schedulers at once: each test is decided by exactly one. Returns the campaigns
-    this call decided."""
+    """Decide every subject test whose wait is over at ``now`` (default: the clock), or only
+    ``campaign_id``'s; safe in several schedulers at once: each test is decided by exactly
+    one. Returns the campaigns this call decided."""
+    now = now or utcnow()
     with database.transaction() as session:
         query = select(Campaign).where(
             Campaign.status == CampaignStatus.SENDING,
@@ -259,18 +273,17 @@ def decide_due_tests(
         )
         if campaign_id is not None:
             query = query.where(Campaign.id == campaign_id)
-        now = utcnow()
-        due = [c.id for c in session.scalars(query) if (due_at(c) or now) <= now]
-    return [cid for cid in due if _decide(database, settings, cid)]
+        due = [c.id for c in session.scalars(query) if (due_at(session, c) or now) <= now]
+    return [cid for cid in due if _decide(database, settings, cid, now)]
 
 
-def _decide(database: Database, settings: Settings, campaign_id: int) -> bool:
+def _decide(database: Database, settings: Settings, campaign_id: int, now: datetime) -> bool:
     with database.transaction() as session:
         found = verdict(cell_figures(session, campaign_id), settings.subject_test_confidence)
         won = session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.test_decided_at.is_(None))
-            .values(test_decided_at=utcnow(), test_winner=found.winner)
+            .values(test_decided_at=now, test_winner=found.winner)
         )
         if not won.rowcount:  # type: ignore[attr-defined]
             return False  # another scheduler decided it
@@ -364,23 +377,24 @@ def subject_test_report(session: Session, campaign: Campaign) -> SubjectTestRepo
         )
         for c in figures
     )
+    decides_at = due_at(session, campaign)
     return SubjectTestReport(
         share=campaign.test_share,
         wait_minutes=campaign.test_wait or 0.0,
-        decides_at=due_at(campaign),
+        decides_at=decides_at,
         decided_at=campaign.test_decided_at,
         winner=campaign.test_winner,
         confidence=found.confidence,
-        outcome=_outcome(campaign, found),
+        outcome=_outcome(campaign, found, decides_at),
         cells=cells,
     )
 
 
-def _outcome(campaign: Campaign, found: Verdict) -> str:
+def _outcome(campaign: Campaign, found: Verdict, decides_at: datetime | None) -> str:
     sure = f"{found.confidence:.1%} confidence"
     if campaign.test_decided_at is None:
         return (
-            f"undecided: decides at {due_at(campaign):%Y-%m-%d %H:%M} UTC; so far "
+            f"undecided: decides at {decides_at:%Y-%m-%d %H:%M} UTC; so far "
             f"{cell_label(found.best)} leads {cell_label(found.runner_up)} at {sure}"
         )
     if campaign.test_winner is None:

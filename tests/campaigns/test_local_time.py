@@ -196,3 +196,60 @@ def test_the_freeze_stays_one_insert_with_each_zones_moment(db: Database, tmp_pa
     assert {email: moments[email] for email in zone_of} == {
         email: EXPECTED[zone] for email, zone in zone_of.items()
     }
+
+
+def test_a_subject_test_sent_at_local_time_sends_each_zones_cells_at_its_hour_and_holds_the_rest(
+    db: Database, tmp_path: Path
+) -> None:
+    """Both features write the same one INSERT (cell and not-before moment per row) and
+    both narrow the same claim: due rows, of the test cells only, until the test is decided."""
+    from campaigns.subject_tests import SubjectTestPlan, set_subject_test
+
+    import_examples(db)
+    emails = add_subscribers(db, 1000)
+    with db.transaction() as session:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.email.in_(emails[:500]))
+            .values(time_zone="Asia/Kathmandu")
+        )
+        campaign_id = create_campaign(session, CampaignDraft("Morning test", list(SLUGS))).id
+        set_local_time(session, campaign_id, time(7, 0))
+        set_subject_test(session, campaign_id, SubjectTestPlan([("Subject B", None)], 0.1, 600))
+    settings = Settings(outbox=tmp_path / "outbox", subject_test_min_cell=10)
+    freeze_campaign(db, campaign_id, settings, now=FROZEN)
+
+    def rows() -> list[tuple[str, int | None, datetime | None, str]]:
+        with db.transaction() as session:
+            found = session.execute(
+                select(Subscriber.time_zone, Delivery.cell, Delivery.not_before, Delivery.status)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+            return [(zone or "UTC", cell, at, status) for zone, cell, at, status in found]
+
+    frozen = rows()
+    assert len(frozen) == 1000
+    assert {at for zone, _, at, _ in frozen if zone == "UTC"} == {EXPECTED[None]}
+    assert {at for zone, _, at, _ in frozen if zone != "UTC"} == {EXPECTED["Asia/Kathmandu"]}
+    assert sum(cell is not None for _, cell, _, _ in frozen) == 200  # two cells of 10 %
+
+    clock = Clock(EXPECTED["Asia/Kathmandu"] + timedelta(seconds=30))
+    run_worker(db, settings, stop=threading.Event(), once=True, clock=clock)
+    sent = [(zone, cell) for zone, cell, _, status in rows() if status == "sent"]
+    assert sent and {zone for zone, _ in sent} == {"Asia/Kathmandu"}
+    assert all(cell is not None for _, cell in sent), "the rest waits for the test's decision"
+    dealt_there = sum(1 for zone, cell, _, _ in frozen if zone != "UTC" and cell is not None)
+    assert len(sent) == dealt_there
+
+    # The wait counts from the last cell's moment (07:00 UTC), not from the freeze: until
+    # then the test stays open, after it the rest goes, each row no earlier than its hour.
+    clock.now = (EXPECTED[None] + timedelta(minutes=599)).timestamp()
+    run_worker(db, settings, stop=threading.Event(), once=True, clock=clock)
+    assert sum(status == "sent" for _, _, _, status in rows()) == 200
+    clock.now += 120
+    run_worker(db, settings, stop=threading.Event(), once=True, clock=clock)
+    assert {status for _, _, _, status in rows()} == {"sent"}
+    with db.transaction() as session:
+        decided = get_campaign(session, campaign_id).test_decided_at
+    assert decided is not None and decided > EXPECTED[None] + timedelta(minutes=599)
