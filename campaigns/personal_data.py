@@ -7,7 +7,7 @@ payload (the raw provider event, which holds the address and IP, and the user ag
 the address hash, for the events tied to the subscriber and for untied ones that name the
 same address. The reader's last open and click
 (:class:`~campaigns.events.SubscriberEngagement`) are exported, and erased outright: no
-figure depends on them.
+figure depends on them. So are the reader's welcome receipts (which step, when).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event, EventPayload, SubscriberEngagement
+from campaigns.welcome_model import WelcomeReceipt, WelcomeStep
 from subscribers.gdpr import PersonalDataSection
 from subscribers.model import Subscriber
 
@@ -88,3 +89,28 @@ def erase_engagement(session: Session, subscriber: Subscriber) -> None:
 
 ENGAGEMENT = PersonalDataSection("engagement", export_engagement, erase_engagement)
 """The reader's last open and click in export and erasure (registered with the events)."""
+
+
+def export_welcome_receipts(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(WelcomeReceipt.step_id, WelcomeStep.subject, WelcomeReceipt.queued_at)
+        .join(WelcomeStep, WelcomeStep.id == WelcomeReceipt.step_id)
+        .where(WelcomeReceipt.subscriber_id == subscriber.id)
+        .order_by(WelcomeReceipt.queued_at, WelcomeReceipt.id)
+    ).all()
+    return [
+        {"step_id": step_id, "step_subject": subject, "queued_at": at.isoformat()}
+        for step_id, subject, at in rows
+    ]
+
+
+def erase_welcome_receipts(session: Session, subscriber: Subscriber) -> None:
+    session.execute(delete(WelcomeReceipt).where(WelcomeReceipt.subscriber_id == subscriber.id))
+
+
+WELCOME_RECEIPTS = PersonalDataSection(
+    "welcome_receipts", export_welcome_receipts, erase_welcome_receipts
+)
+"""Which welcome steps the reader was queued, and when; erased outright (the erased reader is
+never mailable again, so "never twice" needs no receipt; the step campaigns' deliveries
+keep the counts)."""

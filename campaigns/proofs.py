@@ -29,6 +29,7 @@ from newsletter.delivery.base import (
 )
 from newsletter.delivery.factory import make_provider
 from newsletter.errors import ConflictError, InvalidInput
+from newsletter.render.variant import CompiledVariant
 from subscribers.addresses import Address, parse_address
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -93,6 +94,18 @@ def send_test(
         campaign = get_campaign(session, campaign_id)
         check_testable(campaign)
         email = preview_variant(session, campaign, settings, position, test_send=True)
+    return send_proof(settings, email, addresses, provider=provider)
+
+
+def send_proof(
+    settings: Settings,
+    email: CompiledVariant,
+    addresses: Sequence[str],
+    *,
+    provider: Provider | None = None,
+) -> SentTest:
+    """Send an email compiled as a test to ``addresses``, filled with sample values (so its
+    personal links lead nowhere); shared by campaign and welcome step tests."""
     values = sample_values(email)
     sender = provider or make_provider(settings)
     message = message_from_us(settings, email, categories=labels(sender, "newsletter-test"))

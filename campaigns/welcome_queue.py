@@ -177,14 +177,21 @@ def _campaign_of(
 
 
 def compile_step(
-    settings: Settings, step: WelcomeStep, now: datetime, *, tracked: bool = True
+    settings: Settings,
+    step: WelcomeStep,
+    now: datetime,
+    *,
+    tracked: bool = True,
+    test_send: bool = False,
 ) -> CompiledVariant:
-    """The step as readers get it (``tracked=False``: as the web shows it, or a preview)."""
+    """The step as readers get it (``tracked=False``: as the web shows it, or a preview;
+    ``test_send``: with the test banner and "[TEST]" subject)."""
     plan = tracking_plan(settings)
     context = CompileContext.from_settings(
         settings,
         now.date(),
         variant=VARIANT_NAME,
+        test_send=test_send,
         track_clicks=tracked and plan.own_clicks,
         track_opens=tracked and plan.own_opens,
     )

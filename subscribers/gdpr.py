@@ -5,9 +5,11 @@ that describes the person, deletes their consent records and queued mail, and pu
 SHA-256 of the address on the suppression list so it is never mailed again, even if it
 turns up in a later import.
 
-Other packages hold personal data too (the campaigns package: deliveries and tracking
-events); they add it to both duties with :func:`register_personal_data`, so that this
-module needs to know nothing about them.
+The outbound webhook messages that name a person are this package's share too
+(:mod:`subscribers.webhook_personal_data`). Other packages hold personal data as well (the
+campaigns package: tracking events, engagement, welcome receipts); they add it to both
+duties with :func:`register_personal_data`, so that this module needs to know nothing
+about them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from subscribers.addresses import parse_address
 from subscribers.directory import consent_history
 from subscribers.model import ConsentRecord, QueuedMail, Subscriber, Suppression
 from subscribers.suppression import suppress
+from subscribers.webhook_personal_data import erase_webhook_messages, export_webhook_messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,9 @@ def _erase_mail(session: Session, subscriber: Subscriber) -> None:
 
 register_personal_data(PersonalDataSection("consent_records", _export_consent, _erase_consent))
 register_personal_data(PersonalDataSection("confirmation_mails", _export_mail, _erase_mail))
+register_personal_data(
+    PersonalDataSection("webhook_messages", export_webhook_messages, erase_webhook_messages)
+)
 
 
 def export_personal_data(session: Session, email: str) -> dict[str, Any]:

@@ -40,6 +40,8 @@ def test_importing_campaigns_registers_nothing(tmp_path: Path) -> None:
     assert "opened" not in found["rules"] and "clicked" not in found["rules"]
     assert "tracking_events" not in found["sections"]
     assert "topics" in found["rules"] and "consent_records" in found["sections"]
+    assert "welcome_receipts" not in found["sections"]
+    assert "webhook_messages" in found["sections"]  # the subscribers package's own
 
 
 def test_the_wiring_function_registers_them(tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ def test_the_wiring_function_registers_them(tmp_path: Path) -> None:
         tmp_path,
     )
     assert {"opened", "clicked"} <= set(found["rules"])
-    assert "tracking_events" in found["sections"]
+    assert {"tracking_events", "welcome_receipts"} <= set(found["sections"])
 
 
 def test_the_web_app_factory_wires_them(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from campaigns.welcome_steps import StepText, add_step
 from newsletter.db import Database
 from tests.editor.conftest import add_editor
 from tests.editor.test_browser_editor import _overflow, open_editor
@@ -40,5 +41,32 @@ def test_an_editor_writes_and_disables_a_step(
     expect(page.locator("tbody tr").first).to_contain_text("disabled")
     page.screenshot(path=str(artifacts_dir / f"welcome-{width}.png"), full_page=True)
     assert _overflow(page) <= 0
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_an_editor_previews_a_step_and_sends_a_test_to_themself(
+    browser: Browser, db: Database, site: LiveServer, artifacts_dir: Path, width: int
+) -> None:
+    add_editor(db, "ann@example.org")
+    with db.transaction() as session:
+        add_step(session, StepText(0, HOSTILE, "First paragraph.\n\nSecond <i>one</i>."))
+    context, page, errors = open_editor(browser, site, width=width)
+    page.goto(site.url + "/editor/welcome")
+    page.get_by_role("link", name=f"Preview {HOSTILE}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Preview: {HOSTILE}")
+    for title in ("The email at 600 pixels wide", "The email at 375 pixels wide"):
+        frame = page.frame_locator(f'iframe[title="{title}"]')
+        expect(frame.get_by_text("Second <i>one</i>.")).to_be_visible()  # text, not italics
+    page.get_by_text("Plain-text part").click()
+    expect(page.locator("#text-part")).to_contain_text("First paragraph.")
+    page.screenshot(path=str(artifacts_dir / f"welcome-preview-{width}.png"), full_page=True)
+    assert _overflow(page) <= 0
+    page.get_by_role("button", name="Send a test to me").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Test sent through outbox to ann@example.org"
+    )
+    assert [str(m["To"]) for m in site.mails()] == ["ann@example.org"]
     assert errors == []
     context.close()

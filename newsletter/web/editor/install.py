@@ -29,6 +29,7 @@ from newsletter.web.editor import (
     subscribers,
     webhooks,
     welcome,
+    welcome_preview,
 )
 from newsletter.web.editor.auth import CsrfRejected, LoginRequired, login_redirect
 from newsletter.web.editor.security import EditorHeaders, EditorSessions, under_editor
@@ -71,7 +72,7 @@ def install_editor(
     ``reader``: where reports and counts read from (default ``database``)."""
     app.state.editor_site = EditorSite.build(settings, database, pages, reader)
     pages_modules = (auth, campaigns, checks, reports, brief_edit, briefs, preview, admin, webhooks)
-    for module in (*pages_modules, subscribers, segments, welcome):
+    for module in (*pages_modules, subscribers, segments, welcome, welcome_preview):
         app.include_router(module.router)
     app.include_router(api.router)
     app.mount(
