@@ -153,9 +153,11 @@ def offered_brief_rows(
     ``keep`` (slugs) or ``keep_ids`` (what the campaign holds), then up to ``limit`` others,
     ready ones first, newest first, whose title or slug contains ``find``. Bounded, so the
     form stays one page and one post's worth of fields however many briefs are stored."""
-    wanted = or_(BriefRow.slug.in_(set(keep)), BriefRow.id.in_(set(keep_ids)))
+    storable = {slug for slug in keep if "\x00" not in slug}  # PostgreSQL refuses NUL in text
+    wanted = or_(BriefRow.slug.in_(storable), BriefRow.id.in_(set(keep_ids)))
     held = list(session.scalars(select(BriefRow).where(wanted)))
     others = select(BriefRow).where(BriefRow.id.not_in([row.id for row in held]))
+    find = find.replace("\x00", "")
     if find.strip():
         pattern = "%" + find.strip().lower().replace("%", "").replace("_", "") + "%"
         matching = or_(func.lower(BriefRow.title).like(pattern), BriefRow.slug.like(pattern))

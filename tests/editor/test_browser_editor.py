@@ -93,7 +93,9 @@ def test_an_editor_builds_previews_tests_and_schedules_an_issue(
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Name").fill("Friday issue")
-    page.get_by_label("Subject").fill("{{ first_name }}, {{ first_title }}")
+    page.get_by_role("textbox", name="Subject (optional template)").fill(
+        "{{ first_name }}, {{ first_title }}"
+    )
     page.get_by_role("checkbox", name=SEED_TITLE).check()
     page.get_by_role("checkbox", name="ECB holds rates at 2%").check()
     page.get_by_label(f"Order of {SEED_TITLE}").fill("2")

@@ -4,7 +4,6 @@ and on a 375 px phone (screenshots under ``artifacts/``)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +71,9 @@ def test_a_template_mistake_reads_well_in_the_browser(
     context, page, errors = open_editor(browser, site, width=width)
     page.goto(f"{site.url}/editor/campaigns/new")
     page.get_by_label("Name").fill("Special")
-    page.get_by_label(re.compile("^Subject")).fill("{{ first_title }} · {{ issue_date|long_dat }}")
+    page.get_by_role("textbox", name="Subject (optional template)").fill(
+        "{{ first_title }} · {{ issue_date|long_dat }}"
+    )
     page.get_by_role(
         "checkbox", name="EU Gas Prices Climb as Early Cold Snap Drains Storage"
     ).check()
@@ -83,11 +84,15 @@ def test_a_template_mistake_reads_well_in_the_browser(
         "“long_dat” (did you mean 'long_date'"
     )
     expect(problem.locator("mark")).to_have_text("|long_dat")
-    expect(page.get_by_label(re.compile("^Subject"))).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("textbox", name="Subject (optional template)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
     assert _overflow(page) <= 0  # a long template scrolls in its own box
     page.screenshot(path=str(artifacts_dir / f"template-problem-{width}.png"), full_page=True)
     problem.screenshot(path=str(artifacts_dir / f"template-problem-box-{width}.png"))
-    page.get_by_label(re.compile("^Subject")).fill("{{ first_title }} · {{ issue_date|long_date }}")
+    page.get_by_role("textbox", name="Subject (optional template)").fill(
+        "{{ first_title }} · {{ issue_date|long_date }}"
+    )
     page.get_by_role("button", name="Create campaign").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Special")
     assert [e for e in errors if "status of 422" not in e] == []  # the form sent back
