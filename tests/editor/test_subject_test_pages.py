@@ -65,6 +65,7 @@ def test_a_test_that_cannot_run_is_refused_with_the_form_as_typed(
     for share, wait, message in [
         ("40", "60", "test_share: must be at least 0.001 and leave a rest"),
         ("ten", "60", "test_share: is not a number (a percentage)"),
+        ("1e308", "60", "test_share: must be at least 0.001 and leave a rest"),  # was a 500
         ("10", "nan", "test_wait: is not a number (minutes)"),
         ("10", "99999", "test_wait: must be between 0 and 10080 minutes"),
     ]:
