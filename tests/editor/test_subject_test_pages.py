@@ -80,6 +80,15 @@ def test_a_test_that_cannot_run_is_refused_with_the_form_as_typed(
         assert session.scalars(select(Campaign)).all() == []
 
 
+def test_a_nul_in_a_test_subject_is_a_422(db: Database, editor: Editor) -> None:
+    import_examples(db)
+    data = {"name": "X", "briefs": [SLUGS[0]], "subject_test_1": "B\x00"}
+    answer = editor.post("/editor/campaigns/new", data)
+    assert answer.status_code == 422 and "subject_test" in answer.text
+    with db.transaction() as session:
+        assert session.scalars(select(Campaign)).all() == []
+
+
 def test_the_report_page_shows_each_cell_and_the_outcome(
     db: Database, editor: Editor, tmp_path: Path
 ) -> None:
