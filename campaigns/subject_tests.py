@@ -86,7 +86,8 @@ def check_plan(plan: SubjectTestPlan) -> None:
             raise InvalidInput("subject_test", "a test subject or preheader is over 300 characters")
         check_template(subject, "subject_test")
         check_template(preheader, "subject_test")
-    if not round(plan.share * _PER) >= 1 or not plan.share * cells < 1:
+    fits = 0 < plan.share < 1  # first: round() raises for NaN and for an infinite product
+    if not fits or not round(plan.share * _PER) >= 1 or not plan.share * cells < 1:
         raise InvalidInput(
             "test_share",
             f"must be at least 0.001 and leave a rest: {cells} cells × share below 1 "

@@ -23,6 +23,7 @@ from campaigns.welcome_model import (
 )
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput, NotFoundError
+from newsletter.untrusted import nul_problem
 
 DEFAULT_SUBJECT = "Welcome to {newsletter}"
 DEFAULT_BODY = (
@@ -66,6 +67,9 @@ def checked(text: StepText) -> StepText:
     body = text.body.replace("\r\n", "\n").strip()
     if not 0 <= text.delay_days <= DELAY_MAX:
         problems.append(InvalidInput("delay_days", f"must be a whole number 0–{DELAY_MAX}"))
+    for field, value in (("subject", subject), ("body", body)):
+        if why := nul_problem(value):  # PostgreSQL cannot store it; SQLite would
+            problems.append(InvalidInput(field, why))
     if not subject:
         problems.append(InvalidInput("subject", "is empty"))
     elif len(subject) > SUBJECT_MAX:

@@ -62,12 +62,34 @@ def check_url(url: str, *, allow_private: bool) -> SplitResult:
 def refused_address(address: str) -> str | None:
     """Why an IP address may not receive webhooks, or None when it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = _embedded_ipv4(ip) or ip
     if ip.is_loopback:
         return f"{ip} is a loopback address"
+    if ip in _LOCAL_NAT64:
+        return f"{ip} is a local-use NAT64 address"
     if ip.is_multicast or not ip.is_global:
         return f"{ip} is a private, link-local or reserved address"
+    return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: IPv4 in the low bits
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # a site's own translator (RFC 8215)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one is delivered to (mapped, NAT64, 6to4, IPv4-compatible;
+    Teredo's 2001::/32 is refused whole): Python 3.11 calls most of these global, though a
+    DNS64 network's gateway or a tunnel takes them straight into a private IPv4 network."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _NAT64:
+        return low
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # ::a.b.c.d (not :: or ::1)
+        return low
     return None
 
 

@@ -177,7 +177,11 @@ class WebhookSender:
                 return []
             taken = session.scalars(
                 update(WebhookMessage)
-                .where(WebhookMessage.id.in_(ids), WebhookMessage.status == MessageStatus.PENDING)
+                .where(  # still due: another sender may have claimed it since the SELECT
+                    WebhookMessage.id.in_(ids),
+                    WebhookMessage.status == MessageStatus.PENDING,
+                    WebhookMessage.next_attempt_at <= now,
+                )
                 .values(
                     attempts=WebhookMessage.attempts + 1,
                     next_attempt_at=now + self.lease,

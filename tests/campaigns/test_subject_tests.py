@@ -216,6 +216,10 @@ def test_cells_under_the_minimum_are_refused_and_nothing_is_frozen(
         ([("  ", None)], 0.1, 60, "subject_test"),
         ([("B", None)], 0.5, 60, "test_share"),
         ([("B", None)], 0.0001, 60, "test_share"),
+        ([("B", None)], float("nan"), 60, "test_share"),  # round() raised, not refused
+        ([("B", None)], float("inf"), 60, "test_share"),
+        ([("B", None)], 1e306, 60, "test_share"),
+        ([("B", None)], -1e306, 60, "test_share"),
         ([("B", None)], 0.1, -1, "test_wait"),
     ],
 )

@@ -124,5 +124,12 @@ def test_a_subject_test_that_cannot_run_is_refused_and_nothing_is_created(
     assert code != 0
     assert "test_share: must be at least 0.001 and leave a rest" in err
     assert len(err.strip().splitlines()) == 1
+    for share in ("nan", "1e308"):  # each was a traceback (round() of NaN or infinity)
+        code, _, err = run(
+            "campaigns", "create", "--name", "Odd", "--briefs", SLUGS[0],
+            "--subject-test", "B", "--test-share", share,
+        )  # fmt: skip
+        assert code != 0 and len(err.strip().splitlines()) == 1, err
+        assert "test_share: must be at least 0.001" in err
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 0

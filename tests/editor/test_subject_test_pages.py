@@ -65,6 +65,7 @@ def test_a_test_that_cannot_run_is_refused_with_the_form_as_typed(
     for share, wait, message in [
         ("40", "60", "test_share: must be at least 0.001 and leave a rest"),
         ("ten", "60", "test_share: is not a number (a percentage)"),
+        ("1e308", "60", "test_share: must be at least 0.001 and leave a rest"),  # was a 500
         ("10", "nan", "test_wait: is not a number (minutes)"),
         ("10", "99999", "test_wait: must be between 0 and 10080 minutes"),
     ]:
@@ -75,6 +76,15 @@ def test_a_test_that_cannot_run_is_refused_with_the_form_as_typed(
         assert answer.status_code == 422, share
         assert message in answer.text
         assert f'value="{share}"' in answer.text and 'value="C"' in answer.text
+    with db.transaction() as session:
+        assert session.scalars(select(Campaign)).all() == []
+
+
+def test_a_nul_in_a_test_subject_is_a_422(db: Database, editor: Editor) -> None:
+    import_examples(db)
+    data = {"name": "X", "briefs": [SLUGS[0]], "subject_test_1": "B\x00"}
+    answer = editor.post("/editor/campaigns/new", data)
+    assert answer.status_code == 422 and "subject_test" in answer.text
     with db.transaction() as session:
         assert session.scalars(select(Campaign)).all() == []
 

@@ -82,6 +82,9 @@ def test_bad_input_is_a_422_and_saves_nothing(db: Database, editor: Editor) -> N
         {"delay_days": "1", "subject": "  ", "body": "B"},
         {"delay_days": "1", "subject": "S", "body": ""},
         {"delay_days": "1", "subject": "S" * 201, "body": "B"},
+        {"delay_days": "\u00b2", "subject": "S", "body": "B"},  # isdigit(), yet int() refuses
+        {"delay_days": "1", "subject": "S\x00", "body": "B"},  # PostgreSQL cannot store NUL
+        {"delay_days": "1", "subject": "S", "body": "B\x00"},
     ):
         answer = editor.post("/editor/welcome/new", values)
         assert answer.status_code == 422, values

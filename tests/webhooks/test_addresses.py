@@ -39,6 +39,14 @@ from tests.webhooks.receiver import Receiver
         ("224.0.0.1", True),
         ("93.184.215.14", False),
         ("2606:4700::1111", False),
+        # IPv6 forms that carry an IPv4 address a gateway or tunnel delivers to
+        ("64:ff9b::a00:1", True),  # NAT64 (DNS64 networks) to 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 to the metadata address
+        ("64:ff9b:1::a00:1", True),  # local-use NAT64 prefix
+        ("2002:a00:1::1", True),  # 6to4 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", True),  # Teredo to 10.0.0.1
+        ("::a00:1", True),  # IPv4-compatible (deprecated) 10.0.0.1
+        ("64:ff9b::5db8:d70e", False),  # NAT64 of a public address stays allowed
     ],
 )
 def test_addresses(address: str, refused: bool) -> None:
@@ -57,6 +65,12 @@ def test_addresses(address: str, refused: bool) -> None:
         ("https:///hook", "no host"),
         ("https://user:pw@93.184.215.14/hook", "credentials"),
         ("https://93.184.215.14:99999/", "not a URL"),
+        ("https://2130706433/hook", "loopback"),  # decimal 127.0.0.1
+        ("https://0x7f.1/hook", "loopback"),
+        ("https://0177.0.0.1/hook", "loopback"),
+        ("https://localhost./hook", "loopback|cannot resolve"),  # no DNS here
+        ("https://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("https://[::ffff:7f00:1]/hook", "loopback"),
     ],
 )
 def test_refused_urls(url: str, why: str) -> None:

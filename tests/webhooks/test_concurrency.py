@@ -6,14 +6,14 @@ import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.webhooks.endpoints import NewEndpoint
 from newsletter.webhooks.model import EventType, MessageStatus, WebhookMessage
 from newsletter.webhooks.queue import queue_events
-from newsletter.webhooks.sender import SendReport, WebhookSender
+from newsletter.webhooks.sender import Claimed, SendReport, WebhookSender
 from tests.webhooks.receiver import Receiver
 
 MESSAGES = 60
@@ -54,3 +54,31 @@ def test_two_senders_deliver_each_message_once(
             select(func.count()).where(WebhookMessage.status == MessageStatus.DELIVERED)
         )
     assert delivered == MESSAGES
+
+
+def test_a_claim_read_before_another_sender_took_the_message_takes_nothing(
+    db: Database, settings: Settings, endpoint: NewEndpoint
+) -> None:
+    """The worker and an admin's "try again now" read the same due message; the second to
+    write must not claim it again (SQLite's SELECT takes no lock: the UPDATE decides)."""
+    with db.transaction() as session:
+        assert queue_events(session, [(EventType.SUBSCRIBER_CONFIRMED, {"n": 1})]) == 1
+    worker, admin = WebhookSender(db, settings), WebhookSender(db, settings)
+    taken_first: list[object] = []
+
+    def other_claims_first(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE WEBHOOK_MESSAGES") and not taken_first:
+            taken_first.append(None)
+            taken_first.extend(worker.claim([]))
+
+    event.listen(db.engine, "before_cursor_execute", other_claims_first)
+    try:
+        second = admin.claim([])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", other_claims_first)
+        worker.close()
+        admin.close()
+    taken = [c.id for c in taken_first[1:] if isinstance(c, Claimed)] + [c.id for c in second]
+    assert len(taken) == 1, f"claimed {len(taken)} times"
+    with db.transaction() as session:
+        assert session.scalar(select(WebhookMessage.attempts)) == 1

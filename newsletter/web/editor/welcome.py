@@ -44,7 +44,7 @@ async def _posted(request: Request) -> dict[str, str]:
 
 def _text(values: dict[str, str]) -> StepText:
     raw = values.get("delay_days", "").strip()
-    if not (raw.isdigit() and len(raw) <= 5):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5):  # not "²": int() refuses
         raise InvalidInput("delay_days", f"must be a whole number 0–{DELAY_MAX}")
     return StepText(int(raw), values.get("subject", ""), values.get("body", ""))
 
