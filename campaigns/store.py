@@ -46,8 +46,10 @@ from sqlalchemy.types import NullType
 from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import CampaignStatus, DeliveryStatus
+from campaigns.webhook_events import report_campaign
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import RecipientResult, RecipientStatus
+from newsletter.webhooks.model import EventType
 from subscribers.model import Subscriber
 from subscribers.suppression import mailable
 
@@ -478,12 +480,17 @@ class SqlDeliveryStore:
             )
             if busy:
                 return False
-            result = conn.execute(
+            now = utcnow()
+            name = conn.scalar(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
-                .values(status=CampaignStatus.SENT, finished_at=utcnow())
+                .values(status=CampaignStatus.SENT, finished_at=now)
+                .returning(Campaign.name)
             )
-            return bool(result.rowcount)
+            if name is None:
+                return False
+            report_campaign(conn, EventType.CAMPAIGN_SENT, campaign_id, name, now)
+            return True
 
 
 def _update_deliveries() -> Update:
