@@ -22,7 +22,7 @@ from campaigns.rollups import VARIANT_DELIVERIES
 from campaigns.states import DeliveryStatus
 from subscribers.model import Subscriber
 from subscribers.segment_store import context_for
-from subscribers.segments import Rule, first_matching_segment
+from subscribers.segments import Rule, first_matching_segment, joined_for
 from subscribers.suppression import mailable
 
 
@@ -85,14 +85,14 @@ def _counts(session: Session, rules: list[Rule]) -> tuple[list[int], list[int], 
     the earlier segments whose rules take some of those."""
     if not rules:
         return [], [], []
-    ctx = context_for(session)
+    source, ctx = joined_for(rules, context_for(session))
     assigned = first_matching_segment(list(enumerate(rules)), ctx)
     compiled = [rule.compile(ctx) for rule in rules]
     pairs = [(i, j) for i in range(len(rules)) for j in range(i)]
     columns = [func.count().filter(assigned == i) for i in range(len(rules))]
     columns += [func.count().filter(c) for c in compiled]
     columns += [func.count().filter(and_(compiled[i], compiled[j])) for i, j in pairs]
-    row = session.execute(select(*columns).select_from(Subscriber).where(mailable())).one()
+    row = session.execute(select(*columns).select_from(source).where(mailable())).one()
     n = len(rules)
     first, matching = [int(c) for c in row[:n]], [int(c) for c in row[n : 2 * n]]
     overlaps: list[list[int]] = [[] for _ in rules]

@@ -48,7 +48,7 @@ from campaigns.events import (
 )
 from subscribers.bulk import one_of, rows_source
 from subscribers.model import Subscriber
-from subscribers.segments import Rule, RuleContext
+from subscribers.segments import OuterJoin, Rule, RuleContext
 
 ENGAGEMENT = cast(Table, SubscriberEngagement.__table__)
 
@@ -138,11 +138,17 @@ class _EngagementRule(Rule):
 
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         since = ctx.now - timedelta(days=self.within_days)
+        last_seen = self.last_seen()
+        if ENGAGEMENT.name in ctx.joined:  # false, not NULL, for a reader with no row
+            return and_(last_seen.is_not(None), last_seen >= since)
         return exists(
             select(SubscriberEngagement.subscriber_id).where(
-                SubscriberEngagement.subscriber_id == Subscriber.id, self.last_seen() >= since
+                SubscriberEngagement.subscriber_id == Subscriber.id, last_seen >= since
             )
         )
+
+    def outer_joins(self) -> tuple[OuterJoin, ...]:
+        return (OuterJoin(ENGAGEMENT, SubscriberEngagement.subscriber_id == Subscriber.id),)
 
 
 class OpenedRule(_EngagementRule):

@@ -23,8 +23,8 @@ first segment that matches: :func:`first_matching_segment` is that choice as one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast, get_args
 
@@ -44,8 +44,10 @@ from pydantic import (
 )
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     Subquery,
+    Table,
     and_,
     case,
     exists,
@@ -73,10 +75,26 @@ Scalar = str | bool | int | float
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What compiling needs besides the rule: the SQL dialect and 'now' for relative dates."""
+    """What compiling needs besides the rule: the SQL dialect, 'now' for relative dates, and
+    the names of the tables the query has joined to the subscribers (:func:`joined_for`)."""
 
     dialect: str
     now: datetime
+    joined: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class OuterJoin:
+    """A table a rule reads that holds at most one row per subscriber.
+
+    A query that evaluates rules on every subscriber (the freeze, the audience counts)
+    LEFT JOINs such a table once, in one hash join, and compiles the rules with its name in
+    :attr:`RuleContext.joined`: a correlated ``EXISTS`` inside the first-match ``CASE``
+    cannot become a join, and would probe the table's index once per subscriber.
+    """
+
+    table: Table
+    on: ColumnElement[bool]
 
 
 class Rule(BaseModel):
@@ -88,6 +106,10 @@ class Rule(BaseModel):
 
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         raise NotImplementedError
+
+    def outer_joins(self) -> tuple[OuterJoin, ...]:
+        """The tables besides ``subscribers`` this rule reads row by row (:class:`OuterJoin`)."""
+        return ()
 
 
 _REGISTRY: dict[str, type[Rule]] = {}
@@ -343,6 +365,9 @@ class AllOf(Rule):
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         return and_(*[rule.compile(ctx) for rule in self.rules])
 
+    def outer_joins(self) -> tuple[OuterJoin, ...]:
+        return tuple(join for rule in self.rules for join in rule.outer_joins())
+
 
 @register_rule
 class AnyOf(Rule):
@@ -352,6 +377,9 @@ class AnyOf(Rule):
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         return or_(*[rule.compile(ctx) for rule in self.rules])
 
+    def outer_joins(self) -> tuple[OuterJoin, ...]:
+        return tuple(join for rule in self.rules for join in rule.outer_joins())
+
 
 @register_rule
 class Not(Rule):
@@ -360,6 +388,9 @@ class Not(Rule):
 
     def compile(self, ctx: RuleContext) -> ColumnElement[bool]:
         return not_(self.rule.compile(ctx))
+
+    def outer_joins(self) -> tuple[OuterJoin, ...]:
+        return self.rule.outer_joins()
 
 
 # --- using rules -------------------------------------------------------------------------
@@ -373,6 +404,19 @@ def first_matching_segment(
         return cast(ColumnElement[int | None], null())
     whens = [(rule.compile(ctx), literal(segment_id, Integer)) for segment_id, rule in segments]
     return case(*whens, else_=null())
+
+
+def joined_for(rules: Iterable[Rule], ctx: RuleContext) -> tuple[FromClause, RuleContext]:
+    """The subscribers LEFT JOINed to every table ``rules`` read row by row (once each), and
+    the context to compile the rules against that join."""
+    source: FromClause = cast(Table, Subscriber.__table__)
+    joined: set[str] = set(ctx.joined)
+    for rule in rules:
+        for join in rule.outer_joins():
+            if join.table.name not in joined:
+                joined.add(join.table.name)
+                source = source.outerjoin(join.table, join.on)
+    return source, replace(ctx, joined=frozenset(joined))
 
 
 def recipients_by_segment(
@@ -409,6 +453,7 @@ def recipients_with_choices(
 
 def _assigned(segments: Sequence[tuple[int, Rule]], ctx: RuleContext) -> Subquery:
     """Every mailable subscriber with the first matching segment (NULL: none) and choices."""
+    source, ctx = joined_for((rule for _, rule in segments), ctx)
     return (
         select(
             Subscriber.id.label("subscriber_id"),
@@ -417,6 +462,7 @@ def _assigned(segments: Sequence[tuple[int, Rule]], ctx: RuleContext) -> Subquer
             func.coalesce(sql_cast(Subscriber.topics, Text), "").label("topics_key"),
             Subscriber.time_zone.label("time_zone"),
         )
+        .select_from(source)
         .where(mailable())
         .subquery("assigned")
     )
