@@ -341,14 +341,12 @@ async def _take_in(
     def work(session: Session) -> list[AddedOut]:
         topics = known_topics(session, settings.topics)
         checked = _checked(people, topics, ascii_only, bulk)
+        results = take_in(
+            session, checked, confirmed=confirmed, system=holder.name, resend_after=resend
+        )
         return [
-            AddedOut(
-                email=person.address.email,
-                result=take_in(
-                    session, person, confirmed=confirmed, system=holder.name, resend_after=resend
-                ).value,
-            )
-            for person in checked
+            AddedOut(email=person.address.email, result=result.value)
+            for person, result in zip(checked, results, strict=True)
         ]
 
     return await run_in_threadpool(retrying_unique, site.database, work)
