@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
+from newsletter.zones import clean_zone
 from subscribers.addresses import Address, parse_address
 from subscribers.batch_insert import insert_with_consents, known_and_suppressed
 from subscribers.fast_signup import insert_new_signup
@@ -48,6 +49,7 @@ class Arrival:
     topics: Sequence[str] = ()
     ip: str | None = None
     user_agent: str | None = None
+    time_zone: str | None = None  # an IANA name; None: the default zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class CheckedArrival:
     topics: list[str] = field(default_factory=list)
     ip: str | None = None
     user_agent: str | None = None
+    time_zone: str | None = None
 
 
 def check_arrival(
@@ -65,7 +68,7 @@ def check_arrival(
 ) -> CheckedArrival:
     """The person's fields under the signup rules; :class:`InvalidInput` lists every problem."""
     problems: list[InvalidInput] = []
-    address = name = topics = source = None
+    address = name = topics = source = zone = None
     try:
         address = parse_address(arrival.email, ascii_local_part=ascii_local_part)
     except InvalidInput as exc:
@@ -84,10 +87,16 @@ def check_arrival(
             problems.append(InvalidInput("source", "is required: say where they opted in"))
     except InvalidInput as exc:
         problems.append(exc)
+    try:
+        zone = clean_zone(arrival.time_zone)  # the CSV import's and preferences page's rule
+    except InvalidInput as exc:
+        problems.append(exc)
     if problems:
         raise InvalidInput.collect(problems)
     assert address is not None and source is not None
-    return CheckedArrival(address, source, name, topics or [], arrival.ip, arrival.user_agent)
+    return CheckedArrival(
+        address, source, name, topics or [], arrival.ip, arrival.user_agent, time_zone=zone
+    )
 
 
 def _postgres(session: Session) -> bool:
@@ -130,6 +139,7 @@ def _sign_up(
         name=person.name,
         topics=person.topics,
         form={"email": person.address.email, "name": person.name, **_evidence(person, system)},
+        time_zone=person.time_zone,
     )
     if _postgres(session) and insert_new_signup(session.connection(), form, origin, now):
         return IntakeResult.QUEUED  # a new address in one statement (the common case)
@@ -186,7 +196,7 @@ def _active_row(person: CheckedArrival, now: datetime) -> dict[str, Any]:
         "source": person.source,
         "created_at": now,
         "confirmed_at": now,
-        "time_zone": None,
+        "time_zone": person.time_zone,
     }
 
 

@@ -274,6 +274,63 @@ def test_a_confirmed_bulk_add_is_one_batch_under_the_single_adds_rules(
         assert session.scalars(select(WebhookMessage)).all() == []
 
 
+def test_people_may_bring_their_time_zone_checked_as_the_csv_import_checks_it(
+    db: Database, http: httpx.Client
+) -> None:
+    key = bearer(make_key(db, "subscribers:write", "subscribers:import-confirmed"))
+    bad = {"email": "ann@example.org", "source": "cms", "time_zone": "Mars/Olympus"}
+    answer = http.post("/api/v1/subscribers", json=bad, headers=key)
+    assert answer.status_code == 422
+    ((problem,),) = [answer.json()["detail"]]
+    assert problem["loc"] == ["body", "time_zone"]
+    assert "unknown time zone 'Mars/Olympus'" in problem["msg"]
+    people = [
+        {"email": "bo@example.org", "source": "cms", "time_zone": " Europe/Berlin "},
+        {"email": "cy@example.org", "source": "cms", "time_zone": "Europe/Paris "},
+        {"email": "di@example.org", "source": "cms"},
+        {"email": "ed@example.org", "source": "cms", "time_zone": ""},
+    ]
+    for confirmed in (False, True):
+        wrong = [*people[:1], {**people[1], "time_zone": "Europe/Nowhere"}]
+        answer = http.post(
+            "/api/v1/subscribers/bulk",
+            json={"subscribers": wrong, "confirmed": confirmed},
+            headers=key,
+        )
+        assert answer.status_code == 422
+        assert [d["loc"] for d in answer.json()["detail"]] == [
+            ["body", "subscribers", 1, "time_zone"]
+        ]
+    with db.transaction() as session:
+        assert session.scalar(select(Subscriber.id)) is None  # nobody stored
+    pending = [{**p, "email": "p." + p["email"]} for p in people]
+    answer = http.post("/api/v1/subscribers/bulk", json={"subscribers": pending}, headers=key)
+    assert answer.json()["counts"] == {"queued": 4}
+    active = {"subscribers": people, "confirmed": True}
+    answer = http.post("/api/v1/subscribers/bulk", json=active, headers=key)
+    assert answer.json()["counts"] == {"added": 4}
+    one = {"email": "fi@example.org", "source": "cms", "time_zone": "Asia/Tokyo"}
+    assert http.post("/api/v1/subscribers", json=one, headers=key).json()["result"] == "queued"
+    vouched = {**one, "email": "gu@example.org", "confirmed": True}
+    assert http.post("/api/v1/subscribers", json=vouched, headers=key).json()["result"] == "added"
+    moved = {**pending[2], "time_zone": "America/Chicago"}  # known: the general signup path
+    assert http.post("/api/v1/subscribers", json=moved, headers=key).json()["result"] == "throttled"
+    with db.transaction() as session:
+        zones = {e: z for e, z in session.execute(select(Subscriber.email, Subscriber.time_zone))}
+    assert zones == {
+        "p.bo@example.org": "Europe/Berlin",
+        "p.cy@example.org": "Europe/Paris",
+        "p.di@example.org": "America/Chicago",
+        "p.ed@example.org": None,
+        "bo@example.org": "Europe/Berlin",
+        "cy@example.org": "Europe/Paris",
+        "di@example.org": None,  # the default zone, NEWSLETTER_DEFAULT_TIME_ZONE
+        "ed@example.org": None,
+        "fi@example.org": "Asia/Tokyo",
+        "gu@example.org": "Asia/Tokyo",
+    }
+
+
 def test_bulk_adds_are_checked_whole_and_bounded(
     db: Database,
     serve: Callable[..., LiveServer],
@@ -375,5 +432,8 @@ def test_the_published_openapi_holds_only_the_v1_routes(http: httpx.Client) -> N
     assert {(m, p.replace(BRIEF["slug"], "{slug}").replace("/1/", "/{campaign_id}/"))
             for m, p in ROUTES} == operations  # fmt: skip
     assert "brief.Brief" in document["components"]["schemas"]
+    for name in ("AddSubscriber", "SubscriberIn"):
+        zone = document["components"]["schemas"][name]["properties"]["time_zone"]
+        assert "IANA" in zone["description"] and {"type": "null"} in zone["anyOf"]
     public = http.get("/openapi.json").json()
     assert not [path for path in public["paths"] if path.startswith("/api/")]

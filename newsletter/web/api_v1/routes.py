@@ -213,6 +213,12 @@ class SubscriberIn(BaseModel):
         default=None, max_length=45, description="Their address when they opted in."
     )
     user_agent: str | None = Field(default=None, max_length=500)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Their clock, an IANA name (e.g. 'Europe/Berlin'): a campaign sent at "
+        "local time reaches them by it. Left out or empty: NEWSLETTER_DEFAULT_TIME_ZONE.",
+    )
 
     def arrival(self) -> Arrival:
         return Arrival(
@@ -222,6 +228,7 @@ class SubscriberIn(BaseModel):
             topics=self.topics,
             ip=self.ip,
             user_agent=self.user_agent,
+            time_zone=self.time_zone,
         )
 
 
