@@ -189,7 +189,11 @@ class Verdict:
 
 
 def cell_figures(session: Session, campaign_id: int) -> list[CellFigures]:
-    """Each cell's sent recipients and unique human clickers (counters kept at ingest)."""
+    """Each cell's sent recipients and unique human clickers (counters kept at ingest).
+
+    Clickers are capped at the cell's sent count: events of deliveries that were later
+    re-counted (no longer ``sent``) can leave more clickers than recipients, which no rate
+    or significance test can take."""
     variants = list(
         session.scalars(
             select(Variant)
@@ -221,7 +225,12 @@ def cell_figures(session: Session, campaign_id: int) -> list[CellFigures]:
     for variant in variants:
         subjects.setdefault(cell_by_variant[variant.id], variant.subject)
     return [
-        CellFigures(cell, subjects[cell], sent.get(cell, 0), clickers.get(cell, 0))
+        CellFigures(
+            cell,
+            subjects[cell],
+            sent.get(cell, 0),
+            min(clickers.get(cell, 0), sent.get(cell, 0)),
+        )
         for cell in sorted(subjects)
     ]
 

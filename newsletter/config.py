@@ -680,8 +680,9 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description=(
-            "Seconds an outbound webhook request may take (connect and answer) before the "
-            "attempt counts as failed and is retried later."
+            "Seconds an outbound webhook request may take in all (connect, send, the answer "
+            "and the start of its body; not per read) before the attempt counts as failed "
+            "and is retried later."
         ),
     )
     webhooks_allow_private_addresses: bool = Field(

@@ -42,7 +42,12 @@ from newsletter.spreadsheet import as_text_cell, from_text_cell
 from newsletter.untrusted import nul_problem
 from newsletter.zones import clean_zone
 from subscribers.addresses import parse_address
-from subscribers.bulk import insert_rows, insert_with_import_consent, one_of
+from subscribers.batch_insert import (
+    SUBSCRIBER_COLUMNS,
+    insert_with_consents,
+    known_and_suppressed,
+)
+from subscribers.bulk import insert_with_import_consent
 from subscribers.fields import (
     clean_attribute_key,
     clean_attributes,
@@ -52,11 +57,9 @@ from subscribers.fields import (
     clean_topics,
 )
 from subscribers.model import (
-    NEW_SUBSCRIBER_COLUMNS,
     STATUSES,
     ConsentRecord,
     Subscriber,
-    Suppression,
     new_uid,
     table_of,
 )
@@ -92,8 +95,6 @@ IGNORED_ON_IMPORT = ("unsubscribed_at",)
 ATTRIBUTE_PREFIX = "attr."
 TOPIC_SEPARATORS = re.compile(r"[;,|]")
 BATCH = 1000
-SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at", "time_zone")
-CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,20 +429,7 @@ def _insert(
     if not batch or (options.strict and report.errors):
         return  # strict and already failed: keep validating, stop writing
     connection = session.connection()
-    keys = [row.values["email_key"] for row in batch]
-    digests = [row.values["email_hash"] for row in batch]
-    existing = set(
-        connection.scalars(
-            select(Subscriber.email_key).where(one_of(connection, Subscriber.email_key, keys))
-        )
-    )
-    suppressed = set(
-        connection.scalars(
-            select(Suppression.email_hash).where(
-                one_of(connection, Suppression.email_hash, digests)
-            )
-        )
-    )
+    existing, suppressed = known_and_suppressed(connection, [row.values for row in batch])
     fresh: list[_Row] = []
     for row in batch:
         if row.values["email_hash"] in suppressed:
@@ -466,25 +454,14 @@ def _insert(
             now=options.started,
         )
         return
-    ids = insert_rows(
-        connection,
-        table_of(Subscriber),
-        [row.values for row in fresh],
-        SUBSCRIBER_COLUMNS,
-        key="email_key",
-    )
-    now = options.started
-    consents = [
-        consent_values(
-            ids[row.values["email_key"]],
-            "import",
-            Origin(source=row.values["source"]),
-            {"file": source_name, "line": row.line},
-            now,
-        )
-        for row in fresh
-    ]
-    insert_rows(connection, table_of(ConsentRecord), consents, CONSENT_COLUMNS)
+
+    def consent_of(index: int, subscriber_id: int) -> dict[str, Any]:
+        row = fresh[index]
+        form = {"file": source_name, "line": row.line}
+        origin = Origin(source=row.values["source"])
+        return consent_values(subscriber_id, "import", origin, form, options.started)
+
+    insert_with_consents(connection, [row.values for row in fresh], consent_of)
     report.imported += len(fresh)
 
 

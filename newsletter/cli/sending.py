@@ -202,7 +202,12 @@ def _summary(report: SendReport) -> None:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
     schedule: Annotated[
-        bool, typer.Option("--schedule", help="Also start scheduled campaigns when due.")
+        bool,
+        typer.Option(
+            "--schedule",
+            help="Also start scheduled campaigns when due and queue the welcome series "
+            "(without it, this worker queues no welcome mail).",
+        ),
     ] = False,
 ) -> None:
     """Send every campaign that is sending; run as many as you like against PostgreSQL."""

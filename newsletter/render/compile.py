@@ -134,14 +134,7 @@ def compile_keep(
     and the usual footer with preferences and one-click unsubscribe."""
     links = LinkTable(context.public_url)
     keep = links.own(KEEP_URL, "keep")
-    footer = Footer(
-        reason=f"You are receiving this email because you subscribed to "
-        f"{context.newsletter_name} at {context.site}.",
-        preferences=links.own(PREFERENCES_URL, "footer"),
-        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
-        reply_to=context.reply_to,
-        postal_address=context.postal_address,
-    )
+    footer = _subscriber_footer(context, links)
     return _one_button_mail(
         "keep",
         context,
@@ -199,14 +192,7 @@ def compile_welcome(
     latest = links.content(context.public_url + routes.LATEST_ISSUE, "welcome", "welcome")
     archive = links.content(context.public_url + routes.ARCHIVE, "welcome", "welcome")
     assert latest is not None and archive is not None  # public_url is an http(s) URL
-    footer = Footer(
-        reason=f"You are receiving this email because you subscribed to "
-        f"{context.newsletter_name} at {context.site}.",
-        preferences=links.own(PREFERENCES_URL, "footer"),
-        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
-        reply_to=context.reply_to,
-        postal_address=context.postal_address,
-    )
+    footer = _subscriber_footer(context, links)
     shared = {
         **_shared(context, footer, view_online=None),
         "body": paragraphs(neutralise(body)),
@@ -328,13 +314,7 @@ def _compile_digest(
         view_online, footer = None, _page_footer(context)
     else:
         view_online = links.own(VIEW_ONLINE_URL, "masthead")
-        footer = Footer(
-            reason=_reason(options, context),
-            preferences=links.own(PREFERENCES_URL, "footer"),
-            unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
-            reply_to=context.reply_to,
-            postal_address=context.postal_address,
-        )
+        footer = _subscriber_footer(context, links, reason=_reason(options, context))
     digest = build_digest(briefs, options.narratives, links, in_full=in_full)
     shared = {
         **_shared(context, footer, view_online=view_online),
@@ -425,6 +405,25 @@ def _shared(
         "view_online": view_online,
         "footer": footer,
     }
+
+
+def _subscriber_footer(
+    context: CompileContext, links: LinkTable, *, reason: str | None = None
+) -> Footer:
+    """The footer of mail to a subscriber: why they get it (by default: they subscribed),
+    their preferences and one-click unsubscribe links, reply-to and postal address."""
+    if reason is None:
+        reason = (
+            f"You are receiving this email because you subscribed to "
+            f"{context.newsletter_name} at {context.site}."
+        )
+    return Footer(
+        reason=reason,
+        preferences=links.own(PREFERENCES_URL, "footer"),
+        unsubscribe=links.own(UNSUBSCRIBE_URL, "footer"),
+        reply_to=context.reply_to,
+        postal_address=context.postal_address,
+    )
 
 
 def _page_footer(context: CompileContext) -> Footer:

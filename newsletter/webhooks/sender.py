@@ -7,7 +7,9 @@ when the lease ends: delivery is at least once, and every attempt carries the sa
 ``webhook-id`` for the receiver to de-duplicate. A 2xx answer delivers it; anything else
 (another status, a timeout, a refused connection, an address the SSRF guard refuses) is
 retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h, with a last attempt 24 h after
-the message was queued; after that it is ``failed``. Redirects are not followed.
+the message was queued; after that it is ``failed``. Redirects are not followed. An
+attempt has ``NEWSLETTER_WEBHOOK_TIMEOUT_SECONDS`` in all, not per read
+(:mod:`newsletter.webhooks.deadline`): a receiver that answers slowly byte by byte times out.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from standardwebhooks import Webhook
 from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from newsletter.webhooks.addresses import AddressRefused, resolve_target
+from newsletter.webhooks.deadline import DeadlineTransport, deadline
 from newsletter.webhooks.model import (
     ERROR_LIMIT,
     RESPONSE_LIMIT,
@@ -130,7 +133,7 @@ class WebhookSender:
             timeout=self.timeout,
             follow_redirects=False,
             trust_env=False,  # never through a proxy from the environment
-            transport=transport,
+            transport=transport or DeadlineTransport(),
             headers={"user-agent": USER_AGENT},
         )
 
@@ -205,7 +208,13 @@ class WebhookSender:
         return [Claimed(*row) for row in rows]
 
     def attempt(self, message: Claimed) -> Outcome:
-        """One signed POST; never raises for what the receiver or the network does."""
+        """One signed POST, over within the timeout in all (connect, send, answer, the start
+        of its body: a receiver that drips its bytes cannot hold it longer); never raises
+        for what the receiver or the network does."""
+        with deadline(self.timeout):
+            return self._attempt(message)
+
+    def _attempt(self, message: Claimed) -> Outcome:
         allow_private = self.settings.webhooks_allow_private_addresses
         try:
             target = resolve_target(message.url, allow_private=allow_private)

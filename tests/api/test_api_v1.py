@@ -10,16 +10,19 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
 from newsletter.apikeys.keys import SCOPES, create_key, revoke_key
 from newsletter.db import Database
+from newsletter.webhooks.model import WebhookMessage
 from subscribers.directory import consent_history, find_by_email
-from subscribers.model import Subscriber
+from subscribers.model import ConsentRecord, Subscriber
+from subscribers.suppression import suppress
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign, send_issue
 from tests.conftest import ROOT
 from tests.editor.conftest import add_editor, client, log_in
-from tests.subscribers.conftest import LiveServer
+from tests.subscribers.conftest import LiveServer, add_subscriber
+from tests.webhooks.conftest import register
 
 BRIEF_FILE = ROOT / "examples" / "briefs" / "004_bank-of-england-rate-decision.json"
 BRIEF = json.loads(BRIEF_FILE.read_text(encoding="utf-8"))
@@ -211,6 +214,123 @@ def test_people_get_the_double_opt_in_unless_the_key_may_vouch(
         assert record.kind == "add" and record.form["system"] == "crm"
 
 
+def test_a_confirmed_bulk_add_is_one_batch_under_the_single_adds_rules(
+    db: Database, site: LiveServer, http: httpx.Client
+) -> None:
+    with db.transaction() as session:
+        add_subscriber(session, "Known@example.org", status="pending")
+        suppress(session, "gone@example.org", "bounced")
+    register(db, "http://127.0.0.1:9/hook")  # every event: a confirmed add reports none
+    key = bearer(make_key(db, "subscribers:write", "subscribers:import-confirmed", name="crm"))
+    fresh = [
+        {"email": f"r{i}@example.org", "source": "crm:shop", "name": f"R{i}", "topics": ["tech"]}
+        for i in range(40)
+    ]
+    fresh[0] |= {"ip": "203.0.113.9", "user_agent": "Mozilla/5.0"}
+    others = [{"email": e, "source": "crm"} for e in ("known@example.org", "gone@example.org")]
+    again = {"email": "R0@Example.org", "source": "crm"}  # the same address as fresh[0]
+    body = {"subscribers": [*fresh, *others, again], "confirmed": True}
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        answer = http.post("/api/v1/subscribers/bulk", json=body, headers=key)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert answer.status_code == 200, answer.text
+    assert [r["result"] for r in answer.json()["results"]] == [
+        *["added"] * 40,
+        "exists",
+        "suppressed",
+        "exists",
+    ]
+    assert answer.json()["counts"] == {"added": 40, "exists": 2, "suppressed": 1}
+    assert len(statements) < 20, statements  # a batch, not a few statements a person
+    assert site.drain().sent == 0
+    with db.transaction() as session:
+        r0 = find_by_email(session, "r0@example.org")
+        assert (r0.status, r0.name, r0.topics, r0.source) == ("active", "R0", ["tech"], "crm:shop")
+        assert r0.confirmed_at is not None and r0.confirmation_sent_at is None
+        (record,) = consent_history(session, r0)
+        assert (record.kind, record.source, record.ip, record.user_agent) == (
+            "add",
+            "crm:shop",
+            "203.0.113.9",
+            "Mozilla/5.0",
+        )
+        assert record.form == {
+            "email": "r0@example.org",
+            "name": "R0",
+            "topics": ["tech"],
+            "system": "crm",
+            "source": "crm:shop",
+        }
+        assert find_by_email(session, "known@example.org").status == "pending"
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 41
+        assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 40
+        assert session.scalars(select(WebhookMessage)).all() == []
+
+
+def test_people_may_bring_their_time_zone_checked_as_the_csv_import_checks_it(
+    db: Database, http: httpx.Client
+) -> None:
+    key = bearer(make_key(db, "subscribers:write", "subscribers:import-confirmed"))
+    bad = {"email": "ann@example.org", "source": "cms", "time_zone": "Mars/Olympus"}
+    answer = http.post("/api/v1/subscribers", json=bad, headers=key)
+    assert answer.status_code == 422
+    ((problem,),) = [answer.json()["detail"]]
+    assert problem["loc"] == ["body", "time_zone"]
+    assert "unknown time zone 'Mars/Olympus'" in problem["msg"]
+    people = [
+        {"email": "bo@example.org", "source": "cms", "time_zone": " Europe/Berlin "},
+        {"email": "cy@example.org", "source": "cms", "time_zone": "Europe/Paris "},
+        {"email": "di@example.org", "source": "cms"},
+        {"email": "ed@example.org", "source": "cms", "time_zone": ""},
+    ]
+    for confirmed in (False, True):
+        wrong = [*people[:1], {**people[1], "time_zone": "Europe/Nowhere"}]
+        answer = http.post(
+            "/api/v1/subscribers/bulk",
+            json={"subscribers": wrong, "confirmed": confirmed},
+            headers=key,
+        )
+        assert answer.status_code == 422
+        assert [d["loc"] for d in answer.json()["detail"]] == [
+            ["body", "subscribers", 1, "time_zone"]
+        ]
+    with db.transaction() as session:
+        assert session.scalar(select(Subscriber.id)) is None  # nobody stored
+    pending = [{**p, "email": "p." + p["email"]} for p in people]
+    answer = http.post("/api/v1/subscribers/bulk", json={"subscribers": pending}, headers=key)
+    assert answer.json()["counts"] == {"queued": 4}
+    active = {"subscribers": people, "confirmed": True}
+    answer = http.post("/api/v1/subscribers/bulk", json=active, headers=key)
+    assert answer.json()["counts"] == {"added": 4}
+    one = {"email": "fi@example.org", "source": "cms", "time_zone": "Asia/Tokyo"}
+    assert http.post("/api/v1/subscribers", json=one, headers=key).json()["result"] == "queued"
+    vouched = {**one, "email": "gu@example.org", "confirmed": True}
+    assert http.post("/api/v1/subscribers", json=vouched, headers=key).json()["result"] == "added"
+    moved = {**pending[2], "time_zone": "America/Chicago"}  # known: the general signup path
+    assert http.post("/api/v1/subscribers", json=moved, headers=key).json()["result"] == "throttled"
+    with db.transaction() as session:
+        zones = {e: z for e, z in session.execute(select(Subscriber.email, Subscriber.time_zone))}
+    assert zones == {
+        "p.bo@example.org": "Europe/Berlin",
+        "p.cy@example.org": "Europe/Paris",
+        "p.di@example.org": "America/Chicago",
+        "p.ed@example.org": None,
+        "bo@example.org": "Europe/Berlin",
+        "cy@example.org": "Europe/Paris",
+        "di@example.org": None,  # the default zone, NEWSLETTER_DEFAULT_TIME_ZONE
+        "ed@example.org": None,
+        "fi@example.org": "Asia/Tokyo",
+        "gu@example.org": "Asia/Tokyo",
+    }
+
+
 def test_bulk_adds_are_checked_whole_and_bounded(
     db: Database,
     serve: Callable[..., LiveServer],
@@ -312,5 +432,8 @@ def test_the_published_openapi_holds_only_the_v1_routes(http: httpx.Client) -> N
     assert {(m, p.replace(BRIEF["slug"], "{slug}").replace("/1/", "/{campaign_id}/"))
             for m, p in ROUTES} == operations  # fmt: skip
     assert "brief.Brief" in document["components"]["schemas"]
+    for name in ("AddSubscriber", "SubscriberIn"):
+        zone = document["components"]["schemas"][name]["properties"]["time_zone"]
+        assert "IANA" in zone["description"] and {"type": "null"} in zone["anyOf"]
     public = http.get("/openapi.json").json()
     assert not [path for path in public["paths"] if path.startswith("/api/")]

@@ -19,13 +19,16 @@ from campaigns.ingest import IngestPolicy, record_events
 from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.preflight import run_preflight
+from campaigns.rollups import VariantRollup
 from campaigns.sending import run_worker, send_campaign
 from campaigns.significance import two_proportion_test
 from campaigns.subject_tests import (
     CellFigures,
     SubjectTestPlan,
+    cell_figures,
     decide_due_tests,
     set_subject_test,
+    subject_test_report,
     verdict,
 )
 from newsletter.config import Settings
@@ -173,6 +176,39 @@ def test_the_winner_by_human_clicks_goes_to_the_rest(db: Database, tmp_path: Pat
         assert campaign.status == "sent" and campaign.status_reason is None
     assert _subjects(tmp_path) == {SUBJECT_B: 200 + 1600, first_subject: 200}
     assert decide_due_tests(db, settings) == []  # decided once
+
+
+def test_a_cell_with_more_clickers_than_sent_is_clamped_not_an_error(
+    db: Database, tmp_path: Path
+) -> None:
+    """Clicks counted for deliveries that were later re-counted can leave a cell's unique
+    clickers above its sent count: the figures say 'all of them', the test still decides."""
+    add_subscribers(db, 2000)
+    campaign_id = _tested_campaign(db)
+    settings = _settings(tmp_path)
+    send_campaign(db, settings, campaign_id)
+    _events(db, campaign_id, 0, "clicked", 10)
+    _events(db, campaign_id, 1, "clicked", 40)
+    with db.transaction() as session:
+        cell_b = select(Variant.id).where(Variant.campaign_id == campaign_id, Variant.cell == 1)
+        session.execute(
+            update(VariantRollup)
+            .where(VariantRollup.variant_id.in_(cell_b))
+            .values(clicked=VariantRollup.clicked + 200)  # 240 clickers of 200 sent
+        )
+    with db.transaction() as session:
+        figures = {c.position: c for c in cell_figures(session, campaign_id)}
+        assert (figures[1].sent, figures[1].clickers, figures[1].rate) == (200, 200, 1.0)
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        report = subject_test_report(session, campaign)
+        assert report is not None and report.cells[1].clickers == 200
+        assert (report.cells[0].confidence_best_beats_it or 0) > 0.99
+    _due_now(db, campaign_id)
+    run_worker(db, settings, stop=threading.Event(), once=True, schedule=True)
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None and campaign.test_winner == 1
 
 
 def test_no_clear_winner_sends_the_first_subject(db: Database, tmp_path: Path) -> None:

@@ -11,7 +11,12 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import Database, utcnow
 from newsletter.webhooks.endpoints import NewEndpoint, add_endpoint
 from newsletter.webhooks.model import EVENT_TYPES
-from tests.webhooks.receiver import Receiver, receiver  # noqa: F401  (a fixture)
+from tests.webhooks.receiver import (  # noqa: F401  (fixtures)
+    Receiver,
+    certificate,
+    https_receiver,
+    receiver,
+)
 
 
 class Clock:

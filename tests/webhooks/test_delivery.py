@@ -5,6 +5,8 @@ databases."""
 from __future__ import annotations
 
 import json
+import ssl
+import time
 from datetime import timedelta
 from itertools import pairwise
 
@@ -15,12 +17,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from newsletter.config import Settings
 from newsletter.db import Database
+from newsletter.webhooks.deadline import DeadlineTransport
 from newsletter.webhooks.endpoints import NewEndpoint, delivery_log, retry_now, set_enabled
 from newsletter.webhooks.model import EventType, MessageStatus, WebhookMessage
 from newsletter.webhooks.queue import queue_event
 from newsletter.webhooks.sender import RETRY_DELAYS, RETRY_WINDOW, WebhookSender
-from tests.webhooks.conftest import Clock
-from tests.webhooks.receiver import TIMEOUT, Receiver
+from tests.fakes.smtp_server import Certificate
+from tests.webhooks.conftest import Clock, register
+from tests.webhooks.receiver import DRIP, DRIP_HEADERS, TIMEOUT, Receiver
 
 DATA = {"subscriber_uid": "u1", "email": "ann@example.org", "status": "active", "at": "x"}
 
@@ -179,3 +183,68 @@ def test_timeout_setting_bounds_an_attempt(
     finally:
         sender.close()
     assert _message(db).next_attempt_at - clock.now == timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("drip", [DRIP, DRIP_HEADERS])
+def test_a_receiver_dripping_its_answer_cannot_hold_an_attempt_past_the_timeout(
+    db: Database,
+    settings: Settings,
+    receiver: Receiver,
+    endpoint: NewEndpoint,
+    clock: Clock,
+    drip: str,
+) -> None:
+    """Each byte comes well within the 0.5 s a read may wait, the whole answer in 8 s: the
+    attempt still ends at its 0.5 s, a timeout retried on the backoff like any other."""
+    receiver.script = [drip]
+    assert receiver.drip_every < settings.webhook_timeout_seconds / 2
+    assert receiver.drip_every * receiver.drip_bytes >= 8
+    _queue(db, clock)
+    sender = WebhookSender(db, settings, clock=clock)
+    try:
+        started = time.monotonic()
+        report = sender.send_due()
+        assert time.monotonic() - started < 2.0
+        assert report.retrying == 1 and "timed out" in report.errors[0]
+        message = _message(db)
+        assert message.status == MessageStatus.PENDING and message.last_status_code is None
+        assert "timed out" in (message.last_error or "")
+        assert message.next_attempt_at == clock.now + RETRY_DELAYS[0]
+        clock.advance(seconds=5)
+        assert sender.send_due().delivered == 1  # the connection it gave up was not reused
+    finally:
+        sender.close()
+    assert _message(db).attempts == 2
+
+
+def test_https_receivers_are_verified_and_held_to_the_deadline_too(
+    db: Database,
+    settings: Settings,
+    https_receiver: Receiver,
+    certificate: Certificate,
+    clock: Clock,
+) -> None:
+    register(db, https_receiver.url)
+    _queue(db, clock)
+    sender = WebhookSender(db, settings, clock=clock)  # certifi's roots: not our certificate
+    try:
+        report = sender.send_due()
+    finally:
+        sender.close()
+    assert report.retrying == 1 and "CERTIFICATE_VERIFY_FAILED" in report.errors[0]
+    assert https_receiver.received == []
+
+    https_receiver.script = [DRIP]
+    trusting = ssl.create_default_context(cafile=certificate.cert_path)
+    sender = WebhookSender(db, settings, clock=clock, transport=DeadlineTransport(verify=trusting))
+    try:
+        clock.advance(seconds=5)
+        started = time.monotonic()
+        report = sender.send_due()
+        assert time.monotonic() - started < 2.0
+        assert report.retrying == 1 and "timed out" in report.errors[0]
+        clock.advance(minutes=5)
+        assert sender.send_due().delivered == 1
+    finally:
+        sender.close()
+    assert len(https_receiver.received) == 2

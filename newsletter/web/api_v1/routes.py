@@ -213,6 +213,12 @@ class SubscriberIn(BaseModel):
         default=None, max_length=45, description="Their address when they opted in."
     )
     user_agent: str | None = Field(default=None, max_length=500)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Their clock, an IANA name (e.g. 'Europe/Berlin'): a campaign sent at "
+        "local time reaches them by it. Left out or empty: NEWSLETTER_DEFAULT_TIME_ZONE.",
+    )
 
     def arrival(self) -> Arrival:
         return Arrival(
@@ -222,6 +228,7 @@ class SubscriberIn(BaseModel):
             topics=self.topics,
             ip=self.ip,
             user_agent=self.user_agent,
+            time_zone=self.time_zone,
         )
 
 
@@ -341,14 +348,12 @@ async def _take_in(
     def work(session: Session) -> list[AddedOut]:
         topics = known_topics(session, settings.topics)
         checked = _checked(people, topics, ascii_only, bulk)
+        results = take_in(
+            session, checked, confirmed=confirmed, system=holder.name, resend_after=resend
+        )
         return [
-            AddedOut(
-                email=person.address.email,
-                result=take_in(
-                    session, person, confirmed=confirmed, system=holder.name, resend_after=resend
-                ).value,
-            )
-            for person in checked
+            AddedOut(email=person.address.email, result=result.value)
+            for person, result in zip(checked, results, strict=True)
         ]
 
     return await run_in_threadpool(retrying_unique, site.database, work)
