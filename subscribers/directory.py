@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
+from newsletter.zones import clean_zone
 from subscribers.addresses import parse_address
 from subscribers.confirmations import queue_confirmation
 from subscribers.fields import (
@@ -48,6 +49,7 @@ class NewSubscriber:
     ascii_local_part: bool = True  # the provider cannot deliver to zoë@… (parse_address)
     narratives: str | None = None  # all (the default), facts-only or no-forecast
     attributes: Mapping[str, str] = field(default_factory=dict)  # custom, as CSV's attr.NAME
+    time_zone: str | None = None  # IANA name; None: the settings' default at send time
 
 
 def consent_history(session: Session, subscriber: Subscriber) -> list[ConsentRecord]:
@@ -91,6 +93,7 @@ def add_subscriber(
         attributes=clean_attributes(new.attributes),
         status="active" if new.confirmed else "pending",
         source=clean_source(new.source),
+        time_zone=clean_zone(new.time_zone),
         created_at=now,
         confirmed_at=now if new.confirmed else None,
         confirmation_sent_at=None if new.confirmed else now,

@@ -130,6 +130,10 @@ def add_command(
         list[str] | None,
         typer.Option("--attr", help="A custom attribute, KEY=VALUE (repeat for more)."),
     ] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(help="Their IANA time zone, e.g. Europe/Berlin (default: the settings')."),
+    ] = None,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Active now; else pending with a mail queued.")
     ] = False,
@@ -144,6 +148,7 @@ def add_command(
         ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
         narratives=narratives,
         attributes=_attributes(attr),
+        time_zone=time_zone,
     )
     with opened_db() as database:
         known = _topics(database)

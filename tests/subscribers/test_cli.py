@@ -78,6 +78,16 @@ def test_add_list_show_export(db: Database, tmp_path: Path) -> None:
     assert "cy@example.com" in out and "Bo@example.com" not in out
 
 
+def test_add_takes_a_time_zone_checked_as_the_csv_checks_it(db: Database) -> None:
+    code, _, err = run("subscribers", "add", "eve@example.com", "--time-zone", "Mars/Olympus")
+    assert code == 1 and "time_zone: unknown time zone 'Mars/Olympus'" in err, err
+    code, _, err = run("subscribers", "add", "eve@example.com", "--time-zone", "Europe/Berlin")
+    assert code == 0, err
+    code, out, _ = run("subscribers", "export")
+    header, row = out.splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["time_zone"] == "Europe/Berlin"
+
+
 def test_send_confirmations_writes_the_outbox(db: Database, tmp_path: Path) -> None:
     run("subscribers", "add", "bo@example.com")
     code, out, err = run("subscribers", "send-confirmations")
