@@ -43,11 +43,25 @@ def known_and_suppressed(connection: Connection, rows: Sequence[Row]) -> tuple[s
 
 def insert_with_consents(
     connection: Connection, rows: Sequence[Row], consent_of: Callable[[int, int], Row]
-) -> None:
+) -> set[str]:
     """Insert new subscriber ``rows`` (none of them known: see :func:`known_and_suppressed`)
-    and the consent record ``consent_of(index in rows, new id)`` gives for each."""
+    and the consent record ``consent_of(index in rows, new id)`` gives for each; returns
+    the ``email_key`` values written. A row whose address another transaction wrote since the
+    look-up (a concurrent import, or a request the caller retried) is left out, not an error."""
     if not rows:
-        return
-    ids = insert_rows(connection, table_of(Subscriber), rows, SUBSCRIBER_COLUMNS, key="email_key")
-    consents = [consent_of(index, ids[row["email_key"]]) for index, row in enumerate(rows)]
+        return set()
+    ids = insert_rows(
+        connection,
+        table_of(Subscriber),
+        rows,
+        SUBSCRIBER_COLUMNS,
+        key="email_key",
+        skip_conflicts=("email_key",),
+    )
+    consents = [
+        consent_of(index, ids[row["email_key"]])
+        for index, row in enumerate(rows)
+        if row["email_key"] in ids
+    ]
     insert_rows(connection, table_of(ConsentRecord), consents, CONSENT_COLUMNS)
+    return set(ids)

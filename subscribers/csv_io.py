@@ -461,8 +461,11 @@ def _insert(
         origin = Origin(source=row.values["source"])
         return consent_values(subscriber_id, "import", origin, form, options.started)
 
-    insert_with_consents(connection, [row.values for row in fresh], consent_of)
-    report.imported += len(fresh)
+    written = insert_with_consents(connection, [row.values for row in fresh], consent_of)
+    report.imported += len(written)
+    for row in fresh:
+        if row.values["email_key"] not in written:  # added by someone else meanwhile
+            report.skipped.append(Problem(source_name, row.line, "already a subscriber: skipped"))
 
 
 def export_csv(session: Session, out: TextIO, *, status: str | None = None) -> int:

@@ -177,7 +177,10 @@ def _add_confirmed(
         }
         return consent_values(subscriber_id, "add", _origin(person), form, now)
 
-    insert_with_consents(session.connection(), [rows[i] for i in new], consent_of)
+    written = insert_with_consents(session.connection(), [rows[i] for i in new], consent_of)
+    for index in new:
+        if rows[index]["email_key"] not in written:  # added by another request meanwhile
+            results[index] = IntakeResult.EXISTS
     return results
 
 
