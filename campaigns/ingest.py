@@ -3,12 +3,12 @@
 The whole batch is one transaction and a handful of statements whatever its size: one
 query finds the deliveries the events name, one per variant clicked loads its link table
 (cached: variants are frozen), one ``INSERT … ON CONFLICT DO NOTHING`` (the batch as one
-JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one more their
-payloads (:class:`campaigns.events.EventPayload`), and only the new events go on to
-:mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes nothing.
-Events a replay might stamp with another time (``replay_keeps_time`` false: first-party
-hits, one per request) are first looked up by ``(source, event_id)``, under an advisory lock
-of their id on PostgreSQL, since the unique key includes the time.
+JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one row their
+payloads (:mod:`campaigns.payloads`: one per batch, not per event), and only the new
+events go on to :mod:`campaigns.effects`. A replayed batch therefore inserts nothing and
+changes nothing. Events a replay might stamp with another time (``replay_keeps_time``
+false: first-party hits, one per request) are first looked up by ``(source, event_id)``,
+under an advisory lock of their id on PostgreSQL, since the unique key includes the time.
 
 An event is tied to a delivery only when the delivery id it carries exists, the campaign
 it names (if any) is that delivery's, and the address it names (if any) is the one the
@@ -39,16 +39,11 @@ from sqlalchemy.orm import Session
 
 from campaigns.effects import apply_effects
 from campaigns.engagement import note_engagement
-from campaigns.events import (
-    EVENT_COLUMNS,
-    PAYLOAD_COLUMNS,
-    Event,
-    EventPayload,
-    EventRecord,
-)
+from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.payloads import store_payloads
 from campaigns.retention import keep_partitions_ahead
 from campaigns.rollups import add_events
 from campaigns.states import DeliveryStatus
@@ -58,11 +53,10 @@ from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
-from subscribers.bulk import copy_rows, insert_rows, one_of
+from subscribers.bulk import insert_rows, one_of
 from subscribers.model import Subscriber
 
 EVENTS = cast(Table, Event.__table__)
-PAYLOADS = cast(Table, EventPayload.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 SUBSCRIBERS = cast(Table, Subscriber.__table__)
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
@@ -269,8 +263,7 @@ def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecor
         skip_conflicts=("event_id", "source", "occurred_at"),
     )
     new = [r for r in records if r.event_id in inserted]
-    payloads = [r.payload(inserted[r.event_id]) for r in new]
-    copy_rows(connection, PAYLOADS, payloads, PAYLOAD_COLUMNS)  # new ids: nothing to skip
+    store_payloads(connection, [(inserted[r.event_id], r) for r in new])
     return new
 
 
