@@ -86,8 +86,12 @@ def _json(entries: list[list[Any]]) -> str:
         return json.dumps(entries)
 
 
-def _covering(connection: Connection, ids: Collection[int]) -> list[tuple[int, list[Any]]]:
-    """The batches that may hold one of ``ids``' payloads: ``(batch id, entries)``."""
+def _covering(
+    connection: Connection, ids: Collection[int], *, lock: bool = False
+) -> list[tuple[int, list[Any]]]:
+    """The batches that hold one of ``ids``' payloads: ``(batch id, entries)``; with
+    ``lock``, locked until the transaction ends (two erasures rewriting one batch must not
+    write back each other's entries)."""
     if not ids:
         return []
     table = BATCHES.c
@@ -100,11 +104,12 @@ def _covering(connection: Connection, ids: Collection[int]) -> list[tuple[int, l
     candidates = [batch for batch, low, high in bounds if _holds_one(wanted, low, high)]
     if not candidates:
         return []
-    rows = connection.execute(
+    statement = (
         select(table.id, table.events)
         .where(one_of(connection, table.id, candidates, BigInteger()))
         .order_by(table.id)
-    ).all()
+    )
+    rows = connection.execute(statement.with_for_update() if lock else statement).all()
     return [(batch, list(entries or [])) for batch, entries in rows]
 
 
@@ -142,7 +147,7 @@ def forget_payloads(connection: Connection, ids: Collection[int]) -> int:
     wanted = set(ids)
     removed = 0
     table = BATCHES.c
-    for batch, entries in _covering(connection, wanted):
+    for batch, entries in _covering(connection, wanted, lock=True):
         kept = [entry for entry in entries if entry[0] not in wanted]
         if len(kept) == len(entries):
             continue
