@@ -103,7 +103,7 @@ def record_events(
     for record in unique:
         if record.email_hash is None:
             record.email_hash = address_digest(record.email)
-    unknown = _resolve(session, unique)
+    unknown, erased = _resolve(session, unique)
     _attach_links(session, unique, links)
     for record in unique:
         if record.type == "clicked" and record.machine_reason is None:
@@ -118,7 +118,7 @@ def record_events(
     add_events(session.connection(), new)  # the report counters, in this transaction
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
-    note_engagement(session.connection(), new)
+    note_engagement(session.connection(), new, erased=erased)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
     settle_from_events(session.connection(), [i for i in proven if i is not None])
     return IngestResult(
@@ -137,13 +137,15 @@ def _first_of_each(records: Sequence[EventRecord]) -> list[EventRecord]:
     return list(seen.values())
 
 
-def _resolve(session: Session, records: Sequence[EventRecord]) -> set[int]:
+def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int], set[int]]:
     """Tie records whose delivery (and campaign) ids and address check out to that delivery;
-    returns the ids of those deliveries whose outcome is ``unknown``."""
+    returns the ids of those deliveries whose outcome is ``unknown``, and of the erased
+    subscribers among those tied (so engagement needs no look-up of its own)."""
     wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
     unknown: set[int] = set()
+    erased: set[int] = set()
     if not wanted:
-        return unknown
+        return unknown, erased
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
     found = _deliveries(connection, wanted)
     for record in records:
@@ -162,9 +164,11 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> set[int]:
         record.sent_at = target.sent_at
         if target.status == DeliveryStatus.UNKNOWN:
             unknown.add(target.delivery_id)
+        if target.erased:
+            erased.add(target.subscriber_id)
         if names_address:
             record.recipient = target.recipient()
-    return unknown
+    return unknown, erased
 
 
 class _Delivery(NamedTuple):
@@ -180,6 +184,7 @@ class _Delivery(NamedTuple):
     digest: str | None
     status: str
     sent_at: datetime | None  # clicks need it to tell a scanner from a reader
+    erased: bool | None  # the subscriber was erased
 
     def recipient(self) -> Address | None:
         if self.email and self.key and self.digest:
@@ -202,6 +207,7 @@ def _deliveries(connection: Connection, ids: set[int]) -> dict[int, _Delivery]:
             people.email_hash,
             table.status,
             table.sent_at,
+            people.erased_at.is_not(None),
         )
         .select_from(DELIVERIES.outerjoin(SUBSCRIBERS, people.id == table.subscriber_id))
         .where(one_of(connection, table.id, ids, BigInteger()))

@@ -16,10 +16,13 @@ from typer.testing import CliRunner
 
 from campaigns.engagement import note_engagement
 from campaigns.events import Event, EventBatch, EventRecord, SubscriberEngagement
+from campaigns.ingest import IngestPolicy, record_events
+from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Delivery
 from campaigns.payloads import payloads_of
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
+from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from subscribers.gdpr import erase_subscriber, export_personal_data
 from subscribers.model import Subscriber
@@ -163,6 +166,24 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
             subscriber_id=erased_id,
         )
         assert note_engagement(session.connection(), [late]) == 0
+        assert session.get(SubscriberEngagement, erased_id) is None
+        # and through ingest, which knows the erasure from its look-up of the delivery
+        delivery_id = session.scalars(
+            select(Delivery.id).where(Delivery.subscriber_id == erased_id)
+        ).first()
+        assert delivery_id is not None
+        tied = EventRecord(
+            source="first-party",
+            event_id="late-open-2",
+            type="opened",
+            occurred_at=utcnow(),
+            received_at=utcnow(),
+            delivery_ref=delivery_id,
+            replay_keeps_time=False,
+        )
+        policy = IngestPolicy.from_settings(Settings())
+        assert record_events(session, [tied], policy, LinkIndexCache()).recorded == 1
+        assert tied.subscriber_id == erased_id
         assert session.get(SubscriberEngagement, erased_id) is None
     assert any(email_hash is None and payload is None for email_hash, payload in opens)
     assert any(payload is not None for _, payload in opens)  # the others' payloads are kept
