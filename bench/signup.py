@@ -103,10 +103,10 @@ class ThrowAwayDatabase:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()
 
-    def count(self, table: str) -> int:
+    def count(self, table: str, what: str = "count(*)") -> int:
         engine = create_engine(self.url)
         with engine.connect() as connection:
-            value = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            value = connection.execute(text(f"SELECT {what} FROM {table}")).scalar_one()
         engine.dispose()
         return int(value)
 

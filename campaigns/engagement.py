@@ -19,7 +19,7 @@ look through every event, and pruned events would make readers look unengaged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -71,13 +71,20 @@ def _is_reader_click(record: EventRecord) -> bool:
     )
 
 
-def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> int:
+def note_engagement(
+    connection: Connection,
+    records: Sequence[EventRecord],
+    *,
+    erased: Collection[int] | None = None,
+) -> int:
     """Move each reader's last open and click forward to the newest of ``records`` (newly
     recorded events only; :mod:`campaigns.ingest` calls this). Returns the readers touched.
 
     One ``INSERT … ON CONFLICT DO UPDATE`` for the batch, rows in id order so that
     concurrent batches lock them in the same order; a time only ever moves forward, so an
-    old event arriving late changes nothing. Erased readers get no row."""
+    old event arriving late changes nothing. Erased readers get no row: ``erased`` names
+    those among the records' subscribers when the caller knows them already (ingest reads
+    it with the deliveries), else they are looked up."""
     latest: dict[int, list[datetime | None]] = {}
     for record in records:
         clicked = _is_reader_click(record)
@@ -87,13 +94,19 @@ def note_engagement(connection: Connection, records: Sequence[EventRecord]) -> i
         seen[0] = _later_of(seen[0], record.occurred_at)
         if clicked:
             seen[1] = _later_of(seen[1], record.occurred_at)
-    if latest:  # an erased reader's late open (first-party, tied by token) keeps nothing
-        erased = select(Subscriber.id).where(
-            one_of(connection, Subscriber.id, list(latest), BigInteger()),
-            Subscriber.erased_at.is_not(None),
+    if latest and erased is None:  # an erased reader's late open (first-party) keeps nothing
+        erased = (
+            connection.execute(
+                select(Subscriber.id).where(
+                    one_of(connection, Subscriber.id, list(latest), BigInteger()),
+                    Subscriber.erased_at.is_not(None),
+                )
+            )
+            .scalars()
+            .all()
         )
-        for subscriber_id in connection.execute(erased).scalars():
-            del latest[subscriber_id]
+    for subscriber_id in erased or ():
+        latest.pop(subscriber_id, None)
     if not latest:
         return 0
     rows = [

@@ -22,7 +22,8 @@ Events are kept for years, so a row holds only the normalised event, in compact 
 type and source are small integer codes (:class:`Coded` maps them to and from the names the
 code uses), the address hash is kept only for events tied to nobody (a tied event's
 subscriber has it). What is bulky and only needed for a while (the provider's raw event,
-the user agent, when we received it) goes to ``event_payloads``, one row per event, dropped
+the user agent, when we received it) goes to ``event_batches``, one row per recorded batch
+(:class:`EventBatch`), dropped
 after ``NEWSLETTER_EVENT_PAYLOAD_DAYS`` by ``newsletter events prune``
 (:mod:`campaigns.retention`).
 
@@ -139,7 +140,7 @@ USER_AGENT_LENGTH = 500
 
 
 class Event(Base):
-    """One tracking event, normalised; its raw provider event is in :class:`EventPayload`
+    """One tracking event, normalised; its raw provider event is in :class:`EventBatch`
     for a while."""
 
     __tablename__ = "events"
@@ -195,22 +196,28 @@ class Event(Base):
     narrative: Mapped[str | None] = mapped_column(String(200))
 
 
-class EventPayload(Base):
-    """What an event came with that is kept only for a while (``NEWSLETTER_EVENT_PAYLOAD_DAYS``):
-    the provider's raw event, the user agent, and when we received it."""
+class EventBatch(Base):
+    """What the events recorded together came with, kept only for a while
+    (``NEWSLETTER_EVENT_PAYLOAD_DAYS``): for each, the provider's raw event and the user agent.
 
-    __tablename__ = "event_payloads"
+    One row per recorded batch (a webhook POST, a pixel hit) and time of arrival, not one
+    per event: a webhook batch writes one row of a thousand entries instead of a thousand
+    rows. ``events`` holds ``[events.id, user agent, raw event]`` entries; ``first_event``
+    and ``last_event`` bound the ids in it (batches stored at the same time overlap), which
+    is how export and erasure find one event's entry (:mod:`campaigns.payloads`)."""
 
-    event_id: Mapped[int] = mapped_column(
-        BigId, primary_key=True, autoincrement=False, doc="The event's ``events.id``."
-    )
+    __tablename__ = "event_batches"
+    __table_args__ = (Index("ix_event_batches_last_event", "last_event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(
-        doc="When it arrived. Payloads are numbered in the order they arrive, so the prune "
-        "finds the old ones from the lowest number up, with no index on this column (one "
-        "index update fewer for every event a webhook batch stores)."
+        doc="When it arrived. Batches are numbered in the order they arrive, so the prune "
+        "finds the old ones from the lowest number up, with no index on this column."
     )
-    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
-    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    first_event: Mapped[int] = mapped_column(BigInteger, doc="The lowest ``events.id`` in it.")
+    last_event: Mapped[int] = mapped_column(BigInteger, doc="The highest ``events.id`` in it.")
+    size: Mapped[int] = mapped_column(doc="How many entries ``events`` holds.")
+    events: Mapped[list[Any]] = mapped_column(JSON)
 
 
 class SubscriberEngagement(Base):
@@ -271,7 +278,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "section",
     "narrative",
 )
-PAYLOAD_COLUMNS: tuple[str, ...] = ("event_id", "received_at", "user_agent", "raw")
 
 
 @dataclass(slots=True)
@@ -343,13 +349,4 @@ class EventRecord:
             "brief_slug": self.brief_slug,
             "section": self.section,
             "narrative": self.narrative,
-        }
-
-    def payload(self, event_id: int) -> dict[str, Any]:
-        """The row of ``event_payloads`` (:data:`PAYLOAD_COLUMNS`) for this event's ``id``."""
-        return {
-            "event_id": event_id,
-            "received_at": self.received_at,
-            "user_agent": self.user_agent,
-            "raw": self.raw,
         }

@@ -3,12 +3,12 @@
 The whole batch is one transaction and a handful of statements whatever its size: one
 query finds the deliveries the events name, one per variant clicked loads its link table
 (cached: variants are frozen), one ``INSERT … ON CONFLICT DO NOTHING`` (the batch as one
-JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one more their
-payloads (:class:`campaigns.events.EventPayload`), and only the new events go on to
-:mod:`campaigns.effects`. A replayed batch therefore inserts nothing and changes nothing.
-Events a replay might stamp with another time (``replay_keeps_time`` false: first-party
-hits, one per request) are first looked up by ``(source, event_id)``, under an advisory lock
-of their id on PostgreSQL, since the unique key includes the time.
+JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one row their
+payloads (:mod:`campaigns.payloads`: one per batch, not per event), and only the new
+events go on to :mod:`campaigns.effects`. A replayed batch therefore inserts nothing and
+changes nothing. Events a replay might stamp with another time (``replay_keeps_time``
+false: first-party hits, one per request) are first looked up by ``(source, event_id)``,
+under an advisory lock of their id on PostgreSQL, since the unique key includes the time.
 
 An event is tied to a delivery only when the delivery id it carries exists, the campaign
 it names (if any) is that delivery's, and the address it names (if any) is the one the
@@ -39,16 +39,11 @@ from sqlalchemy.orm import Session
 
 from campaigns.effects import apply_effects
 from campaigns.engagement import note_engagement
-from campaigns.events import (
-    EVENT_COLUMNS,
-    PAYLOAD_COLUMNS,
-    Event,
-    EventPayload,
-    EventRecord,
-)
+from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
 from campaigns.model import Delivery, Variant
+from campaigns.payloads import store_payloads
 from campaigns.retention import keep_partitions_ahead
 from campaigns.rollups import add_events
 from campaigns.states import DeliveryStatus
@@ -58,11 +53,10 @@ from newsletter.config import Settings
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInput
 from subscribers.addresses import Address, email_digest, parse_address
-from subscribers.bulk import copy_rows, insert_rows, one_of
+from subscribers.bulk import insert_rows, one_of
 from subscribers.model import Subscriber
 
 EVENTS = cast(Table, Event.__table__)
-PAYLOADS = cast(Table, EventPayload.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 SUBSCRIBERS = cast(Table, Subscriber.__table__)
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
@@ -109,7 +103,7 @@ def record_events(
     for record in unique:
         if record.email_hash is None:
             record.email_hash = address_digest(record.email)
-    unknown = _resolve(session, unique)
+    unknown, erased = _resolve(session, unique)
     _attach_links(session, unique, links)
     for record in unique:
         if record.type == "clicked" and record.machine_reason is None:
@@ -124,7 +118,7 @@ def record_events(
     add_events(session.connection(), new)  # the report counters, in this transaction
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
-    note_engagement(session.connection(), new)
+    note_engagement(session.connection(), new, erased=erased)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
     settle_from_events(session.connection(), [i for i in proven if i is not None])
     return IngestResult(
@@ -143,13 +137,15 @@ def _first_of_each(records: Sequence[EventRecord]) -> list[EventRecord]:
     return list(seen.values())
 
 
-def _resolve(session: Session, records: Sequence[EventRecord]) -> set[int]:
+def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int], set[int]]:
     """Tie records whose delivery (and campaign) ids and address check out to that delivery;
-    returns the ids of those deliveries whose outcome is ``unknown``."""
+    returns the ids of those deliveries whose outcome is ``unknown``, and of the erased
+    subscribers among those tied (so engagement needs no look-up of its own)."""
     wanted = {r.delivery_ref for r in records if r.delivery_ref is not None}
     unknown: set[int] = set()
+    erased: set[int] = set()
     if not wanted:
-        return unknown
+        return unknown, erased
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
     found = _deliveries(connection, wanted)
     for record in records:
@@ -168,9 +164,11 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> set[int]:
         record.sent_at = target.sent_at
         if target.status == DeliveryStatus.UNKNOWN:
             unknown.add(target.delivery_id)
+        if target.erased:
+            erased.add(target.subscriber_id)
         if names_address:
             record.recipient = target.recipient()
-    return unknown
+    return unknown, erased
 
 
 class _Delivery(NamedTuple):
@@ -186,6 +184,7 @@ class _Delivery(NamedTuple):
     digest: str | None
     status: str
     sent_at: datetime | None  # clicks need it to tell a scanner from a reader
+    erased: bool | None  # the subscriber was erased
 
     def recipient(self) -> Address | None:
         if self.email and self.key and self.digest:
@@ -208,6 +207,7 @@ def _deliveries(connection: Connection, ids: set[int]) -> dict[int, _Delivery]:
             people.email_hash,
             table.status,
             table.sent_at,
+            people.erased_at.is_not(None),
         )
         .select_from(DELIVERIES.outerjoin(SUBSCRIBERS, people.id == table.subscriber_id))
         .where(one_of(connection, table.id, ids, BigInteger()))
@@ -269,8 +269,7 @@ def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecor
         skip_conflicts=("event_id", "source", "occurred_at"),
     )
     new = [r for r in records if r.event_id in inserted]
-    payloads = [r.payload(inserted[r.event_id]) for r in new]
-    copy_rows(connection, PAYLOADS, payloads, PAYLOAD_COLUMNS)  # new ids: nothing to skip
+    store_payloads(connection, [(inserted[r.event_id], r) for r in new])
     return new
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.events import Event, EventPayload, SubscriberEngagement
+from campaigns.events import Event, SubscriberEngagement
+from campaigns.payloads import StoredPayload, forget_payloads, payloads_of
 from campaigns.welcome_model import WelcomeReceipt, WelcomeStep
 from subscribers.gdpr import PersonalDataSection
 from subscribers.model import Subscriber
@@ -32,34 +33,30 @@ def _theirs(subscriber: Subscriber) -> ColumnElement[bool]:
 
 
 def export_events(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Event, EventPayload.user_agent, EventPayload.raw)
-        .outerjoin(EventPayload, EventPayload.event_id == Event.id)
-        .where(_theirs(subscriber))
-        .order_by(Event.occurred_at, Event.id)
+    events = session.scalars(
+        select(Event).where(_theirs(subscriber)).order_by(Event.occurred_at, Event.id)
     ).all()
-    return [
-        {
-            "type": e.type,
-            "at": e.occurred_at.isoformat(),
-            "source": e.source,
-            "campaign_id": e.campaign_id,
-            "url": e.url,
-            "user_agent": user_agent,
-            "machine": e.machine,
-            "reason": e.reason,
-            "provider_event": raw,
-        }
-        for e, user_agent, raw in rows
-    ]
+    payloads = payloads_of(session.connection(), [e.id for e in events])
+    return [_exported(e, payloads.get(e.id)) for e in events]
+
+
+def _exported(e: Event, payload: StoredPayload | None) -> dict[str, Any]:
+    return {
+        "type": e.type,
+        "at": e.occurred_at.isoformat(),
+        "source": e.source,
+        "campaign_id": e.campaign_id,
+        "url": e.url,
+        "user_agent": payload.user_agent if payload else None,
+        "machine": e.machine,
+        "reason": e.reason,
+        "provider_event": payload.raw if payload else None,
+    }
 
 
 def erase_events(session: Session, subscriber: Subscriber) -> None:
-    session.execute(
-        delete(EventPayload)
-        .where(EventPayload.event_id.in_(select(Event.id).where(_theirs(subscriber))))
-        .execution_options(synchronize_session=False)
-    )
+    ids = session.scalars(select(Event.id).where(_theirs(subscriber))).all()
+    forget_payloads(session.connection(), ids)  # rewrites the batches they share with others
     session.execute(
         update(Event)
         .where(_theirs(subscriber))

@@ -26,16 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, cast
 
-from sqlalchemy import BigInteger, Connection, Engine, Table, delete, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from campaigns.events import EventPayload
+from campaigns.payloads import drop_payloads
 from newsletter.db import Database
 from newsletter.errors import InvalidInput
-from subscribers.bulk import one_of
 
 log = logging.getLogger(__name__)
-PAYLOADS = cast(Table, EventPayload.__table__)
 MONTHS_AHEAD = 2
 BATCH = 5000
 DEFAULT_PARTITION = "events_default"
@@ -146,28 +144,9 @@ def prune_events(
 
 
 def _drop_payloads(engine: Engine, cutoff: datetime, dry_run: bool) -> int:
-    """Delete the payloads received before ``cutoff``, :data:`BATCH` at a time from the
-    lowest event id up (ids are given as events arrive), until a batch reaches one received
-    later; how many (with ``dry_run``, how many would go)."""
-    payloads = PAYLOADS.c
-    after, total = -1, 0
-    while True:
-        with engine.begin() as connection:
-            rows = connection.execute(
-                select(payloads.event_id, payloads.received_at)
-                .where(payloads.event_id > after)
-                .order_by(payloads.event_id)
-                .limit(BATCH)
-            ).all()
-            old = [event_id for event_id, received_at in rows if received_at < cutoff]
-            if old and not dry_run:
-                connection.execute(
-                    delete(PAYLOADS).where(one_of(connection, payloads.event_id, old, BigInteger()))
-                )
-        total += len(old)
-        if len(old) < BATCH:
-            return total
-        after = rows[-1].event_id
+    """Delete the payloads received before ``cutoff`` (whole batches of them, see
+    :func:`campaigns.payloads.drop_payloads`); how many (with ``dry_run``, how many would go)."""
+    return drop_payloads(engine, cutoff, BATCH, dry_run)
 
 
 def _delete_in_batches(

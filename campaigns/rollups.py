@@ -20,10 +20,12 @@ nothing), so the counters move exactly when the events table does.
   per narrative, per link (or per URL in no link table), and machine opens and clicks by
   reason; ``delivery_clicks`` remembers which delivery has clicked which of them already.
 
-Concurrency (several ingest threads or processes on PostgreSQL): new delivery rows go in
-with ``ON CONFLICT DO NOTHING``; existing ones are read ``FOR UPDATE`` (in id order) before
-their bits change, so two batches touching one delivery see each other's bits; counters
-move by atomic ``col = col + n`` upserts, in key order, at the end of the transaction.
+Concurrency (several ingest threads or processes on PostgreSQL): a batch's bits go into
+``delivery_rollups`` in one ``INSERT … ON CONFLICT DO UPDATE`` (rows in id order) that keeps
+the bits it found in ``prev_flags`` and returns both: the update reads the row's latest
+version under its lock, so two batches touching one delivery see each other's bits and
+each learns exactly what it changed; counters move by atomic ``col = col + n`` upserts, in
+key order, at the end of the transaction.
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ from enum import IntFlag
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Index, String, Table, Text, select, update
+from sqlalchemy import BigInteger, Connection, Index, String, Table, Text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.events import OWN_LINK_SECTIONS, EventRecord
 from newsletter.db import Base
-from subscribers.bulk import one_of, rows_source
+from subscribers.bulk import rows_source
 
 
 class Mark(IntFlag):
@@ -97,7 +99,8 @@ def figure_changes(old: int, new: int) -> tuple[tuple[str, int], ...]:
 
 
 class DeliveryRollup(Base):
-    """What one delivery has had: :class:`Mark` bits, only ever added."""
+    """What one delivery has had: :class:`Mark` bits, only ever added; ``prev_flags``: its
+    bits before the last change (what lets one statement add bits and tell what changed)."""
 
     __tablename__ = "delivery_rollups"
 
@@ -105,6 +108,7 @@ class DeliveryRollup(Base):
     campaign_id: Mapped[int]
     variant_id: Mapped[int]
     flags: Mapped[int] = mapped_column(default=0)
+    prev_flags: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class VariantRollup(Base):
@@ -292,48 +296,34 @@ def _merge_marks(
     connection: Connection, marks: Mapping[int, int], owner: Mapping[int, tuple[int, int]]
 ) -> dict[int, tuple[int, int]]:
     """Add the bits to each delivery's row; ``{delivery: (old bits, new bits)}`` of the rows
-    whose bits changed."""
+    whose bits changed. One statement: a new row goes in with its bits (``prev_flags`` 0),
+    an existing one gets them added where that changes it, and keeps what it had in
+    ``prev_flags``, read under the row's lock (so exact when batches race)."""
     wanted = {d: bits for d, bits in marks.items() if bits}
     if not wanted:
         return {}
     rows = [
-        {"delivery_id": d, "campaign_id": owner[d][0], "variant_id": owner[d][1], "flags": bits}
+        {
+            "delivery_id": d,
+            "campaign_id": owner[d][0],
+            "variant_id": owner[d][1],
+            "flags": bits,
+            "prev_flags": 0,
+        }
         for d, bits in sorted(wanted.items())
     ]
-    columns = ("delivery_id", "campaign_id", "variant_id", "flags")
+    columns = ("delivery_id", "campaign_id", "variant_id", "flags", "prev_flags")
     source = rows_source(connection, DELIVERY_ROLLUPS, rows, columns)
     statement = _insert(connection, DELIVERY_ROLLUPS).from_select(list(columns), source)
-    created = connection.execute(
-        statement.on_conflict_do_nothing(index_elements=["delivery_id"]).returning(
-            DELIVERY_ROLLUPS.c.delivery_id
-        )
+    table, new = DELIVERY_ROLLUPS.c, statement.excluded
+    changed = connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["delivery_id"],
+            set_={"prev_flags": table.flags, "flags": table.flags.op("|")(new.flags)},
+            where=table.flags.op("|")(new.flags) != table.flags,
+        ).returning(table.delivery_id, table.prev_flags, table.flags)
     ).all()
-    changed = {row[0]: (0, wanted[row[0]]) for row in created}
-    existing = [d for d in wanted if d not in changed]
-    if not existing:
-        return changed
-    table = DELIVERY_ROLLUPS.c
-    current = connection.execute(
-        select(table.delivery_id, table.flags)
-        .where(one_of(connection, table.delivery_id, existing, BigInteger()))
-        .order_by(table.delivery_id)
-        .with_for_update()
-    ).all()
-    updates = []
-    for delivery, old in current:
-        new = old | wanted[delivery]
-        if new != old:
-            changed[delivery] = (old, new)
-            updates.append({"delivery_id": delivery, "flags": new})
-    if updates:  # one statement: the rows are locked, their new bits known
-        source = rows_source(connection, DELIVERY_ROLLUPS, updates, ("delivery_id", "flags"))
-        new_bits = source.subquery("new_bits")
-        connection.execute(
-            update(DELIVERY_ROLLUPS)
-            .where(table.delivery_id == new_bits.c.delivery_id)
-            .values(flags=new_bits.c.flags)
-        )
-    return changed
+    return {delivery: (old, bits) for delivery, old, bits in changed}
 
 
 def _add_to_variants(

@@ -15,9 +15,9 @@ from typing import Any, cast
 
 from sqlalchemy import insert, select, update
 
-from campaigns.events import EventPayload
 from campaigns.freeze import freeze_campaign
 from campaigns.model import Delivery, Variant
+from campaigns.payloads import StoredPayload, payloads_of
 from campaigns.sending import send_campaign
 from campaigns.service import CampaignDraft, create_campaign
 from newsletter.briefs.document import Brief
@@ -255,9 +255,7 @@ def outbox_mails(folder: Path) -> list[EmailMessage]:
     ]
 
 
-def payload_of(db: Database, event_id: int) -> EventPayload | None:
+def payload_of(db: Database, event_id: int) -> StoredPayload | None:
     """The payload (raw event, user agent) kept for the event whose ``events.id`` is given."""
     with db.transaction() as session:
-        payload = session.get(EventPayload, event_id)
-        session.expunge_all()
-        return payload
+        return payloads_of(session.connection(), [event_id]).get(event_id)

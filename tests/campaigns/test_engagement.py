@@ -15,10 +15,14 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from campaigns.engagement import note_engagement
-from campaigns.events import Event, EventPayload, EventRecord, SubscriberEngagement
+from campaigns.events import Event, EventBatch, EventRecord, SubscriberEngagement
+from campaigns.ingest import IngestPolicy, record_events
+from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Delivery
+from campaigns.payloads import payloads_of
 from campaigns.sending import send_campaign
 from newsletter.cli.app import app
+from newsletter.config import Settings
 from newsletter.db import Database, utcnow
 from subscribers.gdpr import erase_subscriber, export_personal_data
 from subscribers.model import Subscriber
@@ -131,14 +135,22 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
     with db.transaction() as session:
         erase_subscriber(session, addresses[0])
     with db.transaction() as session:
-        rows = list(session.scalars(select(EventPayload).where(EventPayload.raw.is_not(None))))
-        kept = {r.raw["email"] for r in rows if r.raw}
-        opens = session.execute(
-            select(Event.email_hash, EventPayload.event_id)
-            .outerjoin(EventPayload, EventPayload.event_id == Event.id)
-            .where(Event.type == "opened", Event.machine.is_(False))
-        ).all()
+        ids = session.scalars(select(Event.id)).all()
+        stored = payloads_of(session.connection(), ids)
+        kept = {p.raw["email"] for p in stored.values() if p.raw}
+        batches = session.execute(select(EventBatch.size, EventBatch.events)).all()
+        opens = [
+            (email_hash, stored.get(event_id))
+            for event_id, email_hash in session.execute(
+                select(Event.id, Event.email_hash).where(
+                    Event.type == "opened", Event.machine.is_(False)
+                )
+            )
+        ]
     assert addresses[0] not in kept and len(kept) == 5
+    # the batches shared with others are rewritten, not dropped: nothing of the address stays
+    assert batches and all(size == len(entries) for size, entries in batches)
+    assert addresses[0] not in json.dumps([entries for _, entries in batches])
     with db.transaction() as session:
         erased_id = session.scalars(
             select(Subscriber.id).where(Subscriber.erased_at.is_not(None))
@@ -155,6 +167,24 @@ def test_export_shows_tracking_events_and_erase_removes_what_identifies(
             subscriber_id=erased_id,
         )
         assert note_engagement(session.connection(), [late]) == 0
+        assert session.get(SubscriberEngagement, erased_id) is None
+        # and through ingest, which knows the erasure from its look-up of the delivery
+        delivery_id = session.scalars(
+            select(Delivery.id).where(Delivery.subscriber_id == erased_id)
+        ).first()
+        assert delivery_id is not None
+        tied = EventRecord(
+            source="first-party",
+            event_id="late-open-2",
+            type="opened",
+            occurred_at=utcnow(),
+            received_at=utcnow(),
+            delivery_ref=delivery_id,
+            replay_keeps_time=False,
+        )
+        policy = IngestPolicy.from_settings(Settings())
+        assert record_events(session, [tied], policy, LinkIndexCache()).recorded == 1
+        assert tied.subscriber_id == erased_id
         assert session.get(SubscriberEngagement, erased_id) is None
     assert any(email_hash is None and payload is None for email_hash, payload in opens)
     assert any(payload is not None for _, payload in opens)  # the others' payloads are kept

@@ -12,7 +12,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
-from campaigns.events import Event, EventPayload
+from campaigns.events import Event
+from campaigns.payloads import payloads_of
 from campaigns.retention import monthly_partitions
 from newsletter.db import Database
 from newsletter.migrate import alembic_config
@@ -89,8 +90,8 @@ def test_0021_moves_events_and_goes_back(db: Database) -> None:
     db.upgrade()
     with db.transaction() as session:
         events = {e.event_id: e for e in session.scalars(select(Event))}
-        payloads = {p.event_id: p for p in session.scalars(select(EventPayload))}
         session.expunge_all()
+        payloads = payloads_of(session.connection(), [e.id for e in events.values()])
     click, opened = events["sg-1"], events["open-9-1-reader"]
     assert (click.type, click.source, click.subscriber_id) == ("clicked", "sendgrid", subscriber_id)
     assert (opened.type, opened.source) == ("opened", "first-party")
