@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
+from campaigns import welcome_queue
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.sending import run_worker
 from campaigns.states import CampaignStatus
@@ -23,7 +25,7 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database, utcnow
 from subscribers.model import Subscriber
 from subscribers.suppression import suppress
-from tests.campaigns.helpers import add_subscribers, html_of, outbox_mails
+from tests.campaigns.helpers import add_subscribers, html_of, meet_before, outbox_mails, race
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -140,6 +142,23 @@ def test_never_twice_in_two_rounds_or_two_workers(db: Database, tmp_path: Path) 
     assert len(receipts) == 80 and all(step == first for _, step in receipts)
     assert len(set(receipts)) == 80
     assert _deliveries(db) == 80
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_two_copies_racing_the_first_freeze_of_a_step(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing frozen yet: both copies find readers due and no campaign for the step's
+    version; the second waits for the first and appends to its campaign, no crash."""
+    settings = _settings(tmp_path)
+    first, _ = _steps(db)
+    add_subscribers(db, 30)
+    meet_before(monkeypatch, welcome_queue, "freeze_step_version")
+    assert race(db, lambda copy: queue_due_steps(copy, settings)) == []
+    receipts = _receipts(db)
+    assert len(receipts) == 30 and {step for _, step in receipts} == {first}
+    assert _deliveries(db) == 30
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
 
