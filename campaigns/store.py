@@ -346,8 +346,9 @@ class SqlDeliveryStore:
     # --- recording --------------------------------------------------------------------
 
     def record(self, results: Sequence[RecipientResult]) -> None:
-        """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates."""
-        now = utcnow()
+        """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates;
+        ``sent_at`` is the worker's clock, as its claims and subject-test decisions use."""
+        now = self._now()
         sent: dict[str | None, list[int]] = defaultdict(list)
         failed: list[dict[str, object]] = []
         for result in results:
