@@ -88,6 +88,10 @@ class Campaign(Base):
     frozen_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    sent_reported_at: Mapped[datetime | None] = mapped_column(
+        doc="When the outbound ``campaign.sent`` report was queued: the first time the "
+        "campaign finished (it is not reported again when it sends again and finishes)."
+    )
     provider: Mapped[str | None] = mapped_column(String(20))
     overrides: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON,

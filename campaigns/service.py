@@ -23,7 +23,7 @@ from newsletter.briefs.document import Brief
 from newsletter.briefs.model import BriefRow
 from newsletter.briefs.store import brief_from_row, brief_slugs
 from newsletter.config import Settings, get_settings
-from newsletter.db import utcnow
+from newsletter.db import hold_write_lock, utcnow
 from newsletter.errors import ConflictError, InvalidInput, NotFoundError
 from newsletter.render.compile import subject_lines
 from newsletter.render.context import CompileContext
@@ -192,6 +192,7 @@ def _segments_by_name(session: Session, names: Sequence[str]) -> list[Segment]:
 def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
     query = select(Campaign).where(Campaign.id == campaign_id)
     if lock:
+        hold_write_lock(session)
         query = query.with_for_update()
     campaign = session.scalar(query)
     if campaign is None:

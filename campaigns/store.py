@@ -47,6 +47,7 @@ from campaigns.dispatch import Claim, ClaimedRecipient
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.states import CampaignStatus, DeliveryStatus
 from campaigns.webhook_events import report_campaign
+from campaigns.welcome_model import WelcomeCampaign
 from newsletter.db import Database, utcnow
 from newsletter.delivery.base import RecipientResult, RecipientStatus
 from newsletter.webhooks.model import EventType
@@ -345,8 +346,9 @@ class SqlDeliveryStore:
     # --- recording --------------------------------------------------------------------
 
     def record(self, results: Sequence[RecipientResult]) -> None:
-        """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates."""
-        now = utcnow()
+        """Sent rows grouped by message id (SendGrid: one per batch) in set-based updates;
+        ``sent_at`` is the worker's clock, as its claims and subject-test decisions use."""
+        now = self._now()
         sent: dict[str | None, list[int]] = defaultdict(list)
         failed: list[dict[str, object]] = []
         for result in results:
@@ -489,8 +491,27 @@ class SqlDeliveryStore:
             )
             if name is None:
                 return False
-            report_campaign(conn, EventType.CAMPAIGN_SENT, campaign_id, name, now)
+            if _first_finish(conn, campaign_id, now):
+                report_campaign(conn, EventType.CAMPAIGN_SENT, campaign_id, name, now)
             return True
+
+
+def _first_finish(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """Whether ``campaign.sent`` is to be reported now: only the first time the campaign
+    finishes (a campaign sending again after ``send --retry-unknown`` or a quarantine
+    resend finishes again, and is not reported again), and never for a welcome-series
+    campaign, which takes new readers for as long as its step lasts. Marks it reported."""
+    reported = conn.scalar(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.sent_reported_at.is_(None),
+            ~exists().where(WelcomeCampaign.campaign_id == Campaign.id),
+        )
+        .values(sent_reported_at=now)
+        .returning(Campaign.id)
+    )
+    return reported is not None
 
 
 def _update_deliveries() -> Update:

@@ -5,8 +5,9 @@ compared by the share of their sent recipients who clicked content as a person
 (``variant_rollups.clicked``). At the freeze each variant gets one copy per subject, its
 cell (:class:`campaigns.model.Variant` ``cell``); the freeze's one ``INSERT … SELECT`` deals
 recipients to cells by a stable hash of their id (:func:`cell_of`), and the rest stay on the
-variant with ``cell`` NULL, which no worker claims until the test is decided. After
-``test_wait`` minutes the first scheduler to get there decides, by one conditional UPDATE
+variant with ``cell`` NULL, which no worker claims until the test is decided. Once no
+cell delivery is queued or being sent, ``test_wait`` minutes after the last one went out
+(:func:`due_at`), the first scheduler to get there decides, by one conditional UPDATE
 (``… WHERE test_decided_at IS NULL``), and copies the winning cell's frozen content onto
 the rest's variants (never sent until then), which releases them.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, null, select, update
+from sqlalchemy import ColumnElement, case, exists, func, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.checks import StartRefused
@@ -249,18 +250,21 @@ def verdict(cells: Sequence[CellFigures], confidence: float) -> Verdict:
 
 
 def due_at(session: Session, campaign: Campaign) -> datetime | None:
-    """When the test is decided: its wait after the cells' mail went out, that is after the
-    freeze, or, sent at the readers' local time, after the last cell's local moment (so a
-    cell in a late zone has had the same wait as the others)."""
-    if campaign.frozen_at is None or campaign.test_wait is None:
+    """When the test is decided: its wait after the last test-cell delivery went out (was
+    sent, failed, or its outcome became unknown), never after the freeze alone. ``None``
+    while any cell delivery is still queued or being sent (an hourly send limit, warm-up, a
+    reader's local moment not come yet): a test is never decided on cells not out yet."""
+    if campaign.frozen_at is None:
         return None
-    latest = session.scalar(
-        select(func.max(Delivery.not_before)).where(
-            Delivery.campaign_id == campaign.id, Delivery.cell.is_not(None)
-        )
+    of_cells = (Delivery.campaign_id == campaign.id, Delivery.cell.is_not(None))
+    waiting = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+    if session.scalar(select(exists().where(*of_cells, Delivery.status.in_(waiting)))):
+        return None
+    last = session.scalar(
+        select(func.max(func.coalesce(Delivery.sent_at, Delivery.updated_at))).where(*of_cells)
     )
-    start = max(campaign.frozen_at, latest) if latest is not None else campaign.frozen_at
-    return start + timedelta(minutes=campaign.test_wait)
+    start = max(campaign.frozen_at, last) if last is not None else campaign.frozen_at
+    return start + timedelta(minutes=campaign.test_wait or 0)
 
 
 def decide_due_tests(
@@ -283,7 +287,8 @@ def decide_due_tests(
         )
         if campaign_id is not None:
             query = query.where(Campaign.id == campaign_id)
-        due = [c.id for c in session.scalars(query) if (due_at(session, c) or now) <= now]
+        moments = {c.id: due_at(session, c) for c in session.scalars(query)}
+    due = [cid for cid, moment in moments.items() if moment is not None and moment <= now]
     return [cid for cid in due if _decide(database, settings, cid, now)]
 
 
@@ -402,6 +407,12 @@ def subject_test_report(session: Session, campaign: Campaign) -> SubjectTestRepo
 
 def _outcome(campaign: Campaign, found: Verdict, decides_at: datetime | None) -> str:
     sure = f"{found.confidence:.1%} confidence"
+    if campaign.test_decided_at is None and decides_at is None:
+        return (
+            f"undecided: waits for every test cell's mail to go out, then "
+            f"{campaign.test_wait or 0:g} minutes; so far {cell_label(found.best)} leads "
+            f"{cell_label(found.runner_up)} at {sure}"
+        )
     if campaign.test_decided_at is None:
         return (
             f"undecided: decides at {decides_at:%Y-%m-%d %H:%M} UTC; so far "

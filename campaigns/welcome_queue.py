@@ -8,7 +8,8 @@ NOTHING`` writes a receipt for every mailable reader whose ``confirmed_at + dela
 come (and is not more than :data:`LATE_LIMIT` ago: readers confirmed before the series
 existed are not flooded), then one more gives those receipts their delivery rows. The
 receipts' ``UNIQUE (subscriber_id, step_id)`` is what makes "never twice" hold with any
-number of scheduler copies; on PostgreSQL the step row is also locked for the round.
+number of scheduler copies; the step row is also locked for the round (on SQLite: the
+database's write lock), so that two copies never both freeze a step's first campaign.
 """
 
 from __future__ import annotations

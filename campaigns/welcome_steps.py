@@ -21,7 +21,7 @@ from campaigns.welcome_model import (
     WelcomeReceipt,
     WelcomeStep,
 )
-from newsletter.db import utcnow
+from newsletter.db import hold_write_lock, utcnow
 from newsletter.errors import InvalidInput, NotFoundError
 from newsletter.untrusted import nul_problem
 
@@ -95,6 +95,7 @@ def list_steps(session: Session) -> list[WelcomeStep]:
 def get_step(session: Session, step_id: int, *, lock: bool = False) -> WelcomeStep:
     query = select(WelcomeStep).where(WelcomeStep.id == step_id)
     if lock:
+        hold_write_lock(session)
         query = query.with_for_update()
     step = session.scalar(query)
     if step is None:

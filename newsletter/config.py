@@ -651,7 +651,8 @@ class Settings(BaseSettings):
         le=100_000,
         description=(
             "Requests a minute a new API key may make unless it is created with its own "
-            "limit (counted in each server process); 0: no limit."
+            "limit (counted in the database, so shared by every server process and host); "
+            "0: no limit."
         ),
     )
     api_max_body_bytes: int = Field(

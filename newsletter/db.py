@@ -154,6 +154,23 @@ class Database:
         self.engine.dispose()
 
 
+def hold_write_lock(session: Session) -> None:
+    """What ``SELECT … FOR UPDATE`` does on PostgreSQL, for SQLite, which ignores it: take
+    the database's write lock now (``BEGIN IMMEDIATE``), so that a second process about to
+    make the same change waits for this transaction and then reads what it wrote, instead
+    of reading the same "not done yet" and failing on a unique constraint later. A
+    transaction that has written already holds the lock; on PostgreSQL this does nothing
+    (the caller locks its rows)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        # pysqlite begins a transaction only before the first write; SELECTs before it
+        # ran outside any transaction, so taking the lock here loses no earlier snapshot
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def open_read_database(url: str | None, main: Database, **engine_kwargs: Any) -> Database:
     """The database reports and counts read from: ``main`` when ``url`` is unset, else that
     database (a replica), whose schema must already be at the code's revision: it is never

@@ -50,6 +50,9 @@ SCOPE_MEANINGS: dict[str, str] = {
 KEY_START = "nlk_"
 _KEY = re.compile(r"nlk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
+# How a key's prefix is written (``nlk_`` optional): a name may not look like one, so that
+# revoking "by name or prefix" can never mean two keys
+_PREFIX = re.compile(r"(?:nlk_)?([0-9a-f]{8})", re.IGNORECASE)
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()  # compared when no row matches
 MAX_RATE_LIMIT = 100_000
 USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
@@ -117,6 +120,12 @@ def check_name(name: str) -> str:
             "name",
             "must be 1–60 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
+    if _PREFIX.fullmatch(name) or name.lower().startswith(KEY_START):
+        raise InvalidInput(
+            "name",
+            f"{name!r} looks like a key's prefix (8 hex digits, or starting with "
+            f"{KEY_START!r}): keys are revoked by name or prefix, so choose another name",
+        )
     return name
 
 
@@ -168,12 +177,22 @@ def shown_prefix(row: ApiKey) -> str:
 
 
 def find_key(session: Session, name_or_prefix: str) -> ApiKey:
-    """The key with this name or, failing that, this prefix (``nlk_`` optional)."""
+    """The key with this prefix (``nlk_`` optional) when it is written like one, else the
+    key with this name. Names cannot look like a prefix (:func:`check_name`); a key named
+    so before that rule, whose name is another key's prefix, is refused as ambiguous."""
     wanted = name_or_prefix.strip()
     row = session.scalar(select(ApiKey).where(ApiKey.name == wanted))
-    if row is None:
-        prefix = wanted.removeprefix(KEY_START)
-        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    prefix = _PREFIX.fullmatch(wanted)
+    if prefix is not None:
+        by_prefix = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix.group(1).lower()))
+        if by_prefix is not None and row is not None and by_prefix.id != row.id:
+            spelt = shown_prefix(by_prefix)
+            other = by_prefix.prefix if wanted.lower() == spelt else spelt
+            raise ConflictError(
+                f"{wanted!r} is both the prefix of the API key {by_prefix.name!r} and the name "
+                f"of another key: write {other} for the first, {shown_prefix(row)} for the other"
+            )
+        row = by_prefix or row
     if row is None:
         names = session.scalars(select(ApiKey.name))
         raise NotFoundError(f"no API key named {wanted!r}{did_you_mean(wanted, names)}")

@@ -101,6 +101,25 @@ def test_names_are_unique_and_limits_bounded(db: Database) -> None:
     ]
 
 
+def test_a_name_cannot_look_like_a_prefix_and_a_prefix_means_its_key(db: Database) -> None:
+    with db.transaction() as session:
+        cms = create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=0).row
+        for name in (f"nlk_{cms.prefix}", cms.prefix, "NLK_something", "DEADBEEF"):
+            with pytest.raises(InvalidInput, match="looks like a key's prefix"):
+                create_key(session, name, ["briefs:read"], created_by="t", rate_limit=0)
+        create_key(session, "deadbeef-feed", ["briefs:read"], created_by="t", rate_limit=0)
+        # a key named like cms's prefix before names were checked
+        crm = create_key(session, "crm", ["briefs:read"], created_by="t", rate_limit=0).row
+        crm.name = f"nlk_{cms.prefix}"
+        session.flush()
+        with pytest.raises(ConflictError, match=f"write {cms.prefix} for the first"):
+            revoke_key(session, f"nlk_{cms.prefix}")
+        assert cms.revoked_at is None and crm.revoked_at is None
+        assert revoke_key(session, cms.prefix) is cms  # the other spelling: the prefix
+        assert revoke_key(session, f"nlk_{crm.prefix}") is crm
+        assert revoke_key(session, "deadbeef-feed").revoked_at is not None
+
+
 def test_check_key_tells_each_refusal_and_records_use_sparingly(db: Database) -> None:
     with db.transaction() as session:
         made = create_key(session, "cms", ["briefs:read"], created_by="t", rate_limit=5)

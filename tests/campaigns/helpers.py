@@ -1,10 +1,13 @@
 """Test helpers for campaigns: sample briefs in the database, many subscribers fast, two
-overlapping segments with their readers, and an issue sent to them."""
+overlapping segments with their readers, an issue sent to them, and two scheduler copies
+racing each other."""
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from campaigns.freeze import freeze_campaign
@@ -24,7 +28,7 @@ from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import import_briefs, read_brief_file
 from newsletter.briefs.store import save_brief
 from newsletter.config import Settings
-from newsletter.db import Database, utcnow
+from newsletter.db import Database, open_database, utcnow
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.addresses import email_digest
 from subscribers.model import Segment, Subscriber
@@ -259,3 +263,41 @@ def payload_of(db: Database, event_id: int) -> StoredPayload | None:
     """The payload (raw event, user agent) kept for the event whose ``events.id`` is given."""
     with db.transaction() as session:
         return payloads_of(session.connection(), [event_id]).get(event_id)
+
+
+def meet_before(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+    """Make ``module.name`` wait (up to 3 s) for a second caller before it runs: two copies
+    that both reach it are then certain to have both read "not done yet". A copy that is
+    correctly held back before it (by a lock) leaves the first to go on alone after 3 s."""
+    real = getattr(module, name)
+    meeting = threading.Barrier(2, timeout=3)
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, waiting)
+
+
+def race(db: Database, work: Callable[[Database], object]) -> list[BaseException]:
+    """Run ``work`` in two threads at once, each with a database connection of its own (two
+    scheduler copies); the errors they raised."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    copies = [open_database(url) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def run(database: Database) -> None:
+        try:
+            work(database)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(copy,)) for copy in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for copy in copies:
+        copy.dispose()
+    return errors

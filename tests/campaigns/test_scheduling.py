@@ -7,15 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from campaigns import freeze
 from campaigns.ratelimit import SendRateLimiter
 from campaigns.sending import run_worker, start_due_campaigns
 from campaigns.service import CampaignDraft, create_campaign, delivery_counts, get_campaign
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.db import Database
-from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples
+from newsletter.webhooks.endpoints import add_endpoint
+from newsletter.webhooks.model import WebhookMessage
+from tests.campaigns.helpers import SLUGS, add_subscribers, import_examples, meet_before, race
 
 
 class FakeClock:
@@ -63,6 +67,31 @@ def test_due_campaigns_start_once_and_future_ones_wait(db: Database, tmp_path: P
         assert get_campaign(session, due).status == "sent"
         assert get_campaign(session, later).status == "scheduled"
         assert delivery_counts(session, later) == {}
+
+
+def test_two_schedulers_racing_the_first_freeze(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both copies see the same due campaign, not yet frozen: the second waits for the
+    first's freeze and finds it done (no crash, one set of deliveries, one start report)."""
+    import_examples(db)
+    add_subscribers(db, 20)
+    with db.transaction() as session:
+        due = create_campaign(
+            session,
+            CampaignDraft("Due", list(SLUGS), send_at=datetime.now(UTC) - timedelta(minutes=1)),
+        ).id
+        add_endpoint(
+            session, "http://127.0.0.1:9/", ["campaign.started"], created_by="t", allow_private=True
+        )
+    settings = Settings(outbox=tmp_path / "outbox")
+    meet_before(monkeypatch, freeze, "compile_campaign")
+    assert race(db, lambda copy: start_due_campaigns(copy, settings)) == []
+    with db.transaction() as session:
+        assert get_campaign(session, due).status == "sending"
+        assert delivery_counts(session, due) == {"queued": 20}
+        assert session.scalar(select(func.count()).select_from(WebhookMessage)) == 1
+    assert run_worker(db, settings, stop=threading.Event(), once=True).sent == 20
 
 
 def test_digest_and_scheduler_commands(

@@ -19,6 +19,7 @@ from campaigns.ingest import IngestPolicy, record_events
 from campaigns.linkmap import LinkIndexCache
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.preflight import run_preflight
+from campaigns.reports import campaign_report
 from campaigns.rollups import VariantRollup
 from campaigns.sending import run_worker, send_campaign
 from campaigns.significance import two_proportion_test
@@ -92,10 +93,17 @@ def _cells(db: Database, campaign_id: int) -> dict[int, int | None]:
 
 
 def _due_now(db: Database, campaign_id: int) -> None:
+    """The test's wait over: the freeze and its cells' mail that long ago."""
     with db.transaction() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None and campaign.frozen_at is not None
-        campaign.frozen_at = campaign.frozen_at - timedelta(minutes=campaign.test_wait or 0)
+        wait = timedelta(minutes=campaign.test_wait or 0)
+        campaign.frozen_at = campaign.frozen_at - wait
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.cell.is_not(None))
+            .values(sent_at=campaign.frozen_at, updated_at=campaign.frozen_at)
+        )
 
 
 def _events(db: Database, campaign_id: int, cell: int, kind: str, count: int, **kw: object) -> None:
@@ -224,6 +232,62 @@ def test_no_clear_winner_sends_the_first_subject(db: Database, tmp_path: Path) -
         assert campaign.test_decided_at is not None and campaign.test_winner is None
     subjects = _subjects(tmp_path)
     assert subjects[SUBJECT_B] == 200 and sum(subjects.values()) == 2000
+
+
+def _cell_statuses(db: Database, campaign_id: int) -> Counter[str]:
+    with db.transaction() as session:
+        return Counter(
+            session.scalars(
+                select(Delivery.status).where(
+                    Delivery.campaign_id == campaign_id, Delivery.cell.is_not(None)
+                )
+            )
+        )
+
+
+def test_not_decided_while_cell_mail_is_still_queued(db: Database, tmp_path: Path) -> None:
+    """With no wait, or an hourly send limit that holds the cells back, a test is not
+    decided on cells that have not gone out: only once none is queued or being sent."""
+    add_subscribers(db, 1000)
+    campaign_id = _tested_campaign(db, wait=0)
+    limited = _settings(tmp_path, send_limit_per_hour=50)
+    freeze_campaign(db, campaign_id, limited)
+    tomorrow = utcnow() + timedelta(days=1)
+    assert decide_due_tests(db, limited, now=tomorrow) == []  # nothing sent at all
+    run_worker(db, limited, stop=threading.Event(), once=True)
+    assert _cell_statuses(db, campaign_id) == {"sent": 50, "queued": 150}
+    assert decide_due_tests(db, limited, now=tomorrow) == []  # a quarter of the cells out
+    with db.transaction() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        assert campaign.test_decided_at is None
+        report = campaign_report(session, campaign_id).subject_test
+        assert report is not None and report.decides_at is None
+        assert report.outcome.startswith("undecided: waits for every test cell's mail")
+    settings = _settings(tmp_path)
+    run_worker(db, settings, stop=threading.Event(), once=True)  # the rest of the cells
+    assert _cell_statuses(db, campaign_id) == {"sent": 200}
+    assert decide_due_tests(db, settings, now=tomorrow) == [campaign_id]
+
+
+def test_the_wait_counts_from_the_last_cell_mail_sent(db: Database, tmp_path: Path) -> None:
+    """Frozen two hours ago, but the last cell's mail went out (after a send limit) half an
+    hour ago: an hour's wait is over half an hour from now, not already."""
+    add_subscribers(db, 1000)
+    campaign_id = _tested_campaign(db, wait=60)
+    settings = _settings(tmp_path)
+    send_campaign(db, settings, campaign_id)
+    now = utcnow()
+    with db.transaction() as session:
+        session.get_one(Campaign, campaign_id).frozen_at = now - timedelta(hours=2)
+        cells = (Delivery.campaign_id == campaign_id, Delivery.cell.is_not(None))
+        session.execute(update(Delivery).where(*cells).values(sent_at=now - timedelta(hours=2)))
+        last = session.scalars(select(Delivery.id).where(*cells).limit(1)).one()
+        session.execute(
+            update(Delivery).where(Delivery.id == last).values(sent_at=now - timedelta(minutes=30))
+        )
+    assert decide_due_tests(db, settings, now=now) == []
+    assert decide_due_tests(db, settings, now=now + timedelta(minutes=29)) == []
+    assert decide_due_tests(db, settings, now=now + timedelta(minutes=31)) == [campaign_id]
 
 
 def test_cells_under_the_minimum_are_refused_and_nothing_is_frozen(

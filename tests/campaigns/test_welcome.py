@@ -5,13 +5,16 @@ after unsubscribing, bouncing or lapsing."""
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
+from campaigns import welcome_queue
 from campaigns.model import Campaign, Delivery, Variant
 from campaigns.sending import run_worker
 from campaigns.states import CampaignStatus
@@ -21,9 +24,12 @@ from campaigns.welcome_queue import LATE_LIMIT, queue_due_steps
 from campaigns.welcome_steps import StepText, add_step, edit_step, set_enabled, step_summaries
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database, utcnow
+from subscribers.csv_io import ImportOptions, import_csv
+from subscribers.directory import NewSubscriber, add_subscriber
 from subscribers.model import Subscriber
+from subscribers.signup import Origin
 from subscribers.suppression import suppress
-from tests.campaigns.helpers import add_subscribers, html_of, outbox_mails
+from tests.campaigns.helpers import add_subscribers, html_of, meet_before, outbox_mails, race
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -142,6 +148,59 @@ def test_never_twice_in_two_rounds_or_two_workers(db: Database, tmp_path: Path) 
     assert _deliveries(db) == 80
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_two_copies_racing_the_first_freeze_of_a_step(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing frozen yet: both copies find readers due and no campaign for the step's
+    version; the second waits for the first and appends to its campaign, no crash."""
+    settings = _settings(tmp_path)
+    first, _ = _steps(db)
+    add_subscribers(db, 30)
+    meet_before(monkeypatch, welcome_queue, "freeze_step_version")
+    assert race(db, lambda copy: queue_due_steps(copy, settings)) == []
+    receipts = _receipts(db)
+    assert len(receipts) == 30 and {step for _, step in receipts} == {first}
+    assert _deliveries(db) == 30
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_readers_added_as_confirmed_enter_the_series_unless_their_dates_are_old(
+    db: Database, tmp_path: Path
+) -> None:
+    """What docs/welcome.md says of imports: a reader added as already confirmed (CSV
+    ``--confirmed``, ``subscribers add --confirmed``, the API's ``confirmed``) counts as
+    confirmed now and gets the series; a CSV's own ``confirmed_at`` (or ``created_at``)
+    more than LATE_LIMIT ago keeps the welcome from them."""
+    settings = _settings(tmp_path)
+    first, _ = _steps(db)
+    old = (utcnow() - LATE_LIMIT - timedelta(days=1)).isoformat()
+    lines = [
+        "email,confirmed_at,created_at",
+        "now@example.org,,",
+        f"old@example.org,{old},",
+        f"created@example.org,,{old}",
+    ]
+    options = ImportOptions(known_topics=(), confirmed=True)
+    report = import_csv(db, io.StringIO("\n".join(lines) + "\n"), source_name="t", options=options)
+    assert report.errors == []
+    with db.transaction() as session:
+        add_subscriber(
+            session,
+            NewSubscriber("cli@example.org", confirmed=True),
+            known_topics=(),
+            origin=Origin(source="test"),
+        )
+    queue_due_steps(db, settings)
+    with db.transaction() as session:
+        welcomed = session.scalars(
+            select(Subscriber.email)
+            .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
+            .where(WelcomeReceipt.step_id == first)
+        )
+        assert sorted(welcomed) == ["cli@example.org", "now@example.org"]
 
 
 def test_not_after_unsubscribe_bounce_or_lapse(db: Database, tmp_path: Path) -> None:

@@ -5,17 +5,22 @@ worker's round). A rolled-back change queues nothing."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
 from campaigns.freeze import freeze_campaign
+from campaigns.model import Campaign, Delivery
 from campaigns.sending import run_worker, send_campaign
+from campaigns.unknowns import resend_quarantined
+from campaigns.welcome_queue import queue_due_steps
+from campaigns.welcome_steps import StepText, add_step
 from newsletter.config import Settings
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.webhooks.endpoints import NewEndpoint
 from newsletter.webhooks.model import EVENT_TYPES, MessageStatus, WebhookMessage
 from subscribers.addresses import parse_address
@@ -126,6 +131,61 @@ def test_campaign_started_and_sent_are_delivered_by_the_worker(
     assert sorted(b["type"] for b in bodies) == ["campaign.sent", "campaign.started"]
     assert {b["data"]["campaign_id"] for b in bodies} == {campaign_id}
     assert all(b["data"]["name"] for b in bodies)
+
+
+def _one_unknown(db: Database, campaign_id: int) -> None:
+    """One of the campaign's sent rows becomes unknown an hour ago, and the campaign allows
+    unknown rows to be resent after a minute."""
+    with db.transaction() as session:
+        first = session.scalars(
+            select(Delivery.id).where(Delivery.campaign_id == campaign_id).limit(1)
+        ).one()
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == first)
+            .values(status="unknown", updated_at=utcnow() - timedelta(hours=1))
+        )
+        session.get_one(Campaign, campaign_id).retry_unknown_after = 1
+
+
+@pytest.mark.parametrize("how", ["retry-unknown", "quarantine"])
+def test_a_campaign_finishing_again_is_reported_sent_once(
+    db: Database, endpoint: NewEndpoint, tmp_path: Path, how: str
+) -> None:
+    """``send --retry-unknown`` and the quarantine resend reopen a sent campaign; when it
+    finishes again, neither campaign.started nor campaign.sent is queued again."""
+    import_examples(db)
+    add_subscribers(db, 3)
+    campaign_id = new_campaign(db)
+    settings = Settings(outbox=tmp_path / "outbox", webhooks_allow_private_addresses=True)
+    assert send_campaign(db, settings, campaign_id).status == "sent"
+    for _ in range(2):
+        _one_unknown(db, campaign_id)
+        if how == "retry-unknown":
+            assert send_campaign(db, settings, campaign_id, retry_unknown=True).status == "sent"
+        else:
+            assert resend_quarantined(db, 0) == 1
+            run_worker(db, settings, stop=threading.Event(), once=True)
+        with db.transaction() as session:
+            assert session.get_one(Campaign, campaign_id).status == "sent"
+    assert [p["type"] for p in _payloads(db)] == ["campaign.started", "campaign.sent"]
+
+
+def test_welcome_series_campaigns_report_neither_start_nor_sent(
+    db: Database, endpoint: NewEndpoint, tmp_path: Path
+) -> None:
+    """A welcome step's campaign finishes each time its readers so far are sent and takes
+    new ones later: it is evergreen, so it reports neither (docs/webhooks.md)."""
+    settings = Settings(outbox=tmp_path / "outbox", webhooks_allow_private_addresses=True)
+    with db.transaction() as session:
+        add_step(session, StepText(0, "Welcome", "Hello."))
+    for round_ in range(3):
+        add_subscribers(db, 2, start=2 * round_)
+        assert queue_due_steps(db, settings)
+        run_worker(db, settings, stop=threading.Event(), once=True)
+        with db.transaction() as session:
+            assert set(session.scalars(select(Campaign.status))) == {"sent"}
+    assert not [p for p in _payloads(db) if p["type"].startswith("campaign.")]
 
 
 def test_sendgrid_bounces_complaints_and_unsubscribes_are_reported(
