@@ -47,10 +47,11 @@ from subscribers.suppression import mailable  # noqa: E402
 
 READERS = """
 INSERT INTO subscribers (uid, email, email_key, email_hash, name, status, topics, narratives,
-                         attributes, source, created_at, confirmed_at)
+                         attributes, source, created_at, confirmed_at, welcome_from)
 SELECT 'u' || n, 'reader' || n || '@example.org', 'reader' || n || '@example.org', md5(n::text),
        'Reader ' || n, CASE WHEN n % 100 = 0 THEN 'unsubscribed' ELSE 'active' END,
        '[]'::jsonb, 'all', '{}'::jsonb, 'web',
+       CAST(:at AS timestamp) - n * interval '63 seconds',
        CAST(:at AS timestamp) - n * interval '63 seconds',
        CAST(:at AS timestamp) - n * interval '63 seconds'
 FROM generate_series(1, :rows) AS n
@@ -62,11 +63,11 @@ SELECT email_hash, 'bounced', now() FROM subscribers WHERE id % 50 = 1
 # Readers who confirmed just now (due step 1) or three days and an hour ago (due step 2).
 NEWCOMERS = """
 INSERT INTO subscribers (uid, email, email_key, email_hash, name, status, topics, narratives,
-                         attributes, source, created_at, confirmed_at)
+                         attributes, source, created_at, confirmed_at, welcome_from)
 SELECT 'n' || :tag || '-' || n, 'new' || :tag || '-' || n || '@example.org',
        'new' || :tag || '-' || n || '@example.org', md5(:tag || '-' || n),
        NULL, 'active', '[]'::jsonb, 'all', '{}'::jsonb, 'web', CAST(:at AS timestamp),
-       CAST(:at AS timestamp)
+       CAST(:at AS timestamp), CAST(:at AS timestamp)
 FROM generate_series(1, :count) AS n
 """
 # The step-1 receipts of the readers who are due step 2 (queued three days ago).
@@ -122,9 +123,9 @@ def explain_idle(database: Database, now: datetime) -> None:
             due_by = now - timedelta(days=delay)
             query = select(
                 exists().where(
-                    Subscriber.confirmed_at.is_not(None),
-                    Subscriber.confirmed_at <= due_by,
-                    Subscriber.confirmed_at > due_by - LATE_LIMIT,
+                    Subscriber.welcome_from.is_not(None),
+                    Subscriber.welcome_from <= due_by,
+                    Subscriber.welcome_from > due_by - LATE_LIMIT,
                     mailable(),
                     ~exists().where(
                         WelcomeReceipt.subscriber_id == Subscriber.id,

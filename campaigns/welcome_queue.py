@@ -4,7 +4,7 @@ then append due readers to its campaign on every schedule round.
 A step version becomes a campaign frozen like any other (one variant, its envelope, its
 web version), so workers dispatch it, tracking ties events to it and its report is the
 campaign's report. Each round, per enabled step, one ``INSERT … SELECT … ON CONFLICT DO
-NOTHING`` writes a receipt for every mailable reader whose ``confirmed_at + delay_days`` has
+NOTHING`` writes a receipt for every mailable reader whose ``welcome_from + delay_days`` has
 come (and is not more than :data:`LATE_LIMIT` ago: readers confirmed before the series
 existed are not flooded), then one more gives those receipts their delivery rows. The
 receipts' ``UNIQUE (subscriber_id, step_id)`` is what makes "never twice" hold with any
@@ -86,9 +86,9 @@ def _queue_step(
         return None
     due_by = now - timedelta(days=step.delay_days)
     due = (
-        Subscriber.confirmed_at.is_not(None),
-        Subscriber.confirmed_at <= due_by,
-        Subscriber.confirmed_at > due_by - LATE_LIMIT,
+        Subscriber.welcome_from.is_not(None),
+        Subscriber.welcome_from <= due_by,
+        Subscriber.welcome_from > due_by - LATE_LIMIT,
         mailable(),
         ~exists().where(
             WelcomeReceipt.subscriber_id == Subscriber.id, WelcomeReceipt.step_id == step.id

@@ -23,7 +23,7 @@ from subscribers.model import (
     table_of,
 )
 
-SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at", "time_zone")
+SUBSCRIBER_COLUMNS = (*NEW_SUBSCRIBER_COLUMNS, "confirmed_at", "welcome_from", "time_zone")
 CONSENT_COLUMNS = ("subscriber_id", "kind", "at", "ip", "user_agent", "source", "form")
 
 Row = Mapping[str, Any]

@@ -14,7 +14,9 @@ Columns (header names, any order; only ``email`` is required)::
 
 Imported people are ``pending`` unless ``confirmed`` is set (they opted in elsewhere);
 a ``status`` column can only lower that: rows marked unsubscribed, bounced or complained
-are skipped, never revived. No confirmation mail is queued for pending imports.
+are skipped, never revived. No confirmation mail is queued for pending imports. Imported
+readers get no welcome series unless ``welcome`` is set: then an active row's series starts
+at its confirmed moment (``confirmed_at``, else ``created_at``, else the import's start).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ BATCH = 1000
 class ImportOptions:
     known_topics: Collection[str]
     confirmed: bool = False
+    welcome: bool = False  # active rows' welcome series starts at their confirmed moment
     source: str | None = "import"
     strict: bool = False
     started: datetime = field(default_factory=utcnow)  # 'created' of rows without a date
@@ -379,6 +382,7 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
     created = _timestamp(cells.get("created_at"), "created_at", options.started)
     created = created or options.started
     confirmed_at = _timestamp(cells.get("confirmed_at"), "confirmed_at", options.started)
+    confirmed_at = (confirmed_at or created) if status == "active" else None
     attributes = clean_attributes(
         {
             name.removeprefix(ATTRIBUTE_PREFIX): cell
@@ -401,7 +405,8 @@ def _row_values(cells: Mapping[str, str], options: ImportOptions) -> dict[str, A
         "attributes": attributes,
         "source": clean_source(cells.get("source")) or options.source,
         "created_at": created,
-        "confirmed_at": (confirmed_at or created) if status == "active" else None,
+        "confirmed_at": confirmed_at,
+        "welcome_from": confirmed_at if options.welcome else None,
         "time_zone": clean_zone(cells.get("time_zone")),
     }
 

@@ -45,6 +45,7 @@ class NewSubscriber:
     name: str | None = None
     topics: list[str] = field(default_factory=list)
     confirmed: bool = False
+    welcome: bool = False  # with confirmed: the welcome series starts now (else: never)
     source: str | None = "cli"
     ascii_local_part: bool = True  # the provider cannot deliver to zoë@… (parse_address)
     narratives: str | None = None  # all (the default), facts-only or no-forecast
@@ -73,6 +74,9 @@ def add_subscriber(
 ) -> Subscriber:
     """Add one subscriber: active if ``confirmed``, else pending with a confirmation queued.
 
+    A pending one gets the welcome series when they confirm; a confirmed one only if
+    ``welcome`` (they confirmed elsewhere: a newsroom's existing readers are not welcomed).
+
     Every field goes through the rules of :mod:`subscribers.fields`, as a CSV row does;
     ``evidence`` is added to the consent record's form (who vouched for the opt-in)."""
     address = parse_address(new.email, ascii_local_part=new.ascii_local_part)
@@ -96,6 +100,7 @@ def add_subscriber(
         time_zone=clean_zone(new.time_zone),
         created_at=now,
         confirmed_at=now if new.confirmed else None,
+        welcome_from=now if new.confirmed and new.welcome else None,
         confirmation_sent_at=None if new.confirmed else now,
     )
     session.add(subscriber)

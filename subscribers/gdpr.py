@@ -62,6 +62,7 @@ def _subscriber_data(subscriber: Subscriber) -> dict[str, Any]:
         "source": subscriber.source,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
+        "welcome_from": _iso(subscriber.welcome_from),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
     }
 

@@ -110,14 +110,16 @@ def take_in(
     confirmed: bool,
     system: str,
     resend_after: timedelta,
+    welcome: bool = False,
     now: datetime | None = None,
 ) -> list[IntakeResult]:
     """Store checked people, each's result in order: double opt-in, or active when
     ``confirmed``. ``system`` (e.g. the API key's name) is kept in the consent record with
-    the source."""
+    the source. Double opt-in readers get the welcome series when they confirm; confirmed
+    ones only with ``welcome`` (without ``confirmed`` it changes nothing)."""
     now = now or utcnow()
     if confirmed:
-        return _add_confirmed(session, people, system=system, now=now)
+        return _add_confirmed(session, people, system=system, welcome=welcome, now=now)
     return [
         _sign_up(session, person, system=system, resend_after=resend_after, now=now)
         for person in people
@@ -147,13 +149,18 @@ def _sign_up(
 
 
 def _add_confirmed(
-    session: Session, people: Sequence[CheckedArrival], *, system: str, now: datetime
+    session: Session,
+    people: Sequence[CheckedArrival],
+    *,
+    system: str,
+    welcome: bool,
+    now: datetime,
 ) -> list[IntakeResult]:
     """People who opted in elsewhere, added active with an ``add`` consent record, as a
     batch (the CSV import's write path: two look-ups, one insert per table). A suppressed
     address is not written; a known one, or one already earlier in the batch, is left
     as it is. Like an import, this reports no ``subscriber.confirmed`` webhook event."""
-    rows = [_active_row(person, now) for person in people]
+    rows = [_active_row(person, now, welcome=welcome) for person in people]
     known, suppressed = known_and_suppressed(session.connection(), rows)
     results: list[IntakeResult] = []
     new: list[int] = []  # indexes in people
@@ -184,8 +191,9 @@ def _add_confirmed(
     return results
 
 
-def _active_row(person: CheckedArrival, now: datetime) -> dict[str, Any]:
-    """The ``subscribers`` row of a confirmed person (:data:`SUBSCRIBER_COLUMNS`)."""
+def _active_row(person: CheckedArrival, now: datetime, *, welcome: bool) -> dict[str, Any]:
+    """The ``subscribers`` row of a confirmed person (:data:`SUBSCRIBER_COLUMNS`); their
+    welcome series starts now only if ``welcome``."""
     return {
         "uid": new_uid(),
         "email": person.address.email,
@@ -199,6 +207,7 @@ def _active_row(person: CheckedArrival, now: datetime) -> dict[str, Any]:
         "source": person.source,
         "created_at": now,
         "confirmed_at": now,
+        "welcome_from": now if welcome else None,
         "time_zone": person.time_zone,
     }
 

@@ -74,7 +74,8 @@ class Subscriber(Base):
         CheckConstraint(_in("narratives", NARRATIVE_DISPLAYS), name="narratives"),
         Index("ix_subscribers_status_created_at", "status", "created_at"),
         Index("ix_subscribers_lapsed_at", "lapsed_at"),  # lapsed counts at past dates
-        Index("ix_subscribers_confirmed_at", "confirmed_at"),  # who a welcome step is due to
+        Index("ix_subscribers_confirmed_at", "confirmed_at"),  # "confirmed" segment rules
+        Index("ix_subscribers_welcome_from", "welcome_from"),  # who a welcome step is due to
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +95,11 @@ class Subscriber(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
+    welcome_from: Mapped[datetime | None] = mapped_column(
+        doc="When this reader's welcome series starts (step delays count from it); NULL: "
+        "never. Set on a double opt-in confirmation; a confirmed import or add sets it only "
+        "when asked to (``--welcome``, the API's ``welcome``)."
+    )
     unsubscribed_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(

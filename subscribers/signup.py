@@ -180,6 +180,7 @@ def confirm(
         return ConfirmResult.CLOSED
     subscriber.status = "active"
     subscriber.confirmed_at = now
+    subscriber.welcome_from = now  # a double opt-in: the welcome series starts now
     subscriber.unsubscribed_at = None
     session.add(ConsentRecord(**consent_values(subscriber.id, "confirm", origin, {}, now)))
     report_status(session, [(subscriber.uid, subscriber.email)], "active", now=now)

@@ -130,7 +130,13 @@ def _add_readers(database: Database) -> None:
             if _known(session, email):
                 continue
             new = NewSubscriber(
-                email, name, list(topics), confirmed=True, source="demo", narratives=narratives
+                email,
+                name,
+                list(topics),
+                confirmed=True,
+                welcome=True,  # the demo shows the welcome series (step 7)
+                source="demo",
+                narratives=narratives,
             )
             add_subscriber(session, new, known_topics=known, origin=Origin(source="demo"))
             added += 1

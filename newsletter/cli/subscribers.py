@@ -47,6 +47,14 @@ def import_command(
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="They opted in elsewhere: make them active.")
     ] = False,
+    welcome: Annotated[
+        bool,
+        typer.Option(
+            "--welcome",
+            help="With --confirmed: they get the welcome series, from their confirmed_at "
+            "(default: none; readers who confirm by mail always get it).",
+        ),
+    ] = False,
     source: Annotated[str, typer.Option(help="Signup source recorded for each row.")] = "import",
     strict: Annotated[
         bool, typer.Option("--strict", help="Import nothing if any row is bad.")
@@ -56,6 +64,7 @@ def import_command(
 
     Exits 1 when any row was refused (with --strict: nothing was imported).
     """
+    _welcome_needs_confirmed(welcome, confirmed)
     try:
         stream = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -64,6 +73,7 @@ def import_command(
         options = ImportOptions(
             known_topics=_topics(database),
             confirmed=confirmed,
+            welcome=welcome,
             source=source,
             strict=strict,
             ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
@@ -114,6 +124,14 @@ def _attributes(pairs: list[str] | None) -> dict[str, str]:
     return attributes
 
 
+def _welcome_needs_confirmed(welcome: bool, confirmed: bool) -> None:
+    if welcome and not confirmed:
+        raise InvalidInput(
+            "--welcome",
+            "needs --confirmed (a pending reader gets the welcome series when they confirm)",
+        )
+
+
 @app.command("add")
 def add_command(
     email: str,
@@ -137,13 +155,23 @@ def add_command(
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Active now; else pending with a mail queued.")
     ] = False,
+    welcome: Annotated[
+        bool,
+        typer.Option(
+            "--welcome",
+            help="With --confirmed: the welcome series starts now (default: none; a reader "
+            "who confirms by mail always gets it).",
+        ),
+    ] = False,
 ) -> None:
     """Add one subscriber by hand, with the fields a CSV import takes and the same checks."""
+    _welcome_needs_confirmed(welcome, confirmed)
     new = NewSubscriber(
         email=email,
         name=name,
         topics=TOPIC_SEPARATORS.split(topics),
         confirmed=confirmed,
+        welcome=welcome,
         source=source,
         ascii_local_part=not delivers_unicode_local_parts(get_settings().provider),
         narratives=narratives,
@@ -155,6 +183,8 @@ def add_command(
         with database.transaction() as session:
             subscriber = add_subscriber(session, new, known_topics=known, origin=CLI_ORIGIN)
     what = "active" if confirmed else "pending (a confirmation mail is queued)"
+    if confirmed:
+        what += ", welcome series from now" if welcome else ", no welcome series"
     console.print(f"added {subscriber.email}: {what}", markup=False)
 
 

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import event, func, select
 
+from campaigns.welcome_model import WelcomeReceipt
+from campaigns.welcome_queue import queue_due_steps
+from campaigns.welcome_steps import StepText, add_step
 from newsletter.apikeys.keys import SCOPES, create_key, revoke_key
+from newsletter.config import get_settings
 from newsletter.db import Database
 from newsletter.webhooks.model import WebhookMessage
 from subscribers.directory import consent_history, find_by_email
 from subscribers.model import ConsentRecord, Subscriber
+from subscribers.signup import Origin, confirm
 from subscribers.suppression import suppress
 from tests.campaigns.helpers import add_subscribers, import_examples, new_campaign, send_issue
 from tests.conftest import ROOT
@@ -437,3 +443,48 @@ def test_the_published_openapi_holds_only_the_v1_routes(http: httpx.Client) -> N
         assert "IANA" in zone["description"] and {"type": "null"} in zone["anyOf"]
     public = http.get("/openapi.json").json()
     assert not [path for path in public["paths"] if path.startswith("/api/")]
+
+
+def test_confirmed_people_get_the_welcome_series_only_with_welcome(
+    db: Database, site: LiveServer, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A vouched-for add (one or bulk) is not welcomed unless the body says ``welcome``; a
+    person who confirms by our mail is, whatever the body said."""
+    with db.transaction() as session:
+        first = add_step(session, StepText(0, "Welcome", "Hello.")).id
+    key = bearer(make_key(db, "subscribers:write", "subscribers:import-confirmed"))
+
+    def add(email: str, **extra: object) -> str:
+        body = {"email": email, "source": "crm", **extra}
+        answer = http.post("/api/v1/subscribers", json=body, headers=key)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["result"])
+
+    assert add("one@example.org", confirmed=True) == "added"
+    assert add("onew@example.org", confirmed=True, welcome=True) == "added"
+    assert add("optin@example.org", welcome=False) == "queued"
+    for welcome in (False, True):
+        people = [
+            {"email": f"bulk{n}-{str(welcome).lower()}@example.org", "source": "crm"}
+            for n in (1, 2)
+        ]
+        body = {"subscribers": people, "confirmed": True, "welcome": welcome}
+        answer = http.post("/api/v1/subscribers/bulk", json=body, headers=key)
+        assert answer.json()["counts"] == {"added": 2}
+    with db.transaction() as session:
+        uid = find_by_email(session, "optin@example.org").uid
+        confirm(session, uid, Origin(source="web"))
+    settings = get_settings().model_copy(update={"outbox": tmp_path / "outbox"})
+    queue_due_steps(db, settings)
+    with db.transaction() as session:
+        welcomed = session.scalars(
+            select(Subscriber.email)
+            .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
+            .where(WelcomeReceipt.step_id == first)
+        )
+        assert sorted(welcomed) == [
+            "bulk1-true@example.org",
+            "bulk2-true@example.org",
+            "onew@example.org",
+            "optin@example.org",
+        ]

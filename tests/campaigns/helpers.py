@@ -31,7 +31,7 @@ from newsletter.config import Settings
 from newsletter.db import Database, open_database, utcnow
 from newsletter.tokens import Purpose, TokenSigner
 from subscribers.addresses import email_digest
-from subscribers.model import Segment, Subscriber
+from subscribers.model import ConsentRecord, Segment, Subscriber
 from tests.conftest import ROOT
 from tests.fakes.sendgrid_server import DEFAULT_KEY, FakeSendGrid
 
@@ -117,12 +117,24 @@ def add_subscribers(
                 "source": "test",
                 "created_at": now,
                 "confirmed_at": now if status == "active" else None,
+                "welcome_from": now if status == "active" else None,  # as by double opt-in
             }
         )
     with db.transaction() as session:
         for chunk in range(0, len(rows), 5000):
             session.execute(insert(Subscriber), rows[chunk : chunk + 5000])
     return [r["email"] for r in rows]
+
+
+def record_confirmations(db: Database) -> None:
+    """A ``confirm`` consent record at each active reader's ``confirmed_at``: the history a
+    double opt-in leaves (:func:`add_subscribers` writes none), which migration 0039 reads."""
+    with db.transaction() as session:
+        readers = session.execute(
+            select(Subscriber.id, Subscriber.confirmed_at).where(Subscriber.status == "active")
+        ).all()
+        for reader_id, confirmed_at in readers:
+            session.add(ConsentRecord(subscriber_id=reader_id, kind="confirm", at=confirmed_at))
 
 
 def add_segment(

@@ -24,10 +24,12 @@ from campaigns.welcome_queue import LATE_LIMIT, queue_due_steps
 from campaigns.welcome_steps import StepText, add_step, edit_step, set_enabled, step_summaries
 from newsletter.config import Settings, get_settings
 from newsletter.db import Database, open_database, utcnow
+from subscribers.addresses import parse_address
 from subscribers.csv_io import ImportOptions, import_csv
 from subscribers.directory import NewSubscriber, add_subscriber
+from subscribers.intake import Arrival, check_arrival, take_in
 from subscribers.model import Subscriber
-from subscribers.signup import Origin
+from subscribers.signup import Origin, SignupForm, confirm, signup
 from subscribers.suppression import suppress
 from tests.campaigns.helpers import add_subscribers, html_of, meet_before, outbox_mails, race
 
@@ -44,8 +46,9 @@ def _steps(db: Database) -> tuple[int, int]:
 
 
 def _confirmed_at(db: Database, moment: datetime) -> None:
+    """Every reader confirmed by double opt-in at ``moment`` (their series starts then)."""
     with db.transaction() as session:
-        session.execute(update(Subscriber).values(confirmed_at=moment))
+        session.execute(update(Subscriber).values(confirmed_at=moment, welcome_from=moment))
 
 
 def _send(db: Database, settings: Settings) -> None:
@@ -167,40 +170,78 @@ def test_two_copies_racing_the_first_freeze_of_a_step(
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
 
 
-def test_readers_added_as_confirmed_enter_the_series_unless_their_dates_are_old(
+def _welcomed(db: Database, step_id: int) -> list[str]:
+    with db.transaction() as session:
+        return sorted(
+            session.scalars(
+                select(Subscriber.email)
+                .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
+                .where(WelcomeReceipt.step_id == step_id)
+            )
+        )
+
+
+def test_a_reader_who_confirms_by_mail_gets_step_one(db: Database, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    first, _ = _steps(db)
+    form = SignupForm(address=parse_address("ana@example.org"), name="Ana", topics=[], form={})
+    with db.transaction() as session:
+        signup(session, form, Origin(source="web"), resend_after=timedelta(minutes=10))
+    queue_due_steps(db, settings)
+    assert _welcomed(db, first) == []  # pending: not yet
+    with db.transaction() as session:
+        uid = session.scalars(select(Subscriber.uid)).one()
+        confirm(session, uid, Origin(source="web"))
+        reader = session.scalars(select(Subscriber)).one()
+        assert reader.welcome_from is not None and reader.welcome_from == reader.confirmed_at
+    queued = queue_due_steps(db, settings)
+    assert [(q.step_id, q.readers) for q in queued] == [(first, 1)]
+    assert _welcomed(db, first) == ["ana@example.org"]
+
+
+def test_readers_added_as_confirmed_get_the_series_only_when_asked(
     db: Database, tmp_path: Path
 ) -> None:
-    """What docs/welcome.md says of imports: a reader added as already confirmed (CSV
-    ``--confirmed``, ``subscribers add --confirmed``, the API's ``confirmed``) counts as
-    confirmed now and gets the series; a CSV's own ``confirmed_at`` (or ``created_at``)
-    more than LATE_LIMIT ago keeps the welcome from them."""
+    """A CSV import, a hand add and an API-style batch add of confirmed readers: no welcome
+    series, though they are active and just confirmed; with ``welcome`` they get it, from
+    their confirmed moment (a CSV's old ``confirmed_at``/``created_at`` keeps it from them)."""
     settings = _settings(tmp_path)
     first, _ = _steps(db)
     old = (utcnow() - LATE_LIMIT - timedelta(days=1)).isoformat()
-    lines = [
-        "email,confirmed_at,created_at",
-        "now@example.org,,",
-        f"old@example.org,{old},",
-        f"created@example.org,,{old}",
-    ]
-    options = ImportOptions(known_topics=(), confirmed=True)
-    report = import_csv(db, io.StringIO("\n".join(lines) + "\n"), source_name="t", options=options)
-    assert report.errors == []
+
+    def import_rows(prefix: str, welcome: bool) -> None:
+        lines = [
+            "email,confirmed_at,created_at",
+            f"{prefix}-now@example.org,,",
+            f"{prefix}-old@example.org,{old},",
+            f"{prefix}-created@example.org,,{old}",
+        ]
+        options = ImportOptions(known_topics=(), confirmed=True, welcome=welcome)
+        stream = io.StringIO("\n".join(lines) + "\n")
+        assert import_csv(db, stream, source_name="t", options=options).errors == []
+
+    import_rows("csv", welcome=False)
+    import_rows("csvw", welcome=True)
     with db.transaction() as session:
-        add_subscriber(
-            session,
-            NewSubscriber("cli@example.org", confirmed=True),
-            known_topics=(),
-            origin=Origin(source="test"),
+        for email, welcome in (("cli@example.org", False), ("cliw@example.org", True)):
+            new = NewSubscriber(email, confirmed=True, welcome=welcome)
+            add_subscriber(session, new, known_topics=(), origin=Origin(source="test"))
+        for email, welcome in (("api@example.org", False), ("apiw@example.org", True)):
+            person = check_arrival(Arrival(email, "crm"), (), ascii_local_part=True)
+            take_in(
+                session,
+                [person],
+                confirmed=True,
+                welcome=welcome,
+                system="crm",
+                resend_after=timedelta(minutes=10),
+            )
+        active = session.scalar(
+            select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
         )
+        assert active == 10
     queue_due_steps(db, settings)
-    with db.transaction() as session:
-        welcomed = session.scalars(
-            select(Subscriber.email)
-            .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
-            .where(WelcomeReceipt.step_id == first)
-        )
-        assert sorted(welcomed) == ["cli@example.org", "now@example.org"]
+    assert _welcomed(db, first) == ["apiw@example.org", "cliw@example.org", "csvw-now@example.org"]
 
 
 def test_not_after_unsubscribe_bounce_or_lapse(db: Database, tmp_path: Path) -> None:

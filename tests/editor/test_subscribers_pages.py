@@ -306,6 +306,34 @@ def test_import_shows_row_errors_and_imports_nothing(db: Database, editor: Edito
     assert too_big.status_code == 413  # every other form keeps the small limit
 
 
+def test_an_admin_import_as_active_welcomes_only_when_ticked(db: Database, admin: Editor) -> None:
+    page = admin.get("/editor/subscribers/import").text
+    assert 'name="welcome"' in page
+    plain = "email\nold@example.net\n"
+    done = admin.post(
+        "/editor/subscribers/import",
+        {"confirmed": "1"},
+        files={"file": ("a.csv", plain.encode(), "text/csv")},
+    )
+    assert done.status_code == 200 and "1 imported as active" in done.text
+    welcomed = "email\nnew@example.net\n"
+    done = admin.post(
+        "/editor/subscribers/import",
+        {"confirmed": "1", "welcome": "1"},
+        files={"file": ("b.csv", welcomed.encode(), "text/csv")},
+    )
+    assert done.status_code == 200 and "1 imported as active" in done.text
+    pending = admin.post(  # the box means nothing without "import them as active"
+        "/editor/subscribers/import",
+        {"welcome": "1"},
+        files={"file": ("c.csv", b"email\nlater@example.net\n", "text/csv")},
+    )
+    assert pending.status_code == 200 and "1 imported as pending" in pending.text
+    old, new, later = (person(db, f"{e}@example.net") for e in ("old", "new", "later"))
+    assert old.welcome_from is None and later.welcome_from is None
+    assert new.welcome_from is not None and new.welcome_from == new.confirmed_at
+
+
 def test_export_is_formula_safe_and_filtered(
     db: Database, editor: Editor, caplog: pytest.LogCaptureFixture
 ) -> None:

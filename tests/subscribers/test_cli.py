@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import mailbox
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from campaigns.welcome_model import WelcomeReceipt
+from campaigns.welcome_queue import queue_due_steps
+from campaigns.welcome_steps import StepText, add_step
 from newsletter.cli.app import app
-from newsletter.db import Database
+from newsletter.config import get_settings
+from newsletter.db import Database, utcnow
+from subscribers.model import Subscriber
 
 runner = CliRunner()
 
@@ -176,3 +183,40 @@ def test_segments_add_list_show_remove(db: Database) -> None:
     assert code == 0
     code, _, err = run("segments", "show", "europe")
     assert code == 1 and "no segment named 'europe'" in err
+
+
+def test_confirmed_readers_get_the_welcome_series_only_with_welcome(
+    db: Database, tmp_path: Path
+) -> None:
+    """``import --confirmed`` and ``add --confirmed`` welcome nobody; with ``--welcome`` they
+    do (an import from each row's confirmed moment: an old one gets nothing)."""
+    with db.transaction() as session:
+        first = add_step(session, StepText(0, "Welcome", "Hello.")).id
+    old = (utcnow() - timedelta(days=30)).isoformat()
+    for name, extra in (("plain", ()), ("welcome", ("--welcome",))):
+        csv_file = tmp_path / f"{name}.csv"
+        csv_file.write_text(
+            f"email,confirmed_at\n{name}-new@example.com,\n{name}-old@example.com,{old}\n",
+            encoding="utf-8",
+        )
+        code, out, _ = run("subscribers", "import", str(csv_file), "--confirmed", *extra)
+        assert code == 0 and "2 imported as active" in out
+    code, out, _ = run("subscribers", "add", "cli@example.com", "--confirmed")
+    assert code == 0 and "active, no welcome series" in out
+    code, out, _ = run("subscribers", "add", "cliw@example.com", "--confirmed", "--welcome")
+    assert code == 0 and "active, welcome series from now" in out
+    code, _, err = run("subscribers", "add", "nope@example.com", "--welcome")
+    assert code == 1 and "--welcome: needs --confirmed" in err
+    code, _, err = run("subscribers", "import", str(tmp_path / "plain.csv"), "--welcome")
+    assert code == 1 and "--welcome: needs --confirmed" in err
+    settings = get_settings().model_copy(update={"outbox": tmp_path / "outbox"})
+    queue_due_steps(db, settings)
+    with db.transaction() as session:
+        welcomed = session.scalars(
+            select(Subscriber.email)
+            .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
+            .where(WelcomeReceipt.step_id == first)
+        )
+        assert sorted(welcomed) == ["cliw@example.com", "welcome-new@example.com"]
+        nope = select(Subscriber.id).where(Subscriber.email == "nope@example.com")
+        assert session.scalar(nope) is None

@@ -143,6 +143,7 @@ def test_confirming_is_idempotent_and_closed_after_unsubscribing(db: Database) -
         assert confirm(session, uid, ORIGIN) is ConfirmResult.ALREADY_ACTIVE
     row = _subscriber(db)
     assert row.confirmed_at is not None and row.confirmed_at.tzinfo is not None
+    assert row.welcome_from == row.confirmed_at  # a double opt-in starts the welcome series
     with db.transaction() as session:
         unsubscribe(session, uid, ORIGIN)
     with db.transaction() as session:

@@ -238,6 +238,13 @@ class AddSubscriber(SubscriberIn):
         description="They confirmed their opt-in with you: add them active, without our "
         "confirmation mail (needs the scope subscribers:import-confirmed).",
     )
+    welcome: bool = Field(
+        default=False,
+        description="With confirmed: their welcome series starts now. Left out, a confirmed "
+        "person gets no welcome series (a list moved from elsewhere is not welcomed). "
+        "Without confirmed it changes nothing: a person who confirms by our mail always "
+        "gets the series.",
+    )
 
 
 class BulkAdd(BaseModel):
@@ -247,6 +254,7 @@ class BulkAdd(BaseModel):
         min_length=1, max_length=10_000, description="At most NEWSLETTER_API_BULK_MAX_SUBSCRIBERS."
     )
     confirmed: bool = Field(default=False, description="As for one subscriber, for all.")
+    welcome: bool = Field(default=False, description="As for one subscriber, for all.")
 
 
 IntakeName = Literal["queued", "throttled", "already-active", "suppressed", "added", "exists"]
@@ -286,7 +294,9 @@ async def add_subscriber(
 ) -> AddedOut:
     """Add one person: double opt-in (our confirmation mail), or active when ``confirmed``."""
     _may_confirm(holder, body.confirmed)
-    (result,) = await _take_in(request, holder, [body], confirmed=body.confirmed, bulk=False)
+    (result,) = await _take_in(
+        request, holder, [body], confirmed=body.confirmed, welcome=body.welcome, bulk=False
+    )
     return result
 
 
@@ -305,7 +315,9 @@ async def add_subscribers(
             [_located(["body", "subscribers"], f"at most {most} subscribers in one request")]
         )
     people = body.subscribers
-    results = await _take_in(request, holder, people, confirmed=body.confirmed, bulk=True)
+    results = await _take_in(
+        request, holder, people, confirmed=body.confirmed, welcome=body.welcome, bulk=True
+    )
     return BulkOut(results=results, counts=dict(Counter(r.result for r in results)))
 
 
@@ -338,6 +350,7 @@ async def _take_in(
     people: Sequence[SubscriberIn],
     *,
     confirmed: bool,
+    welcome: bool,
     bulk: bool,
 ) -> list[AddedOut]:
     site = api_site(request)
@@ -349,7 +362,12 @@ async def _take_in(
         topics = known_topics(session, settings.topics)
         checked = _checked(people, topics, ascii_only, bulk)
         results = take_in(
-            session, checked, confirmed=confirmed, system=holder.name, resend_after=resend
+            session,
+            checked,
+            confirmed=confirmed,
+            welcome=welcome,
+            system=holder.name,
+            resend_after=resend,
         )
         return [
             AddedOut(email=person.address.email, result=result.value)

@@ -210,6 +210,7 @@ async def import_upload(request: Request, editor: Editor) -> Response:
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     confirmed = form.get("confirmed") == "1"
+    welcome = confirmed and form.get("welcome") == "1"
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _import_problems(request, [Problem("upload", None, "choose a CSV file")])
     if confirmed and not editor.is_admin:
@@ -226,6 +227,7 @@ async def import_upload(request: Request, editor: Editor) -> Response:
     options = ImportOptions(
         known_topics=topics,
         confirmed=confirmed,
+        welcome=welcome,
         source="import",
         strict=True,
         ascii_local_part=not delivers_unicode_local_parts(site.settings.provider),
