@@ -23,7 +23,7 @@ from campaigns.welcome_model import WelcomeReceipt
 from campaigns.welcome_queue import LATE_LIMIT, queue_due_steps
 from campaigns.welcome_steps import StepText, add_step, edit_step, set_enabled, step_summaries
 from newsletter.config import Settings, get_settings
-from newsletter.db import Database, open_database, utcnow
+from newsletter.db import Database, utcnow
 from subscribers.addresses import parse_address
 from subscribers.csv_io import ImportOptions, import_csv
 from subscribers.directory import NewSubscriber, add_subscriber
@@ -127,24 +127,7 @@ def test_never_twice_in_two_rounds_or_two_workers(db: Database, tmp_path: Path) 
     queue_due_steps(db, settings)
     queue_due_steps(db, settings)
     add_subscribers(db, 40, start=40)
-    url = db.engine.url.render_as_string(hide_password=False)
-    workers = [open_database(url) for _ in range(2)]
-    errors: list[BaseException] = []
-
-    def run(database: Database) -> None:
-        try:
-            queue_due_steps(database, settings)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for worker in workers:
-        worker.dispose()
-    assert errors == []
+    assert race(db, lambda database: queue_due_steps(database, settings)) == []
     receipts = _receipts(db)
     assert len(receipts) == 80 and all(step == first for _, step in receipts)
     assert len(set(receipts)) == 80
