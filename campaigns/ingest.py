@@ -115,12 +115,15 @@ def record_events(
             )
     keep_partitions_ahead(session.get_bind().engine, utcnow().date())
     new = _insert(session, unique)
-    add_events(session.connection(), new)  # the report counters, in this transaction
     apply_effects(session, new, policy.soft_bounce_limit)
     revive_readers(session, new)
-    note_engagement(session.connection(), new, erased=erased)
     proven = {r.delivery_id for r in unique if r.delivery_id in unknown and r.type in EVIDENCE}
     settle_from_events(session.connection(), [i for i in proven if i is not None])
+    # Last, just before the commit: rows that concurrent batches share (a reader's
+    # engagement, a delivery's bits, the variant's and campaign's counters) stay locked
+    # from these upserts to the commit, so the shorter that is, the less batches wait.
+    note_engagement(session.connection(), new, erased=erased)
+    add_events(session.connection(), new)  # the report counters, in this transaction
     return IngestResult(
         received=len(records),
         recorded=len(new),

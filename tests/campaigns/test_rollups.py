@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, event, insert, select
 
 from campaigns.events import OWN_LINK_SECTIONS, Event, EventRecord
 from campaigns.ingest import IngestPolicy, record_events
@@ -396,3 +396,50 @@ def test_an_erased_readers_delivery_leaves_the_counts_and_takes_its_marks(
             session.scalars(select(DeliveryClick).where(DeliveryClick.delivery_id == gone)).all()
             == []
         )
+
+
+SHARED_ROWS = ("subscriber_engagement", "delivery_rollups", "delivery_clicks", "campaign_tallies")
+
+
+def test_rows_concurrent_batches_share_are_written_last(db: Database, tmp_path: Path) -> None:
+    """A reader's engagement, a delivery's bits and the counters are rows that concurrent
+    batches share: each stays locked from its upsert to the commit, so they are the
+    batch's last statements (effects, suppressions and unsubscribes come before), and the
+    variant's counters, which every batch of a campaign shares, the very last."""
+    sent = _sent(db, tmp_path)
+    with db.transaction() as session:
+        address = session.scalar(
+            select(Subscriber.email)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+            .where(Delivery.id == sent.deliveries[0])
+        )
+    now = utcnow()
+    bounce = EventRecord(  # names its recipient, so it suppresses them: an effect
+        source="sendgrid",
+        event_id="hard-bounce",
+        type="bounced",
+        occurred_at=now,
+        received_at=now,
+        email=address,
+        delivery_ref=sent.deliveries[0],
+        campaign_ref=sent.campaign_id,
+        bounce_type="hard",
+    )
+    records = [bounce, *_events(sent, 300, seed=5)]
+    assert {"opened", "clicked"} <= {r.type for r in records}
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()[:3]))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        _ingest(db, records)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    first_shared = next(i for i, text in enumerate(seen) if text.endswith(SHARED_ROWS))
+    tail = seen[first_shared:]
+    assert all(text.startswith("INSERT INTO") for text in tail), tail
+    assert all(text.split()[2] in (*SHARED_ROWS, "variant_rollups") for text in tail), tail
+    assert tail[-1] == "INSERT INTO variant_rollups"
+    assert any("suppressions" in text for text in seen[:first_shared])  # effects came first
