@@ -100,9 +100,13 @@ def record_events(
 ) -> IngestResult:
     """Store the new events among ``records`` and apply their effects."""
     unique = _first_of_each(records)
+    digests: dict[str, str | None] = {}  # a batch names each address several times
     for record in unique:
-        if record.email_hash is None:
-            record.email_hash = address_digest(record.email)
+        if record.email_hash is None and record.email:
+            email = record.email
+            if email not in digests:
+                digests[email] = address_digest(email)
+            record.email_hash = digests[email]
     unknown, erased = _resolve(session, unique)
     _attach_links(session, unique, links)
     for record in unique:
@@ -151,6 +155,7 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int]
         return unknown, erased
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
     found = _deliveries(connection, wanted)
+    recipients: dict[int, Address | None] = {}  # one per delivery, whatever its events
     for record in records:
         target = found.get(record.delivery_ref) if record.delivery_ref is not None else None
         if target is None:
@@ -170,7 +175,9 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int]
         if target.erased:
             erased.add(target.subscriber_id)
         if names_address:
-            record.recipient = target.recipient()
+            if target.delivery_id not in recipients:
+                recipients[target.delivery_id] = target.recipient()
+            record.recipient = recipients[target.delivery_id]
     return unknown, erased
 
 
@@ -270,6 +277,7 @@ def _insert(session: Session, records: Sequence[EventRecord]) -> list[EventRecor
         EVENT_COLUMNS,
         key="event_id",
         skip_conflicts=("event_id", "source", "occurred_at"),
+        sparse=True,
     )
     new = [r for r in records if r.event_id in inserted]
     store_payloads(connection, [(inserted[r.event_id], r) for r in new])

@@ -75,8 +75,10 @@ def insert_rows(
     *,
     key: str | None = None,
     skip_conflicts: Sequence[str] = (),
+    sparse: bool = False,
 ) -> dict[Any, int]:
     """Insert ``rows`` (mappings with every name in ``columns``) in one statement.
+    ``sparse``: rows may leave out a column whose value is NULL (and have no other keys).
 
     With ``key`` (a unique column) returns ``{key value: id}`` of the new rows. With
     ``skip_conflicts`` (the columns of a unique constraint) rows that would violate it are
@@ -85,7 +87,7 @@ def insert_rows(
     if not rows:
         return {}
     postgres = connection.dialect.name == "postgresql"
-    document = _document(_only(rows, columns), postgres)
+    document = _document(rows if sparse else _only(rows, columns), postgres)
     source = (
         _from_postgres(table, columns, document) if postgres else _from_sqlite(columns, document)
     )
