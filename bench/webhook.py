@@ -387,8 +387,8 @@ def main() -> None:
             again, latencies, totals = asyncio.run(post_all(url, bodies, signer, args.concurrency))
             report("replay (all duplicates)", len(events), again, latencies)
             print(cpu_split(before, cpu(), len(bodies)))
-            after = scratch.count("events") - args.stored_events
-            print(f"check: {after:,} new rows after the replay; answers {totals}")
+            added = scratch.count("events") - args.stored_events - stored
+            print(f"check: {added:,} new rows after the replay; answers {totals}")
         finally:
             stop_server(server)
             database.dispose()
