@@ -329,6 +329,9 @@ def main() -> None:
     ):
         database_url = scratch.url.render_as_string(hide_password=False)
         database = open_database(database_url)
+        with database.engine.connect() as connection:  # the figures depend on it at 1M
+            memory = connection.execute(text("SHOW shared_buffers")).scalar_one()
+        print(f"PostgreSQL shared_buffers: {memory}", flush=True)
         import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)  # the SLUGS
         seed(database, args.subscribers)
         import_briefs(database, [ROOT / "examples" / "briefs"], mark_ready=True)
