@@ -24,6 +24,7 @@ from campaigns.model import Delivery, Variant
 from campaigns.payloads import StoredPayload, payloads_of
 from campaigns.sending import send_campaign
 from campaigns.service import CampaignDraft, create_campaign
+from campaigns.welcome_model import WelcomeReceipt
 from newsletter.briefs.document import Brief
 from newsletter.briefs.importer import import_briefs, read_brief_file
 from newsletter.briefs.store import save_brief
@@ -207,6 +208,18 @@ def frozen_recipients(
                 select(Subscriber.email)
                 .join(Delivery, Delivery.subscriber_id == Subscriber.id)
                 .where(Delivery.campaign_id == campaign_id)
+            )
+        )
+
+
+def welcomed(db: Database, step_id: int) -> list[str]:
+    """The addresses a welcome step has been queued for, sorted."""
+    with db.transaction() as session:
+        return sorted(
+            session.scalars(
+                select(Subscriber.email)
+                .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
+                .where(WelcomeReceipt.step_id == step_id)
             )
         )
 

@@ -31,7 +31,14 @@ from subscribers.intake import Arrival, check_arrival, take_in
 from subscribers.model import Subscriber
 from subscribers.signup import Origin, SignupForm, confirm, signup
 from subscribers.suppression import suppress
-from tests.campaigns.helpers import add_subscribers, html_of, meet_before, outbox_mails, race
+from tests.campaigns.helpers import (
+    add_subscribers,
+    html_of,
+    meet_before,
+    outbox_mails,
+    race,
+    welcomed,
+)
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -153,17 +160,6 @@ def test_two_copies_racing_the_first_freeze_of_a_step(
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
 
 
-def _welcomed(db: Database, step_id: int) -> list[str]:
-    with db.transaction() as session:
-        return sorted(
-            session.scalars(
-                select(Subscriber.email)
-                .join(WelcomeReceipt, WelcomeReceipt.subscriber_id == Subscriber.id)
-                .where(WelcomeReceipt.step_id == step_id)
-            )
-        )
-
-
 def test_a_reader_who_confirms_by_mail_gets_step_one(db: Database, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     first, _ = _steps(db)
@@ -171,7 +167,7 @@ def test_a_reader_who_confirms_by_mail_gets_step_one(db: Database, tmp_path: Pat
     with db.transaction() as session:
         signup(session, form, Origin(source="web"), resend_after=timedelta(minutes=10))
     queue_due_steps(db, settings)
-    assert _welcomed(db, first) == []  # pending: not yet
+    assert welcomed(db, first) == []  # pending: not yet
     with db.transaction() as session:
         uid = session.scalars(select(Subscriber.uid)).one()
         confirm(session, uid, Origin(source="web"))
@@ -179,7 +175,7 @@ def test_a_reader_who_confirms_by_mail_gets_step_one(db: Database, tmp_path: Pat
         assert reader.welcome_from is not None and reader.welcome_from == reader.confirmed_at
     queued = queue_due_steps(db, settings)
     assert [(q.step_id, q.readers) for q in queued] == [(first, 1)]
-    assert _welcomed(db, first) == ["ana@example.org"]
+    assert welcomed(db, first) == ["ana@example.org"]
 
 
 def test_readers_added_as_confirmed_get_the_series_only_when_asked(
@@ -224,7 +220,7 @@ def test_readers_added_as_confirmed_get_the_series_only_when_asked(
         )
         assert active == 10
     queue_due_steps(db, settings)
-    assert _welcomed(db, first) == ["apiw@example.org", "cliw@example.org", "csvw-now@example.org"]
+    assert welcomed(db, first) == ["apiw@example.org", "cliw@example.org", "csvw-now@example.org"]
 
 
 def test_not_after_unsubscribe_bounce_or_lapse(db: Database, tmp_path: Path) -> None:
