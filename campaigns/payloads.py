@@ -88,8 +88,8 @@ def _json(entries: list[list[Any]]) -> str:
 
 def _covering(
     connection: Connection, ids: Collection[int], *, lock: bool = False
-) -> list[tuple[int, list[Any]]]:
-    """The batches that hold one of ``ids``' payloads: ``(batch id, entries)``; with
+) -> list[tuple[int, datetime, list[Any]]]:
+    """The batches that hold one of ``ids``' payloads: ``(batch id, received at, entries)``; with
     ``lock``, locked until the transaction ends (two erasures rewriting one batch must not
     write back each other's entries)."""
     if not ids:
@@ -105,12 +105,12 @@ def _covering(
     if not candidates:
         return []
     statement = (
-        select(table.id, table.events)
+        select(table.id, table.received_at, table.events)
         .where(one_of(connection, table.id, candidates, BigInteger()))
         .order_by(table.id)
     )
     rows = connection.execute(statement.with_for_update() if lock else statement).all()
-    return [(batch, list(entries or [])) for batch, entries in rows]
+    return [(batch, received_at, list(entries or [])) for batch, received_at, entries in rows]
 
 
 def _holds_one(ordered: list[int], low: int, high: int) -> bool:
@@ -122,22 +122,11 @@ def _holds_one(ordered: list[int], low: int, high: int) -> bool:
 def payloads_of(connection: Connection, ids: Collection[int]) -> dict[int, StoredPayload]:
     """The payloads kept for the events whose ``events.id`` are ``ids``, by id."""
     wanted = set(ids)
-    table = BATCHES.c
     found: dict[int, StoredPayload] = {}
-    batches = _covering(connection, wanted)
-    if not batches:
-        return found
-    arrival = dict(
-        connection.execute(
-            select(table.id, table.received_at).where(
-                one_of(connection, table.id, [b for b, _ in batches], BigInteger())
-            )
-        ).all()
-    )
-    for batch, entries in batches:
+    for _, received_at, entries in _covering(connection, wanted):
         for event_id, user_agent, raw in entries:
             if event_id in wanted:
-                found[event_id] = StoredPayload(event_id, arrival[batch], user_agent, raw)
+                found[event_id] = StoredPayload(event_id, received_at, user_agent, raw)
     return found
 
 
@@ -147,7 +136,7 @@ def forget_payloads(connection: Connection, ids: Collection[int]) -> int:
     wanted = set(ids)
     removed = 0
     table = BATCHES.c
-    for batch, entries in _covering(connection, wanted, lock=True):
+    for batch, _, entries in _covering(connection, wanted, lock=True):
         kept = [entry for entry in entries if entry[0] not in wanted]
         if len(kept) == len(entries):
             continue
