@@ -31,7 +31,7 @@ from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from campaigns.local_time import LocalMoments
-from campaigns.model import Delivery, VariantChoice
+from campaigns.model import FINGERPRINT_LENGTH, Delivery, VariantChoice
 from campaigns.states import DeliveryStatus
 from campaigns.subject_tests import CellDeal
 from newsletter.briefs.document import Brief
@@ -202,6 +202,7 @@ def queue_readers(
     readers = select(
         func.coalesce(recorded.c.variant_id, segment_own).label("variant_id"),
         chosen.c.subscriber_id.label("subscriber_id"),
+        func.substr(chosen.c.email_hash, 1, FINGERPRINT_LENGTH).label("recipient_fingerprint"),
     ).select_from(
         chosen.outerjoin(
             recorded,
@@ -211,7 +212,7 @@ def queue_readers(
         )
     )
     columns = ["campaign_id", "variant_id", "subscriber_id", "status", "attempts"]
-    extra: list[str] = []
+    extra = ["recipient_fingerprint"]  # what ties the provider's events to the row
     if local is not None:
         readers = readers.add_columns(local.column(chosen.c.time_zone).label("not_before"))
         extra.append("not_before")

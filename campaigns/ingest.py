@@ -1,7 +1,8 @@
 """Record a batch of tracking events: resolve their ids, insert them once, apply effects.
 
 The whole batch is one transaction and a handful of statements whatever its size: one
-query finds the deliveries the events name, one per variant clicked loads its link table
+query finds the deliveries the events name (and one the addresses of the few subscribers
+an event may change, see below), one per variant clicked loads its link table
 (cached: variants are frozen), one ``INSERT … ON CONFLICT DO NOTHING`` (the batch as one
 JSON document, see :mod:`subscribers.bulk`) stores the events that are new, one row their
 payloads (:mod:`campaigns.payloads`: one per batch, not per event), and only the new
@@ -18,12 +19,17 @@ An event proving that the provider accepted a delivery whose outcome was ``unkno
 it as ``sent`` in the same transaction (:mod:`campaigns.unknowns`): one more UPDATE, only
 when the batch names such a delivery.
 
-The address a delivery was sent to is its subscriber's: deliveries keep only the
-subscriber's id, and a subscriber's address never changes (its key is unique, and nothing
-rewrites it; erasure clears it, after which no event names its recipient any more). Only an
-event that names the recipient's address gets :attr:`EventRecord.recipient`, which is
-what lets :mod:`campaigns.effects` suppress or unsubscribe anyone: a first-party event
-(tied by our signed token, naming no address) counts in reports and changes nobody.
+Whether an event names the address a delivery was sent to is told by the delivery alone:
+it keeps the first 16 hex digits of its recipient's address digest
+(:attr:`Delivery.recipient_fingerprint`, copied at the freeze; a subscriber's address never
+changes, and erasure clears it, after which no event naming an address is tied to it), so
+the batch's look-up reads no subscriber. An event naming another address matches by chance
+once in 2**64. Only an event that names the recipient's address, and may change a subscriber
+(:data:`campaigns.effects.EFFECT_TYPES`: a bounce, a spam report, an unsubscribe …), gets
+:attr:`EventRecord.recipient`, read from the subscriber with its full digest checked: that
+is what lets :mod:`campaigns.effects` suppress or unsubscribe anyone, and those are about
+one event in a hundred. A first-party event (tied by our signed token, naming no address)
+counts in reports and changes nobody.
 """
 
 from __future__ import annotations
@@ -37,12 +43,12 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import BigInteger, Connection, Table, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.effects import apply_effects
+from campaigns.effects import EFFECT_TYPES, apply_effects
 from campaigns.engagement import note_engagement
 from campaigns.events import EVENT_COLUMNS, Event, EventRecord
 from campaigns.linkmap import LinkIndexCache
 from campaigns.machines import click_flag
-from campaigns.model import Delivery, Variant
+from campaigns.model import FINGERPRINT_LENGTH, Delivery, Variant
 from campaigns.payloads import store_payloads
 from campaigns.retention import keep_partitions_ahead
 from campaigns.rollups import add_events
@@ -155,7 +161,7 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int]
         return unknown, erased
     connection = session.connection()  # Core rows: a thousand ORM rows cost more than the query
     found = _deliveries(connection, wanted)
-    recipients: dict[int, Address | None] = {}  # one per delivery, whatever its events
+    effectful: list[EventRecord] = []
     for record in records:
         target = found.get(record.delivery_ref) if record.delivery_ref is not None else None
         if target is None:
@@ -163,7 +169,11 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int]
         if record.campaign_ref is not None and record.campaign_ref != target.campaign_id:
             continue  # ids that contradict each other are not ours
         names_address = record.email is not None or record.source == "sendgrid"
-        if names_address and (record.email_hash is None or record.email_hash != target.digest):
+        if names_address and (
+            record.email_hash is None
+            or target.fingerprint is None
+            or record.email_hash[:FINGERPRINT_LENGTH] != target.fingerprint
+        ):
             continue  # about another address (or none SendGrid would send): not this delivery's
         record.delivery_id = target.delivery_id
         record.campaign_id = target.campaign_id
@@ -172,58 +182,64 @@ def _resolve(session: Session, records: Sequence[EventRecord]) -> tuple[set[int]
         record.sent_at = target.sent_at
         if target.status == DeliveryStatus.UNKNOWN:
             unknown.add(target.delivery_id)
-        if target.erased:
+        if target.fingerprint is None:  # cleared by erasure, and only by it
             erased.add(target.subscriber_id)
-        if names_address:
-            if target.delivery_id not in recipients:
-                recipients[target.delivery_id] = target.recipient()
-            record.recipient = recipients[target.delivery_id]
+        if names_address and record.type in EFFECT_TYPES:
+            effectful.append(record)
+    if effectful:
+        _attach_recipients(connection, effectful)
     return unknown, erased
 
 
 class _Delivery(NamedTuple):
-    """What an event needs of the delivery it names, and of the address it was sent to (a
-    tuple: a batch makes a thousand, and a frozen dataclass costs several times more)."""
+    """What an event needs of the delivery it names (a tuple: a batch makes a thousand, and
+    a frozen dataclass costs several times more)."""
 
     delivery_id: int
     campaign_id: int
     variant_id: int
     subscriber_id: int
-    email: str | None
-    key: str | None
-    digest: str | None
+    fingerprint: str | None  # of the recipient's address; None once erased
     status: str
     sent_at: datetime | None  # clicks need it to tell a scanner from a reader
-    erased: bool | None  # the subscriber was erased
-
-    def recipient(self) -> Address | None:
-        if self.email and self.key and self.digest:
-            return Address(self.email, self.key, self.digest)
-        return None
 
 
 def _deliveries(connection: Connection, ids: set[int]) -> dict[int, _Delivery]:
-    """The deliveries among ``ids`` with their recipient's address (none once erased)."""
+    """The deliveries among ``ids`` (one index look-up each, no join)."""
     table = DELIVERIES.c
-    people = SUBSCRIBERS.c
     rows = connection.execute(
         select(
             table.id,
             table.campaign_id,
             table.variant_id,
             table.subscriber_id,
-            people.email,
-            people.email_key,
-            people.email_hash,
+            table.recipient_fingerprint,
             table.status,
             table.sent_at,
-            people.erased_at.is_not(None),
-        )
-        .select_from(DELIVERIES.outerjoin(SUBSCRIBERS, people.id == table.subscriber_id))
-        .where(one_of(connection, table.id, ids, BigInteger()))
+        ).where(one_of(connection, table.id, ids, BigInteger()))
     ).all()  # one fetch, not one per row
     make = _Delivery._make
     return {row[0]: make(row) for row in rows}
+
+
+def _attach_recipients(connection: Connection, records: Sequence[EventRecord]) -> None:
+    """Give each record its subscriber's address, when it is the one the record names (the
+    full digest, not only the delivery's fingerprint of it)."""
+    people = SUBSCRIBERS.c
+    ids = {cast(int, r.subscriber_id) for r in records}
+    addresses = {
+        row.id: Address(row.email, row.email_key, row.email_hash)
+        for row in connection.execute(
+            select(people.id, people.email, people.email_key, people.email_hash).where(
+                one_of(connection, people.id, ids, BigInteger()),
+                people.email_hash.is_not(None),
+            )
+        )
+    }
+    for record in records:
+        address = addresses.get(cast(int, record.subscriber_id))
+        if address is not None and address.digest == record.email_hash:
+            record.recipient = address
 
 
 def _attach_links(session: Session, records: Sequence[EventRecord], links: LinkIndexCache) -> None:

@@ -261,6 +261,11 @@ class VariantChoice(Base):
     readers: Mapped[int] = mapped_column(doc="Readers with this combination at the freeze.")
 
 
+FINGERPRINT_LENGTH = 16
+"""Hex digits of a recipient's address digest a delivery keeps: 64 bits, so an event whose
+address differs from the recipient's matches by chance once in 2**64."""
+
+
 class Delivery(Base):
     """One recipient of one campaign, and where their message is in the state machine."""
 
@@ -333,6 +338,13 @@ class Delivery(Base):
         SmallInteger,
         doc="A subject test's cell (candidate position) this recipient was dealt to; NULL: "
         "the rest, not claimed until the test is decided (campaigns.subject_tests).",
+    )
+    recipient_fingerprint: Mapped[str | None] = mapped_column(
+        String(FINGERPRINT_LENGTH),
+        doc="The first hex digits of the recipient's email_hash (SHA-256 of their lookup "
+        "key), copied at the freeze: what ties a provider event naming an address to this "
+        "delivery without reading the subscriber (campaigns.ingest). NULL once the subscriber "
+        "is erased (campaigns.personal_data).",
     )
 
 

@@ -7,7 +7,9 @@ payload (the raw provider event, which holds the address and IP, and the user ag
 the address hash, for the events tied to the subscriber and for untied ones that name the
 same address. The reader's last open and click
 (:class:`~campaigns.events.SubscriberEngagement`) are exported, and erased outright: no
-figure depends on them. So are the reader's welcome receipts (which step, when).
+figure depends on them. So are the reader's welcome receipts (which step, when). The
+reader's deliveries (which campaign, when, how it went) are exported and kept, for the
+campaigns' counts, without the fingerprint of the address they were sent to.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.events import Event, SubscriberEngagement
+from campaigns.model import Campaign, Delivery
 from campaigns.payloads import StoredPayload, forget_payloads, payloads_of
 from campaigns.welcome_model import WelcomeReceipt, WelcomeStep
 from subscribers.gdpr import PersonalDataSection
@@ -111,3 +114,36 @@ WELCOME_RECEIPTS = PersonalDataSection(
 """Which welcome steps the reader was queued, and when; erased outright (the erased reader is
 never mailable again, so "never twice" needs no receipt; the step campaigns' deliveries
 keep the counts)."""
+
+
+def export_deliveries(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Delivery.campaign_id, Campaign.name, Delivery.status, Delivery.sent_at)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    ).all()
+    return [
+        {
+            "campaign_id": campaign_id,
+            "campaign": name,
+            "status": status,
+            "sent_at": sent_at.isoformat() if sent_at else None,
+        }
+        for campaign_id, name, status, sent_at in rows
+    ]
+
+
+def erase_delivery_fingerprints(session: Session, subscriber: Subscriber) -> None:
+    """Deliveries stay (a campaign's figures count them); the fingerprint of the address
+    goes, after which no provider event naming an address is tied to them (campaigns.ingest)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .values(recipient_fingerprint=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+DELIVERIES = PersonalDataSection("deliveries", export_deliveries, erase_delivery_fingerprints)
+"""The campaigns sent to the reader in export; the address's fingerprint in erasure."""

@@ -12,16 +12,17 @@ import first.
 from __future__ import annotations
 
 from campaigns.engagement import ENGAGEMENT_RULES
-from campaigns.personal_data import ENGAGEMENT, TRACKING_EVENTS, WELCOME_RECEIPTS
+from campaigns.personal_data import DELIVERIES, ENGAGEMENT, TRACKING_EVENTS, WELCOME_RECEIPTS
 from subscribers.gdpr import register_personal_data
 from subscribers.segments import register_rule
 
 
 def wire_extensions() -> None:
-    """Register the engagement rules and the personal data of tracking events, engagement and
-    welcome receipts (idempotent)."""
+    """Register the engagement rules and the personal data of tracking events, engagement,
+    welcome receipts and deliveries (idempotent)."""
     for rule in ENGAGEMENT_RULES:
         register_rule(rule)
     register_personal_data(TRACKING_EVENTS)
     register_personal_data(ENGAGEMENT)
     register_personal_data(WELCOME_RECEIPTS)
+    register_personal_data(DELIVERIES)

@@ -433,10 +433,10 @@ def recipients_by_segment(
 
 def recipients_with_choices(
     segments: Sequence[tuple[int, Rule]], ctx: RuleContext
-) -> Select[tuple[int, int, str, str, str | None]]:
+) -> Select[tuple[int, int, str, str, str | None, str | None]]:
     """:func:`recipients_by_segment` plus each reader's own choices: ``narratives`` and
     ``topics_key``, their topics as the database renders the column as text ('' for none),
-    and their ``time_zone`` (NULL: the default zone).
+    and their ``time_zone`` (NULL: the default zone); and their ``email_hash``.
 
     Grouping by the last three columns gives the combinations present in an audience; the
     same expressions joined back assign each reader the variant of their combination.
@@ -448,6 +448,7 @@ def recipients_with_choices(
         inner.c.narratives,
         inner.c.topics_key,
         inner.c.time_zone,
+        inner.c.email_hash,
     ).where(inner.c.segment_id.is_not(None))
 
 
@@ -461,6 +462,7 @@ def _assigned(segments: Sequence[tuple[int, Rule]], ctx: RuleContext) -> Subquer
             func.coalesce(Subscriber.narratives, "all").label("narratives"),
             func.coalesce(sql_cast(Subscriber.topics, Text), "").label("topics_key"),
             Subscriber.time_zone.label("time_zone"),
+            Subscriber.email_hash.label("email_hash"),
         )
         .select_from(source)
         .where(mailable())
