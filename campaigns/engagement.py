@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from pydantic import Field
@@ -46,7 +47,7 @@ from campaigns.events import (
     SubscriberEngagement,
     reader_click,
 )
-from subscribers.bulk import one_of, rows_source
+from subscribers.bulk import one_of, rows_parameter, rows_source
 from subscribers.model import Subscriber
 from subscribers.segments import OuterJoin, Rule, RuleContext
 
@@ -113,22 +114,30 @@ def note_engagement(
         {"subscriber_id": i, "last_opened_at": latest[i][0], "last_clicked_at": latest[i][1]}
         for i in sorted(latest)
     ]
-    insert: Any = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    columns = ["subscriber_id", "last_opened_at", "last_clicked_at"]
-    statement = insert(ENGAGEMENT).from_select(  # one JSON document: the same text every batch
-        columns, rows_source(connection, ENGAGEMENT, rows, columns)
+    postgres = connection.dialect.name == "postgresql"
+    parameter = rows_parameter(connection, rows, _COLUMNS)  # one JSON document: the same text
+    connection.execute(_note_statement(postgres), parameter)
+    return len(rows)
+
+
+_COLUMNS = ("subscriber_id", "last_opened_at", "last_clicked_at")
+
+
+@lru_cache(maxsize=2)
+def _note_statement(postgres: bool) -> Any:
+    """:func:`note_engagement`'s upsert, built once per dialect."""
+    insert: Any = pg_insert if postgres else sqlite_insert
+    statement = insert(ENGAGEMENT).from_select(
+        list(_COLUMNS), rows_source(ENGAGEMENT, _COLUMNS, postgres)
     )
     table, new = ENGAGEMENT.c, statement.excluded
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.subscriber_id],
-            set_={
-                "last_opened_at": _later(table.last_opened_at, new.last_opened_at),
-                "last_clicked_at": _later(table.last_clicked_at, new.last_clicked_at),
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[table.subscriber_id],
+        set_={
+            "last_opened_at": _later(table.last_opened_at, new.last_opened_at),
+            "last_clicked_at": _later(table.last_clicked_at, new.last_clicked_at),
+        },
     )
-    return len(rows)
 
 
 def _later_of(current: datetime | None, new: datetime) -> datetime:

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.events import OWN_LINK_SECTIONS, EventRecord
 from newsletter.db import Base
-from subscribers.bulk import rows_source
+from subscribers.bulk import rows_parameter, rows_source
 
 
 class Mark(IntFlag):
@@ -312,18 +312,27 @@ def _merge_marks(
         }
         for d, bits in sorted(wanted.items())
     ]
-    columns = ("delivery_id", "campaign_id", "variant_id", "flags", "prev_flags")
-    source = rows_source(connection, DELIVERY_ROLLUPS, rows, columns)
-    statement = _insert(connection, DELIVERY_ROLLUPS).from_select(list(columns), source)
-    table, new = DELIVERY_ROLLUPS.c, statement.excluded
+    postgres = connection.dialect.name == "postgresql"
     changed = connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["delivery_id"],
-            set_={"prev_flags": table.flags, "flags": table.flags.op("|")(new.flags)},
-            where=table.flags.op("|")(new.flags) != table.flags,
-        ).returning(table.delivery_id, table.prev_flags, table.flags)
+        _merge_statement(postgres), rows_parameter(connection, rows, _MARK_COLUMNS)
     ).all()
     return {delivery: (old, bits) for delivery, old, bits in changed}
+
+
+_MARK_COLUMNS = ("delivery_id", "campaign_id", "variant_id", "flags", "prev_flags")
+
+
+@lru_cache(maxsize=2)
+def _merge_statement(postgres: bool) -> Any:
+    """:func:`_merge_marks`'s statement, built once per dialect."""
+    source = rows_source(DELIVERY_ROLLUPS, _MARK_COLUMNS, postgres)
+    statement = _insert(postgres, DELIVERY_ROLLUPS).from_select(list(_MARK_COLUMNS), source)
+    table, new = DELIVERY_ROLLUPS.c, statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["delivery_id"],
+        set_={"prev_flags": table.flags, "flags": table.flags.op("|")(new.flags)},
+        where=table.flags.op("|")(new.flags) != table.flags,
+    ).returning(table.delivery_id, table.prev_flags, table.flags)
 
 
 def _add_to_variants(
@@ -392,18 +401,28 @@ def _new_clickers(
         {"delivery_id": delivery, "kind": kind, "key_hash": digest}
         for delivery, kind, digest in sorted(marks)
     ]
-    columns = ("delivery_id", "kind", "key_hash")
-    source = rows_source(connection, DELIVERY_CLICKS, rows, columns)
-    table = DELIVERY_CLICKS.c
+    postgres = connection.dialect.name == "postgresql"
     new = connection.execute(
-        _insert(connection, DELIVERY_CLICKS)
-        .from_select(list(columns), source)
-        .on_conflict_do_nothing()
-        .returning(table.delivery_id, table.kind, table.key_hash)
+        _clicks_statement(postgres), rows_parameter(connection, rows, _CLICK_COLUMNS)
     ).all()
     for delivery, kind, digest in new:
         found[marks[(delivery, kind, digest)]] += 1
     return found
+
+
+_CLICK_COLUMNS = ("delivery_id", "kind", "key_hash")
+
+
+@lru_cache(maxsize=2)
+def _clicks_statement(postgres: bool) -> Any:
+    """:func:`_new_clickers`'s statement, built once per dialect."""
+    table = DELIVERY_CLICKS.c
+    return (
+        _insert(postgres, DELIVERY_CLICKS)
+        .from_select(list(_CLICK_COLUMNS), rows_source(DELIVERY_CLICKS, _CLICK_COLUMNS, postgres))
+        .on_conflict_do_nothing()
+        .returning(table.delivery_id, table.kind, table.key_hash)
+    )
 
 
 def _upsert_sums(
@@ -414,19 +433,29 @@ def _upsert_sums(
     sums: Sequence[str],
 ) -> None:
     """Insert ``rows`` (in key order), adding ``sums`` to those of rows already there: one
-    statement whose text is the same for every batch (compiled once)."""
-    columns = list(rows[0])
-    statement = _insert(connection, table).from_select(
-        columns, rows_source(connection, table, rows, columns)
+    statement whose text is the same for every batch (built once)."""
+    columns = tuple(rows[0])
+    postgres = connection.dialect.name == "postgresql"
+    statement = _sums_statement(table, columns, tuple(key), tuple(sums), postgres)
+    connection.execute(statement, rows_parameter(connection, rows, columns))
+
+
+@lru_cache(maxsize=16)
+def _sums_statement(
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    sums: tuple[str, ...],
+    postgres: bool,
+) -> Any:
+    statement = _insert(postgres, table).from_select(
+        list(columns), rows_source(table, columns, postgres)
     )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table.c[name] + statement.excluded[name] for name in sums},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: table.c[name] + statement.excluded[name] for name in sums},
     )
 
 
-def _insert(connection: Connection, table: Table) -> Any:
-    dialect = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    return dialect(table)
+def _insert(postgres: bool, table: Table) -> Any:
+    return (pg_insert if postgres else sqlite_insert)(table)

@@ -166,18 +166,26 @@ def _json_text(value: Any) -> str | None:
         return json.dumps(value)
 
 
-def rows_source(
-    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
-) -> Select[Any]:
-    """``rows`` as a SELECT of ``columns`` (named so) typed like ``table``'s, decoded by the
-    database from one JSON document as :func:`insert_rows` does, for statements of one's own."""
-    postgres = connection.dialect.name == "postgresql"
-    document = _document(_only(rows, columns), postgres)
+@lru_cache(maxsize=128)
+def rows_source(table: Table, columns: tuple[str, ...], postgres: bool) -> Select[Any]:
+    """Rows as a SELECT of ``columns`` (named so) typed like ``table``'s, decoded by the
+    database from one JSON document as :func:`insert_rows` does, for statements of one's
+    own: the document is the statement's ``rows`` parameter (:func:`rows_parameter`), so a
+    statement built on it once serves every batch (cached: building and keying a statement
+    each time cost a webhook batch more than running some of them)."""
     if postgres:
-        return _from_postgres(table, columns, document)
-    items = func.json_each(bindparam("rows", document, type_=Text)).table_valued("value")
+        return _from_postgres(table, columns)
+    items = func.json_each(_rows_parameter(None)).table_valued("value")
     values = (func.json_extract(items.c.value, f"$.{name}").label(name) for name in columns)
     return select(*values).where(true())
+
+
+def rows_parameter(
+    connection: Connection, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> dict[str, str]:
+    """The ``rows`` parameter of a statement on :func:`rows_source`: ``rows`` (mappings
+    with every name in ``columns``) as one JSON document."""
+    return {"rows": _document(_only(rows, columns), connection.dialect.name == "postgresql")}
 
 
 def _only(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[Mapping[str, Any]]:
