@@ -217,9 +217,7 @@ class EventBatch(Base):
     first_event: Mapped[int] = mapped_column(BigInteger, doc="The lowest ``events.id`` in it.")
     last_event: Mapped[int] = mapped_column(BigInteger, doc="The highest ``events.id`` in it.")
     size: Mapped[int] = mapped_column(doc="How many entries ``events`` holds.")
-    events: Mapped[list[Any]] = mapped_column(
-        JSON, doc="Compressed with lz4 on PostgreSQL where it can (migration 0041)."
-    )
+    events: Mapped[list[Any]] = mapped_column(JSON)
 
 
 class SubscriberEngagement(Base):
