@@ -173,11 +173,7 @@ def rows_source(table: Table, columns: tuple[str, ...], postgres: bool) -> Selec
     own: the document is the statement's ``rows`` parameter (:func:`rows_parameter`), so a
     statement built on it once serves every batch (cached: building and keying a statement
     each time cost a webhook batch more than running some of them)."""
-    if postgres:
-        return _from_postgres(table, columns)
-    items = func.json_each(_rows_parameter(None)).table_valued("value")
-    values = (func.json_extract(items.c.value, f"$.{name}").label(name) for name in columns)
-    return select(*values).where(true())
+    return _from_postgres(table, columns) if postgres else _from_sqlite(columns).where(true())
 
 
 def rows_parameter(
@@ -223,9 +219,10 @@ def _rows_parameter(document: str | None) -> Any:
     return bindparam("rows", document, type_=Text)
 
 
-def _from_sqlite(columns: Sequence[str], document: str | None = None) -> Select[Any]:
-    items = func.json_each(_rows_parameter(document)).table_valued("value")
-    return select(*(func.json_extract(items.c.value, f"$.{name}") for name in columns))
+def _from_sqlite(columns: Sequence[str]) -> Select[Any]:
+    """``json_each`` over the ``rows`` parameter, each column named as in the document."""
+    items = func.json_each(_rows_parameter(None)).table_valued("value")
+    return select(*(func.json_extract(items.c.value, f"$.{name}").label(name) for name in columns))
 
 
 def insert_with_import_consent(
