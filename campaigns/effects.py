@@ -52,18 +52,14 @@ _DROP_UNSUBSCRIBED = "unsubscribed address"
 
 
 EFFECT_TYPES = frozenset({"bounced", "dropped", "complained", "unsubscribed", "deferred"})
-"""The kinds of event that may change a subscriber (the others only count in reports): only
-these need their :attr:`EventRecord.recipient`."""
+"""The kinds of event that may change a subscriber below (the others only count in
+reports): ingest gives only these their :attr:`EventRecord.recipient`."""
 
 
 def apply_effects(session: Session, events: Sequence[EventRecord], soft_bounce_limit: int) -> None:
     """Suppress or unsubscribe as the newly recorded ``events`` require."""
     mapped = sorted(
-        (
-            e
-            for e in events
-            if e.type in EFFECT_TYPES and e.recipient is not None and e.subscriber_id is not None
-        ),
+        (e for e in events if e.recipient is not None and e.subscriber_id is not None),
         key=lambda e: e.subscriber_id or 0,
     )
     suppressions: list[tuple[Address, SuppressionReason]] = []
